@@ -1,0 +1,299 @@
+//! The dispatch core: a pure state machine that decides who does what next.
+//!
+//! It owns the live queues, agents, offers and timers. Every entry point
+//! takes the current time as an argument and appends the [`Effect`]s the
+//! shell must carry out (push this to that agent, record this change); it
+//! never reads a clock, a socket or a database. That is what lets tests run
+//! a whole day of traffic in milliseconds, and what makes each rule
+//! reproducible from a log of commands.
+//!
+//! Ordering of waiting tasks: priority (higher first), then earliest
+//! deadline, then earliest enqueue time, then creation order. A task that is
+//! declined, times out or is handed back keeps its key, so it returns to its
+//! old place. Selection among free agents: fewest tasks in hand, then
+//! longest idle.
+
+mod core;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub use self::core::Dispatcher;
+pub use self::rules::{KindRule, MAX_QUEUES, QueueIdx, Rules, TaskPlan};
+use crate::domain::{AgentStatus, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
+
+/// What an agent sees about a task before and while holding it. Shared, not
+/// copied, between the dispatcher and every message that carries it.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct TaskCard {
+    pub id: TaskId,
+    pub kind: TaskKind,
+    pub customer_phone: Phone,
+    /// Why the task exists, in words for the agent ("registered for the 12 May expo").
+    pub reason: Option<String>,
+    pub deadline: Option<Timestamp>,
+    pub priority: u8,
+    pub queue: String,
+    pub created_at: Timestamp,
+    /// 1 for the first attempt; earlier attempts' outcomes are in the task record.
+    pub attempt: u32,
+}
+
+/// A task entering the dispatcher: new, or recovered after a restart.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    pub card: Arc<TaskCard>,
+    pub plan: TaskPlan,
+    /// Keeps a returning task's place in its queue.
+    pub enqueued_at: Timestamp,
+    /// Set only when recovering a task that an agent held at shutdown.
+    pub held_by: Option<UserId>,
+}
+
+/// An agent's routing profile, as the user record says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentProfile {
+    pub id: UserId,
+    pub name: String,
+    /// Bit set of [`QueueIdx`] the agent serves.
+    pub queues: u64,
+    /// 0 or 1: a voice call is exclusive.
+    pub voice_capacity: u8,
+    pub back_office_capacity: u8,
+}
+
+#[derive(Clone, Debug)]
+pub enum Command {
+    AddTask(NewTask),
+    CancelTask {
+        task: TaskId,
+    },
+    /// Create or update an agent; a new agent starts `offline`.
+    UpsertAgent(AgentProfile),
+    /// The agent's console connected; replies with [`Reply::Snapshot`].
+    Connect {
+        agent: UserId,
+    },
+    Disconnect {
+        agent: UserId,
+    },
+    SetStatus {
+        agent: UserId,
+        status: AgentStatus,
+    },
+    Accept {
+        agent: UserId,
+        task: TaskId,
+    },
+    Decline {
+        agent: UserId,
+        task: TaskId,
+    },
+    Complete {
+        agent: UserId,
+        task: TaskId,
+        outcome: Outcome,
+        summary: Option<String>,
+    },
+    /// Hand a held task back to the queue (end of shift), with a note for the next agent.
+    Release {
+        agent: UserId,
+        task: TaskId,
+        note: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    Done,
+    Snapshot(AgentSnapshot),
+}
+
+/// What an agent's console needs to draw itself after (re)connecting.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct AgentSnapshot {
+    pub agent: UserId,
+    pub status: AgentStatus,
+    pub status_since: Timestamp,
+    #[schema(value_type = Vec<TaskCard>)]
+    pub held: Vec<Arc<TaskCard>>,
+    pub offers: Vec<Offer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    #[error("no such agent")]
+    UnknownAgent,
+    #[error("no such live task")]
+    UnknownTask,
+    #[error("a task with this id is already live")]
+    DuplicateTask,
+    #[error("this task is not offered to you")]
+    NotOfferedToYou,
+    #[error("this task is not held by you")]
+    NotHeldByYou,
+    #[error("status `{0}` is set by the dispatcher, not by request")]
+    StatusNotSettable(&'static str),
+}
+
+/// A reservation: one task offered to one agent until `expires_at`.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Offer {
+    #[schema(value_type = TaskCard)]
+    pub task: Arc<TaskCard>,
+    pub expires_at: Timestamp,
+    pub why: Explanation,
+}
+
+/// Why this agent got this task: how many agents serve the queue, the ones
+/// passed over ahead of the chosen one and why, and floor counts for the
+/// rest. Counts come from maintained counters, so explaining costs no scan.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Explanation {
+    /// `longest_idle_agent` when a task picked an agent, `best_waiting_task`
+    /// when a freed agent picked a task.
+    pub rule: &'static str,
+    pub queue: String,
+    /// Agents that serve the queue.
+    pub agents_in_queue: u32,
+    /// Free agents checked before the chosen one, with the reason each was skipped (at most 8).
+    pub passed_over: Vec<PassedOver>,
+    pub offline: u32,
+    pub on_break: u32,
+    pub busy: u32,
+    pub wrap_up: u32,
+    /// Available but with their console disconnected.
+    pub disconnected: u32,
+    /// Agents on the floor without the queue's skill.
+    pub lacking_skill: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct PassedOver {
+    pub agent: UserId,
+    /// `at_capacity` or `passed_recently` (declined it or let it time out).
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawReason {
+    /// The offer was not answered in time.
+    Timeout,
+    /// The task was cancelled.
+    Cancelled,
+    /// The agent went on break or offline.
+    AgentUnavailable,
+    /// The agent's console disconnected and did not return within the grace period.
+    Disconnected,
+}
+
+/// What the shell must carry out, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Push a screen-pop to the agent.
+    Offer {
+        agent: UserId,
+        offer: Offer,
+    },
+    OfferRescinded {
+        agent: UserId,
+        task: TaskId,
+        reason: WithdrawReason,
+    },
+    TaskAssigned {
+        agent: UserId,
+        task: Arc<TaskCard>,
+    },
+    /// A held task was taken away (cancelled, or returned to the queue).
+    TaskRevoked {
+        agent: UserId,
+        task: TaskId,
+        reason: WithdrawReason,
+    },
+    AgentStatusChanged {
+        agent: UserId,
+        status: AgentStatus,
+        since: Timestamp,
+    },
+    /// A change that must reach the store.
+    Record(Record),
+}
+
+/// Changes to persist. Each carries what a restart needs to rebuild the
+/// live state and what reports need to explain it later.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    TaskOffered {
+        task: TaskId,
+        agent: UserId,
+        at: Timestamp,
+    },
+    /// Back to waiting; `event` says why (`declined`, `offer_timeout`,
+    /// `agent_unavailable`, `disconnected`, `released`).
+    TaskReturned {
+        task: TaskId,
+        agent: UserId,
+        event: &'static str,
+        note: Option<String>,
+        at: Timestamp,
+    },
+    TaskAssigned {
+        task: TaskId,
+        agent: UserId,
+        at: Timestamp,
+    },
+    TaskClosed {
+        task: TaskId,
+        status: TaskStatus,
+        agent: Option<UserId>,
+        outcome: Option<Outcome>,
+        summary: Option<String>,
+        at: Timestamp,
+    },
+    AgentStatus {
+        agent: UserId,
+        status: AgentStatus,
+        at: Timestamp,
+    },
+}
+
+/// Live counts for one queue.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct QueueStats {
+    pub name: String,
+    pub waiting: u32,
+    pub offered: u32,
+    pub assigned: u32,
+    /// Seconds the longest-waiting task has been in the queue.
+    pub longest_wait_secs: i64,
+    pub agents_in_queue: u32,
+    pub agents_available: u32,
+}
+
+/// One agent as the dispatcher sees it now.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct AgentView {
+    pub id: UserId,
+    pub name: String,
+    #[serde(flatten)]
+    pub status: AgentStatus,
+    pub status_since: Timestamp,
+    pub connected: bool,
+    pub tasks: Vec<TaskId>,
+    pub missed_offers_in_a_row: u32,
+}
+
+/// Where a live task is, for the REST view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveTask {
+    pub status: TaskStatus,
+    pub agent: Option<UserId>,
+    pub channel: Channel,
+}

@@ -1,0 +1,359 @@
+//! Domain vocabulary shared by every layer: what a task, an agent and an
+//! outcome are. Wire formats (JSON, SQL rows) convert into these at the edge,
+//! so the core never handles raw strings where a meaning exists.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Declares a closed set of snake_case identifiers with `as_str`, `FromStr`
+/// and an `ALL` list, so API, config and database use one spelling.
+macro_rules! identifiers {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// Position in `ALL`, for table lookups without hashing.
+            pub fn index(self) -> usize { self as usize }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownIdentifier;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownIdentifier { what: stringify!($name), value: s.to_owned() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+/// A string that is not one of a closed set of identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{value}`")]
+pub struct UnknownIdentifier {
+    pub what: &'static str,
+    pub value: String,
+}
+
+identifiers! {
+    /// What a piece of work is; decides its default priority, queue, channel
+    /// and deadline (see `config/switchboard.toml`).
+    TaskKind {
+        InboundCall = "inbound_call",
+        NewSignupCallback = "new_signup_callback",
+        MissedCallCallback = "missed_call_callback",
+        ReturningSignupCallback = "returning_signup_callback",
+        EventCallback = "event_callback",
+        MarketingAttendedNoOrder = "marketing_attended_no_order",
+        MarketingAttendedOrdered = "marketing_attended_ordered",
+        MarketingNoShow = "marketing_no_show",
+        EventRecommendation = "event_recommendation",
+        CommunityOutreach = "community_outreach",
+        InnReminder = "inn_reminder",
+        CarDispatch = "car_dispatch",
+        InsuranceRegistration = "insurance_registration",
+        ComplaintFollowUp = "complaint_follow_up",
+    }
+}
+
+identifiers! {
+    /// How a task occupies an agent. A voice task is exclusive: an agent on a
+    /// call is offered nothing else. Back-office work (paperwork, case notes)
+    /// can run concurrently up to the agent's back-office capacity.
+    Channel {
+        Voice = "voice",
+        BackOffice = "back_office",
+    }
+}
+
+identifiers! {
+    /// How an attempt at a task ended, as the agent reports it.
+    Outcome {
+        Reached = "reached",
+        NoAnswer = "no_answer",
+        Busy = "busy",
+        WrongNumber = "wrong_number",
+        Done = "done",
+    }
+}
+
+identifiers! {
+    /// Where a task is in its life. `completed` and `cancelled` are terminal.
+    TaskStatus {
+        Waiting = "waiting",
+        Offered = "offered",
+        Assigned = "assigned",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+}
+
+impl TaskStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::Cancelled)
+    }
+}
+
+identifiers! {
+    /// What a user may do. Agents and dispatchers receive work; supervisors
+    /// watch and steer; admins manage users.
+    Role {
+        Agent = "agent",
+        Dispatcher = "dispatcher",
+        Supervisor = "supervisor",
+        Admin = "admin",
+    }
+}
+
+impl Role {
+    /// Users of this role are routed work by the dispatcher.
+    pub fn takes_work(self) -> bool {
+        matches!(self, Role::Agent | Role::Dispatcher)
+    }
+    /// Supervisors and admins may see and steer everyone's work.
+    pub fn oversees(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Admin)
+    }
+}
+
+/// An agent's availability. `busy` and `wrap_up` are set by the dispatcher
+/// (a call started, a call ended); the others are chosen by the agent or a
+/// supervisor, except `break(missed_offers)`, which the dispatcher sets when
+/// offers keep timing out at an empty desk.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum AgentStatus {
+    Offline,
+    Available,
+    Busy,
+    WrapUp,
+    Break(BreakReason),
+}
+
+impl AgentStatus {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AgentStatus::Offline => "offline",
+            AgentStatus::Available => "available",
+            AgentStatus::Busy => "busy",
+            AgentStatus::WrapUp => "wrap_up",
+            AgentStatus::Break(_) => "break",
+        }
+    }
+    pub fn break_reason(&self) -> Option<&str> {
+        match self {
+            AgentStatus::Break(r) => Some(r.as_str()),
+            _ => None,
+        }
+    }
+    /// Rebuilds a status from its stored name and reason.
+    pub fn from_parts(name: &str, reason: Option<&str>) -> Result<Self, UnknownIdentifier> {
+        Ok(match name {
+            "offline" => AgentStatus::Offline,
+            "available" => AgentStatus::Available,
+            "busy" => AgentStatus::Busy,
+            "wrap_up" => AgentStatus::WrapUp,
+            "break" => {
+                AgentStatus::Break(BreakReason::new(reason.unwrap_or("other")).map_err(|_| {
+                    UnknownIdentifier {
+                        what: "break reason",
+                        value: reason.unwrap_or_default().to_owned(),
+                    }
+                })?)
+            }
+            other => {
+                return Err(UnknownIdentifier {
+                    what: "agent status",
+                    value: other.to_owned(),
+                });
+            }
+        })
+    }
+}
+
+/// Why an agent is on break: a short lowercase word such as `lunch`,
+/// `meeting` or `missed_offers`, so reports can group by it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+pub struct BreakReason(String);
+
+impl BreakReason {
+    pub const MISSED_OFFERS: &'static str = "missed_offers";
+
+    pub fn new(s: &str) -> Result<Self, InvalidBreakReason> {
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(BreakReason(s.to_owned()))
+        } else {
+            Err(InvalidBreakReason)
+        }
+    }
+    pub fn missed_offers() -> Self {
+        BreakReason(Self::MISSED_OFFERS.to_owned())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a break reason is 1-32 characters of a-z, 0-9 and _")]
+pub struct InvalidBreakReason;
+
+impl TryFrom<String> for BreakReason {
+    type Error = InvalidBreakReason;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        BreakReason::new(&s)
+    }
+}
+
+impl From<BreakReason> for String {
+    fn from(r: BreakReason) -> String {
+        r.0
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A new time-ordered id.
+            pub fn new() -> Self { $name(Uuid::now_v7()) }
+        }
+        impl Default for $name {
+            fn default() -> Self { Self::new() }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { self.0.fmt(f) }
+        }
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> { Uuid::parse_str(s).map($name) }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies a task for its whole life, across restarts and nodes.
+    TaskId
+);
+id_type!(
+    /// Identifies a user; for agents and dispatchers also their seat in the dispatcher.
+    UserId
+);
+
+/// A telephone number as the customer record keys it: digits with an
+/// optional leading `+`, 3 to 20 digits. Spaces and dashes are dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("a phone number is 3-20 digits, optionally starting with +")]
+pub struct InvalidPhone;
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Self, InvalidPhone> {
+        let cleaned: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+            .collect();
+        let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
+        if (3..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Phone(cleaned))
+        } else {
+            Err(InvalidPhone)
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = InvalidPhone;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Phone::parse(&s)
+    }
+}
+
+impl From<Phone> for String {
+    fn from(p: Phone) -> String {
+        p.0
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_round_trip_through_text_and_json() {
+        for kind in TaskKind::ALL {
+            assert_eq!(kind.as_str().parse::<TaskKind>().unwrap(), *kind);
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(TaskKind::ALL.len(), 14);
+        assert!("phone_call".parse::<TaskKind>().is_err());
+    }
+
+    #[test]
+    fn agent_status_serialises_with_reason_only_for_breaks() {
+        let s =
+            serde_json::to_value(AgentStatus::Break(BreakReason::new("lunch").unwrap())).unwrap();
+        assert_eq!(s, serde_json::json!({"status": "break", "reason": "lunch"}));
+        let s = serde_json::to_value(AgentStatus::WrapUp).unwrap();
+        assert_eq!(s, serde_json::json!({"status": "wrap_up"}));
+        let back: AgentStatus =
+            serde_json::from_value(serde_json::json!({"status": "available"})).unwrap();
+        assert_eq!(back, AgentStatus::Available);
+        assert!(
+            serde_json::from_value::<AgentStatus>(
+                serde_json::json!({"status": "break", "reason": "Lunch!"})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn phones_are_normalised_and_checked() {
+        assert_eq!(
+            Phone::parse(" +86 138-0013-8000 ").unwrap().as_str(),
+            "+8613800138000"
+        );
+        assert!(Phone::parse("12").is_err());
+        assert!(Phone::parse("call me").is_err());
+        assert!(Phone::parse("").is_err());
+    }
+}

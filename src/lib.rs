@@ -1,0 +1,5 @@
+//! Switchboard: a real-time dispatch server for telephone customer-service centres.
+#![forbid(unsafe_code)]
+
+pub mod dispatch;
+pub mod domain;
