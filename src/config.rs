@@ -1,0 +1,327 @@
+//! Configuration: built-in defaults, then a TOML file, then environment
+//! variables (`SWITCHBOARD_SECTION__KEY`), then command-line flags. The
+//! defaults equal the operating manual; `config/switchboard.toml` documents
+//! every key. Validation names the key and the problem.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+
+use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
+use crate::domain::{Channel, TaskKind};
+
+/// The configuration file used when `--config` is not given and it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "config/switchboard.toml";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub dispatch: DispatchConfig,
+    pub websocket: WebSocketConfig,
+    /// Queue names. An agent serves the queues named in its skills.
+    pub queues: Vec<String>,
+    /// Per task kind: priority, queue, channel, default deadline.
+    pub kinds: BTreeMap<String, KindConfig>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub http: SocketAddr,
+    pub sip: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Empty: SQLite in `data_dir/switchboard.db`. Otherwise a `postgres://` or `sqlite:` URL.
+    pub database_url: String,
+    /// How long shutdown waits for connections and writes to finish.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub token_ttl_secs: u64,
+    /// Secret that signs tokens. Empty: one is generated and kept in the database,
+    /// so every node on the same database accepts the same tokens.
+    pub token_secret: String,
+    pub ws_ticket_ttl_secs: u64,
+    pub ws_auth_timeout_secs: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchConfig {
+    pub offer_timeout_secs: u64,
+    pub max_missed_offers: u32,
+    pub wrap_up_secs: u64,
+    pub reconnect_grace_secs: u64,
+    pub pass_over_cooldown_secs: u64,
+    pub default_back_office_capacity: u8,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketConfig {
+    pub max_message_bytes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KindConfig {
+    pub priority: u8,
+    pub queue: String,
+    pub channel: Channel,
+    /// Minutes after creation the task is due; 0 means no default deadline.
+    pub deadline_minutes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let rules = Rules::manual_defaults();
+        let kinds = TaskKind::ALL
+            .iter()
+            .map(|k| {
+                let r = rules.kind(*k);
+                let cfg = KindConfig {
+                    priority: r.priority,
+                    queue: rules.queue_name(r.queue).to_owned(),
+                    channel: r.channel,
+                    deadline_minutes: r.deadline_after.map_or(0, |d| (d.as_secs() / 60) as u64),
+                };
+                (k.as_str().to_owned(), cfg)
+            })
+            .collect();
+        Config {
+            server: ServerConfig {
+                http: "127.0.0.1:8080".parse().unwrap(),
+                sip: "127.0.0.1:5060".parse().unwrap(),
+                data_dir: PathBuf::from("data"),
+                database_url: String::new(),
+                shutdown_grace_secs: 10,
+            },
+            auth: AuthConfig {
+                token_ttl_secs: 3600,
+                token_secret: String::new(),
+                ws_ticket_ttl_secs: 30,
+                ws_auth_timeout_secs: 5,
+            },
+            dispatch: DispatchConfig {
+                offer_timeout_secs: rules.offer_timeout.as_secs() as u64,
+                max_missed_offers: rules.max_missed_offers,
+                wrap_up_secs: rules.wrap_up.as_secs() as u64,
+                reconnect_grace_secs: rules.reconnect_grace.as_secs() as u64,
+                pass_over_cooldown_secs: rules.pass_over_cooldown.as_secs() as u64,
+                default_back_office_capacity: 2,
+            },
+            websocket: WebSocketConfig { max_message_bytes: 64 * 1024 },
+            queues: rules.queues.clone(),
+            kinds,
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Defaults, then `file` (which must exist when given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError { problems: vec![format!("config file {}: not found", path.display())] });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("SWITCHBOARD_").split("__"));
+        let config: Config = figment.extract().map_err(|e| ConfigError {
+            problems: e.into_iter().map(|e| describe_figment_error(&e)).collect(),
+        })?;
+        config.rules()?;
+        Ok(config)
+    }
+
+    /// Loads `file`, or the default file when it exists, or only defaults.
+    pub fn load_default_or(file: Option<&Path>) -> Result<Config, ConfigError> {
+        match file {
+            Some(f) => Config::load(Some(f)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => Config::load(Some(Path::new(DEFAULT_CONFIG_FILE))),
+            None => Config::load(None),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.server.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.server.data_dir.join("switchboard.db").display())
+        } else {
+            self.server.database_url.clone()
+        }
+    }
+
+    /// Checks every value and builds the dispatcher's rules from them.
+    pub fn rules(&self) -> Result<Rules, ConfigError> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, problem: &str| {
+            if !ok {
+                problems.push(format!("{key}: {problem}"));
+            }
+        };
+        let d = &self.dispatch;
+        check((1..=600).contains(&d.offer_timeout_secs), "dispatch.offer_timeout_secs", "must be 1-600");
+        check(d.max_missed_offers >= 1, "dispatch.max_missed_offers", "must be at least 1");
+        check(d.wrap_up_secs <= 3600, "dispatch.wrap_up_secs", "must be at most 3600");
+        check(d.reconnect_grace_secs <= 3600, "dispatch.reconnect_grace_secs", "must be at most 3600");
+        check(d.pass_over_cooldown_secs <= 86_400, "dispatch.pass_over_cooldown_secs", "must be at most 86400");
+        check(d.default_back_office_capacity <= 50, "dispatch.default_back_office_capacity", "must be at most 50");
+        check((60..=86_400 * 7).contains(&self.auth.token_ttl_secs), "auth.token_ttl_secs", "must be 60-604800");
+        check(
+            self.auth.token_secret.is_empty() || self.auth.token_secret.len() >= 32,
+            "auth.token_secret",
+            "must be empty (generated) or at least 32 characters",
+        );
+        check((5..=600).contains(&self.auth.ws_ticket_ttl_secs), "auth.ws_ticket_ttl_secs", "must be 5-600");
+        check((1..=60).contains(&self.auth.ws_auth_timeout_secs), "auth.ws_auth_timeout_secs", "must be 1-60");
+        check(
+            (1024..=16 * 1024 * 1024).contains(&self.websocket.max_message_bytes),
+            "websocket.max_message_bytes",
+            "must be 1024-16777216",
+        );
+        check(
+            self.server.database_url.is_empty()
+                || self.server.database_url.starts_with("postgres://")
+                || self.server.database_url.starts_with("postgresql://")
+                || self.server.database_url.starts_with("sqlite:"),
+            "server.database_url",
+            "must be empty, postgres://... or sqlite:...",
+        );
+        check(!self.queues.is_empty() && self.queues.len() <= MAX_QUEUES, "queues", "must list 1-64 queues");
+        for (i, q) in self.queues.iter().enumerate() {
+            let valid = !q.is_empty() && q.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            check(valid, &format!("queues[{i}]"), "a queue name is a-z, 0-9 and _");
+            check(!self.queues[..i].contains(q), &format!("queues[{i}]"), "duplicate queue name");
+        }
+        let mut kinds = Vec::with_capacity(TaskKind::ALL.len());
+        for name in self.kinds.keys() {
+            check(name.parse::<TaskKind>().is_ok(), &format!("kinds.{name}"), "unknown task kind");
+        }
+        for kind in TaskKind::ALL {
+            let key = format!("kinds.{kind}");
+            let Some(k) = self.kinds.get(kind.as_str()) else {
+                problems.push(format!("{key}: missing"));
+                continue;
+            };
+            let queue = self.queues.iter().position(|q| *q == k.queue);
+            if queue.is_none() {
+                problems.push(format!("{key}.queue: `{}` is not in `queues`", k.queue));
+            }
+            kinds.push(KindRule {
+                priority: k.priority,
+                queue: crate::dispatch::QueueIdx(queue.unwrap_or(0) as u8),
+                channel: k.channel,
+                deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        let secs = |s: u64| SignedDuration::from_secs(s as i64);
+        Ok(Rules {
+            kinds,
+            queues: self.queues.clone(),
+            offer_timeout: secs(d.offer_timeout_secs),
+            max_missed_offers: d.max_missed_offers,
+            wrap_up: secs(d.wrap_up_secs),
+            reconnect_grace: secs(d.reconnect_grace_secs),
+            pass_over_cooldown: secs(d.pass_over_cooldown_secs),
+        })
+    }
+}
+
+fn describe_figment_error(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| m.source.as_ref().map_or_else(|| m.name.to_string(), |s| s.to_string()))
+        .unwrap_or_default();
+    let key = if key.is_empty() { "(top level)".to_owned() } else { key };
+    if source.is_empty() { format!("{key}: {}", e.kind) } else { format!("{key}: {} (from {source})", e.kind) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_equal_the_manual() {
+        let rules = Config::default().rules().unwrap();
+        let manual = Rules::manual_defaults();
+        assert_eq!(rules.kinds, manual.kinds);
+        assert_eq!(rules.queues, manual.queues);
+        assert_eq!(rules.offer_timeout, SignedDuration::from_secs(15));
+        assert_eq!(rules.max_missed_offers, 2);
+    }
+
+    #[test]
+    fn the_shipped_file_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_FILE);
+        let text = std::fs::read_to_string(path).unwrap();
+        let from_file: Config = toml_from_str(&text);
+        assert_eq!(from_file, Config::default());
+    }
+
+    fn toml_from_str(text: &str) -> Config {
+        Figment::from(Toml::string(text)).extract().unwrap()
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let mut c = Config::default();
+        c.dispatch.offer_timeout_secs = 0;
+        c.kinds.get_mut("car_dispatch").unwrap().queue = "nowhere".into();
+        c.kinds.insert("taxi".into(), c.kinds["car_dispatch"].clone());
+        let err = c.rules().unwrap_err().to_string();
+        assert!(err.contains("dispatch.offer_timeout_secs: must be 1-600"), "{err}");
+        assert!(err.contains("kinds.car_dispatch.queue: `nowhere` is not in `queues`"), "{err}");
+        assert!(err.contains("kinds.taxi: unknown task kind"), "{err}");
+    }
+
+    #[test]
+    fn file_and_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("sb.toml", "[dispatch]\nwrap_up_secs = 45\n[kinds.car_dispatch]\npriority = 80\n")?;
+            jail.set_env("SWITCHBOARD_DISPATCH__OFFER_TIMEOUT_SECS", "20");
+            let c = Config::load(Some(Path::new("sb.toml"))).unwrap();
+            assert_eq!(c.dispatch.wrap_up_secs, 45);
+            assert_eq!(c.dispatch.offer_timeout_secs, 20);
+            assert_eq!(c.kinds["car_dispatch"].priority, 80);
+            assert_eq!(c.kinds["car_dispatch"].queue, "travel");
+            jail.create_file("bad.toml", "[dispatch]\nwrap_up_secs = \"soon\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
+            assert!(err.contains("dispatch.wrap_up_secs"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,153 @@
+//! Persistence: the only module that knows SQL.
+//!
+//! One set of queries runs on SQLite (the embedded default) and PostgreSQL
+//! through sqlx's `Any` driver; each database has its own migrations folder
+//! because their DDL differs. Timestamps are stored as milliseconds since
+//! the epoch (BIGINT) so both databases compare them the same way.
+//!
+//! The seam for live state: the dispatcher's [`Record`](crate::dispatch::Record)s
+//! are applied in order by [`Store::apply`], and [`Store::live_tasks`]
+//! gives back what a restart must reload. A Redis-backed live state plugs in
+//! at the same two points.
+
+mod customers;
+mod tasks;
+mod users;
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row, SqlStr};
+
+pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
+pub use self::tasks::{Attempt, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
+pub use self::users::{AgentPatch, NewUser, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("stored value is not valid: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url`, creating the SQLite file (and its folder) if needed.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        if backend == Backend::Sqlite
+            && let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
+            && let Some(dir) = Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
+        let max = if backend == Backend::Sqlite { 4 } else { 10 };
+        let pool = AnyPoolOptions::new().max_connections(max).connect(url).await?;
+        if backend == Backend::Sqlite {
+            // WAL lets REST reads run while the writer commits.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; safe to run on every start and from several nodes.
+    pub async fn migrate(&self) -> Result<()> {
+        let sql = match self.backend {
+            Backend::Sqlite => include_str!("migrations/sqlite/0001_init.sql"),
+            Backend::Postgres => include_str!("migrations/postgres/0001_init.sql"),
+        };
+        let migration =
+            Migration::new(1, Cow::Borrowed("init"), MigrationType::Simple, SqlStr::from_static(sql), false);
+        Migrator::with_migrations(vec![migration]).run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A named secret, generated on first use and shared by every node
+    /// using this database.
+    pub async fn secret(&self, name: &str) -> Result<String> {
+        let fresh = random_hex(32);
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(&fresh)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
+        Ok(row.try_get("value")?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Random bytes as lowercase hex, from the operating system's generator.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the operating system's random generator failed");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+pub(crate) fn from_ms(v: i64) -> Result<Timestamp> {
+    Timestamp::from_millisecond(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn opt_ms(v: Option<i64>) -> Result<Option<Timestamp>> {
+    v.map(from_ms).transpose()
+}
+
+/// Reads a column and parses it into a domain type.
+pub(crate) fn parse<T: FromStr>(row: &AnyRow, col: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(col)?;
+    text.parse().map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+pub(crate) fn parse_opt<T: FromStr>(row: &AnyRow, col: &str) -> Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: Option<String> = row.try_get(col)?;
+    text.map(|t| t.parse().map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
+}
+
+#[cfg(test)]
+mod tests;

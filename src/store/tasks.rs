@@ -1,0 +1,317 @@
+//! Tasks, their attempts and their event trail.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use utoipa::ToSchema;
+
+use super::*;
+use crate::dispatch::Record;
+use crate::domain::{Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
+
+/// A task as first written, before the dispatcher sees it.
+#[derive(Clone, Debug)]
+pub struct NewTaskRow {
+    pub id: TaskId,
+    pub kind: TaskKind,
+    pub queue: String,
+    pub priority: u8,
+    pub channel: Channel,
+    pub customer_phone: Phone,
+    pub reason: Option<String>,
+    pub deadline: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub created_by: Option<UserId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct TaskRecord {
+    pub id: TaskId,
+    pub kind: TaskKind,
+    pub queue: String,
+    pub priority: u8,
+    pub channel: Channel,
+    pub status: TaskStatus,
+    pub customer_phone: Phone,
+    pub reason: Option<String>,
+    pub deadline: Option<Timestamp>,
+    pub created_at: Timestamp,
+    /// When the task entered its queue; kept when it returns there.
+    pub enqueued_at: Timestamp,
+    pub created_by: Option<UserId>,
+    /// The agent it is offered to or held by, or who closed it.
+    pub agent_id: Option<UserId>,
+    pub outcome: Option<Outcome>,
+    pub closed_at: Option<Timestamp>,
+    /// Filled only when one task is read.
+    pub attempts: Vec<Attempt>,
+    pub events: Vec<TaskEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Attempt {
+    pub number: u32,
+    pub agent_id: UserId,
+    pub accepted_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub outcome: Option<Outcome>,
+    /// The call summary (通话小结), or the hand-over note.
+    pub summary: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct TaskEvent {
+    pub at: Timestamp,
+    /// `created`, `offered`, `accepted`, `declined`, `offer_timeout`,
+    /// `agent_unavailable`, `disconnected`, `released`, `completed`, `cancelled`.
+    pub event: String,
+    pub agent_id: Option<UserId>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub kind: Option<TaskKind>,
+    pub agent: Option<UserId>,
+    pub limit: u32,
+}
+
+const TASK_COLUMNS: &str = "id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
+     created_at, enqueued_at, created_by, agent_id, outcome, closed_at";
+
+fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
+    Ok(TaskRecord {
+        id: parse(row, "id")?,
+        kind: parse(row, "kind")?,
+        queue: row.try_get("queue")?,
+        priority: row.try_get::<i64, _>("priority")? as u8,
+        channel: parse(row, "channel")?,
+        status: parse(row, "status")?,
+        customer_phone: Phone::parse(&row.try_get::<String, _>("customer_phone")?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        reason: row.try_get("reason")?,
+        deadline: opt_ms(row.try_get("deadline")?)?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        enqueued_at: from_ms(row.try_get("enqueued_at")?)?,
+        created_by: parse_opt(row, "created_by")?,
+        agent_id: parse_opt(row, "agent_id")?,
+        outcome: parse_opt(row, "outcome")?,
+        closed_at: opt_ms(row.try_get("closed_at")?)?,
+        attempts: Vec::new(),
+        events: Vec::new(),
+    })
+}
+
+impl Store {
+    /// Writes a new waiting task and its `created` event in one transaction.
+    pub async fn insert_task(&self, t: &NewTaskRow) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "INSERT INTO tasks (id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
+             created_at, enqueued_at, created_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $9, $9, $10, $9)",
+        )
+        .bind(t.id.to_string())
+        .bind(t.kind.as_str())
+        .bind(&t.queue)
+        .bind(t.priority as i64)
+        .bind(t.channel.as_str())
+        .bind(t.customer_phone.as_str())
+        .bind(&t.reason)
+        .bind(t.deadline.map(ms))
+        .bind(ms(t.created_at))
+        .bind(t.created_by.map(|u| u.to_string()))
+        .execute(&mut *tx)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::Conflict("task")),
+            other => other?,
+        };
+        event(&mut tx, t.id, t.created_at, "created", t.created_by, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One task with its attempts and events.
+    pub async fn task(&self, id: TaskId) -> Result<Option<TaskRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"));
+        let Some(row) = sqlx::query(sql).bind(id.to_string()).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let mut task = task_from_row(&row)?;
+        let rows = sqlx::query(
+            "SELECT number, agent_id, accepted_at, ended_at, outcome, summary FROM attempts \
+             WHERE task_id = $1 ORDER BY number",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &rows {
+            task.attempts.push(Attempt {
+                number: row.try_get::<i64, _>("number")? as u32,
+                agent_id: parse(row, "agent_id")?,
+                accepted_at: from_ms(row.try_get("accepted_at")?)?,
+                ended_at: opt_ms(row.try_get("ended_at")?)?,
+                outcome: parse_opt(row, "outcome")?,
+                summary: row.try_get("summary")?,
+            });
+        }
+        let rows = sqlx::query("SELECT at, event, agent_id, note FROM task_events WHERE task_id = $1 ORDER BY id")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            task.events.push(TaskEvent {
+                at: from_ms(row.try_get("at")?)?,
+                event: row.try_get("event")?,
+                agent_id: parse_opt(row, "agent_id")?,
+                note: row.try_get("note")?,
+            });
+        }
+        Ok(Some(task))
+    }
+
+    /// Tasks matching the filter, newest first.
+    pub async fn tasks(&self, f: &TaskFilter) -> Result<Vec<TaskRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+               AND (CAST($2 AS TEXT) IS NULL OR kind = $2) \
+               AND (CAST($3 AS TEXT) IS NULL OR agent_id = $3) \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(f.status.map(|s| s.as_str()))
+            .bind(f.kind.map(|k| k.as_str()))
+            .bind(f.agent.map(|a| a.to_string()))
+            .bind(f.limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// Tasks not yet closed, in queue order, with how many attempts each had:
+    /// what a restart reloads into the dispatcher.
+    pub async fn live_tasks(&self) -> Result<Vec<(TaskRecord, u32)>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS}, (SELECT COUNT(*) FROM attempts a WHERE a.task_id = tasks.id) AS attempts \
+             FROM tasks WHERE status IN ('waiting', 'offered', 'assigned') ORDER BY enqueued_at, id"
+        ));
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((task_from_row(r)?, r.try_get::<i64, _>("attempts")? as u32))).collect()
+    }
+
+    /// Writes the dispatcher's records in order, in one transaction.
+    pub async fn apply(&self, records: &[Record]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for record in records {
+            apply_one(&mut tx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+async fn event(
+    tx: &mut Tx<'_>,
+    task: TaskId,
+    at: Timestamp,
+    what: &str,
+    agent: Option<UserId>,
+    note: Option<&str>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ($1, $2, $3, $4, $5)")
+        .bind(task.to_string())
+        .bind(ms(at))
+        .bind(what)
+        .bind(agent.map(|a| a.to_string()))
+        .bind(note)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn set_status(tx: &mut Tx<'_>, task: TaskId, status: TaskStatus, agent: Option<UserId>, at: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE tasks SET status = $2, agent_id = $3, updated_at = $4 WHERE id = $1")
+        .bind(task.to_string())
+        .bind(status.as_str())
+        .bind(agent.map(|a| a.to_string()))
+        .bind(ms(at))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Ends the task's open attempt, if any.
+async fn end_attempt(tx: &mut Tx<'_>, task: TaskId, at: Timestamp, outcome: Option<Outcome>, summary: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE attempts SET ended_at = $2, outcome = $3, summary = $4 WHERE task_id = $1 AND ended_at IS NULL")
+        .bind(task.to_string())
+        .bind(ms(at))
+        .bind(outcome.map(|o| o.as_str()))
+        .bind(summary)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn apply_one(tx: &mut Tx<'_>, record: &Record) -> Result<()> {
+    match record {
+        Record::TaskOffered { task, agent, at } => {
+            set_status(tx, *task, TaskStatus::Offered, Some(*agent), *at).await?;
+            event(tx, *task, *at, "offered", Some(*agent), None).await?;
+        }
+        Record::TaskReturned { task, agent, event: what, note, at } => {
+            set_status(tx, *task, TaskStatus::Waiting, None, *at).await?;
+            end_attempt(tx, *task, *at, None, note.as_deref()).await?;
+            event(tx, *task, *at, what, Some(*agent), note.as_deref()).await?;
+        }
+        Record::TaskAssigned { task, agent, at } => {
+            set_status(tx, *task, TaskStatus::Assigned, Some(*agent), *at).await?;
+            sqlx::query(
+                "INSERT INTO attempts (task_id, number, agent_id, accepted_at) \
+                 VALUES ($1, (SELECT COUNT(*) + 1 FROM attempts WHERE task_id = $1), $2, $3)",
+            )
+            .bind(task.to_string())
+            .bind(agent.to_string())
+            .bind(ms(*at))
+            .execute(&mut **tx)
+            .await?;
+            event(tx, *task, *at, "accepted", Some(*agent), None).await?;
+        }
+        Record::TaskClosed { task, status, agent, outcome, summary, at } => {
+            sqlx::query(
+                "UPDATE tasks SET status = $2, agent_id = $3, outcome = $4, closed_at = $5, updated_at = $5 WHERE id = $1",
+            )
+            .bind(task.to_string())
+            .bind(status.as_str())
+            .bind(agent.map(|a| a.to_string()))
+            .bind(outcome.map(|o| o.as_str()))
+            .bind(ms(*at))
+            .execute(&mut **tx)
+            .await?;
+            end_attempt(tx, *task, *at, *outcome, summary.as_deref()).await?;
+            event(tx, *task, *at, status.as_str(), *agent, summary.as_deref()).await?;
+        }
+        Record::AgentStatus { agent, status, at } => {
+            sqlx::query("UPDATE users SET status = $2, status_reason = $3, status_since = $4 WHERE id = $1")
+                .bind(agent.to_string())
+                .bind(status.name())
+                .bind(status.break_reason())
+                .bind(ms(*at))
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("INSERT INTO agent_status_log (agent_id, status, reason, at) VALUES ($1, $2, $3, $4)")
+                .bind(agent.to_string())
+                .bind(status.name())
+                .bind(status.break_reason())
+                .bind(ms(*at))
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
