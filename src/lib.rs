@@ -1,8 +1,19 @@
-//! Switchboard: a real-time dispatch server for telephone customer-service centres.
+//! Switchboard: a real-time dispatch server for telephone customer-service
+//! centres. See ARCHITECTURE.md for the map of this crate.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
+pub mod hub;
+pub mod server;
 pub mod store;
 pub mod testing;
+pub mod ws;
+
+pub use config::Config;
+pub use server::{Listeners, ServerError, run};

@@ -191,7 +191,7 @@ impl Dispatcher {
     ) -> Result<Reply, DispatchError> {
         let now = ms(now);
         let reply = match cmd {
-            Command::AddTask(new) => self.add_task(now, new).map(|_| Reply::Done),
+            Command::AddTask(new) => self.add_task(now, new, out).map(|_| Reply::Done),
             Command::CancelTask { task } => self.cancel_task(now, task, out).map(|_| Reply::Done),
             Command::UpsertAgent(profile) => {
                 self.upsert_agent(now, profile);
@@ -244,7 +244,12 @@ impl Dispatcher {
 
     // ----- commands -----
 
-    fn add_task(&mut self, now: i64, new: NewTask) -> Result<(), DispatchError> {
+    fn add_task(
+        &mut self,
+        now: i64,
+        new: NewTask,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), DispatchError> {
         let id = new.card.id;
         if self.task_index.contains_key(&id) {
             return Err(DispatchError::DuplicateTask);
@@ -285,6 +290,9 @@ impl Dispatcher {
             Some(a) => {
                 self.task_mut(slot).state = TaskState::Assigned { agent: a };
                 self.attach(a, slot);
+                if new.plan.channel == Channel::Voice {
+                    self.change_status(now, a, AgentStatus::Busy, out);
+                }
                 if !self.agents[a as usize].connected {
                     self.arm_grace(now, a);
                 }

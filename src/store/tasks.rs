@@ -126,7 +126,9 @@ impl Store {
         .execute(&mut *tx)
         .await;
         match result {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::Conflict("task")),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict("task"));
+            }
             other => other?,
         };
         event(&mut tx, t.id, t.created_at, "created", t.created_by, None).await?;
@@ -137,7 +139,11 @@ impl Store {
     /// One task with its attempts and events.
     pub async fn task(&self, id: TaskId) -> Result<Option<TaskRecord>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"));
-        let Some(row) = sqlx::query(sql).bind(id.to_string()).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query(sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
         let mut task = task_from_row(&row)?;
@@ -158,10 +164,12 @@ impl Store {
                 summary: row.try_get("summary")?,
             });
         }
-        let rows = sqlx::query("SELECT at, event, agent_id, note FROM task_events WHERE task_id = $1 ORDER BY id")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT at, event, agent_id, note FROM task_events WHERE task_id = $1 ORDER BY id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
         for row in &rows {
             task.events.push(TaskEvent {
                 at: from_ms(row.try_get("at")?)?,
@@ -200,7 +208,9 @@ impl Store {
              FROM tasks WHERE status IN ('waiting', 'offered', 'assigned') ORDER BY enqueued_at, id"
         ));
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((task_from_row(r)?, r.try_get::<i64, _>("attempts")? as u32))).collect()
+        rows.iter()
+            .map(|r| Ok((task_from_row(r)?, r.try_get::<i64, _>("attempts")? as u32)))
+            .collect()
     }
 
     /// Writes the dispatcher's records in order, in one transaction.
@@ -224,18 +234,26 @@ async fn event(
     agent: Option<UserId>,
     note: Option<&str>,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ($1, $2, $3, $4, $5)")
-        .bind(task.to_string())
-        .bind(ms(at))
-        .bind(what)
-        .bind(agent.map(|a| a.to_string()))
-        .bind(note)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(task.to_string())
+    .bind(ms(at))
+    .bind(what)
+    .bind(agent.map(|a| a.to_string()))
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
-async fn set_status(tx: &mut Tx<'_>, task: TaskId, status: TaskStatus, agent: Option<UserId>, at: Timestamp) -> Result<()> {
+async fn set_status(
+    tx: &mut Tx<'_>,
+    task: TaskId,
+    status: TaskStatus,
+    agent: Option<UserId>,
+    at: Timestamp,
+) -> Result<()> {
     sqlx::query("UPDATE tasks SET status = $2, agent_id = $3, updated_at = $4 WHERE id = $1")
         .bind(task.to_string())
         .bind(status.as_str())
@@ -247,7 +265,13 @@ async fn set_status(tx: &mut Tx<'_>, task: TaskId, status: TaskStatus, agent: Op
 }
 
 /// Ends the task's open attempt, if any.
-async fn end_attempt(tx: &mut Tx<'_>, task: TaskId, at: Timestamp, outcome: Option<Outcome>, summary: Option<&str>) -> Result<()> {
+async fn end_attempt(
+    tx: &mut Tx<'_>,
+    task: TaskId,
+    at: Timestamp,
+    outcome: Option<Outcome>,
+    summary: Option<&str>,
+) -> Result<()> {
     sqlx::query("UPDATE attempts SET ended_at = $2, outcome = $3, summary = $4 WHERE task_id = $1 AND ended_at IS NULL")
         .bind(task.to_string())
         .bind(ms(at))
@@ -264,7 +288,13 @@ async fn apply_one(tx: &mut Tx<'_>, record: &Record) -> Result<()> {
             set_status(tx, *task, TaskStatus::Offered, Some(*agent), *at).await?;
             event(tx, *task, *at, "offered", Some(*agent), None).await?;
         }
-        Record::TaskReturned { task, agent, event: what, note, at } => {
+        Record::TaskReturned {
+            task,
+            agent,
+            event: what,
+            note,
+            at,
+        } => {
             set_status(tx, *task, TaskStatus::Waiting, None, *at).await?;
             end_attempt(tx, *task, *at, None, note.as_deref()).await?;
             event(tx, *task, *at, what, Some(*agent), note.as_deref()).await?;
@@ -282,7 +312,14 @@ async fn apply_one(tx: &mut Tx<'_>, record: &Record) -> Result<()> {
             .await?;
             event(tx, *task, *at, "accepted", Some(*agent), None).await?;
         }
-        Record::TaskClosed { task, status, agent, outcome, summary, at } => {
+        Record::TaskClosed {
+            task,
+            status,
+            agent,
+            outcome,
+            summary,
+            at,
+        } => {
             sqlx::query(
                 "UPDATE tasks SET status = $2, agent_id = $3, outcome = $4, closed_at = $5, updated_at = $5 WHERE id = $1",
             )
@@ -297,13 +334,15 @@ async fn apply_one(tx: &mut Tx<'_>, record: &Record) -> Result<()> {
             event(tx, *task, *at, status.as_str(), *agent, summary.as_deref()).await?;
         }
         Record::AgentStatus { agent, status, at } => {
-            sqlx::query("UPDATE users SET status = $2, status_reason = $3, status_since = $4 WHERE id = $1")
-                .bind(agent.to_string())
-                .bind(status.name())
-                .bind(status.break_reason())
-                .bind(ms(*at))
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE users SET status = $2, status_reason = $3, status_since = $4 WHERE id = $1",
+            )
+            .bind(agent.to_string())
+            .bind(status.name())
+            .bind(status.break_reason())
+            .bind(ms(*at))
+            .execute(&mut **tx)
+            .await?;
             sqlx::query("INSERT INTO agent_status_log (agent_id, status, reason, at) VALUES ($1, $2, $3, $4)")
                 .bind(agent.to_string())
                 .bind(status.name())

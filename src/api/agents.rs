@@ -1,0 +1,280 @@
+//! Agents (users who take work) and user administration.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, Caller};
+use crate::accounts::{self, AccountError, NewAccount};
+use crate::dispatch::{AgentView, Command};
+use crate::domain::{AgentStatus, Role, TaskId, UserId};
+use crate::server::AppState;
+use crate::store::{AgentPatch, User};
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid { .. } => ApiError::unprocessable("invalid_field", e.to_string()),
+            AccountError::Taken => ApiError::conflict("username_taken", "username is taken"),
+            AccountError::Store(s) => s.into(),
+            AccountError::Hashing => ApiError::internal(&e),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    /// Defaults to `agent` on `/agents`; required on `/users`.
+    pub role: Option<Role>,
+    pub display_name: Option<String>,
+    pub sip_uri: Option<String>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    pub voice_capacity: Option<u8>,
+    pub back_office_capacity: Option<u8>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAgent {
+    pub display_name: Option<String>,
+    /// `null` removes the SIP URI.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub sip_uri: Option<Option<String>>,
+    pub skills: Option<Vec<String>>,
+    pub voice_capacity: Option<u8>,
+    pub back_office_capacity: Option<u8>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetStatus {
+    /// `available`, `offline`, or `break` with a reason.
+    #[serde(flatten)]
+    pub status: AgentStatus,
+}
+
+/// An agent's record with the dispatcher's live view.
+#[derive(Serialize, ToSchema)]
+pub struct AgentInfo {
+    pub id: UserId,
+    pub username: String,
+    pub role: Role,
+    pub display_name: String,
+    pub sip_uri: Option<String>,
+    pub skills: Vec<String>,
+    pub voice_capacity: u8,
+    pub back_office_capacity: u8,
+    #[serde(flatten)]
+    pub status: AgentStatus,
+    pub status_since: Timestamp,
+    pub connected: bool,
+    pub tasks: Vec<TaskId>,
+    pub missed_offers_in_a_row: u32,
+}
+
+fn agent_info(user: User, live: Option<&AgentView>) -> AgentInfo {
+    AgentInfo {
+        id: user.id,
+        username: user.username,
+        role: user.role,
+        display_name: user.display_name,
+        sip_uri: user.sip_uri,
+        skills: user.skills,
+        voice_capacity: user.voice_capacity,
+        back_office_capacity: user.back_office_capacity,
+        status: live.map_or(user.status, |l| l.status.clone()),
+        status_since: live.map_or(user.status_since, |l| l.status_since),
+        connected: live.is_some_and(|l| l.connected),
+        tasks: live.map(|l| l.tasks.clone()).unwrap_or_default(),
+        missed_offers_in_a_row: live.map_or(0, |l| l.missed_offers_in_a_row),
+    }
+}
+
+async fn create(state: &AppState, req: CreateUser, role: Role) -> Result<User, ApiError> {
+    let account = NewAccount {
+        username: req.username,
+        password: req.password,
+        role,
+        display_name: req.display_name,
+        sip_uri: req.sip_uri,
+        skills: req.skills,
+        voice_capacity: req.voice_capacity,
+        back_office_capacity: req.back_office_capacity,
+    };
+    let user = accounts::create(
+        &state.store,
+        &state.rules,
+        state.config.dispatch.default_back_office_capacity,
+        account,
+    )
+    .await?;
+    if user.role.takes_work() {
+        state
+            .hub
+            .command(Command::UpsertAgent(accounts::profile(&state.rules, &user)))
+            .await?;
+    }
+    tracing::info!(user = %user.username, role = %user.role, "user created");
+    Ok(user)
+}
+
+/// Create a user of any role (admin only).
+#[utoipa::path(post, path = "/api/v1/users", tag = "agents", request_body = CreateUser, security(("bearer" = [])),
+    responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let role = req
+        .role
+        .ok_or_else(|| ApiError::unprocessable("invalid_field", "role: required"))?;
+    Ok((StatusCode::CREATED, Json(create(&state, req, role).await?)))
+}
+
+/// Create an agent (admin only); the role defaults to `agent`.
+#[utoipa::path(post, path = "/api/v1/agents", tag = "agents", request_body = CreateUser, security(("bearer" = [])),
+    responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let role = req.role.unwrap_or(Role::Agent);
+    if !role.takes_work() {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            "role: an agent is `agent` or `dispatcher`; use /api/v1/users",
+        ));
+    }
+    Ok((StatusCode::CREATED, Json(create(&state, req, role).await?)))
+}
+
+/// Every agent and dispatcher with live status.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AgentInfo>), (status = 403, body = ErrorBody)))]
+pub async fn list_agents(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<AgentInfo>>, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Supervisor, Role::Admin])?;
+    let users = state.store.users().await?;
+    let live = state.hub.query(|d, _| d.agents_view()).await?;
+    let agents = users
+        .into_iter()
+        .filter(|u| u.role.takes_work())
+        .map(|u| {
+            let view = live.iter().find(|v| v.id == u.id);
+            agent_info(u, view)
+        })
+        .collect();
+    Ok(Json(agents))
+}
+
+/// One agent with live status (agents may read only themselves).
+#[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = UserId, Path)), security(("bearer" = [])),
+    responses((status = 200, body = AgentInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<UserId>,
+) -> Result<Json<AgentInfo>, ApiError> {
+    if caller.role() == Role::Agent {
+        caller.require_self_or_oversight(id)?;
+    }
+    agent_response(&state, id).await
+}
+
+async fn agent_response(state: &AppState, id: UserId) -> Result<Json<AgentInfo>, ApiError> {
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .filter(|u| u.role.takes_work())
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    let live = state
+        .hub
+        .query(move |d, _| d.agents_view().into_iter().find(|v| v.id == id))
+        .await?;
+    Ok(Json(agent_info(user, live.as_ref())))
+}
+
+/// Change an agent's profile (supervisor or admin); routing follows at once.
+#[utoipa::path(patch, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = UserId, Path)), request_body = UpdateAgent,
+    security(("bearer" = [])),
+    responses((status = 200, body = AgentInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn update_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<UserId>,
+    ApiJson(req): ApiJson<UpdateAgent>,
+) -> Result<Json<AgentInfo>, ApiError> {
+    caller.require(&[Role::Supervisor, Role::Admin])?;
+    let patch = AgentPatch {
+        display_name: req.display_name,
+        sip_uri: req.sip_uri,
+        skills: req.skills,
+        voice_capacity: req.voice_capacity,
+        back_office_capacity: req.back_office_capacity,
+    };
+    accounts::check_patch(&state.rules, &patch)?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .filter(|u| u.role.takes_work())
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    let user = state
+        .store
+        .update_agent(user.id, patch, Timestamp::now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    state
+        .hub
+        .command(Command::UpsertAgent(accounts::profile(&state.rules, &user)))
+        .await?;
+    agent_response(&state, id).await
+}
+
+/// Set an agent's status: the agent itself, or a supervisor freeing a stuck agent.
+#[utoipa::path(put, path = "/api/v1/agents/{id}/status", tag = "agents", params(("id" = UserId, Path)), request_body = SetStatus,
+    security(("bearer" = [])),
+    responses((status = 200, body = AgentInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<UserId>,
+    ApiJson(req): ApiJson<SetStatus>,
+) -> Result<Json<AgentInfo>, ApiError> {
+    caller.require_self_or_oversight(id)?;
+    state
+        .hub
+        .command(Command::SetStatus {
+            agent: id,
+            status: req.status,
+        })
+        .await?;
+    tracing::info!(agent = %id, by = %caller.id(), "status set over REST");
+    agent_response(&state, id).await
+}

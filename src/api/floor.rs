@@ -1,0 +1,116 @@
+//! Queues, customers and health.
+
+use axum::Json;
+use axum::extract::State;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, Caller};
+use crate::dispatch::QueueStats;
+use crate::domain::Phone;
+use crate::server::AppState;
+use crate::store::{Customer, CustomerProfile};
+
+const MAX_NAME_CHARS: usize = 100;
+const MAX_NOTES_CHARS: usize = 4000;
+
+/// Every queue with its live counts and longest wait.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "floor", security(("bearer" = [])),
+    responses((status = 200, body = Vec<QueueStats>), (status = 401, body = ErrorBody)))]
+pub async fn list_queues(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<QueueStats>>, ApiError> {
+    Ok(Json(state.hub.query(|d, now| d.queue_stats(now)).await?))
+}
+
+fn phone(raw: &str) -> Result<Phone, ApiError> {
+    Phone::parse(raw).map_err(|e| ApiError::unprocessable("invalid_phone", e.to_string()))
+}
+
+/// A customer by phone number, with past calls and open complaint cases.
+#[utoipa::path(get, path = "/api/v1/customers/{phone}", tag = "customers", params(("phone" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = CustomerProfile), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<Json<CustomerProfile>, ApiError> {
+    let phone = phone(&raw)?;
+    let profile = state.store.customer_profile(&phone).await?;
+    if profile.customer.is_none() && profile.past_calls.is_empty() && profile.open_cases.is_empty()
+    {
+        return Err(ApiError::not_found("customer"));
+    }
+    Ok(Json(profile))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutCustomer {
+    pub name: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Create or update a customer; fields left out are kept.
+#[utoipa::path(put, path = "/api/v1/customers/{phone}", tag = "customers", params(("phone" = String, Path)),
+    request_body = PutCustomer, security(("bearer" = [])),
+    responses((status = 200, body = Customer), (status = 422, body = ErrorBody)))]
+pub async fn put_customer(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(req): ApiJson<PutCustomer>,
+) -> Result<Json<Customer>, ApiError> {
+    let phone = phone(&raw)?;
+    if req
+        .name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NAME_CHARS)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("name: at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if req
+        .notes
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTES_CHARS)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("notes: at most {MAX_NOTES_CHARS} characters"),
+        ));
+    }
+    let c = state
+        .store
+        .upsert_customer(
+            &phone,
+            req.name.as_deref(),
+            req.notes.as_deref(),
+            Timestamp::now(),
+        )
+        .await?;
+    Ok(Json(c))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub live_tasks: usize,
+}
+
+/// Liveness and readiness: the dispatcher answers and the database is reachable.
+#[utoipa::path(get, path = "/health", tag = "floor", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    let live_tasks = state.hub.query(|d, _| d.live_task_count()).await?;
+    state.store.user_count().await?;
+    Ok(Json(Health {
+        status: "ok",
+        live_tasks,
+    }))
+}

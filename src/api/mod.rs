@@ -1,0 +1,88 @@
+//! The REST API under `/api/v1`, `/health` and the OpenAPI document.
+//! Handlers convert wire types to domain types, call the store or the hub,
+//! and map every failure to [`ApiError`].
+
+pub mod agents;
+pub mod error;
+pub mod extract;
+pub mod floor;
+pub mod session;
+pub mod tasks;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::server::AppState;
+pub use error::ApiError;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard", description = "Real-time dispatch server for telephone customer-service centres"),
+    paths(
+        session::login, session::ws_ticket, session::me,
+        tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::cancel_task,
+        agents::create_user, agents::create_agent, agents::list_agents, agents::get_agent, agents::update_agent,
+        agents::set_status,
+        floor::list_queues, floor::get_customer, floor::put_customer, floor::health,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn no_route() -> ApiError {
+    ApiError::not_found("route")
+}
+
+pub fn router() -> Router<AppState> {
+    let v1 = Router::new()
+        .route("/login", post(session::login))
+        .route("/ws-ticket", post(session::ws_ticket))
+        .route("/me", get(session::me))
+        .route("/tasks", post(tasks::create_task).get(tasks::list_tasks))
+        .route("/tasks/{id}", get(tasks::get_task))
+        .route("/tasks/{id}/cancel", post(tasks::cancel_task))
+        .route("/users", post(agents::create_user))
+        .route(
+            "/agents",
+            post(agents::create_agent).get(agents::list_agents),
+        )
+        .route(
+            "/agents/{id}",
+            get(agents::get_agent).patch(agents::update_agent),
+        )
+        .route("/agents/{id}/status", put(agents::set_status))
+        .route("/queues", get(floor::list_queues))
+        .route(
+            "/customers/{phone}",
+            get(floor::get_customer).put(floor::put_customer),
+        )
+        .route("/openapi.json", get(openapi_json));
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/health", get(floor::health))
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}

@@ -1,0 +1,215 @@
+//! Tasks: create, list, read, cancel.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::dispatch::{Command, NewTask, TaskCard};
+use crate::domain::{Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
+use crate::server::AppState;
+use crate::store::{NewTaskRow, TaskFilter, TaskRecord};
+
+const MAX_REASON_CHARS: usize = 2000;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    pub kind: TaskKind,
+    #[schema(value_type = String, example = "13800138000")]
+    pub customer_phone: Phone,
+    /// Why the task exists, shown to the agent.
+    pub reason: Option<String>,
+    /// Overrides the kind's default deadline.
+    pub deadline: Option<Timestamp>,
+    /// Overrides the kind's priority (0-255, higher first).
+    pub priority: Option<u8>,
+    /// Stored in the CRM when given.
+    pub customer_name: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListTasks {
+    pub status: Option<TaskStatus>,
+    pub kind: Option<TaskKind>,
+    /// Only tasks offered to, held or closed by this agent. Agents always see only their own.
+    pub agent: Option<UserId>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// Create a task; the dispatcher offers it at once if an agent is free.
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = CreateTask, security(("bearer" = [])),
+    responses((status = 201, body = TaskRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateTask>,
+) -> Result<(StatusCode, Json<TaskRecord>), ApiError> {
+    if req
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+    {
+        return Err(ApiError::unprocessable(
+            "reason_too_long",
+            format!("reason is limited to {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    let now = Timestamp::now();
+    if req.deadline.is_some_and(|d| d <= now) {
+        return Err(ApiError::unprocessable(
+            "deadline_in_past",
+            "deadline must be in the future",
+        ));
+    }
+    let plan = state.rules.plan(req.kind, now, req.priority, req.deadline);
+    let queue = state.rules.queue_name(plan.queue).to_owned();
+    let row = NewTaskRow {
+        id: TaskId::new(),
+        kind: req.kind,
+        queue: queue.clone(),
+        priority: plan.priority,
+        channel: plan.channel,
+        customer_phone: req.customer_phone.clone(),
+        reason: req.reason.clone(),
+        deadline: plan.deadline,
+        created_at: now,
+        created_by: Some(caller.id()),
+    };
+    if let Some(name) = req.customer_name.as_deref() {
+        state
+            .store
+            .upsert_customer(&req.customer_phone, Some(name), None, now)
+            .await?;
+    }
+    // Stored first: once the dispatcher knows the task, a crash must not lose it.
+    state.store.insert_task(&row).await?;
+    let card = Arc::new(TaskCard {
+        id: row.id,
+        kind: row.kind,
+        customer_phone: row.customer_phone.clone(),
+        reason: row.reason.clone(),
+        deadline: plan.deadline,
+        priority: plan.priority,
+        queue,
+        created_at: now,
+        attempt: 1,
+    });
+    let id = row.id;
+    match state
+        .hub
+        .command(Command::AddTask(NewTask {
+            card,
+            plan,
+            enqueued_at: now,
+            held_by: None,
+        }))
+        .await
+    {
+        Ok(_) => {}
+        // Stored, so the next start dispatches it.
+        Err(crate::hub::HubError::Stopped) => {
+            tracing::warn!(task = %id, "task stored while the dispatcher stops")
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(task = %id, kind = %req.kind, "task created");
+    Ok((StatusCode::CREATED, Json(live_view(&state, id).await?)))
+}
+
+/// List tasks, newest first.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListTasks), security(("bearer" = [])),
+    responses((status = 200, body = Vec<TaskRecord>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListTasks>,
+) -> Result<Json<Vec<TaskRecord>>, ApiError> {
+    let agent = if caller.role() == Role::Agent {
+        Some(caller.id())
+    } else {
+        q.agent
+    };
+    let filter = TaskFilter {
+        status: q.status,
+        kind: q.kind,
+        agent,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    Ok(Json(state.store.tasks(&filter).await?))
+}
+
+/// One task with every attempt and event.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = TaskId, Path)), security(("bearer" = [])),
+    responses((status = 200, body = TaskRecord), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<TaskId>,
+) -> Result<Json<TaskRecord>, ApiError> {
+    let task = live_view(&state, id).await?;
+    if caller.role() == Role::Agent {
+        let involved = task.agent_id == Some(caller.id())
+            || task.created_by == Some(caller.id())
+            || task.attempts.iter().any(|a| a.agent_id == caller.id());
+        if !involved {
+            return Err(ApiError::forbidden(
+                "agents see only tasks they were given or created",
+            ));
+        }
+    }
+    Ok(Json(task))
+}
+
+/// Cancel a task that is not closed yet. Its agent, if any, is told at once.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/cancel", tag = "tasks", params(("id" = TaskId, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = TaskRecord), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn cancel_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<TaskId>,
+) -> Result<Json<TaskRecord>, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Supervisor, Role::Admin])?;
+    let task = state
+        .store
+        .task(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    if task.status.is_terminal() {
+        return Err(ApiError::conflict(
+            "task_closed",
+            format!("the task is already {}", task.status),
+        ));
+    }
+    state.hub.command(Command::CancelTask { task: id }).await?;
+    state.hub.flush().await?;
+    tracing::info!(task = %id, by = %caller.id(), "task cancelled");
+    Ok(Json(live_view(&state, id).await?))
+}
+
+/// The stored task with the dispatcher's live status laid over it: the
+/// store is written a moment after the dispatcher decides, and a closed
+/// task is no longer live, so closing paths flush before reading.
+pub async fn live_view(state: &AppState, id: TaskId) -> Result<TaskRecord, ApiError> {
+    let mut task = state
+        .store
+        .task(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    if let Some(live) = state.hub.query(move |d, _| d.live_task(id)).await? {
+        task.status = live.status;
+        task.agent_id = live.agent.or(task.agent_id);
+    }
+    Ok(task)
+}

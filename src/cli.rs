@@ -1,0 +1,299 @@
+//! The command line: `serve` (the default), `migrate`, `check-config` and
+//! `user add`. Operators and scripts rely on these names and flags.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::{self, NewAccount};
+use crate::config::Config;
+use crate::domain::Role;
+use crate::server::{self, Listeners};
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Real-time dispatch server for telephone customer-service centres"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(StoreArgs),
+    /// Load and validate the configuration, print it, and exit.
+    CheckConfig(ConfigArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ConfigArgs {
+    /// Configuration file (default: config/switchboard.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Folder of the embedded database [default: data/].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// HTTP and WebSocket address [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// SIP address for the PBX connector [default: 127.0.0.1:5060].
+    #[arg(long, value_name = "ADDR")]
+    pub sip: Option<SocketAddr>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user; the password is read from standard input.
+    Add(UserAddArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UserAddArgs {
+    /// Login name (a-z, 0-9, '.', '_', '-').
+    pub name: String,
+    /// agent, dispatcher, supervisor or admin.
+    #[arg(long)]
+    pub role: Role,
+    /// Where the PBX rings this agent, e.g. sip:1001@pbx.example.
+    #[arg(long, value_name = "URI")]
+    pub sip_uri: Option<String>,
+    /// Queues the agent serves, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub skills: Vec<String>,
+    /// Name shown to colleagues [default: the login name].
+    #[arg(long)]
+    pub display_name: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        Role::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+fn load(args: &StoreArgs) -> Result<Config, String> {
+    let mut config =
+        Config::load_default_or(args.config.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(dir) = &args.data_dir {
+        config.server.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+async fn open_store(config: &Config) -> Result<Store, String> {
+    let store = Store::connect(&config.database_url())
+        .await
+        .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+/// Runs the command line; `main` only calls this.
+pub async fn main(cli: Cli) -> ExitCode {
+    let result = match cli.command.unwrap_or(Cmd::Serve(ServeArgs::default())) {
+        Cmd::Serve(args) => serve(args).await,
+        Cmd::Migrate(args) => migrate(args).await,
+        Cmd::CheckConfig(args) => check_config(args),
+        Cmd::User(UserCmd::Add(args)) => user_add(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut config = load(&args.store)?;
+    if let Some(http) = args.http {
+        config.server.http = http;
+    }
+    if let Some(sip) = args.sip {
+        config.server.sip = sip;
+    }
+    let listeners = Listeners::bind(&config)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.server.http))?;
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        signal.cancel();
+    });
+    server::run(config, listeners, shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn migrate(args: StoreArgs) -> Result<(), String> {
+    let config = load(&args)?;
+    let store = open_store(&config).await?;
+    store.close().await;
+    println!("database is up to date: {}", redact(&config.database_url()));
+    Ok(())
+}
+
+fn check_config(args: ConfigArgs) -> Result<(), String> {
+    let config = Config::load_default_or(args.config.as_deref()).map_err(|e| e.to_string())?;
+    let mut shown = config.clone();
+    if !shown.auth.token_secret.is_empty() {
+        shown.auth.token_secret = "(set)".into();
+    }
+    shown.server.database_url = redact(&shown.server.database_url);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&shown).expect("config serialises")
+    );
+    eprintln!("configuration is valid");
+    Ok(())
+}
+
+async fn user_add(args: UserAddArgs) -> Result<(), String> {
+    let config = load(&args.store)?;
+    let rules = config.rules().map_err(|e| e.to_string())?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| format!("reading the password: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    let store = open_store(&config).await?;
+    let account = NewAccount {
+        username: args.name,
+        password,
+        role: args.role,
+        display_name: args.display_name,
+        sip_uri: args.sip_uri,
+        skills: args.skills,
+        voice_capacity: None,
+        back_office_capacity: None,
+    };
+    let result = accounts::create(
+        &store,
+        &rules,
+        config.dispatch.default_back_office_capacity,
+        account,
+    )
+    .await;
+    store.close().await;
+    let user = result.map_err(|e| e.to_string())?;
+    println!("created {} {} ({})", user.role, user.username, user.id);
+    Ok(())
+}
+
+/// Hides a password in a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interface_parses_as_documented() {
+        Cli::command_for_tests().debug_assert();
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "serve",
+            "--http",
+            "127.0.0.1:9000",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        let Some(Cmd::Serve(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.http, Some("127.0.0.1:9000".parse().unwrap()));
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "user",
+            "add",
+            "li",
+            "--role",
+            "agent",
+            "--skills",
+            "hotline,callbacks",
+        ])
+        .unwrap();
+        let Some(Cmd::User(UserCmd::Add(args))) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.skills, ["hotline", "callbacks"]);
+        assert!(
+            Cli::try_parse_from(["switchboard", "user", "add", "li", "--role", "boss"]).is_err()
+        );
+    }
+
+    #[test]
+    fn passwords_in_urls_are_hidden() {
+        assert_eq!(
+            redact("postgres://sb:hunter2@db/sb"),
+            "postgres://sb:***@db/sb"
+        );
+        assert_eq!(redact("postgres://sb@db/sb"), "postgres://sb@db/sb");
+    }
+
+    impl Cli {
+        fn command_for_tests() -> clap::Command {
+            <Cli as clap::CommandFactory>::command()
+        }
+    }
+}

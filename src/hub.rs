@@ -1,0 +1,327 @@
+//! The imperative shell around the dispatcher: one task owns it, feeds it
+//! commands and the clock, and carries out its effects. Pushes go to the
+//! agents' connections; records go, in order, to the store writer.
+//!
+//! Everything else talks to the hub by message, so the dispatcher needs no
+//! lock and every decision sees a consistent state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{
+    AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard,
+    WithdrawReason,
+};
+use crate::domain::{AgentStatus, TaskId, UserId};
+use crate::store::Store;
+
+/// What the hub pushes to one agent's connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Push {
+    Offer(Offer),
+    OfferRescinded {
+        task: TaskId,
+        reason: WithdrawReason,
+    },
+    TaskAssigned(Arc<TaskCard>),
+    TaskRevoked {
+        task: TaskId,
+        reason: WithdrawReason,
+    },
+    Status {
+        status: AgentStatus,
+        since: Timestamp,
+    },
+    /// Close this connection: another one took over for the same agent.
+    Replaced,
+}
+
+pub type ConnId = u64;
+type Query = Box<dyn FnOnce(&Dispatcher, Timestamp) + Send>;
+
+enum Msg {
+    Command(Command, oneshot::Sender<Result<Reply, DispatchError>>),
+    Attach {
+        agent: UserId,
+        conn: ConnId,
+        tx: mpsc::UnboundedSender<Push>,
+        reply: oneshot::Sender<Result<AgentSnapshot, DispatchError>>,
+    },
+    Detach {
+        agent: UserId,
+        conn: ConnId,
+    },
+    Query(Query),
+    Flush(oneshot::Sender<()>),
+}
+
+/// What the writer receives, in order.
+enum Write {
+    Records(Vec<Record>),
+    /// Answered once everything sent before it is stored.
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+    #[error("the dispatcher is shutting down")]
+    Stopped,
+}
+
+/// A cheap, cloneable handle to the hub.
+#[derive(Clone)]
+pub struct Hub {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Hub {
+    pub async fn command(&self, cmd: Command) -> Result<Reply, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Command(cmd, reply))
+            .await
+            .map_err(|_| HubError::Stopped)?;
+        Ok(rx.await.map_err(|_| HubError::Stopped)??)
+    }
+
+    /// Registers an agent's connection and marks it connected; returns its snapshot.
+    pub async fn attach(
+        &self,
+        agent: UserId,
+        conn: ConnId,
+        tx: mpsc::UnboundedSender<Push>,
+    ) -> Result<AgentSnapshot, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Attach {
+                agent,
+                conn,
+                tx,
+                reply,
+            })
+            .await
+            .map_err(|_| HubError::Stopped)?;
+        Ok(rx.await.map_err(|_| HubError::Stopped)??)
+    }
+
+    pub async fn detach(&self, agent: UserId, conn: ConnId) {
+        let _ = self.tx.send(Msg::Detach { agent, conn }).await;
+    }
+
+    /// Waits until every record made so far is in the store, for reads that
+    /// must see a change the dispatcher just made.
+    pub async fn flush(&self) -> Result<(), HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Flush(reply))
+            .await
+            .map_err(|_| HubError::Stopped)?;
+        rx.await.map_err(|_| HubError::Stopped)
+    }
+
+    /// Runs a read-only function on the dispatcher's current state.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Dispatcher, Timestamp) -> T + Send + 'static,
+    ) -> Result<T, HubError> {
+        let (reply, rx) = oneshot::channel();
+        let q: Query = Box::new(move |d, now| {
+            let _ = reply.send(f(d, now));
+        });
+        self.tx
+            .send(Msg::Query(q))
+            .await
+            .map_err(|_| HubError::Stopped)?;
+        rx.await.map_err(|_| HubError::Stopped)
+    }
+}
+
+struct Actor {
+    dispatcher: Dispatcher,
+    conns: HashMap<UserId, (ConnId, mpsc::UnboundedSender<Push>)>,
+    writes: mpsc::UnboundedSender<Write>,
+    effects: Vec<Effect>,
+}
+
+/// Starts the hub. It runs until `shutdown` fires; then it hands back every
+/// outstanding offer (so the store shows those tasks waiting) and returns
+/// once the writer has stored every record.
+pub fn spawn(
+    dispatcher: Dispatcher,
+    store: Store,
+    shutdown: CancellationToken,
+) -> (Hub, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(1024);
+    let (records_tx, records_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_records(store, records_rx));
+    let actor = Actor {
+        dispatcher,
+        conns: HashMap::new(),
+        writes: records_tx,
+        effects: Vec::new(),
+    };
+    let handle = tokio::spawn(async move {
+        actor.run(rx, shutdown).await;
+        let _ = writer.await;
+    });
+    (Hub { tx }, handle)
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>, shutdown: CancellationToken) {
+        loop {
+            let sleep = match self.dispatcher.next_wakeup() {
+                Some(at) => {
+                    let wait = at.duration_since(Timestamp::now());
+                    let wait = if wait.is_negative() {
+                        Duration::ZERO
+                    } else {
+                        wait.unsigned_abs()
+                    };
+                    tokio::time::sleep(wait.min(Duration::from_secs(3600)))
+                }
+                None => tokio::time::sleep(Duration::from_secs(3600)),
+            };
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                msg = rx.recv() => match msg {
+                    Some(msg) => self.handle(msg),
+                    None => break,
+                },
+                _ = sleep => self.dispatcher.tick(Timestamp::now(), &mut self.effects),
+            }
+            self.carry_out();
+        }
+        // Hand back offers: whoever held them is gone with this process.
+        let now = Timestamp::now();
+        for agent in self.dispatcher.agents_view() {
+            let _ = self.dispatcher.handle(
+                now,
+                Command::Disconnect { agent: agent.id },
+                &mut self.effects,
+            );
+        }
+        self.carry_out();
+        tracing::info!("dispatcher stopped; pending records are being written");
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        let now = Timestamp::now();
+        match msg {
+            Msg::Command(cmd, reply) => {
+                let _ = reply.send(self.dispatcher.handle(now, cmd, &mut self.effects));
+            }
+            Msg::Attach {
+                agent,
+                conn,
+                tx,
+                reply,
+            } => {
+                let result =
+                    self.dispatcher
+                        .handle(now, Command::Connect { agent }, &mut self.effects);
+                let result = result.map(|r| match r {
+                    Reply::Snapshot(s) => s,
+                    Reply::Done => unreachable!("connect replies with a snapshot"),
+                });
+                if result.is_ok()
+                    && let Some((_, old)) = self.conns.insert(agent, (conn, tx))
+                {
+                    let _ = old.send(Push::Replaced);
+                }
+                let _ = reply.send(result);
+            }
+            Msg::Detach { agent, conn } => {
+                if self.conns.get(&agent).is_some_and(|(c, _)| *c == conn) {
+                    self.conns.remove(&agent);
+                    let _ = self.dispatcher.handle(
+                        now,
+                        Command::Disconnect { agent },
+                        &mut self.effects,
+                    );
+                }
+            }
+            Msg::Query(q) => q(&self.dispatcher, now),
+            Msg::Flush(reply) => {
+                self.carry_out();
+                let _ = self.writes.send(Write::Flush(reply));
+            }
+        }
+    }
+
+    fn carry_out(&mut self) {
+        let mut records = Vec::new();
+        for effect in self.effects.drain(..) {
+            let (agent, push) = match effect {
+                Effect::Record(r) => {
+                    records.push(r);
+                    continue;
+                }
+                Effect::Offer { agent, offer } => (agent, Push::Offer(offer)),
+                Effect::OfferRescinded {
+                    agent,
+                    task,
+                    reason,
+                } => (agent, Push::OfferRescinded { task, reason }),
+                Effect::TaskAssigned { agent, task } => (agent, Push::TaskAssigned(task)),
+                Effect::TaskRevoked {
+                    agent,
+                    task,
+                    reason,
+                } => (agent, Push::TaskRevoked { task, reason }),
+                Effect::AgentStatusChanged {
+                    agent,
+                    status,
+                    since,
+                } => (agent, Push::Status { status, since }),
+            };
+            if let Some((_, tx)) = self.conns.get(&agent) {
+                let _ = tx.send(push);
+            }
+        }
+        if !records.is_empty() && self.writes.send(Write::Records(records)).is_err() {
+            tracing::error!("the store writer has stopped; records are being lost");
+        }
+    }
+}
+
+/// Writes records in the order the dispatcher made them, batching whatever
+/// has queued up into one transaction. A failed batch is retried, so a
+/// database hiccup delays records rather than dropping them.
+async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
+    let mut batch = Vec::new();
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Write::Records(r) => batch.extend(r),
+                Write::Flush(reply) => flushes.push(reply),
+            }
+            next = rx.try_recv().ok();
+        }
+        let mut delay = Duration::from_millis(50);
+        while !batch.is_empty() {
+            match store.apply(&batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, records = batch.len(), "writing dispatcher records failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        batch.clear();
+        for reply in flushes.drain(..) {
+            let _ = reply.send(());
+        }
+    }
+}

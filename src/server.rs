@@ -1,0 +1,250 @@
+//! Wiring: store, recovery, hub, HTTP and WebSocket, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::routing::get;
+use jiff::{SignedDuration, Timestamp};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{self, Auth};
+use crate::config::{Config, ConfigError};
+use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules, TaskCard, TaskPlan};
+use crate::domain::{AgentStatus, TaskStatus};
+use crate::hub::{self, ConnId, Hub};
+use crate::store::{Store, StoreError};
+use crate::{accounts, api, ws};
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub hub: Hub,
+    pub auth: Arc<Auth>,
+    pub config: Arc<Config>,
+    pub rules: Arc<Rules>,
+    /// Fires when the server starts shutting down; sessions close on it.
+    pub shutdown: CancellationToken,
+    pub sessions: TaskTracker,
+    /// Checked against when a login names an unknown user, to take as long as a real check.
+    pub decoy_hash: String,
+    conn_ids: Arc<AtomicU64>,
+}
+
+impl AppState {
+    pub fn next_conn_id(&self) -> ConnId {
+        self.conn_ids.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The sockets the server serves, bound by the caller so that tests can use port 0.
+pub struct Listeners {
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
+        Ok(Listeners {
+            http: TcpListener::bind(config.server.http).await?,
+        })
+    }
+
+    pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
+        self.http.local_addr()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the server until `shutdown` fires, then stops taking work, closes
+/// agents' sockets, hands back outstanding offers and writes every pending
+/// record before returning.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let rules = config.rules()?;
+    let store = Store::connect(&config.database_url()).await?;
+    store.migrate().await?;
+    let secret = if config.auth.token_secret.is_empty() {
+        store.secret("token_signing").await?
+    } else {
+        config.auth.token_secret.clone()
+    };
+    let auth = Arc::new(Auth::new(
+        &secret,
+        SignedDuration::from_secs(config.auth.token_ttl_secs as i64),
+        SignedDuration::from_secs(config.auth.ws_ticket_ttl_secs as i64),
+    ));
+    let dispatcher = recover(&store, &rules).await?;
+    if store.user_count().await? == 0 {
+        tracing::warn!(
+            "no users yet: create the first admin with `switchboard user add admin --role admin` \
+             (the password is read from standard input)"
+        );
+    }
+    let hub_stop = CancellationToken::new();
+    let (hub, hub_task) = hub::spawn(dispatcher, store.clone(), hub_stop.clone());
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let state = AppState {
+        store: store.clone(),
+        hub,
+        auth,
+        config: Arc::new(config),
+        rules: Arc::new(rules),
+        shutdown: shutdown.clone(),
+        sessions: TaskTracker::new(),
+        decoy_hash: tokio::task::spawn_blocking(auth::decoy_hash)
+            .await
+            .unwrap_or_default(),
+        conn_ids: Arc::new(AtomicU64::new(1)),
+    };
+    let app = api::router()
+        .route("/ws", get(ws::upgrade))
+        .with_state(state.clone());
+    tracing::info!(http = %listeners.http_addr()?, database = ?store.backend(), "switchboard is serving");
+    let served = axum::serve(listeners.http, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
+    // Sessions watch the same token and close their sockets with 1001.
+    shutdown.cancel();
+    state.sessions.close();
+    if tokio::time::timeout(grace, state.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some agent sessions did not close within the shutdown grace period");
+    }
+    hub_stop.cancel();
+    if tokio::time::timeout(grace, hub_task).await.is_err() {
+        tracing::error!(
+            "pending records could not all be written within the shutdown grace period"
+        );
+    }
+    store.close().await;
+    tracing::info!("switchboard stopped");
+    served?;
+    Ok(())
+}
+
+/// Rebuilds the dispatcher from the store: agents with their break status,
+/// waiting tasks at their old places, held tasks back with their agents
+/// (who get the reconnect grace period to return). Offers do not survive a
+/// restart: those tasks wait again.
+pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreError> {
+    let mut d = Dispatcher::new(rules.clone());
+    let now = Timestamp::now();
+    let mut effects = Vec::new();
+    for user in store
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| u.role.takes_work())
+    {
+        let _ = d.handle(
+            now,
+            Command::UpsertAgent(accounts::profile(rules, &user)),
+            &mut effects,
+        );
+        if let AgentStatus::Break(_) = user.status {
+            let _ = d.handle(
+                now,
+                Command::SetStatus {
+                    agent: user.id,
+                    status: user.status.clone(),
+                },
+                &mut effects,
+            );
+        }
+    }
+    let mut records = Vec::new();
+    let mut count = 0;
+    for (task, attempts) in store.live_tasks().await? {
+        let queue = rules
+            .queue_index(&task.queue)
+            .unwrap_or(rules.kind(task.kind).queue);
+        let plan = TaskPlan {
+            priority: task.priority,
+            queue,
+            channel: task.channel,
+            deadline: task.deadline,
+        };
+        let held_by = (task.status == TaskStatus::Assigned)
+            .then_some(task.agent_id)
+            .flatten();
+        if task.status == TaskStatus::Offered
+            && let Some(agent) = task.agent_id
+        {
+            records.push(Record::TaskReturned {
+                task: task.id,
+                agent,
+                event: "restart",
+                note: None,
+                at: now,
+            });
+        }
+        let card = Arc::new(TaskCard {
+            id: task.id,
+            kind: task.kind,
+            customer_phone: task.customer_phone.clone(),
+            reason: task.reason.clone(),
+            deadline: task.deadline,
+            priority: task.priority,
+            queue: rules.queue_name(queue).to_owned(),
+            created_at: task.created_at,
+            attempt: if held_by.is_some() {
+                attempts.max(1)
+            } else {
+                attempts + 1
+            },
+        });
+        let new = NewTask {
+            card,
+            plan,
+            enqueued_at: task.enqueued_at,
+            held_by,
+        };
+        if let (Err(_), Some(agent)) = (
+            d.handle(now, Command::AddTask(new.clone()), &mut effects),
+            held_by,
+        ) {
+            // Its agent is gone: the task waits for someone else.
+            records.push(Record::TaskReturned {
+                task: task.id,
+                agent,
+                event: "agent_removed",
+                note: None,
+                at: now,
+            });
+            let _ = d.handle(
+                now,
+                Command::AddTask(NewTask {
+                    held_by: None,
+                    ..new
+                }),
+                &mut effects,
+            );
+        }
+        count += 1;
+    }
+    records.extend(effects.into_iter().filter_map(|e| match e {
+        crate::dispatch::Effect::Record(r) => Some(r),
+        _ => None,
+    }));
+    store.apply(&records).await?;
+    tracing::info!(tasks = count, "live state recovered from the store");
+    Ok(d)
+}

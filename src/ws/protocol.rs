@@ -1,0 +1,176 @@
+//! The agent WebSocket protocol: JSON messages tagged by `type`. Documented
+//! for console authors in `docs/protocol.md`; this file is the source of truth.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::dispatch::{AgentSnapshot, Explanation, TaskCard, WithdrawReason};
+use crate::domain::{AgentStatus, Outcome, Role, TaskId, UserId};
+use crate::store::CustomerProfile;
+
+/// From the console. Any message may carry a `ref`, echoed in the `ack` or
+/// `error` that answers it.
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct Incoming {
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    #[serde(flatten)]
+    pub msg: ClientMsg,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Must be the first message.
+    Auth {
+        ticket: String,
+    },
+    Accept {
+        task_id: TaskId,
+    },
+    Decline {
+        task_id: TaskId,
+    },
+    Complete {
+        task_id: TaskId,
+        outcome: Outcome,
+        summary: Option<String>,
+    },
+    /// `{"type": "set_status", "status": "break", "reason": "lunch"}`
+    SetStatus {
+        #[serde(flatten)]
+        status: AgentStatus,
+    },
+    /// Hand a held task back to the queue with a note for the next agent.
+    Release {
+        task_id: TaskId,
+        note: Option<String>,
+    },
+    Ping,
+}
+
+/// To the console. `seq` counts messages on this connection from 1, so a
+/// console can tell it missed none.
+#[derive(Debug, Serialize)]
+pub struct Outgoing<'a> {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub msg: &'a ServerMsg,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// First message after authentication: who you are and what you hold.
+    Hello {
+        user: UserId,
+        name: String,
+        role: Role,
+        snapshot: AgentSnapshot,
+    },
+    /// The screen-pop: a task for you to accept or decline before `expires_at`.
+    Offer {
+        task: Arc<TaskCard>,
+        expires_at: Timestamp,
+        why: Explanation,
+        /// What the CRM knows of the number; `null` if the lookup failed.
+        customer: Option<CustomerProfile>,
+    },
+    OfferRescinded {
+        task_id: TaskId,
+        reason: WithdrawReason,
+    },
+    TaskAssigned {
+        task: Arc<TaskCard>,
+    },
+    TaskRevoked {
+        task_id: TaskId,
+        reason: WithdrawReason,
+    },
+    Status {
+        #[serde(flatten)]
+        status: AgentStatus,
+        since: Timestamp,
+    },
+    Ack {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    Pong,
+    Error {
+        code: &'static str,
+        message: String,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+}
+
+impl ServerMsg {
+    pub fn error(
+        code: &'static str,
+        message: impl Into<String>,
+        reference: Option<String>,
+    ) -> Self {
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+            reference,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::BreakReason;
+
+    #[test]
+    fn client_messages_parse_with_their_ref() {
+        let m: Incoming = serde_json::from_str(
+            r#"{"type":"set_status","status":"break","reason":"lunch","ref":"7"}"#,
+        )
+        .unwrap();
+        assert_eq!(m.reference.as_deref(), Some("7"));
+        assert_eq!(
+            m.msg,
+            ClientMsg::SetStatus {
+                status: AgentStatus::Break(BreakReason::new("lunch").unwrap())
+            }
+        );
+        let id = TaskId::new();
+        let m: Incoming = serde_json::from_str(&format!(
+            r#"{{"type":"complete","task_id":"{id}","outcome":"no_answer"}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            m.msg,
+            ClientMsg::Complete {
+                task_id: id,
+                outcome: Outcome::NoAnswer,
+                summary: None
+            }
+        );
+        assert!(serde_json::from_str::<Incoming>(r#"{"type":"teleport"}"#).is_err());
+        assert!(serde_json::from_str::<Incoming>(r#"{"type":"accept"}"#).is_err());
+    }
+
+    #[test]
+    fn server_messages_carry_seq_and_type() {
+        let msg = ServerMsg::OfferRescinded {
+            task_id: TaskId::new(),
+            reason: WithdrawReason::Timeout,
+        };
+        let v = serde_json::to_value(Outgoing { seq: 3, msg: &msg }).unwrap();
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["type"], "offer_rescinded");
+        assert_eq!(v["reason"], "timeout");
+        let v = serde_json::to_value(Outgoing {
+            seq: 4,
+            msg: &ServerMsg::Ack { reference: None },
+        })
+        .unwrap();
+        assert_eq!(v, serde_json::json!({"seq": 4, "type": "ack"}));
+    }
+}

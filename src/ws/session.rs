@@ -1,0 +1,317 @@
+//! One agent's WebSocket session, written against a plain stream of
+//! [`Frame`]s and a sink of [`Out`]s so that it runs the same over axum's
+//! socket and over channels in unit tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{ClientMsg, Incoming, Outgoing, ServerMsg};
+use crate::auth::{Auth, Claims};
+use crate::dispatch::{Command, DispatchError};
+use crate::domain::UserId;
+use crate::hub::{ConnId, Hub, HubError, Push};
+use crate::store::Store;
+
+/// A frame from the client, already stripped of transport details.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Text(String),
+    Binary,
+    Close,
+}
+
+/// A frame to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Out {
+    Text(String),
+    Close(u16, String),
+}
+
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    /// Another connection of the same agent took over.
+    pub const REPLACED: u16 = 4000;
+}
+
+const MAX_SUMMARY_CHARS: usize = 4000;
+
+pub struct SessionEnv {
+    pub hub: Hub,
+    pub store: Store,
+    pub auth: Arc<Auth>,
+    pub auth_timeout: Duration,
+    pub max_message_bytes: usize,
+    pub shutdown: CancellationToken,
+    pub conn: ConnId,
+}
+
+struct Writer<O> {
+    sink: O,
+    seq: u64,
+}
+
+impl<O: Sink<Out> + Unpin> Writer<O> {
+    async fn send(&mut self, msg: &ServerMsg) -> bool {
+        self.seq += 1;
+        let text = serde_json::to_string(&Outgoing { seq: self.seq, msg })
+            .expect("protocol messages serialise");
+        self.sink.send(Out::Text(text)).await.is_ok()
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) {
+        let _ = self.sink.send(Out::Close(code, reason.to_owned())).await;
+    }
+}
+
+/// Runs a session to its end: authentication, snapshot, then messages both
+/// ways until either side closes or the server shuts down.
+pub async fn run<I, O>(mut incoming: I, outgoing: O, env: SessionEnv)
+where
+    I: Stream<Item = Frame> + Unpin,
+    O: Sink<Out> + Unpin,
+{
+    let mut out = Writer {
+        sink: outgoing,
+        seq: 0,
+    };
+    let Some(claims) = authenticate(&mut incoming, &mut out, &env).await else {
+        return;
+    };
+    let agent = claims.user;
+    let user = match env.store.user(agent).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return out.close(close::POLICY, "this user no longer exists").await,
+        Err(e) => {
+            tracing::error!(error = %e, "loading the user for a WebSocket failed");
+            return out.close(close::INTERNAL, "internal error").await;
+        }
+    };
+    let (tx, mut pushes) = mpsc::unbounded_channel();
+    let snapshot = match env.hub.attach(agent, env.conn, tx).await {
+        Ok(s) => s,
+        Err(HubError::Stopped) => {
+            return out.close(close::GOING_AWAY, "server shutting down").await;
+        }
+        Err(HubError::Dispatch(e)) => {
+            out.send(&ServerMsg::error("not_an_agent", e.to_string(), None))
+                .await;
+            return out.close(close::POLICY, "not routable").await;
+        }
+    };
+    tracing::info!(agent = %user.username, conn = env.conn, "agent connected");
+    let hello = ServerMsg::Hello {
+        user: agent,
+        name: user.display_name.clone(),
+        role: user.role,
+        snapshot,
+    };
+    if out.send(&hello).await {
+        serve(&mut incoming, &mut out, &mut pushes, &env, agent).await;
+    }
+    env.hub.detach(agent, env.conn).await;
+    tracing::info!(agent = %user.username, conn = env.conn, "agent disconnected");
+}
+
+async fn serve<I, O>(
+    incoming: &mut I,
+    out: &mut Writer<O>,
+    pushes: &mut mpsc::UnboundedReceiver<Push>,
+    env: &SessionEnv,
+    agent: UserId,
+) where
+    I: Stream<Item = Frame> + Unpin,
+    O: Sink<Out> + Unpin,
+{
+    loop {
+        tokio::select! {
+            _ = env.shutdown.cancelled() => return out.close(close::GOING_AWAY, "server shutting down").await,
+            push = pushes.recv() => {
+                let msg = match push {
+                    None => return,
+                    Some(Push::Replaced) => return out.close(close::REPLACED, "replaced by a newer connection").await,
+                    Some(push) => render(push, &env.store).await,
+                };
+                if !out.send(&msg).await {
+                    return;
+                }
+            }
+            frame = incoming.next() => {
+                let reply = match frame {
+                    None | Some(Frame::Close) => return,
+                    Some(Frame::Binary) => ServerMsg::error("binary_not_supported", "send JSON text frames", None),
+                    Some(Frame::Text(t)) if t.len() > env.max_message_bytes => {
+                        return out.close(close::TOO_BIG, "message too big").await;
+                    }
+                    Some(Frame::Text(t)) => handle(&t, env, agent).await,
+                };
+                if !out.send(&reply).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the first frame and redeems its ticket; closes the socket on failure.
+async fn authenticate<I, O>(
+    incoming: &mut I,
+    out: &mut Writer<O>,
+    env: &SessionEnv,
+) -> Option<Claims>
+where
+    I: Stream<Item = Frame> + Unpin,
+    O: Sink<Out> + Unpin,
+{
+    let secs = env.auth_timeout.as_secs();
+    let frame = match tokio::time::timeout(env.auth_timeout, incoming.next()).await {
+        Err(_) => {
+            out.send(&ServerMsg::error(
+                "auth_timeout",
+                format!("no ticket within {secs} s"),
+                None,
+            ))
+            .await;
+            out.close(close::POLICY, "authentication timed out").await;
+            return None;
+        }
+        Ok(None | Some(Frame::Close)) => return None,
+        Ok(Some(f)) => f,
+    };
+    let claims = match frame {
+        Frame::Text(t) if t.len() <= env.max_message_bytes => {
+            match serde_json::from_str::<Incoming>(&t) {
+                Ok(Incoming {
+                    msg: ClientMsg::Auth { ticket },
+                    ..
+                }) => env.auth.redeem_ticket(&ticket, Timestamp::now()),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match claims {
+        Some(c) if c.role.takes_work() => Some(c),
+        Some(c) => {
+            let msg = format!("the role {} does not take work over this socket", c.role);
+            out.send(&ServerMsg::error("role_cannot_take_work", msg, None))
+                .await;
+            out.close(close::POLICY, "role cannot take work").await;
+            None
+        }
+        None => {
+            let msg = "the first message must be {\"type\":\"auth\",\"ticket\":...} with a ticket from POST /api/v1/ws-ticket";
+            out.send(&ServerMsg::error("auth_required", msg, None))
+                .await;
+            out.close(close::POLICY, "authentication failed").await;
+            None
+        }
+    }
+}
+
+async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
+    let Incoming { reference, msg } = match serde_json::from_str::<Incoming>(text) {
+        Ok(m) => m,
+        Err(e) => return ServerMsg::error("bad_message", e.to_string(), None),
+    };
+    let cmd = match msg {
+        ClientMsg::Ping => return ServerMsg::Pong,
+        ClientMsg::Auth { .. } => {
+            return ServerMsg::error(
+                "already_authenticated",
+                "this socket is authenticated",
+                reference,
+            );
+        }
+        ClientMsg::Accept { task_id } => Command::Accept {
+            agent,
+            task: task_id,
+        },
+        ClientMsg::Decline { task_id } => Command::Decline {
+            agent,
+            task: task_id,
+        },
+        ClientMsg::Complete {
+            summary: Some(s), ..
+        } if s.chars().count() > MAX_SUMMARY_CHARS => {
+            return ServerMsg::error(
+                "summary_too_long",
+                format!("a summary is at most {MAX_SUMMARY_CHARS} characters"),
+                reference,
+            );
+        }
+        ClientMsg::Complete {
+            task_id,
+            outcome,
+            summary,
+        } => Command::Complete {
+            agent,
+            task: task_id,
+            outcome,
+            summary,
+        },
+        ClientMsg::SetStatus { status } => Command::SetStatus { agent, status },
+        ClientMsg::Release { task_id, note } => Command::Release {
+            agent,
+            task: task_id,
+            note,
+        },
+    };
+    match env.hub.command(cmd).await {
+        Ok(_) => ServerMsg::Ack { reference },
+        Err(HubError::Stopped) => {
+            ServerMsg::error("shutting_down", "the server is shutting down", reference)
+        }
+        Err(HubError::Dispatch(e)) => ServerMsg::error(dispatch_code(&e), e.to_string(), reference),
+    }
+}
+
+fn dispatch_code(e: &DispatchError) -> &'static str {
+    match e {
+        DispatchError::UnknownAgent => "unknown_agent",
+        DispatchError::UnknownTask => "unknown_task",
+        DispatchError::DuplicateTask => "duplicate_task",
+        DispatchError::NotOfferedToYou => "not_offered_to_you",
+        DispatchError::NotHeldByYou => "not_held_by_you",
+        DispatchError::StatusNotSettable(_) => "status_not_settable",
+    }
+}
+
+/// Turns a push into a message; an offer gains the caller's CRM record.
+async fn render(push: Push, store: &Store) -> ServerMsg {
+    match push {
+        Push::Offer(offer) => {
+            let customer = match store.customer_profile(&offer.task.customer_phone).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "customer lookup for a screen-pop failed; offering without it");
+                    None
+                }
+            };
+            ServerMsg::Offer {
+                task: offer.task,
+                expires_at: offer.expires_at,
+                why: offer.why,
+                customer,
+            }
+        }
+        Push::OfferRescinded { task, reason } => ServerMsg::OfferRescinded {
+            task_id: task,
+            reason,
+        },
+        Push::TaskAssigned(task) => ServerMsg::TaskAssigned { task },
+        Push::TaskRevoked { task, reason } => ServerMsg::TaskRevoked {
+            task_id: task,
+            reason,
+        },
+        Push::Status { status, since } => ServerMsg::Status { status, since },
+        Push::Replaced => unreachable!("handled by the session loop"),
+    }
+}
