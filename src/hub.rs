@@ -216,8 +216,12 @@ impl Actor {
     fn handle(&mut self, msg: Msg) {
         let now = Timestamp::now();
         match msg {
+            // Replies go after the effects, so a console sees what its
+            // command caused before the acknowledgement.
             Msg::Command(cmd, reply) => {
-                let _ = reply.send(self.dispatcher.handle(now, cmd, &mut self.effects));
+                let result = self.dispatcher.handle(now, cmd, &mut self.effects);
+                self.carry_out();
+                let _ = reply.send(result);
             }
             Msg::Attach {
                 agent,
@@ -237,6 +241,7 @@ impl Actor {
                 {
                     let _ = old.send(Push::Replaced);
                 }
+                self.carry_out();
                 let _ = reply.send(result);
             }
             Msg::Detach { agent, conn } => {

@@ -119,6 +119,7 @@ pub enum Reply {
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct AgentSnapshot {
     pub agent: UserId,
+    #[serde(flatten)]
     pub status: AgentStatus,
     pub status_since: Timestamp,
     #[schema(value_type = Vec<TaskCard>)]

@@ -152,6 +152,15 @@ async fn serve<I, O>(
                     }
                     Some(Frame::Text(t)) => handle(&t, env, agent).await,
                 };
+                // What the command caused is already queued: send it first.
+                while let Ok(push) = pushes.try_recv() {
+                    if push == Push::Replaced {
+                        return out.close(close::REPLACED, "replaced by a newer connection").await;
+                    }
+                    if !out.send(&render(push, &env.store).await).await {
+                        return;
+                    }
+                }
                 if !out.send(&reply).await {
                     return;
                 }

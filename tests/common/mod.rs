@@ -1,0 +1,276 @@
+//! Helpers for end-to-end tests: a real server in-process on ephemeral
+//! ports, a small HTTP client and a WebSocket agent console.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use switchboard::accounts::{self, NewAccount};
+use switchboard::domain::Role;
+use switchboard::testing::TestDb;
+use switchboard::{Config, Listeners};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_PASSWORD: &str = "admin-password";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub config: Config,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<Result<(), switchboard::ServerError>>>,
+}
+
+impl TestServer {
+    pub fn config(db: &TestDb) -> Config {
+        let mut config = Config::default();
+        config.server.database_url = db.url.clone();
+        config.server.http = "127.0.0.1:0".parse().unwrap();
+        config.auth.ws_auth_timeout_secs = 1;
+        config
+    }
+
+    /// Starts a server with an `admin` user on the given database.
+    pub async fn start(db: &TestDb) -> TestServer {
+        Self::start_with(Self::config(db)).await
+    }
+
+    pub async fn start_with(config: Config) -> TestServer {
+        let store = switchboard::store::Store::connect(&config.database_url())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        if store.user_by_name("admin").await.unwrap().is_none() {
+            let admin = NewAccount {
+                username: "admin".into(),
+                password: ADMIN_PASSWORD.into(),
+                role: Role::Admin,
+                display_name: None,
+                sip_uri: None,
+                skills: vec![],
+                voice_capacity: None,
+                back_office_capacity: None,
+            };
+            accounts::create(&store, &config.rules().unwrap(), 2, admin)
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        let listeners = Listeners {
+            http: TcpListener::bind(config.server.http).await.unwrap(),
+        };
+        let addr = listeners.http_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(switchboard::run(
+            config.clone(),
+            listeners,
+            shutdown.clone(),
+        ));
+        TestServer {
+            addr,
+            config,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Graceful shutdown; waits until the server has written everything.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+
+    pub fn client(&self, token: Option<String>) -> Http {
+        Http {
+            addr: self.addr,
+            token,
+        }
+    }
+
+    pub async fn admin(&self) -> Http {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    pub async fn login(&self, user: &str, password: &str) -> Http {
+        let (status, body) = self
+            .client(None)
+            .post(
+                "/api/v1/login",
+                json!({"username": user, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        self.client(Some(body["token"].as_str().unwrap().to_owned()))
+    }
+
+    /// Creates an agent through the API and returns its id.
+    pub async fn add_agent(&self, admin: &Http, name: &str, skills: &[&str]) -> String {
+        let body = json!({"username": name, "password": "agent-password", "skills": skills, "sip_uri": format!("sip:{name}@pbx")});
+        let (status, body) = admin.post("/api/v1/agents", body).await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Logs an agent in and opens its console.
+    pub async fn console(&self, name: &str) -> Console {
+        let http = self.login(name, "agent-password").await;
+        let mut console = Console::open(self.addr).await;
+        console.auth(&http).await;
+        let hello = console.expect("hello").await;
+        assert_eq!(hello["snapshot"]["status"], "available", "{hello}");
+        console.http = Some(http);
+        console
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+#[derive(Clone)]
+pub struct Http {
+    pub addr: SocketAddr,
+    pub token: Option<String>,
+}
+
+impl Http {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.raw("GET", path, None, "application/json").await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.raw("POST", path, Some(body.to_string()), "application/json")
+            .await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.raw("PUT", path, Some(body.to_string()), "application/json")
+            .await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.raw("PATCH", path, Some(body.to_string()), "application/json")
+            .await
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        content_type: &str,
+    ) -> (u16, Value) {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let body = body.unwrap_or_default();
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(response).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(body).unwrap_or(Value::String(body.into()))
+        };
+        (status, value)
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// An agent's console over a real WebSocket.
+pub struct Console {
+    pub ws: Ws,
+    pub http: Option<Http>,
+    pub last_seq: u64,
+}
+
+impl Console {
+    pub async fn open(addr: SocketAddr) -> Console {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+            .await
+            .unwrap();
+        Console {
+            ws,
+            http: None,
+            last_seq: 0,
+        }
+    }
+
+    pub async fn auth(&mut self, http: &Http) {
+        let (status, body) = http.post("/api/v1/ws-ticket", json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        self.send(json!({"type": "auth", "ticket": body["ticket"]}))
+            .await;
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next message, checking that sequence numbers have no gaps.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("no message within 5 s")
+                .expect("socket closed")
+                .expect("socket error");
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    let seq = v["seq"].as_u64().unwrap();
+                    assert_eq!(seq, self.last_seq + 1, "sequence gap before {v}");
+                    self.last_seq = seq;
+                    return v;
+                }
+                Message::Close(c) => panic!("closed: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Skips to the next message of this type.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        loop {
+            let v = self.next().await;
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+
+    /// Waits for the server to close the socket and returns the close code.
+    pub async fn closed(&mut self) -> u16 {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("not closed within 5 s")
+            {
+                Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return 0,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+}
