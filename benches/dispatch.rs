@@ -23,17 +23,14 @@ const WARM_UP: usize = 2_000;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
 
 fn task(d: &Dispatcher, kind: TaskKind, now: Timestamp, rng: &mut Lcg) -> NewTask {
-    let deadline = (rng.next() % 3 == 0)
-        .then(|| now + SignedDuration::from_secs((rng.next() % 7200) as i64 + 60));
+    let deadline =
+        rng.next().is_multiple_of(3).then(|| now + SignedDuration::from_secs((rng.next() % 7200) as i64 + 60));
     let plan = d.rules().plan(kind, now, None, deadline);
     let card = Arc::new(TaskCard {
         id: TaskId::new(),
@@ -46,12 +43,7 @@ fn task(d: &Dispatcher, kind: TaskKind, now: Timestamp, rng: &mut Lcg) -> NewTas
         created_at: now,
         attempt: 1,
     });
-    NewTask {
-        card,
-        plan,
-        enqueued_at: now - SignedDuration::from_millis((rng.next() % 600_000) as i64),
-        held_by: None,
-    }
+    NewTask { card, plan, enqueued_at: now - SignedDuration::from_millis((rng.next() % 600_000) as i64), held_by: None }
 }
 
 fn agent(d: &mut Dispatcher, now: Timestamp, skills: &[&str], out: &mut Vec<Effect>) -> UserId {
@@ -68,11 +60,34 @@ fn agent(d: &mut Dispatcher, now: Timestamp, skills: &[&str], out: &mut Vec<Effe
     id
 }
 
+/// Times `decide` (which must end in an offer) for each sample, running
+/// `undo` after it so every sample starts from the same floor.
+fn measure(
+    d: &mut Dispatcher,
+    now: &mut Timestamp,
+    out: &mut Vec<Effect>,
+    mut step: impl FnMut(usize, &Dispatcher, Timestamp) -> (Command, Command),
+) -> Vec<u64> {
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for i in 0..WARM_UP + SAMPLES {
+        *now += SignedDuration::from_millis(1);
+        let (decide, undo) = step(i, d, *now);
+        let start = Instant::now();
+        black_box(d.handle(*now, decide, out).unwrap());
+        let took = start.elapsed().as_nanos() as u64;
+        assert!(out.iter().any(|e| matches!(e, Effect::Offer { .. })), "no offer was made");
+        d.handle(*now, undo, out).unwrap();
+        out.clear();
+        if i >= WARM_UP {
+            samples.push(took);
+        }
+    }
+    samples
+}
+
 fn report(name: &str, mut samples: Vec<u64>) {
     samples.sort_unstable();
-    let at = |q: f64| {
-        samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)] as f64 / 1000.0
-    };
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)] as f64 / 1000.0;
     println!(
         "{name:<40} n={:<6} median {:>6.2} µs   p99 {:>6.2} µs   p99.9 {:>6.2} µs   max {:>7.2} µs",
         samples.len(),
@@ -101,25 +116,13 @@ fn main() {
     let mut floor = Vec::new();
     for i in 0..AGENTS - 200 {
         let id = agent(&mut d, now, skill_sets[i % skill_sets.len()], &mut out);
-        d.handle(
-            now,
-            Command::SetStatus {
-                agent: id,
-                status: on_break.clone(),
-            },
-            &mut out,
-        )
-        .unwrap();
+        d.handle(now, Command::SetStatus { agent: id, status: on_break.clone() }, &mut out).unwrap();
         floor.push(id);
     }
     for _ in 0..200 {
         agent(&mut d, now, &["complaints"], &mut out);
     }
-    let kinds: Vec<TaskKind> = TaskKind::ALL
-        .iter()
-        .copied()
-        .filter(|k| *k != TaskKind::ComplaintFollowUp)
-        .collect();
+    let kinds: Vec<TaskKind> = TaskKind::ALL.iter().copied().filter(|k| *k != TaskKind::ComplaintFollowUp).collect();
     for _ in 0..TASKS {
         let kind = kinds[rng.next() as usize % kinds.len()];
         let t = task(&d, kind, now, &mut rng);
@@ -128,68 +131,22 @@ fn main() {
     out.clear();
     assert_eq!(d.live_task_count(), TASKS);
 
-    // A freed agent picks the best task among its queues.
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for i in 0..WARM_UP + SAMPLES {
-        let id = floor[i % floor.len()];
-        now += SignedDuration::from_millis(1);
-        let start = Instant::now();
-        black_box(
-            d.handle(
-                now,
-                Command::SetStatus {
-                    agent: id,
-                    status: AgentStatus::Available,
-                },
-                &mut out,
-            )
-            .unwrap(),
-        );
-        let took = start.elapsed().as_nanos() as u64;
-        assert!(
-            out.iter().any(|e| matches!(e, Effect::Offer { .. })),
-            "no offer was made"
-        );
-        out.clear();
-        // Back on break: the offer is withdrawn and the task keeps its place.
-        d.handle(
-            now,
-            Command::SetStatus {
-                agent: id,
-                status: on_break.clone(),
-            },
-            &mut out,
-        )
-        .unwrap();
-        out.clear();
-        if i >= WARM_UP {
-            samples.push(took);
-        }
-    }
+    // A freed agent picks the best task among its queues; it goes back on
+    // break, so the offer is withdrawn and the task keeps its place.
+    let samples = measure(&mut d, &mut now, &mut out, |i, _, _| {
+        let agent = floor[i % floor.len()];
+        let decide = Command::SetStatus { agent, status: AgentStatus::Available };
+        (decide, Command::SetStatus { agent, status: on_break.clone() })
+    });
     println!("dispatch core, {TASKS} waiting tasks, {AGENTS} agents");
     report("agent freed -> best waiting task", samples);
 
-    // A new task picks the longest-idle eligible agent.
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for i in 0..WARM_UP + SAMPLES {
-        now += SignedDuration::from_millis(1);
-        let t = task(&d, TaskKind::ComplaintFollowUp, now, &mut rng);
+    // A new task picks the longest-idle eligible agent; then it is cancelled.
+    let samples = measure(&mut d, &mut now, &mut out, |_, d, now| {
+        let t = task(d, TaskKind::ComplaintFollowUp, now, &mut rng);
         let id = t.card.id;
-        let start = Instant::now();
-        black_box(d.handle(now, Command::AddTask(t), &mut out).unwrap());
-        let took = start.elapsed().as_nanos() as u64;
-        assert!(
-            out.iter().any(|e| matches!(e, Effect::Offer { .. })),
-            "no offer was made"
-        );
-        out.clear();
-        d.handle(now, Command::CancelTask { task: id }, &mut out)
-            .unwrap();
-        out.clear();
-        if i >= WARM_UP {
-            samples.push(took);
-        }
-    }
+        (Command::AddTask(t), Command::CancelTask { task: id })
+    });
     report("task arrives -> longest-idle agent", samples);
     d.check_invariants(now).unwrap();
 }

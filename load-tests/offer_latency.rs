@@ -23,10 +23,7 @@ use switchboard::testing::TestDb;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("numbers"))
-        .collect();
+    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
     let agents = args.first().copied().unwrap_or(50);
     let tasks = args.get(1).copied().unwrap_or(2000);
     let rate = args.get(2).copied().unwrap_or(200);
@@ -42,9 +39,7 @@ async fn main() {
     let mut consoles = Vec::new();
     for i in 0..agents {
         let name = format!("agent{i}");
-        server
-            .add_agent(&admin, &name, &["callbacks", "marketing"])
-            .await;
+        server.add_agent(&admin, &name, &["callbacks", "marketing"]).await;
         let mut console = server.console(&name).await;
         let (sent, latencies) = (sent.clone(), latencies.clone());
         consoles.push(tokio::spawn(async move {
@@ -74,20 +69,11 @@ async fn main() {
     for i in 0..tasks {
         tick.tick().await;
         let phone = format!("1380000{i:04}");
-        let kind = if i % 3 == 0 {
-            "marketing_no_show"
-        } else {
-            "new_signup_callback"
-        };
+        let kind = if i % 3 == 0 { "marketing_no_show" } else { "new_signup_callback" };
         sent.lock().unwrap().insert(phone.clone(), Instant::now());
         let admin = admin.clone();
         producers.push(tokio::spawn(async move {
-            let (status, body) = admin
-                .post(
-                    "/api/v1/tasks",
-                    json!({"kind": kind, "customer_phone": phone}),
-                )
-                .await;
+            let (status, body) = admin.post("/api/v1/tasks", json!({"kind": kind, "customer_phone": phone})).await;
             assert_eq!(status, 201, "{body}");
         }));
     }
@@ -101,12 +87,8 @@ async fn main() {
     }
     let mut lat = latencies.lock().unwrap().clone();
     lat.sort();
-    let pct =
-        |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
-    println!(
-        "{agents} agents, {tasks} tasks at {rate}/s (sent in {:.1} s)",
-        created_in.as_secs_f64()
-    );
+    let pct = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    println!("{agents} agents, {tasks} tasks at {rate}/s (sent in {:.1} s)", created_in.as_secs_f64());
     println!(
         "create -> offer latency: n={} median {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         lat.len(),
@@ -116,16 +98,8 @@ async fn main() {
     );
     server.stop().await;
     let store = switchboard::store::Store::connect(&db.url).await.unwrap();
-    let filter = TaskFilter {
-        status: Some(TaskStatus::Completed),
-        limit: tasks as u32 + 1,
-        ..Default::default()
-    };
+    let filter = TaskFilter { status: Some(TaskStatus::Completed), limit: tasks as u32 + 1, ..Default::default() };
     let stored = store.tasks(&filter).await.unwrap().len();
     println!("completed by consoles: {completed}; stored as completed: {stored}");
-    assert_eq!(
-        (completed, stored),
-        (tasks, tasks),
-        "every task must end completed"
-    );
+    assert_eq!((completed, stored), (tasks, tasks), "every task must end completed");
 }

@@ -11,10 +11,7 @@ use crate::store::{AgentPatch, NewUser, Store, StoreError, User};
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error("{field}: {problem}")]
-    Invalid {
-        field: &'static str,
-        problem: String,
-    },
+    Invalid { field: &'static str, problem: String },
     #[error("username is taken")]
     Taken,
     #[error(transparent)]
@@ -33,10 +30,7 @@ impl From<StoreError> for AccountError {
 }
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> AccountError {
-    AccountError::Invalid {
-        field,
-        problem: problem.into(),
-    }
+    AccountError::Invalid { field, problem: problem.into() }
 }
 
 /// What it takes to create a user.
@@ -56,39 +50,23 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 
 pub fn check_username(name: &str) -> Result<(), AccountError> {
     let ok = (1..=64).contains(&name.len())
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        });
-    ok.then_some(())
-        .ok_or_else(|| invalid("username", "1-64 characters of a-z, 0-9, '.', '_' and '-'"))
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    ok.then_some(()).ok_or_else(|| invalid("username", "1-64 characters of a-z, 0-9, '.', '_' and '-'"))
 }
 
 pub fn check_sip_uri(uri: &str) -> Result<(), AccountError> {
     let ok = (uri.starts_with("sip:") || uri.starts_with("sips:"))
         && uri.len() <= 256
         && uri.contains('@')
-        && !uri
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
-    ok.then_some(()).ok_or_else(|| {
-        invalid(
-            "sip_uri",
-            "a sip: or sips: URI such as sip:1001@pbx.example",
-        )
-    })
+        && !uri.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+    ok.then_some(()).ok_or_else(|| invalid("sip_uri", "a sip: or sips: URI such as sip:1001@pbx.example"))
 }
 
 /// Skills must name configured queues: a typo would silently route nothing.
 pub fn check_skills(rules: &Rules, skills: &[String]) -> Result<(), AccountError> {
     for s in skills {
         if rules.queue_index(s).is_none() {
-            return Err(invalid(
-                "skills",
-                format!(
-                    "`{s}` is not a queue; queues are {}",
-                    rules.queues.join(", ")
-                ),
-            ));
+            return Err(invalid("skills", format!("`{s}` is not a queue; queues are {}", rules.queues.join(", "))));
         }
     }
     Ok(())
@@ -96,10 +74,7 @@ pub fn check_skills(rules: &Rules, skills: &[String]) -> Result<(), AccountError
 
 pub fn check_capacities(voice: Option<u8>, back_office: Option<u8>) -> Result<(), AccountError> {
     if voice.is_some_and(|v| v > 1) {
-        return Err(invalid(
-            "voice_capacity",
-            "0 or 1: a voice call is exclusive",
-        ));
+        return Err(invalid("voice_capacity", "0 or 1: a voice call is exclusive"));
     }
     if back_office.is_some_and(|v| v > 50) {
         return Err(invalid("back_office_capacity", "at most 50"));
@@ -115,10 +90,7 @@ pub async fn create(
 ) -> Result<User, AccountError> {
     check_username(&a.username)?;
     if a.password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(invalid(
-            "password",
-            format!("at least {MIN_PASSWORD_CHARS} characters"),
-        ));
+        return Err(invalid("password", format!("at least {MIN_PASSWORD_CHARS} characters")));
     }
     if let Some(uri) = &a.sip_uri {
         check_sip_uri(uri)?;
@@ -150,10 +122,7 @@ pub fn check_patch(rules: &Rules, p: &AgentPatch) -> Result<(), AccountError> {
     if let Some(skills) = &p.skills {
         check_skills(rules, skills)?;
     }
-    if p.display_name
-        .as_ref()
-        .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
-    {
+    if p.display_name.as_ref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100) {
         return Err(invalid("display_name", "1-100 characters"));
     }
     check_capacities(p.voice_capacity, p.back_office_capacity)

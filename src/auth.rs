@@ -39,16 +39,11 @@ pub enum AuthError {
 }
 
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|_| AuthError::Hashing)
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|_| AuthError::Hashing)
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 
 /// A hash of a random password, checked when a username does not exist so
@@ -66,12 +61,7 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(secret: &str, token_ttl: SignedDuration, ticket_ttl: SignedDuration) -> Auth {
-        Auth {
-            key: secret.as_bytes().to_vec(),
-            token_ttl,
-            ticket_ttl,
-            tickets: Mutex::new(HashMap::new()),
-        }
+        Auth { key: secret.as_bytes().to_vec(), token_ttl, ticket_ttl, tickets: Mutex::new(HashMap::new()) }
     }
 
     fn mac(&self, payload: &str) -> Hmac<Sha256> {
@@ -84,30 +74,18 @@ impl Auth {
     pub fn issue_token(&self, user: UserId, role: Role, now: Timestamp) -> (String, Timestamp) {
         let expires_at = now + self.token_ttl;
         let payload = format!("v1.{user}.{role}.{}", expires_at.as_millisecond());
-        let sig: String = self
-            .mac(&payload)
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sig: String = self.mac(&payload).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
         (format!("{payload}.{sig}"), expires_at)
     }
 
     pub fn verify_token(&self, token: &str, now: Timestamp) -> Result<Claims, AuthError> {
         let (payload, sig) = token.rsplit_once('.').ok_or(AuthError::Malformed)?;
         let sig = decode_hex(sig).ok_or(AuthError::Malformed)?;
-        self.mac(payload)
-            .verify_slice(&sig)
-            .map_err(|_| AuthError::BadSignature)?;
+        self.mac(payload).verify_slice(&sig).map_err(|_| AuthError::BadSignature)?;
         let mut parts = payload.split('.');
-        let (Some("v1"), Some(user), Some(role), Some(exp), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let (Some("v1"), Some(user), Some(role), Some(exp), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(AuthError::Malformed);
         };
         let claims = Claims {
@@ -131,24 +109,13 @@ impl Auth {
         let expires_at = now + self.ticket_ttl;
         let mut tickets = self.tickets.lock().expect("ticket table lock");
         tickets.retain(|_, c| c.expires_at > now);
-        tickets.insert(
-            ticket.clone(),
-            Claims {
-                user,
-                role,
-                expires_at,
-            },
-        );
+        tickets.insert(ticket.clone(), Claims { user, role, expires_at });
         (ticket, expires_at)
     }
 
     /// Redeems a ticket; it cannot be used twice.
     pub fn redeem_ticket(&self, ticket: &str, now: Timestamp) -> Option<Claims> {
-        let claims = self
-            .tickets
-            .lock()
-            .expect("ticket table lock")
-            .remove(ticket)?;
+        let claims = self.tickets.lock().expect("ticket table lock").remove(ticket)?;
         (claims.expires_at > now).then_some(claims)
     }
 }
@@ -157,10 +124,7 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]
@@ -168,11 +132,7 @@ mod tests {
     use super::*;
 
     fn auth() -> Auth {
-        Auth::new(
-            "0123456789abcdef0123456789abcdef",
-            SignedDuration::from_mins(60),
-            SignedDuration::from_secs(30),
-        )
+        Auth::new("0123456789abcdef0123456789abcdef", SignedDuration::from_mins(60), SignedDuration::from_secs(30))
     }
 
     #[test]
@@ -182,10 +142,7 @@ mod tests {
         let user = UserId::new();
         let (token, exp) = a.issue_token(user, Role::Agent, now);
         let claims = a.verify_token(&token, now).unwrap();
-        assert_eq!(
-            (claims.user, claims.role, claims.expires_at),
-            (user, Role::Agent, exp)
-        );
+        assert_eq!((claims.user, claims.role, claims.expires_at), (user, Role::Agent, exp));
         assert_eq!(a.verify_token(&token, exp), Err(AuthError::Expired));
     }
 
@@ -201,10 +158,7 @@ mod tests {
             SignedDuration::from_mins(1),
             SignedDuration::from_secs(1),
         );
-        assert_eq!(
-            other.verify_token(&token, now),
-            Err(AuthError::BadSignature)
-        );
+        assert_eq!(other.verify_token(&token, now), Err(AuthError::BadSignature));
         assert_eq!(a.verify_token("garbage", now), Err(AuthError::Malformed));
         assert_eq!(a.verify_token("a.b.zz", now), Err(AuthError::Malformed));
     }

@@ -16,11 +16,7 @@ use crate::server::{self, Listeners};
 use crate::store::Store;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "switchboard",
-    version,
-    about = "Real-time dispatch server for telephone customer-service centres"
-)]
+#[command(name = "switchboard", version, about = "Real-time dispatch server for telephone customer-service centres")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -103,8 +99,7 @@ impl clap::ValueEnum for Role {
 }
 
 fn load(args: &StoreArgs) -> Result<Config, String> {
-    let mut config =
-        Config::load_default_or(args.config.config.as_deref()).map_err(|e| e.to_string())?;
+    let mut config = Config::load_default_or(args.config.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(dir) = &args.data_dir {
         config.server.data_dir = dir.clone();
     }
@@ -112,9 +107,7 @@ fn load(args: &StoreArgs) -> Result<Config, String> {
 }
 
 async fn open_store(config: &Config) -> Result<Store, String> {
-    let store = Store::connect(&config.database_url())
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = Store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     Ok(store)
 }
@@ -144,9 +137,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(sip) = args.sip {
         config.server.sip = sip;
     }
-    let listeners = Listeners::bind(&config)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.server.http))?;
+    let listeners =
+        Listeners::bind(&config).await.map_err(|e| format!("cannot listen on {}: {e}", config.server.http))?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
@@ -154,9 +146,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::info!("shutdown requested");
         signal.cancel();
     });
-    server::run(config, listeners, shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    server::run(config, listeners, shutdown).await.map_err(|e| e.to_string())
 }
 
 async fn wait_for_signal() {
@@ -188,10 +178,7 @@ fn check_config(args: ConfigArgs) -> Result<(), String> {
         shown.auth.token_secret = "(set)".into();
     }
     shown.server.database_url = redact(&shown.server.database_url);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&shown).expect("config serialises")
-    );
+    println!("{}", serde_json::to_string_pretty(&shown).expect("config serialises"));
     eprintln!("configuration is valid");
     Ok(())
 }
@@ -200,9 +187,7 @@ async fn user_add(args: UserAddArgs) -> Result<(), String> {
     let config = load(&args.store)?;
     let rules = config.rules().map_err(|e| e.to_string())?;
     let mut password = String::new();
-    std::io::stdin()
-        .read_to_string(&mut password)
-        .map_err(|e| format!("reading the password: {e}"))?;
+    std::io::stdin().read_to_string(&mut password).map_err(|e| format!("reading the password: {e}"))?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
     let store = open_store(&config).await?;
     let account = NewAccount {
@@ -215,13 +200,7 @@ async fn user_add(args: UserAddArgs) -> Result<(), String> {
         voice_capacity: None,
         back_office_capacity: None,
     };
-    let result = accounts::create(
-        &store,
-        &rules,
-        config.dispatch.default_back_office_capacity,
-        account,
-    )
-    .await;
+    let result = accounts::create(&store, &rules, config.dispatch.default_back_office_capacity, account).await;
     store.close().await;
     let user = result.map_err(|e| e.to_string())?;
     println!("created {} {} ({})", user.role, user.username, user.id);
@@ -249,18 +228,9 @@ mod tests {
     #[test]
     fn the_interface_parses_as_documented() {
         Cli::command_for_tests().debug_assert();
-        let cli = Cli::try_parse_from([
-            "switchboard",
-            "serve",
-            "--http",
-            "127.0.0.1:9000",
-            "--data-dir",
-            "/tmp/x",
-        ])
-        .unwrap();
-        let Some(Cmd::Serve(args)) = cli.command else {
-            panic!()
-        };
+        let cli =
+            Cli::try_parse_from(["switchboard", "serve", "--http", "127.0.0.1:9000", "--data-dir", "/tmp/x"]).unwrap();
+        let Some(Cmd::Serve(args)) = cli.command else { panic!() };
         assert_eq!(args.http, Some("127.0.0.1:9000".parse().unwrap()));
         let cli = Cli::try_parse_from([
             "switchboard",
@@ -273,21 +243,14 @@ mod tests {
             "hotline,callbacks",
         ])
         .unwrap();
-        let Some(Cmd::User(UserCmd::Add(args))) = cli.command else {
-            panic!()
-        };
+        let Some(Cmd::User(UserCmd::Add(args))) = cli.command else { panic!() };
         assert_eq!(args.skills, ["hotline", "callbacks"]);
-        assert!(
-            Cli::try_parse_from(["switchboard", "user", "add", "li", "--role", "boss"]).is_err()
-        );
+        assert!(Cli::try_parse_from(["switchboard", "user", "add", "li", "--role", "boss"]).is_err());
     }
 
     #[test]
     fn passwords_in_urls_are_hidden() {
-        assert_eq!(
-            redact("postgres://sb:hunter2@db/sb"),
-            "postgres://sb:***@db/sb"
-        );
+        assert_eq!(redact("postgres://sb:hunter2@db/sb"), "postgres://sb:***@db/sb");
         assert_eq!(redact("postgres://sb@db/sb"), "postgres://sb@db/sb");
     }
 

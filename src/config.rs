@@ -120,9 +120,7 @@ impl Default for Config {
                 pass_over_cooldown_secs: rules.pass_over_cooldown.as_secs() as u64,
                 default_back_office_capacity: 2,
             },
-            websocket: WebSocketConfig {
-                max_message_bytes: 64 * 1024,
-            },
+            websocket: WebSocketConfig { max_message_bytes: 64 * 1024 },
             queues: rules.queues.clone(),
             kinds,
         }
@@ -153,16 +151,14 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError {
-                    problems: vec![format!("config file {}: not found", path.display())],
-                });
+                return Err(ConfigError { problems: vec![format!("config file {}: not found", path.display())] });
             }
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(Env::prefixed("SWITCHBOARD_").split("__"));
-        let config: Config = figment.extract().map_err(|e| ConfigError {
-            problems: e.into_iter().map(|e| describe_figment_error(&e)).collect(),
-        })?;
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError { problems: e.into_iter().map(|e| describe_figment_error(&e)).collect() })?;
         config.rules()?;
         Ok(config)
     }
@@ -171,19 +167,14 @@ impl Config {
     pub fn load_default_or(file: Option<&Path>) -> Result<Config, ConfigError> {
         match file {
             Some(f) => Config::load(Some(f)),
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                Config::load(Some(Path::new(DEFAULT_CONFIG_FILE)))
-            }
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => Config::load(Some(Path::new(DEFAULT_CONFIG_FILE))),
             None => Config::load(None),
         }
     }
 
     pub fn database_url(&self) -> String {
         if self.server.database_url.is_empty() {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.server.data_dir.join("switchboard.db").display()
-            )
+            format!("sqlite://{}?mode=rwc", self.server.data_dir.join("switchboard.db").display())
         } else {
             self.server.database_url.clone()
         }
@@ -198,56 +189,20 @@ impl Config {
             }
         };
         let d = &self.dispatch;
-        check(
-            (1..=600).contains(&d.offer_timeout_secs),
-            "dispatch.offer_timeout_secs",
-            "must be 1-600",
-        );
-        check(
-            d.max_missed_offers >= 1,
-            "dispatch.max_missed_offers",
-            "must be at least 1",
-        );
-        check(
-            d.wrap_up_secs <= 3600,
-            "dispatch.wrap_up_secs",
-            "must be at most 3600",
-        );
-        check(
-            d.reconnect_grace_secs <= 3600,
-            "dispatch.reconnect_grace_secs",
-            "must be at most 3600",
-        );
-        check(
-            d.pass_over_cooldown_secs <= 86_400,
-            "dispatch.pass_over_cooldown_secs",
-            "must be at most 86400",
-        );
-        check(
-            d.default_back_office_capacity <= 50,
-            "dispatch.default_back_office_capacity",
-            "must be at most 50",
-        );
-        check(
-            (60..=86_400 * 7).contains(&self.auth.token_ttl_secs),
-            "auth.token_ttl_secs",
-            "must be 60-604800",
-        );
+        check((1..=600).contains(&d.offer_timeout_secs), "dispatch.offer_timeout_secs", "must be 1-600");
+        check(d.max_missed_offers >= 1, "dispatch.max_missed_offers", "must be at least 1");
+        check(d.wrap_up_secs <= 3600, "dispatch.wrap_up_secs", "must be at most 3600");
+        check(d.reconnect_grace_secs <= 3600, "dispatch.reconnect_grace_secs", "must be at most 3600");
+        check(d.pass_over_cooldown_secs <= 86_400, "dispatch.pass_over_cooldown_secs", "must be at most 86400");
+        check(d.default_back_office_capacity <= 50, "dispatch.default_back_office_capacity", "must be at most 50");
+        check((60..=86_400 * 7).contains(&self.auth.token_ttl_secs), "auth.token_ttl_secs", "must be 60-604800");
         check(
             self.auth.token_secret.is_empty() || self.auth.token_secret.len() >= 32,
             "auth.token_secret",
             "must be empty (generated) or at least 32 characters",
         );
-        check(
-            (5..=600).contains(&self.auth.ws_ticket_ttl_secs),
-            "auth.ws_ticket_ttl_secs",
-            "must be 5-600",
-        );
-        check(
-            (1..=60).contains(&self.auth.ws_auth_timeout_secs),
-            "auth.ws_auth_timeout_secs",
-            "must be 1-60",
-        );
+        check((5..=600).contains(&self.auth.ws_ticket_ttl_secs), "auth.ws_ticket_ttl_secs", "must be 5-600");
+        check((1..=60).contains(&self.auth.ws_auth_timeout_secs), "auth.ws_auth_timeout_secs", "must be 1-60");
         check(
             (1024..=16 * 1024 * 1024).contains(&self.websocket.max_message_bytes),
             "websocket.max_message_bytes",
@@ -261,33 +216,15 @@ impl Config {
             "server.database_url",
             "must be empty, postgres://... or sqlite:...",
         );
-        check(
-            !self.queues.is_empty() && self.queues.len() <= MAX_QUEUES,
-            "queues",
-            "must list 1-64 queues",
-        );
+        check(!self.queues.is_empty() && self.queues.len() <= MAX_QUEUES, "queues", "must list 1-64 queues");
         for (i, q) in self.queues.iter().enumerate() {
-            let valid = !q.is_empty()
-                && q.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            check(
-                valid,
-                &format!("queues[{i}]"),
-                "a queue name is a-z, 0-9 and _",
-            );
-            check(
-                !self.queues[..i].contains(q),
-                &format!("queues[{i}]"),
-                "duplicate queue name",
-            );
+            let valid = !q.is_empty() && q.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            check(valid, &format!("queues[{i}]"), "a queue name is a-z, 0-9 and _");
+            check(!self.queues[..i].contains(q), &format!("queues[{i}]"), "duplicate queue name");
         }
         let mut kinds = Vec::with_capacity(TaskKind::ALL.len());
         for name in self.kinds.keys() {
-            check(
-                name.parse::<TaskKind>().is_ok(),
-                &format!("kinds.{name}"),
-                "unknown task kind",
-            );
+            check(name.parse::<TaskKind>().is_ok(), &format!("kinds.{name}"), "unknown task kind");
         }
         for kind in TaskKind::ALL {
             let key = format!("kinds.{kind}");
@@ -303,8 +240,7 @@ impl Config {
                 priority: k.priority,
                 queue: crate::dispatch::QueueIdx(queue.unwrap_or(0) as u8),
                 channel: k.channel,
-                deadline_after: (k.deadline_minutes > 0)
-                    .then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
+                deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
             });
         }
         if !problems.is_empty() {
@@ -328,22 +264,10 @@ fn describe_figment_error(e: &figment::Error) -> String {
     let source = e
         .metadata
         .as_ref()
-        .map(|m| {
-            m.source
-                .as_ref()
-                .map_or_else(|| m.name.to_string(), |s| s.to_string())
-        })
+        .map(|m| m.source.as_ref().map_or_else(|| m.name.to_string(), |s| s.to_string()))
         .unwrap_or_default();
-    let key = if key.is_empty() {
-        "(top level)".to_owned()
-    } else {
-        key
-    };
-    if source.is_empty() {
-        format!("{key}: {}", e.kind)
-    } else {
-        format!("{key}: {} (from {source})", e.kind)
-    }
+    let key = if key.is_empty() { "(top level)".to_owned() } else { key };
+    if source.is_empty() { format!("{key}: {}", e.kind) } else { format!("{key}: {} (from {source})", e.kind) }
 }
 
 #[cfg(test)]
@@ -377,17 +301,10 @@ mod tests {
         let mut c = Config::default();
         c.dispatch.offer_timeout_secs = 0;
         c.kinds.get_mut("car_dispatch").unwrap().queue = "nowhere".into();
-        c.kinds
-            .insert("taxi".into(), c.kinds["car_dispatch"].clone());
+        c.kinds.insert("taxi".into(), c.kinds["car_dispatch"].clone());
         let err = c.rules().unwrap_err().to_string();
-        assert!(
-            err.contains("dispatch.offer_timeout_secs: must be 1-600"),
-            "{err}"
-        );
-        assert!(
-            err.contains("kinds.car_dispatch.queue: `nowhere` is not in `queues`"),
-            "{err}"
-        );
+        assert!(err.contains("dispatch.offer_timeout_secs: must be 1-600"), "{err}");
+        assert!(err.contains("kinds.car_dispatch.queue: `nowhere` is not in `queues`"), "{err}");
         assert!(err.contains("kinds.taxi: unknown task kind"), "{err}");
     }
 
@@ -395,10 +312,7 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment's own test API
     fn file_and_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "sb.toml",
-                "[dispatch]\nwrap_up_secs = 45\n[kinds.car_dispatch]\npriority = 80\n",
-            )?;
+            jail.create_file("sb.toml", "[dispatch]\nwrap_up_secs = 45\n[kinds.car_dispatch]\npriority = 80\n")?;
             jail.set_env("SWITCHBOARD_DISPATCH__OFFER_TIMEOUT_SECS", "20");
             let c = Config::load(Some(Path::new("sb.toml"))).unwrap();
             assert_eq!(c.dispatch.wrap_up_secs, 45);
@@ -406,9 +320,7 @@ mod tests {
             assert_eq!(c.kinds["car_dispatch"].priority, 80);
             assert_eq!(c.kinds["car_dispatch"].queue, "travel");
             jail.create_file("bad.toml", "[dispatch]\nwrap_up_secs = \"soon\"\n")?;
-            let err = Config::load(Some(Path::new("bad.toml")))
-                .unwrap_err()
-                .to_string();
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
             assert!(err.contains("dispatch.wrap_up_secs"), "{err}");
             Ok(())
         });

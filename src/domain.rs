@@ -169,19 +169,11 @@ impl AgentStatus {
             "available" => AgentStatus::Available,
             "busy" => AgentStatus::Busy,
             "wrap_up" => AgentStatus::WrapUp,
-            "break" => {
-                AgentStatus::Break(BreakReason::new(reason.unwrap_or("other")).map_err(|_| {
-                    UnknownIdentifier {
-                        what: "break reason",
-                        value: reason.unwrap_or_default().to_owned(),
-                    }
-                })?)
-            }
+            "break" => AgentStatus::Break(BreakReason::new(reason.unwrap_or("other")).map_err(|_| {
+                UnknownIdentifier { what: "break reason", value: reason.unwrap_or_default().to_owned() }
+            })?),
             other => {
-                return Err(UnknownIdentifier {
-                    what: "agent status",
-                    value: other.to_owned(),
-                });
+                return Err(UnknownIdentifier { what: "agent status", value: other.to_owned() });
             }
         })
     }
@@ -199,13 +191,8 @@ impl BreakReason {
     pub fn new(s: &str) -> Result<Self, InvalidBreakReason> {
         let ok = !s.is_empty()
             && s.len() <= 32
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if ok {
-            Ok(BreakReason(s.to_owned()))
-        } else {
-            Err(InvalidBreakReason)
-        }
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok { Ok(BreakReason(s.to_owned())) } else { Err(InvalidBreakReason) }
     }
     pub fn missed_offers() -> Self {
         BreakReason(Self::MISSED_OFFERS.to_owned())
@@ -277,11 +264,7 @@ pub struct InvalidPhone;
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, InvalidPhone> {
-        let cleaned: String = raw
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-            .collect();
+        let cleaned: String = raw.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
         let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
         if (3..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Phone(cleaned))
@@ -330,28 +313,20 @@ mod tests {
 
     #[test]
     fn agent_status_serialises_with_reason_only_for_breaks() {
-        let s =
-            serde_json::to_value(AgentStatus::Break(BreakReason::new("lunch").unwrap())).unwrap();
+        let s = serde_json::to_value(AgentStatus::Break(BreakReason::new("lunch").unwrap())).unwrap();
         assert_eq!(s, serde_json::json!({"status": "break", "reason": "lunch"}));
         let s = serde_json::to_value(AgentStatus::WrapUp).unwrap();
         assert_eq!(s, serde_json::json!({"status": "wrap_up"}));
-        let back: AgentStatus =
-            serde_json::from_value(serde_json::json!({"status": "available"})).unwrap();
+        let back: AgentStatus = serde_json::from_value(serde_json::json!({"status": "available"})).unwrap();
         assert_eq!(back, AgentStatus::Available);
         assert!(
-            serde_json::from_value::<AgentStatus>(
-                serde_json::json!({"status": "break", "reason": "Lunch!"})
-            )
-            .is_err()
+            serde_json::from_value::<AgentStatus>(serde_json::json!({"status": "break", "reason": "Lunch!"})).is_err()
         );
     }
 
     #[test]
     fn phones_are_normalised_and_checked() {
-        assert_eq!(
-            Phone::parse(" +86 138-0013-8000 ").unwrap().as_str(),
-            "+8613800138000"
-        );
+        assert_eq!(Phone::parse(" +86 138-0013-8000 ").unwrap().as_str(), "+8613800138000");
         assert!(Phone::parse("12").is_err());
         assert!(Phone::parse("call me").is_err());
         assert!(Phone::parse("").is_err());

@@ -14,8 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{
-    AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard,
-    WithdrawReason,
+    AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard, WithdrawReason,
 };
 use crate::domain::{AgentStatus, TaskId, UserId};
 use crate::store::Store;
@@ -84,10 +83,7 @@ pub struct Hub {
 impl Hub {
     pub async fn command(&self, cmd: Command) -> Result<Reply, HubError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Command(cmd, reply))
-            .await
-            .map_err(|_| HubError::Stopped)?;
+        self.tx.send(Msg::Command(cmd, reply)).await.map_err(|_| HubError::Stopped)?;
         Ok(rx.await.map_err(|_| HubError::Stopped)??)
     }
 
@@ -99,15 +95,7 @@ impl Hub {
         tx: mpsc::UnboundedSender<Push>,
     ) -> Result<AgentSnapshot, HubError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Attach {
-                agent,
-                conn,
-                tx,
-                reply,
-            })
-            .await
-            .map_err(|_| HubError::Stopped)?;
+        self.tx.send(Msg::Attach { agent, conn, tx, reply }).await.map_err(|_| HubError::Stopped)?;
         Ok(rx.await.map_err(|_| HubError::Stopped)??)
     }
 
@@ -119,10 +107,7 @@ impl Hub {
     /// must see a change the dispatcher just made.
     pub async fn flush(&self) -> Result<(), HubError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Flush(reply))
-            .await
-            .map_err(|_| HubError::Stopped)?;
+        self.tx.send(Msg::Flush(reply)).await.map_err(|_| HubError::Stopped)?;
         rx.await.map_err(|_| HubError::Stopped)
     }
 
@@ -135,10 +120,7 @@ impl Hub {
         let q: Query = Box::new(move |d, now| {
             let _ = reply.send(f(d, now));
         });
-        self.tx
-            .send(Msg::Query(q))
-            .await
-            .map_err(|_| HubError::Stopped)?;
+        self.tx.send(Msg::Query(q)).await.map_err(|_| HubError::Stopped)?;
         rx.await.map_err(|_| HubError::Stopped)
     }
 }
@@ -153,20 +135,11 @@ struct Actor {
 /// Starts the hub. It runs until `shutdown` fires; then it hands back every
 /// outstanding offer (so the store shows those tasks waiting) and returns
 /// once the writer has stored every record.
-pub fn spawn(
-    dispatcher: Dispatcher,
-    store: Store,
-    shutdown: CancellationToken,
-) -> (Hub, tokio::task::JoinHandle<()>) {
+pub fn spawn(dispatcher: Dispatcher, store: Store, shutdown: CancellationToken) -> (Hub, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(1024);
     let (records_tx, records_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_records(store, records_rx));
-    let actor = Actor {
-        dispatcher,
-        conns: HashMap::new(),
-        writes: records_tx,
-        effects: Vec::new(),
-    };
+    let actor = Actor { dispatcher, conns: HashMap::new(), writes: records_tx, effects: Vec::new() };
     let handle = tokio::spawn(async move {
         actor.run(rx, shutdown).await;
         let _ = writer.await;
@@ -180,11 +153,7 @@ impl Actor {
             let sleep = match self.dispatcher.next_wakeup() {
                 Some(at) => {
                     let wait = at.duration_since(Timestamp::now());
-                    let wait = if wait.is_negative() {
-                        Duration::ZERO
-                    } else {
-                        wait.unsigned_abs()
-                    };
+                    let wait = if wait.is_negative() { Duration::ZERO } else { wait.unsigned_abs() };
                     tokio::time::sleep(wait.min(Duration::from_secs(3600)))
                 }
                 None => tokio::time::sleep(Duration::from_secs(3600)),
@@ -203,11 +172,7 @@ impl Actor {
         // Hand back offers: whoever held them is gone with this process.
         let now = Timestamp::now();
         for agent in self.dispatcher.agents_view() {
-            let _ = self.dispatcher.handle(
-                now,
-                Command::Disconnect { agent: agent.id },
-                &mut self.effects,
-            );
+            let _ = self.dispatcher.handle(now, Command::Disconnect { agent: agent.id }, &mut self.effects);
         }
         self.carry_out();
         tracing::info!("dispatcher stopped; pending records are being written");
@@ -223,15 +188,8 @@ impl Actor {
                 self.carry_out();
                 let _ = reply.send(result);
             }
-            Msg::Attach {
-                agent,
-                conn,
-                tx,
-                reply,
-            } => {
-                let result =
-                    self.dispatcher
-                        .handle(now, Command::Connect { agent }, &mut self.effects);
+            Msg::Attach { agent, conn, tx, reply } => {
+                let result = self.dispatcher.handle(now, Command::Connect { agent }, &mut self.effects);
                 let result = result.map(|r| match r {
                     Reply::Snapshot(s) => s,
                     Reply::Done => unreachable!("connect replies with a snapshot"),
@@ -247,11 +205,7 @@ impl Actor {
             Msg::Detach { agent, conn } => {
                 if self.conns.get(&agent).is_some_and(|(c, _)| *c == conn) {
                     self.conns.remove(&agent);
-                    let _ = self.dispatcher.handle(
-                        now,
-                        Command::Disconnect { agent },
-                        &mut self.effects,
-                    );
+                    let _ = self.dispatcher.handle(now, Command::Disconnect { agent }, &mut self.effects);
                 }
             }
             Msg::Query(q) => q(&self.dispatcher, now),
@@ -271,22 +225,10 @@ impl Actor {
                     continue;
                 }
                 Effect::Offer { agent, offer } => (agent, Push::Offer(offer)),
-                Effect::OfferRescinded {
-                    agent,
-                    task,
-                    reason,
-                } => (agent, Push::OfferRescinded { task, reason }),
+                Effect::OfferRescinded { agent, task, reason } => (agent, Push::OfferRescinded { task, reason }),
                 Effect::TaskAssigned { agent, task } => (agent, Push::TaskAssigned(task)),
-                Effect::TaskRevoked {
-                    agent,
-                    task,
-                    reason,
-                } => (agent, Push::TaskRevoked { task, reason }),
-                Effect::AgentStatusChanged {
-                    agent,
-                    status,
-                    since,
-                } => (agent, Push::Status { status, since }),
+                Effect::TaskRevoked { agent, task, reason } => (agent, Push::TaskRevoked { task, reason }),
+                Effect::AgentStatusChanged { agent, status, since } => (agent, Push::Status { status, since }),
             };
             if let Some((_, tx)) = self.conns.get(&agent) {
                 let _ = tx.send(push);

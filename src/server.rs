@@ -48,9 +48,7 @@ pub struct Listeners {
 
 impl Listeners {
     pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
-        Ok(Listeners {
-            http: TcpListener::bind(config.server.http).await?,
-        })
+        Ok(Listeners { http: TcpListener::bind(config.server.http).await? })
     }
 
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
@@ -71,11 +69,7 @@ pub enum ServerError {
 /// Runs the server until `shutdown` fires, then stops taking work, closes
 /// agents' sockets, hands back outstanding offers and writes every pending
 /// record before returning.
-pub async fn run(
-    config: Config,
-    listeners: Listeners,
-    shutdown: CancellationToken,
-) -> Result<(), ServerError> {
+pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
     let rules = config.rules()?;
     let store = Store::connect(&config.database_url()).await?;
     store.migrate().await?;
@@ -107,32 +101,21 @@ pub async fn run(
         rules: Arc::new(rules),
         shutdown: shutdown.clone(),
         sessions: TaskTracker::new(),
-        decoy_hash: tokio::task::spawn_blocking(auth::decoy_hash)
-            .await
-            .unwrap_or_default(),
+        decoy_hash: tokio::task::spawn_blocking(auth::decoy_hash).await.unwrap_or_default(),
         conn_ids: Arc::new(AtomicU64::new(1)),
     };
-    let app = api::router()
-        .route("/ws", get(ws::upgrade))
-        .with_state(state.clone());
+    let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
     tracing::info!(http = %listeners.http_addr()?, database = ?store.backend(), "switchboard is serving");
-    let served = axum::serve(listeners.http, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
+    let served = axum::serve(listeners.http, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
     // Sessions watch the same token and close their sockets with 1001.
     shutdown.cancel();
     state.sessions.close();
-    if tokio::time::timeout(grace, state.sessions.wait())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(grace, state.sessions.wait()).await.is_err() {
         tracing::warn!("some agent sessions did not close within the shutdown grace period");
     }
     hub_stop.cancel();
     if tokio::time::timeout(grace, hub_task).await.is_err() {
-        tracing::error!(
-            "pending records could not all be written within the shutdown grace period"
-        );
+        tracing::error!("pending records could not all be written within the shutdown grace period");
     }
     store.close().await;
     tracing::info!("switchboard stopped");
@@ -148,53 +131,22 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
     let mut d = Dispatcher::new(rules.clone());
     let now = Timestamp::now();
     let mut effects = Vec::new();
-    for user in store
-        .users()
-        .await?
-        .into_iter()
-        .filter(|u| u.role.takes_work())
-    {
-        let _ = d.handle(
-            now,
-            Command::UpsertAgent(accounts::profile(rules, &user)),
-            &mut effects,
-        );
+    for user in store.users().await?.into_iter().filter(|u| u.role.takes_work()) {
+        let _ = d.handle(now, Command::UpsertAgent(accounts::profile(rules, &user)), &mut effects);
         if let AgentStatus::Break(_) = user.status {
-            let _ = d.handle(
-                now,
-                Command::SetStatus {
-                    agent: user.id,
-                    status: user.status.clone(),
-                },
-                &mut effects,
-            );
+            let _ = d.handle(now, Command::SetStatus { agent: user.id, status: user.status.clone() }, &mut effects);
         }
     }
     let mut records = Vec::new();
     let mut count = 0;
     for (task, attempts) in store.live_tasks().await? {
-        let queue = rules
-            .queue_index(&task.queue)
-            .unwrap_or(rules.kind(task.kind).queue);
-        let plan = TaskPlan {
-            priority: task.priority,
-            queue,
-            channel: task.channel,
-            deadline: task.deadline,
-        };
-        let held_by = (task.status == TaskStatus::Assigned)
-            .then_some(task.agent_id)
-            .flatten();
+        let queue = rules.queue_index(&task.queue).unwrap_or(rules.kind(task.kind).queue);
+        let plan = TaskPlan { priority: task.priority, queue, channel: task.channel, deadline: task.deadline };
+        let held_by = (task.status == TaskStatus::Assigned).then_some(task.agent_id).flatten();
         if task.status == TaskStatus::Offered
             && let Some(agent) = task.agent_id
         {
-            records.push(Record::TaskReturned {
-                task: task.id,
-                agent,
-                event: "restart",
-                note: None,
-                at: now,
-            });
+            records.push(Record::TaskReturned { task: task.id, agent, event: "restart", note: None, at: now });
         }
         let card = Arc::new(TaskCard {
             id: task.id,
@@ -205,38 +157,13 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
             priority: task.priority,
             queue: rules.queue_name(queue).to_owned(),
             created_at: task.created_at,
-            attempt: if held_by.is_some() {
-                attempts.max(1)
-            } else {
-                attempts + 1
-            },
+            attempt: if held_by.is_some() { attempts.max(1) } else { attempts + 1 },
         });
-        let new = NewTask {
-            card,
-            plan,
-            enqueued_at: task.enqueued_at,
-            held_by,
-        };
-        if let (Err(_), Some(agent)) = (
-            d.handle(now, Command::AddTask(new.clone()), &mut effects),
-            held_by,
-        ) {
+        let new = NewTask { card, plan, enqueued_at: task.enqueued_at, held_by };
+        if let (Err(_), Some(agent)) = (d.handle(now, Command::AddTask(new.clone()), &mut effects), held_by) {
             // Its agent is gone: the task waits for someone else.
-            records.push(Record::TaskReturned {
-                task: task.id,
-                agent,
-                event: "agent_removed",
-                note: None,
-                at: now,
-            });
-            let _ = d.handle(
-                now,
-                Command::AddTask(NewTask {
-                    held_by: None,
-                    ..new
-                }),
-                &mut effects,
-            );
+            records.push(Record::TaskReturned { task: task.id, agent, event: "agent_removed", note: None, at: now });
+            let _ = d.handle(now, Command::AddTask(NewTask { held_by: None, ..new }), &mut effects);
         }
         count += 1;
     }

@@ -41,9 +41,7 @@ impl TestDb {
         let created = async {
             sqlx::any::install_default_drivers();
             let pool = sqlx::AnyPool::connect(&admin_url).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&pool)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await?;
             pool.close().await;
             Ok::<_, sqlx::Error>(())
         };
@@ -60,16 +58,11 @@ impl TestDb {
         }
         let sep = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
-        Some(TestDb {
-            url,
-            cleanup: Cleanup::Schema { admin_url, schema },
-        })
+        Some(TestDb { url, cleanup: Cleanup::Schema { admin_url, schema } })
     }
 
     pub async fn store(&self) -> Store {
-        let store = Store::connect(&self.url)
-            .await
-            .expect("connect test database");
+        let store = Store::connect(&self.url).await.expect("connect test database");
         store.migrate().await.expect("migrate test database");
         store
     }
@@ -85,14 +78,10 @@ impl Drop for TestDb {
                 // Drop runs outside any runtime guarantee: use a small one of its own.
                 let (admin_url, schema) = (admin_url.clone(), schema.clone());
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                     rt.block_on(async {
                         let pool = sqlx::AnyPool::connect(&admin_url).await.ok()?;
-                        let sql =
-                            sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                        let sql = sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
                         sqlx::query(sql).execute(&pool).await.ok()?;
                         pool.close().await;
                         Some(())
@@ -116,7 +105,5 @@ pub fn require_service(name: &str, addr: &str, why: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{name} at {addr} is required in CI but unavailable: {why}");
     }
-    eprintln!(
-        "SKIPPED: {name} at {addr} is not reachable ({why}); set CI=true to make this a failure"
-    );
+    eprintln!("SKIPPED: {name} at {addr} is not reachable ({why}); set CI=true to make this a failure");
 }

@@ -13,19 +13,12 @@ async fn offers_accept_complete_and_records(db: TestDb) {
     let server = TestServer::start(&db).await;
     let admin = server.admin().await;
     let li = server.add_agent(&admin, "li", &["callbacks"]).await;
-    let wang = server
-        .add_agent(&admin, "wang", &["hotline", "callbacks"])
-        .await;
+    let wang = server.add_agent(&admin, "wang", &["hotline", "callbacks"]).await;
     let mut li_console = server.console("li").await;
     let mut wang_console = server.console("wang").await;
 
     // The CRM knows the caller; the screen-pop must show it.
-    let (status, _) = admin
-        .put(
-            "/api/v1/customers/13800138000",
-            json!({"name": "Wang Li", "notes": "VIP"}),
-        )
-        .await;
+    let (status, _) = admin.put("/api/v1/customers/13800138000", json!({"name": "Wang Li", "notes": "VIP"})).await;
     assert_eq!(status, 200);
 
     let (status, task) = admin
@@ -45,32 +38,17 @@ async fn offers_accept_complete_and_records(db: TestDb) {
     assert_eq!(offer["why"]["agents_in_queue"], 2);
 
     // Another agent cannot take li's offer, and nothing changes.
-    wang_console
-        .send(json!({"type": "accept", "task_id": task_id, "ref": "w1"}))
-        .await;
+    wang_console.send(json!({"type": "accept", "task_id": task_id, "ref": "w1"})).await;
     let err = wang_console.expect("error").await;
-    assert_eq!(
-        (err["code"].as_str(), err["ref"].as_str()),
-        (Some("not_offered_to_you"), Some("w1"))
-    );
+    assert_eq!((err["code"].as_str(), err["ref"].as_str()), (Some("not_offered_to_you"), Some("w1")));
 
-    li_console
-        .send(json!({"type": "accept", "task_id": task_id, "ref": "a1"}))
-        .await;
-    assert_eq!(
-        li_console.expect("task_assigned").await["task"]["id"],
-        task_id
-    );
+    li_console.send(json!({"type": "accept", "task_id": task_id, "ref": "a1"})).await;
+    assert_eq!(li_console.expect("task_assigned").await["task"]["id"], task_id);
     assert_eq!(li_console.expect("status").await["status"], "busy");
     assert_eq!(li_console.expect("ack").await["ref"], "a1");
 
     // li is on a call: a hotline call goes to wang.
-    let (_, call) = admin
-        .post(
-            "/api/v1/tasks",
-            json!({"kind": "inbound_call", "customer_phone": "13900139000"}),
-        )
-        .await;
+    let (_, call) = admin.post("/api/v1/tasks", json!({"kind": "inbound_call", "customer_phone": "13900139000"})).await;
     let offer = wang_console.expect("offer").await;
     assert_eq!(offer["task"]["id"], call["id"]);
     assert!(offer["customer"]["customer"].is_null());
@@ -87,51 +65,30 @@ async fn offers_accept_complete_and_records(db: TestDb) {
     assert_eq!(rec["status"], "completed");
     assert_eq!(rec["attempts"][0]["summary"], "confirmed 2 seats");
     assert_eq!(rec["attempts"][0]["agent_id"], li.as_str());
-    let events: Vec<&str> = rec["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let events: Vec<&str> = rec["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(events, ["created", "offered", "accepted", "completed"]);
 
     // An agent sees only its own tasks.
     let (_, mine) = li_console.http.as_ref().unwrap().get("/api/v1/tasks").await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
-    let (status, _) = li_console
-        .http
-        .as_ref()
-        .unwrap()
-        .get(&format!("/api/v1/tasks/{}", call["id"].as_str().unwrap()))
-        .await;
+    let (status, _) =
+        li_console.http.as_ref().unwrap().get(&format!("/api/v1/tasks/{}", call["id"].as_str().unwrap())).await;
     assert_eq!(status, 403);
 
     let (_, agents) = admin.get("/api/v1/agents").await;
-    let wang_view = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == wang.as_str())
-        .unwrap();
+    let wang_view = agents.as_array().unwrap().iter().find(|a| a["id"] == wang.as_str()).unwrap();
     assert_eq!(wang_view["connected"], true);
 
     server.stop().await;
 
     // The records are in the database itself.
     let store = Store::connect(&db.url).await.unwrap();
-    let rec = store
-        .task(task_id.parse::<TaskId>().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = store.task(task_id.parse::<TaskId>().unwrap()).await.unwrap().unwrap();
     assert_eq!(rec.status, TaskStatus::Completed);
     assert_eq!(rec.outcome, Some(Outcome::Reached));
     assert_eq!(rec.attempts.len(), 1);
     let profile = store.customer_profile(&rec.customer_phone).await.unwrap();
-    assert_eq!(
-        profile.past_calls[0].summary.as_deref(),
-        Some("confirmed 2 seats")
-    );
+    assert_eq!(profile.past_calls[0].summary.as_deref(), Some("confirmed 2 seats"));
     store.close().await;
 }
 
@@ -153,34 +110,20 @@ async fn waiting_and_held_tasks_survive_a_restart() {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
     let admin = server.admin().await;
-    server
-        .add_agent(&admin, "li", &["callbacks", "marketing"])
-        .await;
+    server.add_agent(&admin, "li", &["callbacks", "marketing"]).await;
     let mut ids = Vec::new();
-    for (kind, phone) in [
-        ("community_outreach", "1001"),
-        ("new_signup_callback", "1002"),
-        ("marketing_no_show", "1003"),
-    ] {
-        let (status, t) = admin
-            .post(
-                "/api/v1/tasks",
-                json!({"kind": kind, "customer_phone": phone}),
-            )
-            .await;
+    for (kind, phone) in
+        [("community_outreach", "1001"), ("new_signup_callback", "1002"), ("marketing_no_show", "1003")]
+    {
+        let (status, t) = admin.post("/api/v1/tasks", json!({"kind": kind, "customer_phone": phone})).await;
         assert_eq!(status, 201);
         ids.push(t["id"].as_str().unwrap().to_owned());
     }
     // li takes the most urgent one and holds it across the restart.
     let mut console = server.console("li").await;
-    let held = console.expect("offer").await["task"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let held = console.expect("offer").await["task"]["id"].as_str().unwrap().to_owned();
     assert_eq!(held, ids[1]);
-    console
-        .send(json!({"type": "accept", "task_id": held}))
-        .await;
+    console.send(json!({"type": "accept", "task_id": held})).await;
     console.expect("ack").await;
     drop(console);
     server.stop().await;
@@ -188,19 +131,9 @@ async fn waiting_and_held_tasks_survive_a_restart() {
     let server = TestServer::start(&db).await;
     let admin = server.admin().await;
     let (_, queues) = admin.get("/api/v1/queues").await;
-    let marketing = queues
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["name"] == "marketing")
-        .unwrap();
+    let marketing = queues.as_array().unwrap().iter().find(|q| q["name"] == "marketing").unwrap();
     assert_eq!(marketing["waiting"], 2);
-    let callbacks = queues
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["name"] == "callbacks")
-        .unwrap();
+    let callbacks = queues.as_array().unwrap().iter().find(|q| q["name"] == "callbacks").unwrap();
     assert_eq!(callbacks["assigned"], 1);
 
     // li reconnects within the grace period: the held task is still theirs.
@@ -210,16 +143,11 @@ async fn waiting_and_held_tasks_survive_a_restart() {
     let hello = console.expect("hello").await;
     assert_eq!(hello["snapshot"]["held"][0]["id"], held.as_str());
     assert_eq!(hello["snapshot"]["status"], "busy");
-    console
-        .send(json!({"type": "complete", "task_id": held, "outcome": "no_answer"}))
-        .await;
+    console.send(json!({"type": "complete", "task_id": held, "outcome": "no_answer"})).await;
     console.expect("ack").await;
     // After wrap-up the waiting tasks come in their old order: no-show (50) before outreach (10).
     admin
-        .put(
-            &format!("/api/v1/agents/{}/status", hello["user"].as_str().unwrap()),
-            json!({"status": "available"}),
-        )
+        .put(&format!("/api/v1/agents/{}/status", hello["user"].as_str().unwrap()), json!({"status": "available"}))
         .await;
     let next = console.expect("offer").await;
     assert_eq!(next["task"]["id"], ids[2].as_str());
@@ -234,54 +162,17 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     server.add_agent(&admin, "li", &["callbacks"]).await;
     server.add_agent(&admin, "wang", &["callbacks"]).await;
 
-    let (s, b) = admin
-        .raw(
-            "POST",
-            "/api/v1/tasks",
-            Some("{\"kind\": ".into()),
-            "application/json",
-        )
-        .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (400, Some("malformed_json"))
-    );
-    let (s, b) = admin
-        .post(
-            "/api/v1/tasks",
-            json!({"kind": "taxi", "customer_phone": "1001"}),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (422, Some("invalid_body"))
-    );
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown variant `taxi`")
-    );
-    let (s, b) = admin
-        .post("/api/v1/tasks", json!({"kind": "inbound_call"}))
-        .await;
+    let (s, b) = admin.raw("POST", "/api/v1/tasks", Some("{\"kind\": ".into()), "application/json").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("malformed_json")));
+    let (s, b) = admin.post("/api/v1/tasks", json!({"kind": "taxi", "customer_phone": "1001"})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (422, Some("invalid_body")));
+    assert!(b["error"]["message"].as_str().unwrap().contains("unknown variant `taxi`"));
+    let (s, b) = admin.post("/api/v1/tasks", json!({"kind": "inbound_call"})).await;
     assert_eq!(s, 422);
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("missing field `customer_phone`")
-    );
-    let (s, _) = admin
-        .post(
-            "/api/v1/tasks",
-            json!({"kind": "inbound_call", "customer_phone": "not a phone"}),
-        )
-        .await;
+    assert!(b["error"]["message"].as_str().unwrap().contains("missing field `customer_phone`"));
+    let (s, _) = admin.post("/api/v1/tasks", json!({"kind": "inbound_call", "customer_phone": "not a phone"})).await;
     assert_eq!(s, 422);
-    let (s, _) = admin
-        .raw("POST", "/api/v1/tasks", Some("{}".into()), "text/plain")
-        .await;
+    let (s, _) = admin.raw("POST", "/api/v1/tasks", Some("{}".into()), "text/plain").await;
     assert_eq!(s, 415);
     let (s, b) = admin.get("/api/v1/tasks/not-a-uuid").await;
     assert_eq!((s, b["error"]["code"].as_str()), (400, Some("bad_path")));
@@ -293,45 +184,19 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     // Authentication and roles.
     let (s, _) = server.client(None).get("/api/v1/tasks").await;
     assert_eq!(s, 401);
-    let (s, _) = server
-        .client(Some("v1.forged.admin.1.00".into()))
-        .get("/api/v1/tasks")
-        .await;
+    let (s, _) = server.client(Some("v1.forged.admin.1.00".into())).get("/api/v1/tasks").await;
     assert_eq!(s, 401);
-    let (s, b) = server
-        .client(None)
-        .post(
-            "/api/v1/login",
-            json!({"username": "admin", "password": "wrong"}),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (401, Some("unauthorized"))
-    );
+    let (s, b) = server.client(None).post("/api/v1/login", json!({"username": "admin", "password": "wrong"})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (401, Some("unauthorized")));
     let li = server.login("li", "agent-password").await;
-    let (s, b) = li
-        .post(
-            "/api/v1/agents",
-            json!({"username": "eve", "password": "12345678"}),
-        )
-        .await;
+    let (s, b) = li.post("/api/v1/agents", json!({"username": "eve", "password": "12345678"})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (403, Some("forbidden")));
     let (s, _) = li.get("/api/v1/agents").await;
     assert_eq!(s, 403);
-    let (s, b) = admin
-        .post(
-            "/api/v1/agents",
-            json!({"username": "eve", "password": "12345678", "skills": ["nowhere"]}),
-        )
-        .await;
+    let (s, b) =
+        admin.post("/api/v1/agents", json!({"username": "eve", "password": "12345678", "skills": ["nowhere"]})).await;
     assert_eq!(s, 422, "{b}");
-    let (s, _) = admin
-        .post(
-            "/api/v1/agents",
-            json!({"username": "li", "password": "12345678"}),
-        )
-        .await;
+    let (s, _) = admin.post("/api/v1/agents", json!({"username": "li", "password": "12345678"})).await;
     assert_eq!(s, 409);
 
     // A WebSocket that never authenticates is closed.
@@ -345,22 +210,16 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     assert_eq!(wrong.closed().await, 1008);
     let (_, ticket) = li.post("/api/v1/ws-ticket", json!({})).await;
     let mut first = Console::open(server.addr).await;
-    first
-        .send(json!({"type": "auth", "ticket": ticket["ticket"]}))
-        .await;
+    first.send(json!({"type": "auth", "ticket": ticket["ticket"]})).await;
     first.expect("hello").await;
     let mut second = Console::open(server.addr).await;
-    second
-        .send(json!({"type": "auth", "ticket": ticket["ticket"]}))
-        .await;
+    second.send(json!({"type": "auth", "ticket": ticket["ticket"]})).await;
     assert_eq!(second.closed().await, 1008);
 
     // Malformed and unknown messages get an error and change nothing.
     first.send(json!({"type": "teleport"})).await;
     assert_eq!(first.expect("error").await["code"], "bad_message");
-    first
-        .send(json!({"type": "set_status", "status": "busy"}))
-        .await;
+    first.send(json!({"type": "set_status", "status": "busy"})).await;
     assert_eq!(first.expect("error").await["code"], "status_not_settable");
     first.ws.send_binary(vec![1, 2, 3]).await;
     assert_eq!(first.expect("error").await["code"], "binary_not_supported");
@@ -380,15 +239,9 @@ trait SendBinary {
     async fn send_binary(&mut self, bytes: Vec<u8>);
 }
 
-impl SendBinary
-    for tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
-{
+impl SendBinary for tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     async fn send_binary(&mut self, bytes: Vec<u8>) {
         use futures_util::SinkExt;
-        self.send(tokio_tungstenite::tungstenite::Message::Binary(
-            bytes.into(),
-        ))
-        .await
-        .unwrap();
+        self.send(tokio_tungstenite::tungstenite::Message::Binary(bytes.into())).await.unwrap();
     }
 }

@@ -54,9 +54,7 @@ pub struct UpdateAgent {
     pub back_office_capacity: Option<u8>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -116,18 +114,11 @@ async fn create(state: &AppState, req: CreateUser, role: Role) -> Result<User, A
         voice_capacity: req.voice_capacity,
         back_office_capacity: req.back_office_capacity,
     };
-    let user = accounts::create(
-        &state.store,
-        &state.rules,
-        state.config.dispatch.default_back_office_capacity,
-        account,
-    )
-    .await?;
-    if user.role.takes_work() {
-        state
-            .hub
-            .command(Command::UpsertAgent(accounts::profile(&state.rules, &user)))
+    let user =
+        accounts::create(&state.store, &state.rules, state.config.dispatch.default_back_office_capacity, account)
             .await?;
+    if user.role.takes_work() {
+        state.hub.command(Command::UpsertAgent(accounts::profile(&state.rules, &user))).await?;
     }
     tracing::info!(user = %user.username, role = %user.role, "user created");
     Ok(user)
@@ -143,9 +134,7 @@ pub async fn create_user(
     ApiJson(req): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let role = req
-        .role
-        .ok_or_else(|| ApiError::unprocessable("invalid_field", "role: required"))?;
+    let role = req.role.ok_or_else(|| ApiError::unprocessable("invalid_field", "role: required"))?;
     Ok((StatusCode::CREATED, Json(create(&state, req, role).await?)))
 }
 
@@ -172,10 +161,7 @@ pub async fn create_agent(
 /// Every agent and dispatcher with live status.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents", security(("bearer" = [])),
     responses((status = 200, body = Vec<AgentInfo>), (status = 403, body = ErrorBody)))]
-pub async fn list_agents(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<AgentInfo>>, ApiError> {
+pub async fn list_agents(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<AgentInfo>>, ApiError> {
     caller.require(&[Role::Dispatcher, Role::Supervisor, Role::Admin])?;
     let users = state.store.users().await?;
     let live = state.hub.query(|d, _| d.agents_view()).await?;
@@ -205,16 +191,9 @@ pub async fn get_agent(
 }
 
 async fn agent_response(state: &AppState, id: UserId) -> Result<Json<AgentInfo>, ApiError> {
-    let user = state
-        .store
-        .user(id)
-        .await?
-        .filter(|u| u.role.takes_work())
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    let live = state
-        .hub
-        .query(move |d, _| d.agents_view().into_iter().find(|v| v.id == id))
-        .await?;
+    let user =
+        state.store.user(id).await?.filter(|u| u.role.takes_work()).ok_or_else(|| ApiError::not_found("agent"))?;
+    let live = state.hub.query(move |d, _| d.agents_view().into_iter().find(|v| v.id == id)).await?;
     Ok(Json(agent_info(user, live.as_ref())))
 }
 
@@ -238,21 +217,14 @@ pub async fn update_agent(
         back_office_capacity: req.back_office_capacity,
     };
     accounts::check_patch(&state.rules, &patch)?;
-    let user = state
-        .store
-        .user(id)
-        .await?
-        .filter(|u| u.role.takes_work())
-        .ok_or_else(|| ApiError::not_found("agent"))?;
+    let user =
+        state.store.user(id).await?.filter(|u| u.role.takes_work()).ok_or_else(|| ApiError::not_found("agent"))?;
     let user = state
         .store
         .update_agent(user.id, patch, Timestamp::now())
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
-    state
-        .hub
-        .command(Command::UpsertAgent(accounts::profile(&state.rules, &user)))
-        .await?;
+    state.hub.command(Command::UpsertAgent(accounts::profile(&state.rules, &user))).await?;
     agent_response(&state, id).await
 }
 
@@ -268,13 +240,14 @@ pub async fn set_status(
     ApiJson(req): ApiJson<SetStatus>,
 ) -> Result<Json<AgentInfo>, ApiError> {
     caller.require_self_or_oversight(id)?;
-    state
-        .hub
-        .command(Command::SetStatus {
-            agent: id,
-            status: req.status,
-        })
-        .await?;
+    // An agent's own request waits for the end of a call; a supervisor's
+    // applies at once, to free an agent stuck in a state.
+    let cmd = if caller.id() == id {
+        Command::SetStatus { agent: id, status: req.status }
+    } else {
+        Command::ForceStatus { agent: id, status: req.status }
+    };
+    state.hub.command(cmd).await?;
     tracing::info!(agent = %id, by = %caller.id(), "status set over REST");
     agent_response(&state, id).await
 }

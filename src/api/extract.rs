@@ -31,18 +31,13 @@ pub struct ApiPath<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiPath<T>
 where
-    axum::extract::Path<T>:
-        FromRequestParts<S, Rejection = axum::extract::rejection::PathRejection>,
+    axum::extract::Path<T>: FromRequestParts<S, Rejection = axum::extract::rejection::PathRejection>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Ok(ApiPath(
-            axum::extract::Path::<T>::from_request_parts(parts, state)
-                .await?
-                .0,
-        ))
+        Ok(ApiPath(axum::extract::Path::<T>::from_request_parts(parts, state).await?.0))
     }
 }
 
@@ -51,18 +46,13 @@ pub struct ApiQuery<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
 where
-    axum::extract::Query<T>:
-        FromRequestParts<S, Rejection = axum::extract::rejection::QueryRejection>,
+    axum::extract::Query<T>: FromRequestParts<S, Rejection = axum::extract::rejection::QueryRejection>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Ok(ApiQuery(
-            axum::extract::Query::<T>::from_request_parts(parts, state)
-                .await?
-                .0,
-        ))
+        Ok(ApiQuery(axum::extract::Query::<T>::from_request_parts(parts, state).await?.0))
     }
 }
 
@@ -83,10 +73,7 @@ impl Caller {
             Ok(())
         } else {
             let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(ApiError::forbidden(format!(
-                "this needs the role {}",
-                names.join(" or ")
-            )))
+            Err(ApiError::forbidden(format!("this needs the role {}", names.join(" or "))))
         }
     }
     /// Refuses with 403 unless the caller is `user` or oversees others.
@@ -103,16 +90,15 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("send Authorization: Bearer <token> from POST /api/v1/login")
-        })?;
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token> from POST /api/v1/login"))?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
         match state.auth.verify_token(token.trim(), Timestamp::now()) {
             Ok(claims) => Ok(Caller(claims)),
             Err(AuthError::Expired) => Err(ApiError::unauthorized("token expired; log in again")),

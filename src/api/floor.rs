@@ -19,10 +19,7 @@ const MAX_NOTES_CHARS: usize = 4000;
 /// Every queue with its live counts and longest wait.
 #[utoipa::path(get, path = "/api/v1/queues", tag = "floor", security(("bearer" = [])),
     responses((status = 200, body = Vec<QueueStats>), (status = 401, body = ErrorBody)))]
-pub async fn list_queues(
-    State(state): State<AppState>,
-    _caller: Caller,
-) -> Result<Json<Vec<QueueStats>>, ApiError> {
+pub async fn list_queues(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<QueueStats>>, ApiError> {
     Ok(Json(state.hub.query(|d, now| d.queue_stats(now)).await?))
 }
 
@@ -41,8 +38,7 @@ pub async fn get_customer(
 ) -> Result<Json<CustomerProfile>, ApiError> {
     let phone = phone(&raw)?;
     let profile = state.store.customer_profile(&phone).await?;
-    if profile.customer.is_none() && profile.past_calls.is_empty() && profile.open_cases.is_empty()
-    {
+    if profile.customer.is_none() && profile.past_calls.is_empty() && profile.open_cases.is_empty() {
         return Err(ApiError::not_found("customer"));
     }
     Ok(Json(profile))
@@ -66,35 +62,13 @@ pub async fn put_customer(
     ApiJson(req): ApiJson<PutCustomer>,
 ) -> Result<Json<Customer>, ApiError> {
     let phone = phone(&raw)?;
-    if req
-        .name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NAME_CHARS)
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("name: at most {MAX_NAME_CHARS} characters"),
-        ));
+    if req.name.as_ref().is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
+        return Err(ApiError::unprocessable("invalid_field", format!("name: at most {MAX_NAME_CHARS} characters")));
     }
-    if req
-        .notes
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTES_CHARS)
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("notes: at most {MAX_NOTES_CHARS} characters"),
-        ));
+    if req.notes.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTES_CHARS) {
+        return Err(ApiError::unprocessable("invalid_field", format!("notes: at most {MAX_NOTES_CHARS} characters")));
     }
-    let c = state
-        .store
-        .upsert_customer(
-            &phone,
-            req.name.as_deref(),
-            req.notes.as_deref(),
-            Timestamp::now(),
-        )
-        .await?;
+    let c = state.store.upsert_customer(&phone, req.name.as_deref(), req.notes.as_deref(), Timestamp::now()).await?;
     Ok(Json(c))
 }
 
@@ -109,8 +83,5 @@ pub struct Health {
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     let live_tasks = state.hub.query(|d, _| d.live_task_count()).await?;
     state.store.user_count().await?;
-    Ok(Json(Health {
-        status: "ok",
-        live_tasks,
-    }))
+    Ok(Json(Health { status: "ok", live_tasks }))
 }

@@ -65,20 +65,11 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}", get(tasks::get_task))
         .route("/tasks/{id}/cancel", post(tasks::cancel_task))
         .route("/users", post(agents::create_user))
-        .route(
-            "/agents",
-            post(agents::create_agent).get(agents::list_agents),
-        )
-        .route(
-            "/agents/{id}",
-            get(agents::get_agent).patch(agents::update_agent),
-        )
+        .route("/agents", post(agents::create_agent).get(agents::list_agents))
+        .route("/agents/{id}", get(agents::get_agent).patch(agents::update_agent))
         .route("/agents/{id}/status", put(agents::set_status))
         .route("/queues", get(floor::list_queues))
-        .route(
-            "/customers/{phone}",
-            get(floor::get_customer).put(floor::put_customer),
-        )
+        .route("/customers/{phone}", get(floor::get_customer).put(floor::put_customer))
         .route("/openapi.json", get(openapi_json));
     Router::new()
         .nest("/api/v1", v1)

@@ -41,10 +41,7 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let user = state.store.user_by_name(&req.username).await?;
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| state.decoy_hash.clone());
+    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| state.decoy_hash.clone());
     let password = req.password;
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
@@ -54,21 +51,14 @@ pub async fn login(
     };
     let (token, expires_at) = state.auth.issue_token(user.id, user.role, Timestamp::now());
     tracing::info!(user = %user.username, "logged in");
-    Ok(Json(LoginResponse {
-        token,
-        expires_at,
-        user,
-    }))
+    Ok(Json(LoginResponse { token, expires_at, user }))
 }
 
 /// A one-time ticket for opening the agent WebSocket (`GET /ws`).
 #[utoipa::path(post, path = "/api/v1/ws-ticket", tag = "session", security(("bearer" = [])),
     responses((status = 200, body = TicketResponse), (status = 401, body = ErrorBody)))]
 pub async fn ws_ticket(State(state): State<AppState>, caller: Caller) -> Json<TicketResponse> {
-    let (ticket, expires_at) =
-        state
-            .auth
-            .issue_ticket(caller.id(), caller.role(), Timestamp::now());
+    let (ticket, expires_at) = state.auth.issue_ticket(caller.id(), caller.role(), Timestamp::now());
     Json(TicketResponse { ticket, expires_at })
 }
 
@@ -76,10 +66,7 @@ pub async fn ws_ticket(State(state): State<AppState>, caller: Caller) -> Json<Ti
 #[utoipa::path(get, path = "/api/v1/me", tag = "session", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<User>, ApiError> {
-    let user = state
-        .store
-        .user(caller.id())
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("this user no longer exists"))?;
+    let user =
+        state.store.user(caller.id()).await?.ok_or_else(|| ApiError::unauthorized("this user no longer exists"))?;
     Ok(Json(user))
 }

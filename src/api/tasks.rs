@@ -54,11 +54,7 @@ pub async fn create_task(
     caller: Caller,
     ApiJson(req): ApiJson<CreateTask>,
 ) -> Result<(StatusCode, Json<TaskRecord>), ApiError> {
-    if req
-        .reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
-    {
+    if req.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
         return Err(ApiError::unprocessable(
             "reason_too_long",
             format!("reason is limited to {MAX_REASON_CHARS} characters"),
@@ -66,10 +62,7 @@ pub async fn create_task(
     }
     let now = Timestamp::now();
     if req.deadline.is_some_and(|d| d <= now) {
-        return Err(ApiError::unprocessable(
-            "deadline_in_past",
-            "deadline must be in the future",
-        ));
+        return Err(ApiError::unprocessable("deadline_in_past", "deadline must be in the future"));
     }
     let plan = state.rules.plan(req.kind, now, req.priority, req.deadline);
     let queue = state.rules.queue_name(plan.queue).to_owned();
@@ -86,10 +79,7 @@ pub async fn create_task(
         created_by: Some(caller.id()),
     };
     if let Some(name) = req.customer_name.as_deref() {
-        state
-            .store
-            .upsert_customer(&req.customer_phone, Some(name), None, now)
-            .await?;
+        state.store.upsert_customer(&req.customer_phone, Some(name), None, now).await?;
     }
     // Stored first: once the dispatcher knows the task, a crash must not lose it.
     state.store.insert_task(&row).await?;
@@ -105,16 +95,7 @@ pub async fn create_task(
         attempt: 1,
     });
     let id = row.id;
-    match state
-        .hub
-        .command(Command::AddTask(NewTask {
-            card,
-            plan,
-            enqueued_at: now,
-            held_by: None,
-        }))
-        .await
-    {
+    match state.hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: now, held_by: None })).await {
         Ok(_) => {}
         // Stored, so the next start dispatches it.
         Err(crate::hub::HubError::Stopped) => {
@@ -134,17 +115,8 @@ pub async fn list_tasks(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListTasks>,
 ) -> Result<Json<Vec<TaskRecord>>, ApiError> {
-    let agent = if caller.role() == Role::Agent {
-        Some(caller.id())
-    } else {
-        q.agent
-    };
-    let filter = TaskFilter {
-        status: q.status,
-        kind: q.kind,
-        agent,
-        limit: q.limit.unwrap_or(100).clamp(1, 1000),
-    };
+    let agent = if caller.role() == Role::Agent { Some(caller.id()) } else { q.agent };
+    let filter = TaskFilter { status: q.status, kind: q.kind, agent, limit: q.limit.unwrap_or(100).clamp(1, 1000) };
     Ok(Json(state.store.tasks(&filter).await?))
 }
 
@@ -162,9 +134,7 @@ pub async fn get_task(
             || task.created_by == Some(caller.id())
             || task.attempts.iter().any(|a| a.agent_id == caller.id());
         if !involved {
-            return Err(ApiError::forbidden(
-                "agents see only tasks they were given or created",
-            ));
+            return Err(ApiError::forbidden("agents see only tasks they were given or created"));
         }
     }
     Ok(Json(task))
@@ -181,16 +151,9 @@ pub async fn cancel_task(
     ApiPath(id): ApiPath<TaskId>,
 ) -> Result<Json<TaskRecord>, ApiError> {
     caller.require(&[Role::Dispatcher, Role::Supervisor, Role::Admin])?;
-    let task = state
-        .store
-        .task(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
+    let task = state.store.task(id).await?.ok_or_else(|| ApiError::not_found("task"))?;
     if task.status.is_terminal() {
-        return Err(ApiError::conflict(
-            "task_closed",
-            format!("the task is already {}", task.status),
-        ));
+        return Err(ApiError::conflict("task_closed", format!("the task is already {}", task.status)));
     }
     state.hub.command(Command::CancelTask { task: id }).await?;
     state.hub.flush().await?;
@@ -202,11 +165,7 @@ pub async fn cancel_task(
 /// store is written a moment after the dispatcher decides, and a closed
 /// task is no longer live, so closing paths flush before reading.
 pub async fn live_view(state: &AppState, id: TaskId) -> Result<TaskRecord, ApiError> {
-    let mut task = state
-        .store
-        .task(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
+    let mut task = state.store.task(id).await?.ok_or_else(|| ApiError::not_found("task"))?;
     if let Some(live) = state.hub.query(move |d, _| d.live_task(id)).await? {
         task.status = live.status;
         task.agent_id = live.agent.or(task.agent_id);

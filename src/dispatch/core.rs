@@ -150,17 +150,13 @@ impl Agent {
 
 impl Task {
     fn passed_over_by(&self, agent: u32, now: i64) -> bool {
-        self.passed_over
-            .iter()
-            .any(|&(a, until)| a == agent && until > now)
+        self.passed_over.iter().any(|&(a, until)| a == agent && until > now)
     }
 }
 
 impl Dispatcher {
     pub fn new(rules: Rules) -> Self {
-        let queues = (0..rules.queues.len())
-            .map(|_| QueueState::default())
-            .collect();
+        let queues = (0..rules.queues.len()).map(|_| QueueState::default()).collect();
         Dispatcher {
             rules,
             tasks: Vec::new(),
@@ -183,12 +179,7 @@ impl Dispatcher {
 
     /// Applies one command at `now`, appending effects to `out`. On error
     /// nothing has changed and nothing is appended.
-    pub fn handle(
-        &mut self,
-        now: Timestamp,
-        cmd: Command,
-        out: &mut Vec<Effect>,
-    ) -> Result<Reply, DispatchError> {
+    pub fn handle(&mut self, now: Timestamp, cmd: Command, out: &mut Vec<Effect>) -> Result<Reply, DispatchError> {
         let now = ms(now);
         let reply = match cmd {
             Command::AddTask(new) => self.add_task(now, new, out).map(|_| Reply::Done),
@@ -199,26 +190,18 @@ impl Dispatcher {
             }
             Command::Connect { agent } => self.connect(now, agent, out).map(Reply::Snapshot),
             Command::Disconnect { agent } => self.disconnect(now, agent, out).map(|_| Reply::Done),
-            Command::SetStatus { agent, status } => self
-                .set_status(now, agent, status, out)
-                .map(|_| Reply::Done),
-            Command::Accept { agent, task } => {
-                self.accept(now, agent, task, out).map(|_| Reply::Done)
+            Command::SetStatus { agent, status } => {
+                self.set_status(now, agent, status, false, out).map(|_| Reply::Done)
             }
-            Command::Decline { agent, task } => {
-                self.decline(now, agent, task, out).map(|_| Reply::Done)
+            Command::ForceStatus { agent, status } => {
+                self.set_status(now, agent, status, true, out).map(|_| Reply::Done)
             }
-            Command::Complete {
-                agent,
-                task,
-                outcome,
-                summary,
-            } => self
-                .complete(now, agent, task, outcome, summary, out)
-                .map(|_| Reply::Done),
-            Command::Release { agent, task, note } => self
-                .release(now, agent, task, note, out)
-                .map(|_| Reply::Done),
+            Command::Accept { agent, task } => self.accept(now, agent, task, out).map(|_| Reply::Done),
+            Command::Decline { agent, task } => self.decline(now, agent, task, out).map(|_| Reply::Done),
+            Command::Complete { agent, task, outcome, summary } => {
+                self.complete(now, agent, task, outcome, summary, out).map(|_| Reply::Done)
+            }
+            Command::Release { agent, task, note } => self.release(now, agent, task, note, out).map(|_| Reply::Done),
         }?;
         self.rebalance(now, out);
         Ok(reply)
@@ -244,12 +227,7 @@ impl Dispatcher {
 
     // ----- commands -----
 
-    fn add_task(
-        &mut self,
-        now: i64,
-        new: NewTask,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
+    fn add_task(&mut self, now: i64, new: NewTask, out: &mut Vec<Effect>) -> Result<(), DispatchError> {
         let id = new.card.id;
         if self.task_index.contains_key(&id) {
             return Err(DispatchError::DuplicateTask);
@@ -267,13 +245,7 @@ impl Dispatcher {
             }
         };
         let deadline = new.plan.deadline.map(ms).unwrap_or(i64::MAX);
-        let key = (
-            255 - new.plan.priority,
-            deadline,
-            ms(new.enqueued_at),
-            self.task_seq,
-            slot,
-        );
+        let key = (255 - new.plan.priority, deadline, ms(new.enqueued_at), self.task_seq, slot);
         self.tasks[slot as usize] = Some(Task {
             card: new.card,
             queue: new.plan.queue.0,
@@ -302,12 +274,7 @@ impl Dispatcher {
         Ok(())
     }
 
-    fn cancel_task(
-        &mut self,
-        now: i64,
-        id: TaskId,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
+    fn cancel_task(&mut self, now: i64, id: TaskId, out: &mut Vec<Effect>) -> Result<(), DispatchError> {
         let slot = self.task_slot(id)?;
         let task = self.task(slot);
         let agent = match task.state {
@@ -377,12 +344,7 @@ impl Dispatcher {
         }
     }
 
-    fn connect(
-        &mut self,
-        now: i64,
-        id: UserId,
-        out: &mut Vec<Effect>,
-    ) -> Result<AgentSnapshot, DispatchError> {
+    fn connect(&mut self, now: i64, id: UserId, out: &mut Vec<Effect>) -> Result<AgentSnapshot, DispatchError> {
         let a = self.agent_slot(id)?;
         self.unindex_agent(a);
         let agent = &mut self.agents[a as usize];
@@ -396,12 +358,7 @@ impl Dispatcher {
         Ok(self.snapshot(a))
     }
 
-    fn disconnect(
-        &mut self,
-        now: i64,
-        id: UserId,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
+    fn disconnect(&mut self, now: i64, id: UserId, out: &mut Vec<Effect>) -> Result<(), DispatchError> {
         let a = self.agent_slot(id)?;
         if !self.agents[a as usize].connected {
             return Ok(());
@@ -424,6 +381,7 @@ impl Dispatcher {
         now: i64,
         id: UserId,
         status: AgentStatus,
+        force: bool,
         out: &mut Vec<Effect>,
     ) -> Result<(), DispatchError> {
         let a = self.agent_slot(id)?;
@@ -431,7 +389,7 @@ impl Dispatcher {
             return Err(DispatchError::StatusNotSettable(status.name()));
         }
         let agent = &mut self.agents[a as usize];
-        if agent.status == AgentStatus::Busy {
+        if agent.status == AgentStatus::Busy && !force {
             // On a call: the new status takes effect when the call ends.
             agent.pending_status = (status != AgentStatus::Available).then_some(status);
             return Ok(());
@@ -441,13 +399,7 @@ impl Dispatcher {
         Ok(())
     }
 
-    fn accept(
-        &mut self,
-        now: i64,
-        id: UserId,
-        task: TaskId,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
+    fn accept(&mut self, now: i64, id: UserId, task: TaskId, out: &mut Vec<Effect>) -> Result<(), DispatchError> {
         let a = self.agent_slot(id)?;
         let slot = self.task_slot(task)?;
         match self.task(slot).state {
@@ -456,28 +408,15 @@ impl Dispatcher {
         }
         self.task_mut(slot).state = TaskState::Assigned { agent: a };
         self.agents[a as usize].missed_in_a_row = 0;
-        out.push(Effect::TaskAssigned {
-            agent: id,
-            task: self.task(slot).card.clone(),
-        });
-        out.push(Effect::Record(Record::TaskAssigned {
-            task,
-            agent: id,
-            at: ts(now),
-        }));
+        out.push(Effect::TaskAssigned { agent: id, task: self.task(slot).card.clone() });
+        out.push(Effect::Record(Record::TaskAssigned { task, agent: id, at: ts(now) }));
         if self.task(slot).channel == Channel::Voice {
             self.change_status(now, a, AgentStatus::Busy, out);
         }
         Ok(())
     }
 
-    fn decline(
-        &mut self,
-        now: i64,
-        id: UserId,
-        task: TaskId,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
+    fn decline(&mut self, now: i64, id: UserId, task: TaskId, out: &mut Vec<Effect>) -> Result<(), DispatchError> {
         let a = self.agent_slot(id)?;
         let slot = self.task_slot(task)?;
         match self.task(slot).state {
@@ -546,10 +485,7 @@ impl Dispatcher {
         let agent = &mut self.agents[a as usize];
         agent.epoch += 1;
         let epoch = agent.epoch;
-        self.arm(
-            now + self.rules.reconnect_grace.as_millis() as i64,
-            Timer::ReconnectGrace { agent: a, epoch },
-        );
+        self.arm(now + self.rules.reconnect_grace.as_millis() as i64, Timer::ReconnectGrace { agent: a, epoch });
     }
 
     fn fire(&mut self, now: i64, timer: Timer, out: &mut Vec<Effect>) {
@@ -565,21 +501,12 @@ impl Dispatcher {
                     return;
                 }
                 let id = task.card.id;
-                out.push(Effect::OfferRescinded {
-                    agent: self.agent_id(a),
-                    task: id,
-                    reason: WithdrawReason::Timeout,
-                });
+                out.push(Effect::OfferRescinded { agent: self.agent_id(a), task: id, reason: WithdrawReason::Timeout });
                 self.return_to_queue(now, a, slot, "offer_timeout", None, true, out);
                 let agent = &mut self.agents[a as usize];
                 agent.missed_in_a_row += 1;
                 if agent.missed_in_a_row >= self.rules.max_missed_offers {
-                    self.change_status(
-                        now,
-                        a,
-                        AgentStatus::Break(BreakReason::missed_offers()),
-                        out,
-                    );
+                    self.change_status(now, a, AgentStatus::Break(BreakReason::missed_offers()), out);
                 }
             }
             Timer::PassOverExpiry { task } => {
@@ -594,10 +521,7 @@ impl Dispatcher {
             Timer::WrapUpEnd { agent: a, epoch } => {
                 let agent = &self.agents[a as usize];
                 if agent.epoch == epoch && agent.status == AgentStatus::WrapUp {
-                    let next = self.agents[a as usize]
-                        .pending_status
-                        .take()
-                        .unwrap_or(AgentStatus::Available);
+                    let next = self.agents[a as usize].pending_status.take().unwrap_or(AgentStatus::Available);
                     self.change_status(now, a, next, out);
                 }
             }
@@ -633,9 +557,7 @@ impl Dispatcher {
         self.unindex_agent(a);
         let agent = &mut self.agents[a as usize];
         let leaving_floor = matches!(status, AgentStatus::Offline | AgentStatus::Break(_));
-        if matches!(agent.status, AgentStatus::Offline | AgentStatus::Break(_))
-            && status == AgentStatus::Available
-        {
+        if matches!(agent.status, AgentStatus::Offline | AgentStatus::Break(_)) && status == AgentStatus::Available {
             agent.missed_in_a_row = 0;
         }
         if status == AgentStatus::Available || agent.status == AgentStatus::Busy {
@@ -646,21 +568,10 @@ impl Dispatcher {
         agent.epoch += 1;
         let epoch = agent.epoch;
         self.index_agent(a);
-        out.push(Effect::AgentStatusChanged {
-            agent: id,
-            status: status.clone(),
-            since: ts(now),
-        });
-        out.push(Effect::Record(Record::AgentStatus {
-            agent: id,
-            status: status.clone(),
-            at: ts(now),
-        }));
+        out.push(Effect::AgentStatusChanged { agent: id, status: status.clone(), since: ts(now) });
+        out.push(Effect::Record(Record::AgentStatus { agent: id, status: status.clone(), at: ts(now) }));
         if status == AgentStatus::WrapUp {
-            self.arm(
-                now + self.rules.wrap_up.as_millis() as i64,
-                Timer::WrapUpEnd { agent: a, epoch },
-            );
+            self.arm(now + self.rules.wrap_up.as_millis() as i64, Timer::WrapUpEnd { agent: a, epoch });
         }
         if leaving_floor {
             for slot in self.agents[a as usize].tasks.clone() {
@@ -696,10 +607,7 @@ impl Dispatcher {
         let agent = &self.agents[a as usize];
         if self.task(slot).channel == Channel::Voice && agent.status == AgentStatus::Busy {
             if self.rules.wrap_up.is_zero() {
-                let next = self.agents[a as usize]
-                    .pending_status
-                    .take()
-                    .unwrap_or(AgentStatus::Available);
+                let next = self.agents[a as usize].pending_status.take().unwrap_or(AgentStatus::Available);
                 self.change_status(now, a, next, out);
             } else {
                 self.change_status(now, a, AgentStatus::WrapUp, out);
@@ -733,12 +641,6 @@ impl Dispatcher {
         self.task_mut(slot).state = TaskState::Waiting;
         self.enqueue(slot);
         let agent = self.agent_id(a);
-        out.push(Effect::Record(Record::TaskReturned {
-            task: id,
-            agent,
-            event,
-            note,
-            at: ts(now),
-        }));
+        out.push(Effect::Record(Record::TaskReturned { task: id, agent, event, note, at: ts(now) }));
     }
 }

@@ -87,6 +87,13 @@ pub enum Command {
         agent: UserId,
         status: AgentStatus,
     },
+    /// A supervisor's override: applies at once, even during a call, so an
+    /// agent can never stay stuck in a state. Going offline hands back every
+    /// held task, the call included.
+    ForceStatus {
+        agent: UserId,
+        status: AgentStatus,
+    },
     Accept {
         agent: UserId,
         task: TaskId,

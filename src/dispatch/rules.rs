@@ -55,10 +55,7 @@ impl Rules {
     }
 
     pub fn queue_index(&self, name: &str) -> Option<QueueIdx> {
-        self.queues
-            .iter()
-            .position(|q| q == name)
-            .map(|i| QueueIdx(i as u8))
+        self.queues.iter().position(|q| q == name).map(|i| QueueIdx(i as u8))
     }
 
     pub fn queue_name(&self, q: QueueIdx) -> &str {
@@ -68,28 +65,18 @@ impl Rules {
     /// The set of queues an agent with these skills serves; skills that name
     /// no queue are kept on the agent's record but do not route work.
     pub fn queue_set<'a>(&self, skills: impl IntoIterator<Item = &'a str>) -> u64 {
-        skills
-            .into_iter()
-            .filter_map(|s| self.queue_index(s))
-            .fold(0, |set, q| set | (1u64 << q.0))
+        skills.into_iter().filter_map(|s| self.queue_index(s)).fold(0, |set, q| set | (1u64 << q.0))
     }
 
     /// Priority, queue, channel and deadline of a task created at `now`. An
     /// explicit priority or deadline from the creator wins over the kind's.
-    pub fn plan(
-        &self,
-        kind: TaskKind,
-        now: Timestamp,
-        priority: Option<u8>,
-        deadline: Option<Timestamp>,
-    ) -> TaskPlan {
+    pub fn plan(&self, kind: TaskKind, now: Timestamp, priority: Option<u8>, deadline: Option<Timestamp>) -> TaskPlan {
         let rule = self.kind(kind);
         TaskPlan {
             priority: priority.unwrap_or(rule.priority),
             queue: rule.queue,
             channel: rule.channel,
-            deadline: deadline
-                .or_else(|| rule.deadline_after.and_then(|d| now.checked_add(d).ok())),
+            deadline: deadline.or_else(|| rule.deadline_after.and_then(|d| now.checked_add(d).ok())),
         }
     }
 
@@ -98,10 +85,8 @@ impl Rules {
     /// that configuration overrides.
     pub fn manual_defaults() -> Rules {
         use TaskKind::*;
-        let queues: Vec<String> = ["hotline", "callbacks", "marketing", "travel", "complaints"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let queues: Vec<String> =
+            ["hotline", "callbacks", "marketing", "travel", "complaints"].iter().map(|s| s.to_string()).collect();
         let q = |name: &str| QueueIdx(queues.iter().position(|x| x == name).unwrap() as u8);
         let mins = |m: i64| Some(SignedDuration::from_mins(m));
         let kinds = TaskKind::ALL
@@ -123,12 +108,7 @@ impl Rules {
                     InsuranceRegistration => (50, q("travel"), Channel::BackOffice, None),
                     ComplaintFollowUp => (70, q("complaints"), Channel::Voice, mins(24 * 60)),
                 };
-                KindRule {
-                    priority,
-                    queue,
-                    channel,
-                    deadline_after,
-                }
+                KindRule { priority, queue, channel, deadline_after }
             })
             .collect();
         Rules {

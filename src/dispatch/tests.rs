@@ -7,9 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::{
-    AgentStatus, BreakReason, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId,
-};
+use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 
 /// A dispatcher plus a virtual clock and the effects seen so far.
 struct Sim {
@@ -85,12 +83,7 @@ impl Sim {
             created_at: self.now,
             attempt: 1,
         });
-        self.ok(Command::AddTask(NewTask {
-            card,
-            plan,
-            enqueued_at: self.now,
-            held_by: None,
-        }));
+        self.ok(Command::AddTask(NewTask { card, plan, enqueued_at: self.now, held_by: None }));
         id
     }
 
@@ -144,12 +137,8 @@ fn fifty_tasks_are_drained_by_five_agents_in_rule_order() {
         let id = sim.task(kind, deadline);
         // The rule, restated independently: priority (higher first), then
         // deadline (none last), then enqueue time.
-        let key = (
-            255 - plan.priority,
-            plan.deadline.map_or(i64::MAX, |d| d.as_millisecond()),
-            sim.now.as_millisecond(),
-            i,
-        );
+        let key =
+            (255 - plan.priority, plan.deadline.map_or(i64::MAX, |d| d.as_millisecond()), sim.now.as_millisecond(), i);
         created.push((key, id));
         sim.advance(secs(1));
     }
@@ -161,9 +150,7 @@ fn fifty_tasks_are_drained_by_five_agents_in_rule_order() {
         assert!(p1 < p2 || (p1 == p2 && (d1 < d2 || (d1 == d2 && e1 <= e2))));
     }
 
-    let agents: Vec<UserId> = (0..5)
-        .map(|i| sim.agent(&format!("agent{i}"), &all_queues))
-        .collect();
+    let agents: Vec<UserId> = (0..5).map(|i| sim.agent(&format!("agent{i}"), &all_queues)).collect();
     let mut served = Vec::new();
     // Agents accept and complete whatever they are offered, round after round.
     while served.len() < 50 {
@@ -175,32 +162,19 @@ fn fifty_tasks_are_drained_by_five_agents_in_rule_order() {
                 _ => None,
             })
             .collect();
-        assert!(
-            !offers.is_empty(),
-            "dispatcher stalled after {} tasks",
-            served.len()
-        );
+        assert!(!offers.is_empty(), "dispatcher stalled after {} tasks", served.len());
         for &(agent, task) in &offers {
             served.push(task);
             sim.ok(Command::Accept { agent, task });
         }
         for &(agent, task) in &offers {
-            sim.ok(Command::Complete {
-                agent,
-                task,
-                outcome: Outcome::Reached,
-                summary: None,
-            });
+            sim.ok(Command::Complete { agent, task, outcome: Outcome::Reached, summary: None });
         }
         sim.advance(secs(30)); // wrap-up ends, the next round is offered
     }
     assert_eq!(served, expected);
     assert_eq!(sim.d.live_task_count(), 0);
-    assert!(
-        agents
-            .iter()
-            .all(|a| sim.status(*a) == AgentStatus::Available)
-    );
+    assert!(agents.iter().all(|a| sim.status(*a) == AgentStatus::Available));
 }
 
 #[test]
@@ -233,9 +207,7 @@ fn an_agent_without_the_skill_is_passed_over_and_explained() {
     sim.drain();
     sim.task(TaskKind::InboundCall, None);
     let effects = sim.drain();
-    let Some(Effect::Offer { agent, offer }) =
-        effects.iter().find(|e| matches!(e, Effect::Offer { .. }))
-    else {
+    let Some(Effect::Offer { agent, offer }) = effects.iter().find(|e| matches!(e, Effect::Offer { .. })) else {
         panic!("no offer")
     };
     assert_eq!(*agent, hotline);
@@ -255,27 +227,15 @@ fn an_offer_that_times_out_twice_puts_the_agent_on_break() {
     let t2 = sim.task(TaskKind::NewSignupCallback, None);
     assert_eq!(sim.offers_to(sleepy), vec![t2]);
     sim.advance(secs(15));
-    assert_eq!(
-        sim.status(sleepy),
-        AgentStatus::Break(BreakReason::missed_offers())
-    );
+    assert_eq!(sim.status(sleepy), AgentStatus::Break(BreakReason::missed_offers()));
     let effects = sim.drain();
-    assert!(effects.iter().any(|e| matches!(
-        e,
-        Effect::OfferRescinded {
-            reason: WithdrawReason::Timeout,
-            ..
-        }
-    )));
+    assert!(effects.iter().any(|e| matches!(e, Effect::OfferRescinded { reason: WithdrawReason::Timeout, .. })));
     // Both tasks wait; nothing was lost.
     assert_eq!(sim.d.live_task(t1).unwrap().status, TaskStatus::Waiting);
     assert_eq!(sim.d.live_task(t2).unwrap().status, TaskStatus::Waiting);
     // Back from break once the cool-down is over, the agent is offered work again.
     sim.advance(secs(60));
-    sim.ok(Command::SetStatus {
-        agent: sleepy,
-        status: AgentStatus::Available,
-    });
+    sim.ok(Command::SetStatus { agent: sleepy, status: AgentStatus::Available });
     assert_eq!(sim.offers_to(sleepy).len(), 1);
 }
 
@@ -285,26 +245,17 @@ fn a_declined_task_goes_to_the_next_agent_and_keeps_its_place() {
     let a = sim.agent("a", &["callbacks"]);
     sim.advance(secs(1));
     let b = sim.agent("b", &["callbacks"]);
-    sim.ok(Command::SetStatus {
-        agent: b,
-        status: AgentStatus::Break(BreakReason::new("lunch").unwrap()),
-    });
+    sim.ok(Command::SetStatus { agent: b, status: AgentStatus::Break(BreakReason::new("lunch").unwrap()) });
     let first = sim.task(TaskKind::NewSignupCallback, None);
     sim.advance(secs(1));
     let second = sim.task(TaskKind::NewSignupCallback, None);
     assert_eq!(sim.offers_to(a), vec![first]);
-    sim.ok(Command::Decline {
-        agent: a,
-        task: first,
-    });
+    sim.ok(Command::Decline { agent: a, task: first });
     // `a` is not offered the declined task again: it gets the second one.
     assert_eq!(sim.offers_to(a), vec![second]);
     let queue = sim.d.rules().queue_index("callbacks").unwrap();
     assert_eq!(sim.d.waiting_order(queue), vec![first]);
-    sim.ok(Command::SetStatus {
-        agent: b,
-        status: AgentStatus::Available,
-    });
+    sim.ok(Command::SetStatus { agent: b, status: AgentStatus::Available });
     assert_eq!(sim.offers_to(b), vec![first]);
 }
 
@@ -317,16 +268,8 @@ fn a_voice_task_is_followed_by_wrap_up() {
     assert_eq!(sim.status(a), AgentStatus::Busy);
     sim.drain();
     let next = sim.task(TaskKind::InboundCall, None);
-    assert!(
-        sim.offers_to(a).is_empty(),
-        "an agent on a call is offered nothing"
-    );
-    sim.ok(Command::Complete {
-        agent: a,
-        task: t,
-        outcome: Outcome::Reached,
-        summary: Some("booked".into()),
-    });
+    assert!(sim.offers_to(a).is_empty(), "an agent on a call is offered nothing");
+    sim.ok(Command::Complete { agent: a, task: t, outcome: Outcome::Reached, summary: Some("booked".into()) });
     assert_eq!(sim.status(a), AgentStatus::WrapUp);
     assert!(sim.offers_to(a).is_empty());
     sim.advance(secs(29));
@@ -343,40 +286,35 @@ fn a_break_asked_for_during_a_call_starts_after_wrap_up() {
     let t = sim.task(TaskKind::InboundCall, None);
     sim.ok(Command::Accept { agent: a, task: t });
     let lunch = AgentStatus::Break(BreakReason::new("lunch").unwrap());
-    sim.ok(Command::SetStatus {
-        agent: a,
-        status: lunch.clone(),
-    });
+    sim.ok(Command::SetStatus { agent: a, status: lunch.clone() });
     assert_eq!(sim.status(a), AgentStatus::Busy);
-    sim.ok(Command::Complete {
-        agent: a,
-        task: t,
-        outcome: Outcome::Reached,
-        summary: None,
-    });
+    sim.ok(Command::Complete { agent: a, task: t, outcome: Outcome::Reached, summary: None });
     sim.advance(secs(30));
     assert_eq!(sim.status(a), lunch);
+}
+
+#[test]
+fn a_supervisor_can_free_an_agent_stuck_on_a_call() {
+    let mut sim = Sim::new();
+    let a = sim.agent("a", &["hotline"]);
+    let t = sim.task(TaskKind::InboundCall, None);
+    sim.ok(Command::Accept { agent: a, task: t });
+    sim.ok(Command::ForceStatus { agent: a, status: AgentStatus::Offline });
+    assert_eq!(sim.status(a), AgentStatus::Offline);
+    assert_eq!(sim.d.live_task(t).unwrap().status, TaskStatus::Waiting);
+    let b = sim.agent("b", &["hotline"]);
+    assert_eq!(sim.offers_to(b), vec![t]);
 }
 
 #[test]
 fn back_office_work_runs_concurrently_up_to_capacity() {
     let mut sim = Sim::new();
     let a = sim.agent("a", &["travel"]);
-    let tasks: Vec<TaskId> = (0..3)
-        .map(|_| sim.task(TaskKind::InsuranceRegistration, None))
-        .collect();
+    let tasks: Vec<TaskId> = (0..3).map(|_| sim.task(TaskKind::InsuranceRegistration, None)).collect();
     assert_eq!(sim.offers_to(a), tasks[..2].to_vec());
-    sim.ok(Command::Accept {
-        agent: a,
-        task: tasks[0],
-    });
+    sim.ok(Command::Accept { agent: a, task: tasks[0] });
     assert_eq!(sim.status(a), AgentStatus::Available);
-    sim.ok(Command::Complete {
-        agent: a,
-        task: tasks[0],
-        outcome: Outcome::Done,
-        summary: None,
-    });
+    sim.ok(Command::Complete { agent: a, task: tasks[0], outcome: Outcome::Done, summary: None });
     assert_eq!(sim.offers_to(a), vec![tasks[2]]);
 }
 
@@ -388,9 +326,7 @@ fn a_reconnect_within_grace_keeps_the_task() {
     sim.ok(Command::Accept { agent: a, task: t });
     sim.ok(Command::Disconnect { agent: a });
     sim.advance(secs(59));
-    let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a }).unwrap() else {
-        panic!()
-    };
+    let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a }).unwrap() else { panic!() };
     assert_eq!(snap.held.iter().map(|c| c.id).collect::<Vec<_>>(), vec![t]);
     sim.advance(secs(120));
     assert_eq!(sim.d.live_task(t).unwrap().status, TaskStatus::Assigned);
@@ -430,28 +366,14 @@ fn wrong_agent_cannot_touch_anothers_offer_and_nothing_changes() {
     let b = sim.agent("b", &["hotline"]);
     let t = sim.task(TaskKind::NewSignupCallback, None);
     sim.drain();
-    assert_eq!(
-        sim.cmd(Command::Accept { agent: b, task: t }),
-        Err(DispatchError::NotOfferedToYou)
-    );
-    assert_eq!(
-        sim.cmd(Command::Decline { agent: b, task: t }),
-        Err(DispatchError::NotOfferedToYou)
-    );
-    let done = Command::Complete {
-        agent: b,
-        task: t,
-        outcome: Outcome::Done,
-        summary: None,
-    };
+    assert_eq!(sim.cmd(Command::Accept { agent: b, task: t }), Err(DispatchError::NotOfferedToYou));
+    assert_eq!(sim.cmd(Command::Decline { agent: b, task: t }), Err(DispatchError::NotOfferedToYou));
+    let done = Command::Complete { agent: b, task: t, outcome: Outcome::Done, summary: None };
     assert_eq!(sim.cmd(done), Err(DispatchError::NotHeldByYou));
     assert!(sim.drain().is_empty());
     assert_eq!(sim.d.live_task(t).unwrap().agent, Some(a));
     assert_eq!(
-        sim.cmd(Command::SetStatus {
-            agent: a,
-            status: AgentStatus::Busy
-        }),
+        sim.cmd(Command::SetStatus { agent: a, status: AgentStatus::Busy }),
         Err(DispatchError::StatusNotSettable("busy"))
     );
 }
@@ -464,18 +386,10 @@ fn cancelling_an_offered_task_rescinds_it_and_closes_it() {
     sim.drain();
     sim.ok(Command::CancelTask { task: t });
     let effects = sim.drain();
-    assert!(effects.contains(&Effect::OfferRescinded {
-        agent: a,
-        task: t,
-        reason: WithdrawReason::Cancelled
-    }));
-    assert!(effects.iter().any(|e| matches!(
-        e,
-        Effect::Record(Record::TaskClosed {
-            status: TaskStatus::Cancelled,
-            ..
-        })
-    )));
+    assert!(effects.contains(&Effect::OfferRescinded { agent: a, task: t, reason: WithdrawReason::Cancelled }));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Record(Record::TaskClosed { status: TaskStatus::Cancelled, .. })))
+    );
     assert!(sim.d.live_task(t).is_none());
 }
 
@@ -491,10 +405,7 @@ fn a_task_recovered_as_held_waits_for_its_agent() {
         back_office_capacity: 2,
     }));
     let id = TaskId::new();
-    let plan = sim
-        .d
-        .rules()
-        .plan(TaskKind::NewSignupCallback, sim.now, None, None);
+    let plan = sim.d.rules().plan(TaskKind::NewSignupCallback, sim.now, None, None);
     let card = Arc::new(TaskCard {
         id,
         kind: TaskKind::NewSignupCallback,
@@ -506,16 +417,9 @@ fn a_task_recovered_as_held_waits_for_its_agent() {
         created_at: sim.now,
         attempt: 1,
     });
-    sim.ok(Command::AddTask(NewTask {
-        card,
-        plan,
-        enqueued_at: sim.now,
-        held_by: Some(a),
-    }));
+    sim.ok(Command::AddTask(NewTask { card, plan, enqueued_at: sim.now, held_by: Some(a) }));
     assert_eq!(sim.d.live_task(id).unwrap().status, TaskStatus::Assigned);
-    let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a }).unwrap() else {
-        panic!()
-    };
+    let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a }).unwrap() else { panic!() };
     assert_eq!(snap.held.len(), 1);
 }
 
@@ -529,6 +433,8 @@ enum Op {
     Available(usize),
     Break(usize),
     Offline(usize),
+    ForceOffline(usize),
+    ForceBreak(usize),
     Accept(usize),
     Decline(usize),
     Complete(usize, usize),
@@ -545,6 +451,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..6usize).prop_map(Op::Available),
         1 => (0..6usize).prop_map(Op::Break),
         1 => (0..6usize).prop_map(Op::Offline),
+        1 => (0..6usize).prop_map(Op::ForceOffline),
+        1 => (0..6usize).prop_map(Op::ForceBreak),
         3 => (0..6usize).prop_map(Op::Accept),
         1 => (0..6usize).prop_map(Op::Decline),
         2 => ((0..6usize), (0..Outcome::ALL.len())).prop_map(|(a, o)| Op::Complete(a, o)),
@@ -589,6 +497,11 @@ proptest! {
                 Op::Available(i) => sim.cmd(Command::SetStatus { agent: agents[i], status: AgentStatus::Available }),
                 Op::Break(i) => sim.cmd(Command::SetStatus { agent: agents[i], status: AgentStatus::Break(BreakReason::new("rest").unwrap()) }),
                 Op::Offline(i) => sim.cmd(Command::SetStatus { agent: agents[i], status: AgentStatus::Offline }),
+                Op::ForceOffline(i) => sim.cmd(Command::ForceStatus { agent: agents[i], status: AgentStatus::Offline }),
+                Op::ForceBreak(i) => sim.cmd(Command::ForceStatus {
+                    agent: agents[i],
+                    status: AgentStatus::Break(BreakReason::new("meeting").unwrap()),
+                }),
                 Op::Accept(i) => match held(&sim, i, true) { Some(t) => sim.cmd(Command::Accept { agent: agents[i], task: t }), None => Ok(Reply::Done) },
                 Op::Decline(i) => match held(&sim, i, true) { Some(t) => sim.cmd(Command::Decline { agent: agents[i], task: t }), None => Ok(Reply::Done) },
                 Op::Complete(i, o) => match held(&sim, i, false) {

@@ -68,18 +68,14 @@ impl Store {
         .bind(ms(now))
         .execute(&self.pool)
         .await?;
-        self.customer(phone)
-            .await?
-            .ok_or(StoreError::Corrupt("customer vanished after upsert".into()))
+        self.customer(phone).await?.ok_or(StoreError::Corrupt("customer vanished after upsert".into()))
     }
 
     pub async fn customer(&self, phone: &Phone) -> Result<Option<Customer>> {
-        let row = sqlx::query(
-            "SELECT phone, name, notes, created_at, updated_at FROM customers WHERE phone = $1",
-        )
-        .bind(phone.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query("SELECT phone, name, notes, created_at, updated_at FROM customers WHERE phone = $1")
+            .bind(phone.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(Customer {
             phone: phone.clone(),
@@ -135,11 +131,6 @@ impl Store {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(CustomerProfile {
-            phone: phone.clone(),
-            customer,
-            past_calls,
-            open_cases,
-        })
+        Ok(CustomerProfile { phone: phone.clone(), customer, past_calls, open_cases })
     }
 }

@@ -57,30 +57,19 @@ impl Store {
     /// Connects to `url`, creating the SQLite file (and its folder) if needed.
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         if backend == Backend::Sqlite
-            && let Some(path) = url
-                .strip_prefix("sqlite://")
-                .map(|p| p.split('?').next().unwrap_or(p))
+            && let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
             && let Some(dir) = Path::new(path).parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         }
         let max = if backend == Backend::Sqlite { 4 } else { 10 };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .connect(url)
-            .await?;
+        let pool = AnyPoolOptions::new().max_connections(max).connect(url).await?;
         if backend == Backend::Sqlite {
             // WAL lets REST reads run while the writer commits.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         Ok(Store { pool, backend })
     }
@@ -95,16 +84,9 @@ impl Store {
             Backend::Sqlite => include_str!("migrations/sqlite/0001_init.sql"),
             Backend::Postgres => include_str!("migrations/postgres/0001_init.sql"),
         };
-        let migration = Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            SqlStr::from_static(sql),
-            false,
-        );
-        Migrator::with_migrations(vec![migration])
-            .run(&self.pool)
-            .await?;
+        let migration =
+            Migration::new(1, Cow::Borrowed("init"), MigrationType::Simple, SqlStr::from_static(sql), false);
+        Migrator::with_migrations(vec![migration]).run(&self.pool).await?;
         Ok(())
     }
 
@@ -117,10 +99,8 @@ impl Store {
             .bind(&fresh)
             .execute(&self.pool)
             .await?;
-        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
         Ok(row.try_get("value")?)
     }
 
@@ -159,8 +139,7 @@ where
     T::Err: std::fmt::Display,
 {
     let text: String = row.try_get(col)?;
-    text.parse()
-        .map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))
+    text.parse().map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
 pub(crate) fn parse_opt<T: FromStr>(row: &AnyRow, col: &str) -> Result<Option<T>>
@@ -168,11 +147,7 @@ where
     T::Err: std::fmt::Display,
 {
     let text: Option<String> = row.try_get(col)?;
-    text.map(|t| {
-        t.parse()
-            .map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))
-    })
-    .transpose()
+    text.map(|t| t.parse().map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
 }
 
 #[cfg(test)]

@@ -139,11 +139,7 @@ impl Store {
     /// One task with its attempts and events.
     pub async fn task(&self, id: TaskId) -> Result<Option<TaskRecord>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"));
-        let Some(row) = sqlx::query(sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-        else {
+        let Some(row) = sqlx::query(sql).bind(id.to_string()).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
         let mut task = task_from_row(&row)?;
@@ -164,12 +160,10 @@ impl Store {
                 summary: row.try_get("summary")?,
             });
         }
-        let rows = sqlx::query(
-            "SELECT at, event, agent_id, note FROM task_events WHERE task_id = $1 ORDER BY id",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT at, event, agent_id, note FROM task_events WHERE task_id = $1 ORDER BY id")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
         for row in &rows {
             task.events.push(TaskEvent {
                 at: from_ms(row.try_get("at")?)?,
@@ -208,9 +202,7 @@ impl Store {
              FROM tasks WHERE status IN ('waiting', 'offered', 'assigned') ORDER BY enqueued_at, id"
         ));
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| Ok((task_from_row(r)?, r.try_get::<i64, _>("attempts")? as u32)))
-            .collect()
+        rows.iter().map(|r| Ok((task_from_row(r)?, r.try_get::<i64, _>("attempts")? as u32))).collect()
     }
 
     /// Writes the dispatcher's records in order, in one transaction.
@@ -234,16 +226,14 @@ async fn event(
     agent: Option<UserId>,
     note: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(task.to_string())
-    .bind(ms(at))
-    .bind(what)
-    .bind(agent.map(|a| a.to_string()))
-    .bind(note)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ($1, $2, $3, $4, $5)")
+        .bind(task.to_string())
+        .bind(ms(at))
+        .bind(what)
+        .bind(agent.map(|a| a.to_string()))
+        .bind(note)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -272,13 +262,15 @@ async fn end_attempt(
     outcome: Option<Outcome>,
     summary: Option<&str>,
 ) -> Result<()> {
-    sqlx::query("UPDATE attempts SET ended_at = $2, outcome = $3, summary = $4 WHERE task_id = $1 AND ended_at IS NULL")
-        .bind(task.to_string())
-        .bind(ms(at))
-        .bind(outcome.map(|o| o.as_str()))
-        .bind(summary)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE attempts SET ended_at = $2, outcome = $3, summary = $4 WHERE task_id = $1 AND ended_at IS NULL",
+    )
+    .bind(task.to_string())
+    .bind(ms(at))
+    .bind(outcome.map(|o| o.as_str()))
+    .bind(summary)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -288,13 +280,7 @@ async fn apply_one(tx: &mut Tx<'_>, record: &Record) -> Result<()> {
             set_status(tx, *task, TaskStatus::Offered, Some(*agent), *at).await?;
             event(tx, *task, *at, "offered", Some(*agent), None).await?;
         }
-        Record::TaskReturned {
-            task,
-            agent,
-            event: what,
-            note,
-            at,
-        } => {
+        Record::TaskReturned { task, agent, event: what, note, at } => {
             set_status(tx, *task, TaskStatus::Waiting, None, *at).await?;
             end_attempt(tx, *task, *at, None, note.as_deref()).await?;
             event(tx, *task, *at, what, Some(*agent), note.as_deref()).await?;
@@ -312,14 +298,7 @@ async fn apply_one(tx: &mut Tx<'_>, record: &Record) -> Result<()> {
             .await?;
             event(tx, *task, *at, "accepted", Some(*agent), None).await?;
         }
-        Record::TaskClosed {
-            task,
-            status,
-            agent,
-            outcome,
-            summary,
-            at,
-        } => {
+        Record::TaskClosed { task, status, agent, outcome, summary, at } => {
             sqlx::query(
                 "UPDATE tasks SET status = $2, agent_id = $3, outcome = $4, closed_at = $5, updated_at = $5 WHERE id = $1",
             )
@@ -334,15 +313,13 @@ async fn apply_one(tx: &mut Tx<'_>, record: &Record) -> Result<()> {
             event(tx, *task, *at, status.as_str(), *agent, summary.as_deref()).await?;
         }
         Record::AgentStatus { agent, status, at } => {
-            sqlx::query(
-                "UPDATE users SET status = $2, status_reason = $3, status_since = $4 WHERE id = $1",
-            )
-            .bind(agent.to_string())
-            .bind(status.name())
-            .bind(status.break_reason())
-            .bind(ms(*at))
-            .execute(&mut **tx)
-            .await?;
+            sqlx::query("UPDATE users SET status = $2, status_reason = $3, status_since = $4 WHERE id = $1")
+                .bind(agent.to_string())
+                .bind(status.name())
+                .bind(status.break_reason())
+                .bind(ms(*at))
+                .execute(&mut **tx)
+                .await?;
             sqlx::query("INSERT INTO agent_status_log (agent_id, status, reason, at) VALUES ($1, $2, $3, $4)")
                 .bind(agent.to_string())
                 .bind(status.name())

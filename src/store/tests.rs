@@ -4,9 +4,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::dispatch::Record;
-use crate::domain::{
-    AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus,
-};
+use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus};
 use crate::testing::TestDb;
 
 fn now() -> Timestamp {
@@ -44,20 +42,10 @@ fn new_task(phone: &str, kind: TaskKind) -> NewTaskRow {
 async fn lifecycle(store: Store) {
     // Users: unique names, round trip, patch.
     let alice = store.create_user(new_user("alice"), now()).await.unwrap();
-    assert!(matches!(
-        store.create_user(new_user("alice"), now()).await,
-        Err(StoreError::Conflict("username"))
-    ));
+    assert!(matches!(store.create_user(new_user("alice"), now()).await, Err(StoreError::Conflict("username"))));
     assert_eq!(store.user_by_name("alice").await.unwrap().unwrap(), alice);
     let patched = store
-        .update_agent(
-            alice.id,
-            AgentPatch {
-                skills: Some(vec!["travel".into()]),
-                ..Default::default()
-            },
-            now(),
-        )
+        .update_agent(alice.id, AgentPatch { skills: Some(vec!["travel".into()]), ..Default::default() }, now())
         .await
         .unwrap()
         .unwrap();
@@ -67,40 +55,15 @@ async fn lifecycle(store: Store) {
     // A task through offer, decline, offer, accept and completion.
     let t = new_task("13800138000", TaskKind::NewSignupCallback);
     store.insert_task(&t).await.unwrap();
-    assert!(matches!(
-        store.insert_task(&t).await,
-        Err(StoreError::Conflict("task"))
-    ));
+    assert!(matches!(store.insert_task(&t).await, Err(StoreError::Conflict("task"))));
     let at = now();
     store
         .apply(&[
-            Record::TaskOffered {
-                task: t.id,
-                agent: alice.id,
-                at,
-            },
-            Record::TaskReturned {
-                task: t.id,
-                agent: alice.id,
-                event: "declined",
-                note: None,
-                at,
-            },
-            Record::TaskOffered {
-                task: t.id,
-                agent: alice.id,
-                at,
-            },
-            Record::TaskAssigned {
-                task: t.id,
-                agent: alice.id,
-                at,
-            },
-            Record::AgentStatus {
-                agent: alice.id,
-                status: AgentStatus::Busy,
-                at,
-            },
+            Record::TaskOffered { task: t.id, agent: alice.id, at },
+            Record::TaskReturned { task: t.id, agent: alice.id, event: "declined", note: None, at },
+            Record::TaskOffered { task: t.id, agent: alice.id, at },
+            Record::TaskAssigned { task: t.id, agent: alice.id, at },
+            Record::AgentStatus { agent: alice.id, status: AgentStatus::Busy, at },
         ])
         .await
         .unwrap();
@@ -118,11 +81,7 @@ async fn lifecycle(store: Store) {
                 summary: Some("confirmed two seats".into()),
                 at,
             },
-            Record::AgentStatus {
-                agent: alice.id,
-                status: AgentStatus::Break(BreakReason::new("lunch").unwrap()),
-                at,
-            },
+            Record::AgentStatus { agent: alice.id, status: AgentStatus::Break(BreakReason::new("lunch").unwrap()), at },
         ])
         .await
         .unwrap();
@@ -130,67 +89,28 @@ async fn lifecycle(store: Store) {
     assert_eq!(rec.status, TaskStatus::Completed);
     assert_eq!(rec.outcome, Some(Outcome::Reached));
     assert_eq!(rec.attempts.len(), 1);
-    assert_eq!(
-        rec.attempts[0].summary.as_deref(),
-        Some("confirmed two seats")
-    );
+    assert_eq!(rec.attempts[0].summary.as_deref(), Some("confirmed two seats"));
     let events: Vec<&str> = rec.events.iter().map(|e| e.event.as_str()).collect();
-    assert_eq!(
-        events,
-        [
-            "created",
-            "offered",
-            "declined",
-            "offered",
-            "accepted",
-            "completed"
-        ]
-    );
+    assert_eq!(events, ["created", "offered", "declined", "offered", "accepted", "completed"]);
     assert!(store.live_tasks().await.unwrap().is_empty());
     let alice = store.user(alice.id).await.unwrap().unwrap();
-    assert_eq!(
-        alice.status,
-        AgentStatus::Break(BreakReason::new("lunch").unwrap())
-    );
+    assert_eq!(alice.status, AgentStatus::Break(BreakReason::new("lunch").unwrap()));
 
     // Filters.
     let open = new_task("13800138000", TaskKind::ComplaintFollowUp);
     store.insert_task(&open).await.unwrap();
-    let f = |status| TaskFilter {
-        status,
-        limit: 50,
-        ..Default::default()
-    };
-    assert_eq!(
-        store
-            .tasks(&f(Some(TaskStatus::Completed)))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        store.tasks(&f(Some(TaskStatus::Waiting))).await.unwrap()[0].id,
-        open.id
-    );
+    let f = |status| TaskFilter { status, limit: 50, ..Default::default() };
+    assert_eq!(store.tasks(&f(Some(TaskStatus::Completed))).await.unwrap().len(), 1);
+    assert_eq!(store.tasks(&f(Some(TaskStatus::Waiting))).await.unwrap()[0].id, open.id);
     assert_eq!(store.tasks(&f(None)).await.unwrap().len(), 2);
 
     // The customer profile the screen-pop shows.
     let phone = Phone::parse("13800138000").unwrap();
-    store
-        .upsert_customer(&phone, Some("Wang Li"), None, now())
-        .await
-        .unwrap();
-    store
-        .upsert_customer(&phone, None, Some("prefers mornings"), now())
-        .await
-        .unwrap();
+    store.upsert_customer(&phone, Some("Wang Li"), None, now()).await.unwrap();
+    store.upsert_customer(&phone, None, Some("prefers mornings"), now()).await.unwrap();
     let p = store.customer_profile(&phone).await.unwrap();
     let c = p.customer.unwrap();
-    assert_eq!(
-        (c.name.as_deref(), c.notes.as_deref()),
-        (Some("Wang Li"), Some("prefers mornings"))
-    );
+    assert_eq!((c.name.as_deref(), c.notes.as_deref()), (Some("Wang Li"), Some("prefers mornings")));
     assert_eq!(p.past_calls.len(), 1);
     assert_eq!(p.past_calls[0].agent, "ALICE");
     assert_eq!(p.open_cases.len(), 1);
@@ -221,9 +141,6 @@ async fn migrations_are_idempotent() {
     let db = TestDb::sqlite();
     let store = db.store().await;
     store.migrate().await.unwrap();
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
     assert_eq!(row.try_get::<i64, _>("n").unwrap(), 1);
 }

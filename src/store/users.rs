@@ -65,15 +65,10 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         password_hash: row.try_get("password_hash")?,
         display_name: row.try_get("display_name")?,
         sip_uri: row.try_get("sip_uri")?,
-        skills: skills
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        skills: skills.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         voice_capacity: row.try_get::<i64, _>("voice_capacity")? as u8,
         back_office_capacity: row.try_get::<i64, _>("back_office_capacity")? as u8,
-        status: AgentStatus::from_parts(&status, reason.as_deref())
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        status: AgentStatus::from_parts(&status, reason.as_deref()).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         status_since: from_ms(row.try_get("status_since")?)?,
         created_at: from_ms(row.try_get("created_at")?)?,
     })
@@ -105,53 +100,34 @@ impl Store {
             }
             other => other?,
         };
-        self.user(id)
-            .await?
-            .ok_or(StoreError::Corrupt("user vanished after insert".into()))
+        self.user(id).await?.ok_or(StoreError::Corrupt("user vanished after insert".into()))
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
-        let row = sqlx::query(sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
-        ));
-        let row = sqlx::query(sql)
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"));
+        let row = sqlx::query(sql).bind(username).fetch_optional(&self.pool).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
-        ));
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"));
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(user_from_row).collect()
     }
 
     pub async fn user_count(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&self.pool).await?;
         Ok(row.try_get("n")?)
     }
 
     /// Applies a patch and returns the updated user, or `None` if there is no such user.
-    pub async fn update_agent(
-        &self,
-        id: UserId,
-        patch: AgentPatch,
-        now: Timestamp,
-    ) -> Result<Option<User>> {
+    pub async fn update_agent(&self, id: UserId, patch: AgentPatch, now: Timestamp) -> Result<Option<User>> {
         let Some(mut user) = self.user(id).await? else {
             return Ok(None);
         };

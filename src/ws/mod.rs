@@ -21,38 +21,31 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
     // The transport admits up to twice the limit so that the session can
     // refuse an oversized message with a clear close code (1009) instead of
     // the connection just breaking.
-    ws.max_message_size(limit * 2)
-        .max_frame_size(limit * 2)
-        .on_upgrade(move |socket| {
-            let (sink, stream) = socket.split();
-            let incoming = stream.filter_map(|m| {
-                ready(match m {
-                    Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
-                    Ok(Message::Binary(_)) => Some(Frame::Binary),
-                    Ok(Message::Close(_)) | Err(_) => Some(Frame::Close),
-                    Ok(Message::Ping(_) | Message::Pong(_)) => None,
-                })
-            });
-            let outgoing = sink.with(|o: Out| {
-                ready(Ok::<_, axum::Error>(match o {
-                    Out::Text(t) => Message::Text(t.into()),
-                    Out::Close(code, reason) => Message::Close(Some(CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    })),
-                }))
-            });
-            let env = SessionEnv {
-                hub: state.hub.clone(),
-                store: state.store.clone(),
-                auth: state.auth.clone(),
-                auth_timeout: Duration::from_secs(state.config.auth.ws_auth_timeout_secs),
-                max_message_bytes: limit,
-                shutdown: state.shutdown.clone(),
-                conn: state.next_conn_id(),
-            };
-            state
-                .sessions
-                .track_future(session::run(incoming, Box::pin(outgoing), env))
-        })
+    ws.max_message_size(limit * 2).max_frame_size(limit * 2).on_upgrade(move |socket| {
+        let (sink, stream) = socket.split();
+        let incoming = stream.filter_map(|m| {
+            ready(match m {
+                Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
+                Ok(Message::Binary(_)) => Some(Frame::Binary),
+                Ok(Message::Close(_)) | Err(_) => Some(Frame::Close),
+                Ok(Message::Ping(_) | Message::Pong(_)) => None,
+            })
+        });
+        let outgoing = sink.with(|o: Out| {
+            ready(Ok::<_, axum::Error>(match o {
+                Out::Text(t) => Message::Text(t.into()),
+                Out::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
+            }))
+        });
+        let env = SessionEnv {
+            hub: state.hub.clone(),
+            store: state.store.clone(),
+            auth: state.auth.clone(),
+            auth_timeout: Duration::from_secs(state.config.auth.ws_auth_timeout_secs),
+            max_message_bytes: limit,
+            shutdown: state.shutdown.clone(),
+            conn: state.next_conn_id(),
+        };
+        state.sessions.track_future(session::run(incoming, Box::pin(outgoing), env))
+    })
 }

@@ -108,16 +108,8 @@ pub enum ServerMsg {
 }
 
 impl ServerMsg {
-    pub fn error(
-        code: &'static str,
-        message: impl Into<String>,
-        reference: Option<String>,
-    ) -> Self {
-        ServerMsg::Error {
-            code,
-            message: message.into(),
-            reference,
-        }
+    pub fn error(code: &'static str, message: impl Into<String>, reference: Option<String>) -> Self {
+        ServerMsg::Error { code, message: message.into(), reference }
     }
 }
 
@@ -128,49 +120,26 @@ mod tests {
 
     #[test]
     fn client_messages_parse_with_their_ref() {
-        let m: Incoming = serde_json::from_str(
-            r#"{"type":"set_status","status":"break","reason":"lunch","ref":"7"}"#,
-        )
-        .unwrap();
+        let m: Incoming =
+            serde_json::from_str(r#"{"type":"set_status","status":"break","reason":"lunch","ref":"7"}"#).unwrap();
         assert_eq!(m.reference.as_deref(), Some("7"));
-        assert_eq!(
-            m.msg,
-            ClientMsg::SetStatus {
-                status: AgentStatus::Break(BreakReason::new("lunch").unwrap())
-            }
-        );
+        assert_eq!(m.msg, ClientMsg::SetStatus { status: AgentStatus::Break(BreakReason::new("lunch").unwrap()) });
         let id = TaskId::new();
-        let m: Incoming = serde_json::from_str(&format!(
-            r#"{{"type":"complete","task_id":"{id}","outcome":"no_answer"}}"#
-        ))
-        .unwrap();
-        assert_eq!(
-            m.msg,
-            ClientMsg::Complete {
-                task_id: id,
-                outcome: Outcome::NoAnswer,
-                summary: None
-            }
-        );
+        let m: Incoming =
+            serde_json::from_str(&format!(r#"{{"type":"complete","task_id":"{id}","outcome":"no_answer"}}"#)).unwrap();
+        assert_eq!(m.msg, ClientMsg::Complete { task_id: id, outcome: Outcome::NoAnswer, summary: None });
         assert!(serde_json::from_str::<Incoming>(r#"{"type":"teleport"}"#).is_err());
         assert!(serde_json::from_str::<Incoming>(r#"{"type":"accept"}"#).is_err());
     }
 
     #[test]
     fn server_messages_carry_seq_and_type() {
-        let msg = ServerMsg::OfferRescinded {
-            task_id: TaskId::new(),
-            reason: WithdrawReason::Timeout,
-        };
+        let msg = ServerMsg::OfferRescinded { task_id: TaskId::new(), reason: WithdrawReason::Timeout };
         let v = serde_json::to_value(Outgoing { seq: 3, msg: &msg }).unwrap();
         assert_eq!(v["seq"], 3);
         assert_eq!(v["type"], "offer_rescinded");
         assert_eq!(v["reason"], "timeout");
-        let v = serde_json::to_value(Outgoing {
-            seq: 4,
-            msg: &ServerMsg::Ack { reference: None },
-        })
-        .unwrap();
+        let v = serde_json::to_value(Outgoing { seq: 4, msg: &ServerMsg::Ack { reference: None } }).unwrap();
         assert_eq!(v, serde_json::json!({"seq": 4, "type": "ack"}));
     }
 }

@@ -61,8 +61,7 @@ struct Writer<O> {
 impl<O: Sink<Out> + Unpin> Writer<O> {
     async fn send(&mut self, msg: &ServerMsg) -> bool {
         self.seq += 1;
-        let text = serde_json::to_string(&Outgoing { seq: self.seq, msg })
-            .expect("protocol messages serialise");
+        let text = serde_json::to_string(&Outgoing { seq: self.seq, msg }).expect("protocol messages serialise");
         self.sink.send(Out::Text(text)).await.is_ok()
     }
 
@@ -78,10 +77,7 @@ where
     I: Stream<Item = Frame> + Unpin,
     O: Sink<Out> + Unpin,
 {
-    let mut out = Writer {
-        sink: outgoing,
-        seq: 0,
-    };
+    let mut out = Writer { sink: outgoing, seq: 0 };
     let Some(claims) = authenticate(&mut incoming, &mut out, &env).await else {
         return;
     };
@@ -101,18 +97,12 @@ where
             return out.close(close::GOING_AWAY, "server shutting down").await;
         }
         Err(HubError::Dispatch(e)) => {
-            out.send(&ServerMsg::error("not_an_agent", e.to_string(), None))
-                .await;
+            out.send(&ServerMsg::error("not_an_agent", e.to_string(), None)).await;
             return out.close(close::POLICY, "not routable").await;
         }
     };
     tracing::info!(agent = %user.username, conn = env.conn, "agent connected");
-    let hello = ServerMsg::Hello {
-        user: agent,
-        name: user.display_name.clone(),
-        role: user.role,
-        snapshot,
-    };
+    let hello = ServerMsg::Hello { user: agent, name: user.display_name.clone(), role: user.role, snapshot };
     if out.send(&hello).await {
         serve(&mut incoming, &mut out, &mut pushes, &env, agent).await;
     }
@@ -170,11 +160,7 @@ async fn serve<I, O>(
 }
 
 /// Waits for the first frame and redeems its ticket; closes the socket on failure.
-async fn authenticate<I, O>(
-    incoming: &mut I,
-    out: &mut Writer<O>,
-    env: &SessionEnv,
-) -> Option<Claims>
+async fn authenticate<I, O>(incoming: &mut I, out: &mut Writer<O>, env: &SessionEnv) -> Option<Claims>
 where
     I: Stream<Item = Frame> + Unpin,
     O: Sink<Out> + Unpin,
@@ -182,12 +168,7 @@ where
     let secs = env.auth_timeout.as_secs();
     let frame = match tokio::time::timeout(env.auth_timeout, incoming.next()).await {
         Err(_) => {
-            out.send(&ServerMsg::error(
-                "auth_timeout",
-                format!("no ticket within {secs} s"),
-                None,
-            ))
-            .await;
+            out.send(&ServerMsg::error("auth_timeout", format!("no ticket within {secs} s"), None)).await;
             out.close(close::POLICY, "authentication timed out").await;
             return None;
         }
@@ -195,30 +176,23 @@ where
         Ok(Some(f)) => f,
     };
     let claims = match frame {
-        Frame::Text(t) if t.len() <= env.max_message_bytes => {
-            match serde_json::from_str::<Incoming>(&t) {
-                Ok(Incoming {
-                    msg: ClientMsg::Auth { ticket },
-                    ..
-                }) => env.auth.redeem_ticket(&ticket, Timestamp::now()),
-                _ => None,
-            }
-        }
+        Frame::Text(t) if t.len() <= env.max_message_bytes => match serde_json::from_str::<Incoming>(&t) {
+            Ok(Incoming { msg: ClientMsg::Auth { ticket }, .. }) => env.auth.redeem_ticket(&ticket, Timestamp::now()),
+            _ => None,
+        },
         _ => None,
     };
     match claims {
         Some(c) if c.role.takes_work() => Some(c),
         Some(c) => {
             let msg = format!("the role {} does not take work over this socket", c.role);
-            out.send(&ServerMsg::error("role_cannot_take_work", msg, None))
-                .await;
+            out.send(&ServerMsg::error("role_cannot_take_work", msg, None)).await;
             out.close(close::POLICY, "role cannot take work").await;
             None
         }
         None => {
             let msg = "the first message must be {\"type\":\"auth\",\"ticket\":...} with a ticket from POST /api/v1/ws-ticket";
-            out.send(&ServerMsg::error("auth_required", msg, None))
-                .await;
+            out.send(&ServerMsg::error("auth_required", msg, None)).await;
             out.close(close::POLICY, "authentication failed").await;
             None
         }
@@ -233,51 +207,26 @@ async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
     let cmd = match msg {
         ClientMsg::Ping => return ServerMsg::Pong,
         ClientMsg::Auth { .. } => {
-            return ServerMsg::error(
-                "already_authenticated",
-                "this socket is authenticated",
-                reference,
-            );
+            return ServerMsg::error("already_authenticated", "this socket is authenticated", reference);
         }
-        ClientMsg::Accept { task_id } => Command::Accept {
-            agent,
-            task: task_id,
-        },
-        ClientMsg::Decline { task_id } => Command::Decline {
-            agent,
-            task: task_id,
-        },
-        ClientMsg::Complete {
-            summary: Some(s), ..
-        } if s.chars().count() > MAX_SUMMARY_CHARS => {
+        ClientMsg::Accept { task_id } => Command::Accept { agent, task: task_id },
+        ClientMsg::Decline { task_id } => Command::Decline { agent, task: task_id },
+        ClientMsg::Complete { summary: Some(s), .. } if s.chars().count() > MAX_SUMMARY_CHARS => {
             return ServerMsg::error(
                 "summary_too_long",
                 format!("a summary is at most {MAX_SUMMARY_CHARS} characters"),
                 reference,
             );
         }
-        ClientMsg::Complete {
-            task_id,
-            outcome,
-            summary,
-        } => Command::Complete {
-            agent,
-            task: task_id,
-            outcome,
-            summary,
-        },
+        ClientMsg::Complete { task_id, outcome, summary } => {
+            Command::Complete { agent, task: task_id, outcome, summary }
+        }
         ClientMsg::SetStatus { status } => Command::SetStatus { agent, status },
-        ClientMsg::Release { task_id, note } => Command::Release {
-            agent,
-            task: task_id,
-            note,
-        },
+        ClientMsg::Release { task_id, note } => Command::Release { agent, task: task_id, note },
     };
     match env.hub.command(cmd).await {
         Ok(_) => ServerMsg::Ack { reference },
-        Err(HubError::Stopped) => {
-            ServerMsg::error("shutting_down", "the server is shutting down", reference)
-        }
+        Err(HubError::Stopped) => ServerMsg::error("shutting_down", "the server is shutting down", reference),
         Err(HubError::Dispatch(e)) => ServerMsg::error(dispatch_code(&e), e.to_string(), reference),
     }
 }
@@ -304,22 +253,11 @@ async fn render(push: Push, store: &Store) -> ServerMsg {
                     None
                 }
             };
-            ServerMsg::Offer {
-                task: offer.task,
-                expires_at: offer.expires_at,
-                why: offer.why,
-                customer,
-            }
+            ServerMsg::Offer { task: offer.task, expires_at: offer.expires_at, why: offer.why, customer }
         }
-        Push::OfferRescinded { task, reason } => ServerMsg::OfferRescinded {
-            task_id: task,
-            reason,
-        },
+        Push::OfferRescinded { task, reason } => ServerMsg::OfferRescinded { task_id: task, reason },
         Push::TaskAssigned(task) => ServerMsg::TaskAssigned { task },
-        Push::TaskRevoked { task, reason } => ServerMsg::TaskRevoked {
-            task_id: task,
-            reason,
-        },
+        Push::TaskRevoked { task, reason } => ServerMsg::TaskRevoked { task_id: task, reason },
         Push::Status { status, since } => ServerMsg::Status { status, since },
         Push::Replaced => unreachable!("handled by the session loop"),
     }

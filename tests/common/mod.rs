@@ -40,9 +40,7 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> TestServer {
-        let store = switchboard::store::Store::connect(&config.database_url())
-            .await
-            .unwrap();
+        let store = switchboard::store::Store::connect(&config.database_url()).await.unwrap();
         store.migrate().await.unwrap();
         if store.user_by_name("admin").await.unwrap().is_none() {
             let admin = NewAccount {
@@ -55,27 +53,14 @@ impl TestServer {
                 voice_capacity: None,
                 back_office_capacity: None,
             };
-            accounts::create(&store, &config.rules().unwrap(), 2, admin)
-                .await
-                .unwrap();
+            accounts::create(&store, &config.rules().unwrap(), 2, admin).await.unwrap();
         }
         store.close().await;
-        let listeners = Listeners {
-            http: TcpListener::bind(config.server.http).await.unwrap(),
-        };
+        let listeners = Listeners { http: TcpListener::bind(config.server.http).await.unwrap() };
         let addr = listeners.http_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(switchboard::run(
-            config.clone(),
-            listeners,
-            shutdown.clone(),
-        ));
-        TestServer {
-            addr,
-            config,
-            shutdown,
-            task: Some(task),
-        }
+        let task = tokio::spawn(switchboard::run(config.clone(), listeners, shutdown.clone()));
+        TestServer { addr, config, shutdown, task: Some(task) }
     }
 
     /// Graceful shutdown; waits until the server has written everything.
@@ -85,10 +70,7 @@ impl TestServer {
     }
 
     pub fn client(&self, token: Option<String>) -> Http {
-        Http {
-            addr: self.addr,
-            token,
-        }
+        Http { addr: self.addr, token }
     }
 
     pub async fn admin(&self) -> Http {
@@ -96,13 +78,8 @@ impl TestServer {
     }
 
     pub async fn login(&self, user: &str, password: &str) -> Http {
-        let (status, body) = self
-            .client(None)
-            .post(
-                "/api/v1/login",
-                json!({"username": user, "password": password}),
-            )
-            .await;
+        let (status, body) =
+            self.client(None).post("/api/v1/login", json!({"username": user, "password": password})).await;
         assert_eq!(status, 200, "{body}");
         self.client(Some(body["token"].as_str().unwrap().to_owned()))
     }
@@ -145,42 +122,26 @@ impl Http {
         self.raw("GET", path, None, "application/json").await
     }
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.raw("POST", path, Some(body.to_string()), "application/json")
-            .await
+        self.raw("POST", path, Some(body.to_string()), "application/json").await
     }
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        self.raw("PUT", path, Some(body.to_string()), "application/json")
-            .await
+        self.raw("PUT", path, Some(body.to_string()), "application/json").await
     }
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.raw("PATCH", path, Some(body.to_string()), "application/json")
-            .await
+        self.raw("PATCH", path, Some(body.to_string()), "application/json").await
     }
 
-    pub async fn raw(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<String>,
-        content_type: &str,
-    ) -> (u16, Value) {
+    pub async fn raw(&self, method: &str, path: &str, body: Option<String>, content_type: &str) -> (u16, Value) {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let body = body.unwrap_or_default();
-        let auth = self
-            .token
-            .as_ref()
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
+        let auth = self.token.as_ref().map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await.unwrap().unwrap();
         let text = String::from_utf8(response).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
@@ -204,28 +165,18 @@ pub struct Console {
 
 impl Console {
     pub async fn open(addr: SocketAddr) -> Console {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-            .await
-            .unwrap();
-        Console {
-            ws,
-            http: None,
-            last_seq: 0,
-        }
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
+        Console { ws, http: None, last_seq: 0 }
     }
 
     pub async fn auth(&mut self, http: &Http) {
         let (status, body) = http.post("/api/v1/ws-ticket", json!({})).await;
         assert_eq!(status, 200, "{body}");
-        self.send(json!({"type": "auth", "ticket": body["ticket"]}))
-            .await;
+        self.send(json!({"type": "auth", "ticket": body["ticket"]})).await;
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.ws
-            .send(Message::Text(v.to_string().into()))
-            .await
-            .unwrap();
+        self.ws.send(Message::Text(v.to_string().into())).await.unwrap();
     }
 
     /// The next message, checking that sequence numbers have no gaps.
@@ -263,10 +214,7 @@ impl Console {
     /// Waits for the server to close the socket and returns the close code.
     pub async fn closed(&mut self) -> u16 {
         loop {
-            match tokio::time::timeout(Duration::from_secs(5), self.ws.next())
-                .await
-                .expect("not closed within 5 s")
-            {
+            match tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await.expect("not closed within 5 s") {
                 Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
                 Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return 0,
                 Some(Ok(_)) => continue,

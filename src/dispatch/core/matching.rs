@@ -39,10 +39,7 @@ impl Dispatcher {
                 break;
             };
             if passed_over.len() < MAX_PASSED_OVER_LISTED {
-                passed_over.push(PassedOver {
-                    agent: agent.profile.id,
-                    reason,
-                });
+                passed_over.push(PassedOver { agent: agent.profile.id, reason });
             }
         }
         if let Some(a) = chosen {
@@ -108,19 +105,8 @@ impl Dispatcher {
         self.attach(a, slot);
         self.arm(expires, Timer::OfferExpiry { slot, epoch });
         let agent = self.agent_id(a);
-        out.push(Effect::Record(Record::TaskOffered {
-            task: card.id,
-            agent,
-            at: ts(now),
-        }));
-        out.push(Effect::Offer {
-            agent,
-            offer: Offer {
-                task: card,
-                expires_at: ts(expires),
-                why,
-            },
-        });
+        out.push(Effect::Record(Record::TaskOffered { task: card.id, agent, at: ts(now) }));
+        out.push(Effect::Offer { agent, offer: Offer { task: card, expires_at: ts(expires), why } });
     }
 
     // ----- indexes -----
@@ -190,9 +176,7 @@ impl Dispatcher {
     /// Puts an agent back into the per-queue indexes after a change.
     pub(super) fn index_agent(&mut self, a: u32) {
         let agent = &mut self.agents[a as usize];
-        let key = agent
-            .routable()
-            .then_some((agent.load(), agent.idle_since, a));
+        let key = agent.routable().then_some((agent.load(), agent.idle_since, a));
         agent.routable_key = key;
         let b = bucket(&agent.status, agent.connected);
         for q in agent.queue_bits() {
@@ -216,17 +200,11 @@ impl Dispatcher {
     }
 
     pub(super) fn task_slot(&self, id: TaskId) -> Result<u32, DispatchError> {
-        self.task_index
-            .get(&id)
-            .copied()
-            .ok_or(DispatchError::UnknownTask)
+        self.task_index.get(&id).copied().ok_or(DispatchError::UnknownTask)
     }
 
     pub(super) fn agent_slot(&self, id: UserId) -> Result<u32, DispatchError> {
-        self.agent_index
-            .get(&id)
-            .copied()
-            .ok_or(DispatchError::UnknownAgent)
+        self.agent_index.get(&id).copied().ok_or(DispatchError::UnknownAgent)
     }
 
     pub(super) fn agent_id(&self, a: u32) -> UserId {
@@ -244,7 +222,8 @@ impl Dispatcher {
                 TaskState::Offered { expires, .. } => offers.push(Offer {
                     task: task.card.clone(),
                     expires_at: ts(expires),
-                    why: self.explain("best_waiting_task", task.queue, Vec::new()),
+                    // Recomputed for a reconnecting console: the floor as it is now.
+                    why: self.explain("snapshot", task.queue, Vec::new()),
                 }),
                 TaskState::Waiting => {}
             }
@@ -271,11 +250,7 @@ impl Dispatcher {
             TaskState::Offered { agent, .. } => (TaskStatus::Offered, Some(self.agent_id(agent))),
             TaskState::Assigned { agent } => (TaskStatus::Assigned, Some(self.agent_id(agent))),
         };
-        Some(LiveTask {
-            status,
-            agent,
-            channel: task.channel,
-        })
+        Some(LiveTask { status, agent, channel: task.channel })
     }
 
     pub fn live_task_count(&self) -> usize {
@@ -284,12 +259,7 @@ impl Dispatcher {
 
     /// Waiting tasks of a queue in the order they will be offered.
     pub fn waiting_order(&self, queue: QueueIdx) -> Vec<TaskId> {
-        let mut keys: Vec<TaskKey> = self.queues[queue.0 as usize]
-            .waiting
-            .iter()
-            .flatten()
-            .copied()
-            .collect();
+        let mut keys: Vec<TaskKey> = self.queues[queue.0 as usize].waiting.iter().flatten().copied().collect();
         keys.sort_unstable();
         keys.into_iter().map(|k| self.task(k.4).card.id).collect()
     }
@@ -350,12 +320,9 @@ impl Dispatcher {
                 if let Some(prev) = holder.insert(slot, a as u32) {
                     return Err(format!("task slot {slot} held by agents {prev} and {a}"));
                 }
-                let task = self.tasks[slot as usize]
-                    .as_ref()
-                    .ok_or("agent holds a dead task")?;
+                let task = self.tasks[slot as usize].as_ref().ok_or("agent holds a dead task")?;
                 match task.state {
-                    TaskState::Offered { agent, .. } | TaskState::Assigned { agent }
-                        if agent == a as u32 => {}
+                    TaskState::Offered { agent, .. } | TaskState::Assigned { agent } if agent == a as u32 => {}
                     other => return Err(format!("agent {a} lists task in state {other:?}")),
                 }
                 match task.channel {
@@ -366,50 +333,34 @@ impl Dispatcher {
             if voice != agent.voice_load || back != agent.back_office_load {
                 return Err(format!("agent {a} load counters disagree with its tasks"));
             }
-            if voice > agent.profile.voice_capacity.max(1)
-                || (voice > 0 && agent.tasks.len() > 1 + back as usize)
-            {
+            if voice > agent.profile.voice_capacity.max(1) || (voice > 0 && agent.tasks.len() > 1 + back as usize) {
                 return Err(format!("agent {a} holds more voice work than allowed"));
             }
         }
         for (slot, task) in self.tasks.iter().enumerate() {
             let Some(task) = task else { continue };
             let slot = slot as u32;
-            let in_queue = self.queues[task.queue as usize].waiting[channel_slot(task.channel)]
-                .contains(&task.key);
+            let in_queue = self.queues[task.queue as usize].waiting[channel_slot(task.channel)].contains(&task.key);
             match task.state {
                 TaskState::Waiting => {
                     if !in_queue || holder.contains_key(&slot) {
-                        return Err(format!(
-                            "waiting task {} is not (only) in its queue",
-                            task.card.id
-                        ));
+                        return Err(format!("waiting task {} is not (only) in its queue", task.card.id));
                     }
                     for &(_, _, a) in &self.queues[task.queue as usize].routable {
-                        if self.agents[a as usize].can_take(task.channel)
-                            && !task.passed_over_by(a, now)
-                        {
-                            return Err(format!(
-                                "agent {a} idles while task {} waits",
-                                task.card.id
-                            ));
+                        if self.agents[a as usize].can_take(task.channel) && !task.passed_over_by(a, now) {
+                            return Err(format!("agent {a} idles while task {} waits", task.card.id));
                         }
                     }
                 }
                 _ => {
                     if in_queue || !holder.contains_key(&slot) {
-                        return Err(format!(
-                            "task {} is held but also queued, or held by nobody",
-                            task.card.id
-                        ));
+                        return Err(format!("task {} is held but also queued, or held by nobody", task.card.id));
                     }
                 }
             }
         }
         for (a, agent) in self.agents.iter().enumerate() {
-            let expected = agent
-                .routable()
-                .then_some((agent.load(), agent.idle_since, a as u32));
+            let expected = agent.routable().then_some((agent.load(), agent.idle_since, a as u32));
             if agent.routable_key != expected {
                 return Err(format!("agent {a} routable index is stale"));
             }
