@@ -43,8 +43,10 @@ struct Task {
     state: TaskState,
     /// Agents who declined or let an offer of this task lapse, and until when.
     passed_over: Vec<(u32, i64)>,
-    /// Bumped on every offer so a stale timeout timer is ignored.
-    offer_epoch: u32,
+    /// The current offer's number, unique in the dispatcher, so the
+    /// timeout timer of an earlier offer (of this task or of an earlier
+    /// task in the same slot) is ignored.
+    offer_epoch: u64,
 }
 
 #[derive(Debug)]
@@ -69,7 +71,7 @@ struct Agent {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    OfferExpiry { slot: u32, epoch: u32 },
+    OfferExpiry { slot: u32, epoch: u64 },
     PassOverExpiry { task: TaskId },
     WrapUpEnd { agent: u32, epoch: u64 },
     ReconnectGrace { agent: u32, epoch: u64 },
@@ -96,6 +98,7 @@ pub struct Dispatcher {
     timers: BTreeMap<(i64, u64), Timer>,
     timer_seq: u64,
     task_seq: u64,
+    offer_seq: u64,
     dirty_tasks: Vec<u32>,
     dirty_agents: Vec<u32>,
 }
@@ -168,6 +171,7 @@ impl Dispatcher {
             timers: BTreeMap::new(),
             timer_seq: 0,
             task_seq: 0,
+            offer_seq: 0,
             dirty_tasks: Vec::new(),
             dirty_agents: Vec::new(),
         }

@@ -240,6 +240,25 @@ fn an_offer_that_times_out_twice_puts_the_agent_on_break() {
 }
 
 #[test]
+fn an_earlier_offers_timeout_never_expires_a_later_offer() {
+    let mut sim = Sim::new();
+    let a = sim.agent("a", &["travel"]);
+    // Back-office work has no wrap-up, so the next offer follows at once.
+    let first = sim.task(TaskKind::InsuranceRegistration, None);
+    sim.ok(Command::Accept { agent: a, task: first });
+    sim.ok(Command::Complete { agent: a, task: first, outcome: Outcome::Done, summary: None });
+    sim.advance(secs(1));
+    // The next task reuses the first one's storage; its offer is fresh.
+    let second = sim.task(TaskKind::InsuranceRegistration, None);
+    sim.drain();
+    sim.advance(secs(14)); // the first offer's timeout has passed
+    assert_eq!(sim.d.live_task(second).unwrap().status, TaskStatus::Offered);
+    assert!(!sim.drain().iter().any(|e| matches!(e, Effect::OfferRescinded { .. })));
+    sim.advance(secs(1)); // the second offer's own timeout
+    assert_eq!(sim.d.live_task(second).unwrap().status, TaskStatus::Waiting);
+}
+
+#[test]
 fn a_declined_task_goes_to_the_next_agent_and_keeps_its_place() {
     let mut sim = Sim::new();
     let a = sim.agent("a", &["callbacks"]);

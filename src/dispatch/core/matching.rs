@@ -97,10 +97,11 @@ impl Dispatcher {
     fn offer(&mut self, now: i64, slot: u32, a: u32, why: Explanation, out: &mut Vec<Effect>) {
         self.dequeue(slot);
         let expires = now + self.rules.offer_timeout.as_millis() as i64;
+        self.offer_seq += 1;
+        let epoch = self.offer_seq;
         let task = self.task_mut(slot);
         task.state = TaskState::Offered { agent: a, expires };
-        task.offer_epoch = task.offer_epoch.wrapping_add(1);
-        let epoch = task.offer_epoch;
+        task.offer_epoch = epoch;
         let card = task.card.clone();
         self.attach(a, slot);
         self.arm(expires, Timer::OfferExpiry { slot, epoch });
