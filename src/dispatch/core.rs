@@ -63,8 +63,14 @@ struct Agent {
     missed_in_a_row: u32,
     /// A break or log-off asked for during a call, applied when it ends.
     pending_status: Option<AgentStatus>,
-    /// Bumped on connect, disconnect and status change, to void old timers.
-    epoch: u64,
+    /// Bumped on every status change, so a wrap-up timer of an earlier
+    /// status is ignored.
+    status_epoch: u64,
+    /// Bumped on connect and disconnect, so a reconnect-grace timer of an
+    /// earlier disconnection is ignored. Kept apart from `status_epoch`: a
+    /// status change while disconnected must not cancel the grace timer, and
+    /// a reconnect must not cancel wrap-up.
+    conn_epoch: u64,
     /// The key under which the agent sits in its queues' routable sets.
     routable_key: Option<AgentKey>,
 }
@@ -340,7 +346,8 @@ impl Dispatcher {
                     back_office_load: 0,
                     missed_in_a_row: 0,
                     pending_status: None,
-                    epoch: 0,
+                    status_epoch: 0,
+                    conn_epoch: 0,
                     routable_key: None,
                 });
                 self.index_agent(a);
@@ -353,7 +360,7 @@ impl Dispatcher {
         self.unindex_agent(a);
         let agent = &mut self.agents[a as usize];
         agent.connected = true;
-        agent.epoch += 1;
+        agent.conn_epoch += 1;
         self.index_agent(a);
         if self.agents[a as usize].status == AgentStatus::Offline {
             self.change_status(now, a, AgentStatus::Available, out);
@@ -487,8 +494,8 @@ impl Dispatcher {
 
     fn arm_grace(&mut self, now: i64, a: u32) {
         let agent = &mut self.agents[a as usize];
-        agent.epoch += 1;
-        let epoch = agent.epoch;
+        agent.conn_epoch += 1;
+        let epoch = agent.conn_epoch;
         self.arm(now + self.rules.reconnect_grace.as_millis() as i64, Timer::ReconnectGrace { agent: a, epoch });
     }
 
@@ -524,14 +531,14 @@ impl Dispatcher {
             }
             Timer::WrapUpEnd { agent: a, epoch } => {
                 let agent = &self.agents[a as usize];
-                if agent.epoch == epoch && agent.status == AgentStatus::WrapUp {
+                if agent.status_epoch == epoch && agent.status == AgentStatus::WrapUp {
                     let next = self.agents[a as usize].pending_status.take().unwrap_or(AgentStatus::Available);
                     self.change_status(now, a, next, out);
                 }
             }
             Timer::ReconnectGrace { agent: a, epoch } => {
                 let agent = &self.agents[a as usize];
-                if agent.epoch != epoch || agent.connected {
+                if agent.conn_epoch != epoch || agent.connected {
                     return;
                 }
                 for slot in agent.tasks.clone() {
@@ -569,8 +576,8 @@ impl Dispatcher {
         }
         agent.status = status.clone();
         agent.status_since = now;
-        agent.epoch += 1;
-        let epoch = agent.epoch;
+        agent.status_epoch += 1;
+        let epoch = agent.status_epoch;
         self.index_agent(a);
         out.push(Effect::AgentStatusChanged { agent: id, status: status.clone(), since: ts(now) });
         out.push(Effect::Record(Record::AgentStatus { agent: id, status: status.clone(), at: ts(now) }));

@@ -352,6 +352,34 @@ fn a_reconnect_within_grace_keeps_the_task() {
 }
 
 #[test]
+fn wrap_up_ends_even_if_the_console_reconnects_during_it() {
+    let mut sim = Sim::new();
+    let a = sim.agent("a", &["hotline"]);
+    let t = sim.task(TaskKind::InboundCall, None);
+    sim.ok(Command::Accept { agent: a, task: t });
+    sim.ok(Command::Complete { agent: a, task: t, outcome: Outcome::Reached, summary: None });
+    sim.ok(Command::Disconnect { agent: a });
+    sim.advance(secs(5));
+    sim.ok(Command::Connect { agent: a });
+    sim.advance(secs(25));
+    assert_eq!(sim.status(a), AgentStatus::Available);
+}
+
+#[test]
+fn grace_runs_out_even_if_wrap_up_ends_while_disconnected() {
+    let mut sim = Sim::new();
+    let a = sim.agent("a", &["hotline"]);
+    let t = sim.task(TaskKind::InboundCall, None);
+    sim.ok(Command::Accept { agent: a, task: t });
+    sim.ok(Command::Complete { agent: a, task: t, outcome: Outcome::Reached, summary: None });
+    sim.ok(Command::Disconnect { agent: a });
+    sim.advance(secs(30));
+    assert_eq!(sim.status(a), AgentStatus::Available);
+    sim.advance(secs(30));
+    assert_eq!(sim.status(a), AgentStatus::Offline);
+}
+
+#[test]
 fn a_held_task_returns_to_the_queue_when_grace_runs_out() {
     let mut sim = Sim::new();
     let a = sim.agent("a", &["callbacks"]);
@@ -543,6 +571,40 @@ proptest! {
         }
         for t in &created {
             prop_assert!(sim.d.live_task(*t).is_some() != closed.contains(t), "task {t} is neither live nor closed");
+        }
+        // Liveness: bring everyone back and work the floor; every task gets
+        // done and nobody stays stuck in busy or wrap-up.
+        let agents = sim.agents.clone();
+        for &a in &agents {
+            sim.ok(Command::Connect { agent: a });
+            sim.ok(Command::ForceStatus { agent: a, status: AgentStatus::Available });
+        }
+        for _ in 0..2000 {
+            if sim.d.live_task_count() == 0 {
+                break;
+            }
+            for &a in &agents {
+                let snap = sim.d.agent_snapshot(a).unwrap();
+                for offer in snap.offers {
+                    sim.ok(Command::Accept { agent: a, task: offer.task.id });
+                }
+                for card in sim.d.agent_snapshot(a).unwrap().held {
+                    sim.ok(Command::Complete { agent: a, task: card.id, outcome: Outcome::Done, summary: None });
+                }
+            }
+            sim.advance(secs(5)); // well inside the offer timeout
+        }
+        for e in sim.drain() {
+            if let Effect::Record(Record::TaskClosed { task, .. }) = e {
+                prop_assert!(closed.insert(task), "task closed twice");
+            }
+        }
+        prop_assert_eq!(sim.d.live_task_count(), 0, "the floor could not drain");
+        prop_assert!(created.iter().all(|t| closed.contains(t)));
+        sim.advance(secs(3600));
+        for &a in &agents {
+            let status = sim.status(a);
+            prop_assert!(matches!(status, AgentStatus::Available), "agent stuck in {:?}", status);
         }
         // Voice exclusivity, from the outside: nobody on a call holds an offer.
         for view in sim.d.agents_view() {
