@@ -1,5 +1,7 @@
 //! Tasks, their attempts and their event trail.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::Row;
@@ -44,8 +46,8 @@ pub struct TaskRecord {
     pub agent_id: Option<UserId>,
     pub outcome: Option<Outcome>,
     pub closed_at: Option<Timestamp>,
-    /// Filled only when one task is read.
     pub attempts: Vec<Attempt>,
+    /// Filled only when one task is read.
     pub events: Vec<TaskEvent>,
 }
 
@@ -80,6 +82,19 @@ pub struct TaskFilter {
 
 const TASK_COLUMNS: &str = "id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
      created_at, enqueued_at, created_by, agent_id, outcome, closed_at";
+
+const ATTEMPT_COLUMNS: &str = "number, agent_id, accepted_at, ended_at, outcome, summary";
+
+fn attempt_from_row(row: &AnyRow) -> Result<Attempt> {
+    Ok(Attempt {
+        number: row.try_get::<i64, _>("number")? as u32,
+        agent_id: parse(row, "agent_id")?,
+        accepted_at: from_ms(row.try_get("accepted_at")?)?,
+        ended_at: opt_ms(row.try_get("ended_at")?)?,
+        outcome: parse_opt(row, "outcome")?,
+        summary: row.try_get("summary")?,
+    })
+}
 
 fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
     Ok(TaskRecord {
@@ -143,23 +158,10 @@ impl Store {
             return Ok(None);
         };
         let mut task = task_from_row(&row)?;
-        let rows = sqlx::query(
-            "SELECT number, agent_id, accepted_at, ended_at, outcome, summary FROM attempts \
-             WHERE task_id = $1 ORDER BY number",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &rows {
-            task.attempts.push(Attempt {
-                number: row.try_get::<i64, _>("number")? as u32,
-                agent_id: parse(row, "agent_id")?,
-                accepted_at: from_ms(row.try_get("accepted_at")?)?,
-                ended_at: opt_ms(row.try_get("ended_at")?)?,
-                outcome: parse_opt(row, "outcome")?,
-                summary: row.try_get("summary")?,
-            });
-        }
+        let sql =
+            sqlx::AssertSqlSafe(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = $1 ORDER BY number"));
+        let rows = sqlx::query(sql).bind(id.to_string()).fetch_all(&self.pool).await?;
+        task.attempts = rows.iter().map(attempt_from_row).collect::<Result<_>>()?;
         let rows = sqlx::query("SELECT at, event, agent_id, note FROM task_events WHERE task_id = $1 ORDER BY id")
             .bind(id.to_string())
             .fetch_all(&self.pool)
@@ -175,23 +177,35 @@ impl Store {
         Ok(Some(task))
     }
 
-    /// Tasks matching the filter, newest first.
+    /// Tasks matching the filter, newest first, each with its attempts.
     pub async fn tasks(&self, f: &TaskFilter) -> Result<Vec<TaskRecord>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {TASK_COLUMNS} FROM tasks \
-             WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+        // `agent` matches the current holder and anyone who made an attempt.
+        const FILTER: &str = "WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
                AND (CAST($2 AS TEXT) IS NULL OR kind = $2) \
-               AND (CAST($3 AS TEXT) IS NULL OR agent_id = $3) \
-             ORDER BY created_at DESC, id DESC LIMIT $4"
-        ));
-        let rows = sqlx::query(sql)
-            .bind(f.status.map(|s| s.as_str()))
-            .bind(f.kind.map(|k| k.as_str()))
-            .bind(f.agent.map(|a| a.to_string()))
-            .bind(f.limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(task_from_row).collect()
+               AND (CAST($3 AS TEXT) IS NULL OR agent_id = $3 \
+                    OR id IN (SELECT task_id FROM attempts WHERE agent_id = $3)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4";
+        let bind = |sql: String| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(f.status.map(|s| s.as_str()))
+                .bind(f.kind.map(|k| k.as_str()))
+                .bind(f.agent.map(|a| a.to_string()))
+                .bind(f.limit as i64)
+        };
+        let rows = bind(format!("SELECT {TASK_COLUMNS} FROM tasks {FILTER}")).fetch_all(&self.pool).await?;
+        let mut tasks = rows.iter().map(task_from_row).collect::<Result<Vec<_>>>()?;
+        let sql = format!(
+            "SELECT task_id, {ATTEMPT_COLUMNS} FROM attempts \
+             WHERE task_id IN (SELECT id FROM tasks {FILTER}) ORDER BY task_id, number"
+        );
+        let mut attempts: HashMap<TaskId, Vec<Attempt>> = HashMap::new();
+        for row in bind(sql).fetch_all(&self.pool).await? {
+            attempts.entry(parse(&row, "task_id")?).or_default().push(attempt_from_row(&row)?);
+        }
+        for task in &mut tasks {
+            task.attempts = attempts.remove(&task.id).unwrap_or_default();
+        }
+        Ok(tasks)
     }
 
     /// Tasks not yet closed, in queue order, with how many attempts each had:

@@ -97,12 +97,17 @@ async fn lifecycle(store: Store) {
     assert_eq!(alice.status, AgentStatus::Break(BreakReason::new("lunch").unwrap()));
 
     // Filters.
+    let t_id = t.id;
     let open = new_task("13800138000", TaskKind::ComplaintFollowUp);
     store.insert_task(&open).await.unwrap();
     let f = |status| TaskFilter { status, limit: 50, ..Default::default() };
     assert_eq!(store.tasks(&f(Some(TaskStatus::Completed))).await.unwrap().len(), 1);
     assert_eq!(store.tasks(&f(Some(TaskStatus::Waiting))).await.unwrap()[0].id, open.id);
-    assert_eq!(store.tasks(&f(None)).await.unwrap().len(), 2);
+    let all = store.tasks(&f(None)).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all.iter().find(|t| t.id == t_id).unwrap().attempts.len(), 1);
+    let mine = TaskFilter { agent: Some(alice.id), limit: 50, ..Default::default() };
+    assert_eq!(store.tasks(&mine).await.unwrap().len(), 1);
 
     // The customer profile the screen-pop shows.
     let phone = Phone::parse("13800138000").unwrap();
