@@ -30,12 +30,34 @@ pub struct AppState {
     /// Fires when the server starts shutting down; sessions close on it.
     pub shutdown: CancellationToken,
     pub sessions: TaskTracker,
-    /// Checked against when a login names an unknown user, to take as long as a real check.
+    /// Checked against when a login names an unknown user, to take as long
+    /// as a real check. Computed once at start (one argon2 hash, ~10 ms).
     pub decoy_hash: String,
     conn_ids: Arc<AtomicU64>,
 }
 
 impl AppState {
+    pub fn new(
+        store: Store,
+        hub: Hub,
+        auth: Arc<Auth>,
+        config: Config,
+        rules: Rules,
+        shutdown: CancellationToken,
+    ) -> Self {
+        AppState {
+            store,
+            hub,
+            auth,
+            config: Arc::new(config),
+            rules: Arc::new(rules),
+            shutdown,
+            sessions: TaskTracker::new(),
+            decoy_hash: auth::decoy_hash(),
+            conn_ids: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
     pub fn next_conn_id(&self) -> ConnId {
         self.conn_ids.fetch_add(1, Ordering::Relaxed)
     }
@@ -93,17 +115,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let hub_stop = CancellationToken::new();
     let (hub, hub_task) = hub::spawn(dispatcher, store.clone(), hub_stop.clone());
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let state = AppState {
-        store: store.clone(),
-        hub,
-        auth,
-        config: Arc::new(config),
-        rules: Arc::new(rules),
-        shutdown: shutdown.clone(),
-        sessions: TaskTracker::new(),
-        decoy_hash: tokio::task::spawn_blocking(auth::decoy_hash).await.unwrap_or_default(),
-        conn_ids: Arc::new(AtomicU64::new(1)),
-    };
+    let state = AppState::new(store.clone(), hub, auth, config, rules, shutdown.clone());
     let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
     tracing::info!(http = %listeners.http_addr()?, database = ?store.backend(), "switchboard is serving");
     let served = axum::serve(listeners.http, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;

@@ -8,6 +8,8 @@ pub mod extract;
 pub mod floor;
 pub mod session;
 pub mod tasks;
+#[cfg(test)]
+mod tests;
 
 use axum::Json;
 use axum::Router;

@@ -1,0 +1,93 @@
+//! Router tests with `oneshot`: no sockets, a real SQLite store and hub.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use jiff::{SignedDuration, Timestamp};
+use tower::ServiceExt;
+
+use super::*;
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::domain::{Role, UserId};
+use crate::testing::TestDb;
+
+async fn app(db: &TestDb) -> (Router, AppState) {
+    let store = db.store().await;
+    let config = Config::default();
+    let rules = config.rules().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (hub, _task) = crate::hub::spawn(Dispatcher::new(rules.clone()), store.clone(), shutdown.clone());
+    let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
+    let state = AppState::new(store, hub, auth.into(), config, rules, shutdown);
+    (router().with_state(state.clone()), state)
+}
+
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let db = TestDb::sqlite();
+    let (app, _) = app(&db).await;
+    let (status, doc) = call(&app, Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/login",
+        "/api/v1/ws-ticket",
+        "/api/v1/me",
+        "/api/v1/tasks",
+        "/api/v1/tasks/{id}",
+        "/api/v1/tasks/{id}/cancel",
+        "/api/v1/users",
+        "/api/v1/agents",
+        "/api/v1/agents/{id}",
+        "/api/v1/agents/{id}/status",
+        "/api/v1/queues",
+        "/api/v1/customers/{phone}",
+        "/health",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn health_and_errors_have_the_documented_shape() {
+    let db = TestDb::sqlite();
+    let (app, state) = app(&db).await;
+    let (status, body) = call(&app, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+
+    let (status, body) = call(&app, Request::get("/api/v1/queues").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert!(body["error"]["message"].is_string());
+
+    // A supervisor's token, forged with the server's key: roles are enforced.
+    let (token, _) = state.auth.issue_token(UserId::new(), Role::Supervisor, Timestamp::now());
+    let req =
+        |uri: &str| Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let (status, body) = call(&app, req("/api/v1/queues")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.as_array().unwrap().len(), 5);
+    let create = Request::post("/api/v1/users")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"username":"x","password":"12345678","role":"admin"}"#))
+        .unwrap();
+    let (status, body) = call(&app, create).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    let big = Request::post("/api/v1/tasks")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(vec![b' '; MAX_BODY_BYTES + 1]))
+        .unwrap();
+    let (status, _) = call(&app, big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
