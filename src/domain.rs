@@ -263,6 +263,11 @@ pub struct Phone(String);
 pub struct InvalidPhone;
 
 impl Phone {
+    /// ```
+    /// use switchboard::domain::Phone;
+    /// assert_eq!(Phone::parse("+86 138-0013-8000").unwrap().as_str(), "+8613800138000");
+    /// assert!(Phone::parse("ask for Li").is_err());
+    /// ```
     pub fn parse(raw: &str) -> Result<Self, InvalidPhone> {
         let cleaned: String = raw.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
         let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);

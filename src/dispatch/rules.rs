@@ -70,6 +70,17 @@ impl Rules {
 
     /// Priority, queue, channel and deadline of a task created at `now`. An
     /// explicit priority or deadline from the creator wins over the kind's.
+    ///
+    /// ```
+    /// use switchboard::dispatch::Rules;
+    /// use switchboard::domain::TaskKind;
+    /// let rules = Rules::manual_defaults();
+    /// let now: jiff::Timestamp = "2026-03-02T02:00:00Z".parse().unwrap();
+    /// // A new customer is called back within 15 minutes of registering.
+    /// let plan = rules.plan(TaskKind::NewSignupCallback, now, None, None);
+    /// assert_eq!(plan.deadline, Some("2026-03-02T02:15:00Z".parse().unwrap()));
+    /// assert_eq!(rules.queue_name(plan.queue), "callbacks");
+    /// ```
     pub fn plan(&self, kind: TaskKind, now: Timestamp, priority: Option<u8>, deadline: Option<Timestamp>) -> TaskPlan {
         let rule = self.kind(kind);
         TaskPlan {
