@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod hub;
 pub mod server;
+pub mod sip;
 pub mod store;
 pub mod testing;
 pub mod ws;
