@@ -245,3 +245,52 @@ impl SendBinary for tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeT
         self.send(tokio_tungstenite::tungstenite::Message::Binary(bytes.into())).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn shutdown_closes_consoles_and_hands_offers_back() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["callbacks"]).await;
+    let mut console = server.console("li").await;
+    let (_, task) = admin.post("/api/v1/tasks", json!({"kind": "new_signup_callback", "customer_phone": "1001"})).await;
+    console.expect("offer").await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(console.closed().await, 1001);
+    stopping.await.unwrap();
+    // The offer was handed back: the store shows the task waiting.
+    let store = Store::connect(&db.url).await.unwrap();
+    let rec = store.task(task["id"].as_str().unwrap().parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(rec.status, TaskStatus::Waiting);
+    assert_eq!(rec.events.last().unwrap().event, "disconnected");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_frees_an_agent_stuck_on_a_call() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let li = server.add_agent(&admin, "li", &["hotline"]).await;
+    let mut console = server.console("li").await;
+    let (_, call) = admin.post("/api/v1/tasks", json!({"kind": "inbound_call", "customer_phone": "1001"})).await;
+    console.expect("offer").await;
+    console.send(json!({"type": "accept", "task_id": call["id"]})).await;
+    console.expect("ack").await;
+    // The agent's own request waits for the call to end...
+    let own = console.http.clone().unwrap();
+    let (s, view) = own.put(&format!("/api/v1/agents/{li}/status"), json!({"status": "offline"})).await;
+    assert_eq!((s, view["status"].as_str()), (200, Some("busy")));
+    // ...a supervisor's applies at once and the call goes back to the queue.
+    let (s, view) = admin.put(&format!("/api/v1/agents/{li}/status"), json!({"status": "offline"})).await;
+    assert_eq!((s, view["status"].as_str()), (200, Some("offline")));
+    assert_eq!(console.expect("task_revoked").await["task_id"], call["id"]);
+    let (_, queues) = admin.get("/api/v1/queues").await;
+    assert_eq!(queues[0]["waiting"], 1);
+    // Another agent may not change li's status.
+    server.add_agent(&admin, "wang", &["hotline"]).await;
+    let wang = server.login("wang", "agent-password").await;
+    let (s, _) = wang.put(&format!("/api/v1/agents/{li}/status"), json!({"status": "available"})).await;
+    assert_eq!(s, 403);
+    server.stop().await;
+}
