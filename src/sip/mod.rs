@@ -6,3 +6,4 @@ pub mod message;
 pub mod parse;
 #[cfg(test)]
 mod tests;
+pub mod transaction;
