@@ -54,6 +54,7 @@ fn agent(d: &mut Dispatcher, now: Timestamp, skills: &[&str], out: &mut Vec<Effe
         queues: d.rules().queue_set(skills.iter().copied()),
         voice_capacity: 1,
         back_office_capacity: 2,
+        sip_uri: None,
     };
     d.handle(now, Command::UpsertAgent(profile), out).unwrap();
     d.handle(now, Command::Connect { agent: id }, out).unwrap();

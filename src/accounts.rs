@@ -136,5 +136,6 @@ pub fn profile(rules: &Rules, user: &User) -> AgentProfile {
         queues: rules.queue_set(user.skills.iter().map(String::as_str)),
         voice_capacity: user.voice_capacity,
         back_office_capacity: user.back_office_capacity,
+        sip_uri: user.sip_uri.clone(),
     }
 }

@@ -94,19 +94,21 @@ identifiers! {
 }
 
 identifiers! {
-    /// Where a task is in its life. `completed` and `cancelled` are terminal.
+    /// Where a task is in its life. `completed`, `cancelled` and
+    /// `abandoned` (the caller hung up or waited too long) are terminal.
     TaskStatus {
         Waiting = "waiting",
         Offered = "offered",
         Assigned = "assigned",
         Completed = "completed",
         Cancelled = "cancelled",
+        Abandoned = "abandoned",
     }
 }
 
 impl TaskStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Completed | TaskStatus::Cancelled)
+        matches!(self, TaskStatus::Completed | TaskStatus::Cancelled | TaskStatus::Abandoned)
     }
 }
 

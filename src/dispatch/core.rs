@@ -193,7 +193,8 @@ impl Dispatcher {
         let now = ms(now);
         let reply = match cmd {
             Command::AddTask(new) => self.add_task(now, new, out).map(|_| Reply::Done),
-            Command::CancelTask { task } => self.cancel_task(now, task, out).map(|_| Reply::Done),
+            Command::CancelTask { task } => self.close_task(now, task, TaskStatus::Cancelled, out).map(|_| Reply::Done),
+            Command::Abandon { task } => self.close_task(now, task, TaskStatus::Abandoned, out).map(|_| Reply::Done),
             Command::UpsertAgent(profile) => {
                 self.upsert_agent(now, profile);
                 Ok(Reply::Done)
@@ -284,7 +285,15 @@ impl Dispatcher {
         Ok(())
     }
 
-    fn cancel_task(&mut self, now: i64, id: TaskId, out: &mut Vec<Effect>) -> Result<(), DispatchError> {
+    /// Closes a live task without an attempt outcome: cancelled by staff or
+    /// abandoned by the caller.
+    fn close_task(
+        &mut self,
+        now: i64,
+        id: TaskId,
+        status: TaskStatus,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), DispatchError> {
         let slot = self.task_slot(id)?;
         let task = self.task(slot);
         let agent = match task.state {
@@ -314,7 +323,7 @@ impl Dispatcher {
         };
         out.push(Effect::Record(Record::TaskClosed {
             task: id,
-            status: TaskStatus::Cancelled,
+            status,
             agent: agent.map(|a| self.agent_id(a)),
             outcome: None,
             summary: None,

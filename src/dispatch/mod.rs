@@ -66,12 +66,19 @@ pub struct AgentProfile {
     /// 0 or 1: a voice call is exclusive.
     pub voice_capacity: u8,
     pub back_office_capacity: u8,
+    /// Where the PBX rings this agent for a redirected call.
+    pub sip_uri: Option<String>,
 }
 
 #[derive(Clone, Debug)]
 pub enum Command {
     AddTask(NewTask),
     CancelTask {
+        task: TaskId,
+    },
+    /// The caller gave up (hung up, or waited longer than the queue allows):
+    /// closes a live task as `abandoned`.
+    Abandon {
         task: TaskId,
     },
     /// Create or update an agent; a new agent starts `offline`.

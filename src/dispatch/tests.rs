@@ -63,6 +63,7 @@ impl Sim {
             queues: set,
             voice_capacity: 1,
             back_office_capacity: 2,
+            sip_uri: None,
         }));
         self.ok(Command::Connect { agent: id });
         self.agents.push(id);
@@ -450,6 +451,7 @@ fn a_task_recovered_as_held_waits_for_its_agent() {
         queues: sim.d.rules().queue_set(["callbacks"]),
         voice_capacity: 1,
         back_office_capacity: 2,
+        sip_uri: None,
     }));
     let id = TaskId::new();
     let plan = sim.d.rules().plan(TaskKind::NewSignupCallback, sim.now, None, None);

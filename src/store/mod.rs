@@ -10,6 +10,7 @@
 //! gives back what a restart must reload. A Redis-backed live state plugs in
 //! at the same two points.
 
+mod calls;
 mod customers;
 mod tasks;
 mod users;
@@ -23,6 +24,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlStr};
 
+pub use self::calls::{MissedCall, MissedCaller};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::tasks::{Attempt, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
 pub use self::users::{AgentPatch, NewUser, User};
@@ -80,13 +82,33 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let sql = match self.backend {
-            Backend::Sqlite => include_str!("migrations/sqlite/0001_init.sql"),
-            Backend::Postgres => include_str!("migrations/postgres/0001_init.sql"),
-        };
-        let migration =
-            Migration::new(1, Cow::Borrowed("init"), MigrationType::Simple, SqlStr::from_static(sql), false);
-        Migrator::with_migrations(vec![migration]).run(&self.pool).await?;
+        let files: [(&str, &str, &str); 2] = [
+            (
+                "init",
+                include_str!("migrations/sqlite/0001_init.sql"),
+                include_str!("migrations/postgres/0001_init.sql"),
+            ),
+            (
+                "missed_calls",
+                include_str!("migrations/sqlite/0002_missed_calls.sql"),
+                include_str!("migrations/postgres/0002_missed_calls.sql"),
+            ),
+        ];
+        let migrations = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, sqlite, postgres))| {
+                let sql = if self.backend == Backend::Sqlite { sqlite } else { postgres };
+                Migration::new(
+                    i as i64 + 1,
+                    Cow::Borrowed(name),
+                    MigrationType::Simple,
+                    SqlStr::from_static(sql),
+                    false,
+                )
+            })
+            .collect();
+        Migrator::with_migrations(migrations).run(&self.pool).await?;
         Ok(())
     }
 

@@ -120,6 +120,22 @@ async fn lifecycle(store: Store) {
     assert_eq!(p.past_calls[0].agent, "ALICE");
     assert_eq!(p.open_cases.len(), 1);
 
+    // Missed calls: one backlog entry per caller.
+    for (caller, minute) in [("1390000", 1), ("1390000", 5), ("1380000", 3)] {
+        let call = MissedCall {
+            caller: Phone::parse(caller).unwrap(),
+            called: "4000".into(),
+            queue: "hotline".into(),
+            reason: "abandoned",
+            task: None,
+            at: now() + jiff::SignedDuration::from_mins(minute),
+        };
+        store.record_missed_call(&call).await.unwrap();
+    }
+    let backlog = store.missed_callers(now()).await.unwrap();
+    let summary: Vec<(&str, u32)> = backlog.iter().map(|m| (m.caller.as_str(), m.calls)).collect();
+    assert_eq!(summary, [("1390000", 2), ("1380000", 1)]);
+
     // Secrets are created once.
     let s1 = store.secret("token").await.unwrap();
     assert_eq!(store.secret("token").await.unwrap(), s1);
@@ -147,5 +163,5 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 1);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 2);
 }

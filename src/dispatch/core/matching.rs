@@ -240,6 +240,10 @@ impl Dispatcher {
 
     // ----- read-only views for the API -----
 
+    pub fn agent_profile(&self, id: UserId) -> Option<&AgentProfile> {
+        self.agent_index.get(&id).map(|&a| &self.agents[a as usize].profile)
+    }
+
     pub fn agent_snapshot(&self, id: UserId) -> Option<AgentSnapshot> {
         self.agent_index.get(&id).map(|&a| self.snapshot(a))
     }
