@@ -26,6 +26,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub dispatch: DispatchConfig,
     pub websocket: WebSocketConfig,
+    pub sip: SipConfig,
     /// Queue names. An agent serves the queues named in its skills.
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
@@ -70,6 +71,40 @@ pub struct DispatchConfig {
 #[serde(deny_unknown_fields)]
 pub struct WebSocketConfig {
     pub max_message_bytes: usize,
+}
+
+/// The PBX connector: Switchboard answers the hotline's INVITEs as a
+/// queueing redirect server.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    /// Dialled number (the Request-URI's user part) to queue.
+    pub numbers: BTreeMap<String, String>,
+    /// Addresses served, as IPs or CIDR blocks: the PBXes.
+    pub trusted: Vec<String>,
+    /// What anyone else gets: `reject` (403) or `drop` (silence).
+    pub untrusted: UntrustedPolicy,
+    /// Seconds between repeated `182 Queued` while a caller waits (at most 60).
+    pub queued_interval_secs: u64,
+    /// Longest a caller waits in the queue before the final response below.
+    pub max_wait_secs: u64,
+    /// Final response when the wait runs out (a 4xx-6xx code).
+    pub max_wait_code: u16,
+    /// Retry-After sent with it, in seconds.
+    pub retry_after_secs: u64,
+    /// Largest SIP message accepted; larger ones get 513 or close the connection.
+    pub max_message_bytes: usize,
+    /// Seconds a TCP connection may stay idle or half-sent before it is closed.
+    pub tcp_idle_secs: u64,
+    /// Requests per second one source address may send before the rest are dropped.
+    pub rate_per_source: u32,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UntrustedPolicy {
+    Reject,
+    Drop,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -121,6 +156,18 @@ impl Default for Config {
                 default_back_office_capacity: 2,
             },
             websocket: WebSocketConfig { max_message_bytes: 64 * 1024 },
+            sip: SipConfig {
+                numbers: BTreeMap::from([("4000".to_owned(), "hotline".to_owned())]),
+                trusted: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+                untrusted: UntrustedPolicy::Reject,
+                queued_interval_secs: 30,
+                max_wait_secs: 300,
+                max_wait_code: 480,
+                retry_after_secs: 300,
+                max_message_bytes: 64 * 1024,
+                tcp_idle_secs: 30,
+                rate_per_source: 10_000,
+            },
             queues: rules.queues.clone(),
             kinds,
         }
@@ -216,6 +263,30 @@ impl Config {
             "server.database_url",
             "must be empty, postgres://... or sqlite:...",
         );
+        let sip = &self.sip;
+        check((1..=60).contains(&sip.queued_interval_secs), "sip.queued_interval_secs", "must be 1-60");
+        check((1..=86_400).contains(&sip.max_wait_secs), "sip.max_wait_secs", "must be 1-86400");
+        check((400..=699).contains(&sip.max_wait_code), "sip.max_wait_code", "must be a final failure code, 400-699");
+        check((1024..=1 << 20).contains(&sip.max_message_bytes), "sip.max_message_bytes", "must be 1024-1048576");
+        check((1..=3600).contains(&sip.tcp_idle_secs), "sip.tcp_idle_secs", "must be 1-3600");
+        check(sip.rate_per_source >= 1, "sip.rate_per_source", "must be at least 1");
+        for (i, net) in sip.trusted.iter().enumerate() {
+            check(
+                crate::sip::trust::Net::parse(net).is_some(),
+                &format!("sip.trusted[{i}]"),
+                "not an IP address or CIDR block",
+            );
+        }
+        for (number, queue) in &sip.numbers {
+            let number_ok =
+                !number.is_empty() && number.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.*#".contains(&b));
+            check(number_ok, &format!("sip.numbers.{number}"), "a number is digits, letters and + - . * #");
+            check(
+                self.queues.contains(queue),
+                &format!("sip.numbers.{number}"),
+                "names a queue that is not in `queues`",
+            );
+        }
         check(!self.queues.is_empty() && self.queues.len() <= MAX_QUEUES, "queues", "must list 1-64 queues");
         for (i, q) in self.queues.iter().enumerate() {
             let valid = !q.is_empty() && q.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');

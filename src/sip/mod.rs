@@ -4,6 +4,8 @@
 pub mod check;
 pub mod message;
 pub mod parse;
+pub mod respond;
 #[cfg(test)]
 mod tests;
 pub mod transaction;
+pub mod trust;
