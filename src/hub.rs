@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::{
     AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard, WithdrawReason,
 };
-use crate::domain::{AgentStatus, TaskId, UserId};
+use crate::domain::{AgentStatus, TaskId, TaskKind, UserId};
 use crate::store::Store;
 
 /// What the hub pushes to one agent's connection.
@@ -38,6 +38,17 @@ pub enum Push {
     },
     /// Close this connection: another one took over for the same agent.
     Replaced,
+}
+
+/// What the SIP connector needs to hear about inbound calls.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallEvent {
+    /// An inbound call was offered to an agent: redirect the caller there.
+    Offered { task: TaskId, agent: UserId, contact: Option<String> },
+    /// The agent took the call.
+    Answered { task: TaskId },
+    /// The task is closed.
+    Closed { task: TaskId },
 }
 
 pub type ConnId = u64;
@@ -129,17 +140,23 @@ struct Actor {
     dispatcher: Dispatcher,
     conns: HashMap<UserId, (ConnId, mpsc::UnboundedSender<Push>)>,
     writes: mpsc::UnboundedSender<Write>,
+    calls: Option<mpsc::UnboundedSender<CallEvent>>,
     effects: Vec<Effect>,
 }
 
 /// Starts the hub. It runs until `shutdown` fires; then it hands back every
 /// outstanding offer (so the store shows those tasks waiting) and returns
 /// once the writer has stored every record.
-pub fn spawn(dispatcher: Dispatcher, store: Store, shutdown: CancellationToken) -> (Hub, tokio::task::JoinHandle<()>) {
+pub fn spawn(
+    dispatcher: Dispatcher,
+    store: Store,
+    calls: Option<mpsc::UnboundedSender<CallEvent>>,
+    shutdown: CancellationToken,
+) -> (Hub, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(1024);
     let (records_tx, records_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_records(store, records_rx));
-    let actor = Actor { dispatcher, conns: HashMap::new(), writes: records_tx, effects: Vec::new() };
+    let actor = Actor { dispatcher, conns: HashMap::new(), writes: records_tx, calls, effects: Vec::new() };
     let handle = tokio::spawn(async move {
         actor.run(rx, shutdown).await;
         let _ = writer.await;
@@ -218,7 +235,9 @@ impl Actor {
 
     fn carry_out(&mut self) {
         let mut records = Vec::new();
-        for effect in self.effects.drain(..) {
+        let mut effects = std::mem::take(&mut self.effects);
+        for effect in effects.drain(..) {
+            self.tell_calls(&effect);
             let (agent, push) = match effect {
                 Effect::Record(r) => {
                     records.push(r);
@@ -234,9 +253,27 @@ impl Actor {
                 let _ = tx.send(push);
             }
         }
+        self.effects = effects;
         if !records.is_empty() && self.writes.send(Write::Records(records)).is_err() {
             tracing::error!("the store writer has stopped; records are being lost");
         }
+    }
+
+    /// Forwards what concerns inbound calls to the SIP connector.
+    fn tell_calls(&self, effect: &Effect) {
+        let Some(calls) = &self.calls else { return };
+        let event = match effect {
+            Effect::Offer { agent, offer } if offer.task.kind == TaskKind::InboundCall => {
+                let contact = self.dispatcher.agent_profile(*agent).and_then(|p| p.sip_uri.clone());
+                CallEvent::Offered { task: offer.task.id, agent: *agent, contact }
+            }
+            Effect::TaskAssigned { task, .. } if task.kind == TaskKind::InboundCall => {
+                CallEvent::Answered { task: task.id }
+            }
+            Effect::Record(Record::TaskClosed { task, .. }) => CallEvent::Closed { task: *task },
+            _ => return,
+        };
+        let _ = calls.send(event);
     }
 }
 

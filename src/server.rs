@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -16,6 +16,8 @@ use crate::config::{Config, ConfigError};
 use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules, TaskCard, TaskPlan};
 use crate::domain::{AgentStatus, TaskStatus};
 use crate::hub::{self, ConnId, Hub};
+use crate::sip::connector::{Connector, SipSettings};
+use crate::sip::transport;
 use crate::store::{Store, StoreError};
 use crate::{accounts, api, ws};
 
@@ -66,16 +68,39 @@ impl AppState {
 /// The sockets the server serves, bound by the caller so that tests can use port 0.
 pub struct Listeners {
     pub http: TcpListener,
+    /// The PBX connector's UDP and TCP sockets on one address; `None` runs without SIP.
+    pub sip: Option<(UdpSocket, TcpListener)>,
 }
 
 impl Listeners {
     pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
-        Ok(Listeners { http: TcpListener::bind(config.server.http).await? })
+        let http = TcpListener::bind(config.server.http).await?;
+        let sip = Some(bind_sip(config.server.sip).await?);
+        Ok(Listeners { http, sip })
     }
 
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
         self.http.local_addr()
     }
+
+    pub fn sip_addr(&self) -> Option<SocketAddr> {
+        self.sip.as_ref().and_then(|(udp, _)| udp.local_addr().ok())
+    }
+}
+
+/// Binds UDP and TCP on the same address. With port 0, UDP picks the port
+/// and TCP takes the same one (retrying if another program holds it).
+pub async fn bind_sip(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let mut last = None;
+    for _ in 0..20 {
+        let udp = UdpSocket::bind(addr).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no port free for SIP")))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,18 +137,38 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
              (the password is read from standard input)"
         );
     }
+    let http_addr = listeners.http_addr()?;
     let hub_stop = CancellationToken::new();
-    let (hub, hub_task) = hub::spawn(dispatcher, store.clone(), hub_stop.clone());
+    let (calls_tx, calls_rx) = tokio::sync::mpsc::unbounded_channel();
+    let calls_tx = listeners.sip.is_some().then_some(calls_tx);
+    let (hub, hub_task) = hub::spawn(dispatcher, store.clone(), calls_tx, hub_stop.clone());
+    let sip_tasks = TaskTracker::new();
+    if let Some((udp, tcp)) = listeners.sip {
+        let settings = SipSettings::new(&config, &rules);
+        let (max, idle) = (settings.max_message_bytes, settings.tcp_idle);
+        let udp = Arc::new(udp);
+        tracing::info!(sip = %udp.local_addr()?, "SIP connector listening on UDP and TCP");
+        let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
+        let (connector, inputs) =
+            Connector::new(settings, Arc::new(rules.clone()), hub.clone(), store.clone(), Some(udp.clone()));
+        sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), max, shutdown.clone()));
+        sip_tasks.spawn(transport::serve_tcp(tcp, inbound_tx, max, idle, shutdown.clone()));
+        sip_tasks.spawn(connector.run(inputs, inbound_rx, calls_rx, shutdown.clone()));
+    }
+    sip_tasks.close();
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let state = AppState::new(store.clone(), hub, auth, config, rules, shutdown.clone());
     let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
-    tracing::info!(http = %listeners.http_addr()?, database = ?store.backend(), "switchboard is serving");
+    tracing::info!(http = %http_addr, database = ?store.backend(), "switchboard is serving");
     let served = axum::serve(listeners.http, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
     // Sessions watch the same token and close their sockets with 1001.
     shutdown.cancel();
     state.sessions.close();
     if tokio::time::timeout(grace, state.sessions.wait()).await.is_err() {
         tracing::warn!("some agent sessions did not close within the shutdown grace period");
+    }
+    if tokio::time::timeout(grace, sip_tasks.wait()).await.is_err() {
+        tracing::warn!("the SIP connector did not stop within the shutdown grace period");
     }
     hub_stop.cancel();
     if tokio::time::timeout(grace, hub_task).await.is_err() {

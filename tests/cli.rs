@@ -93,7 +93,7 @@ fn every_command_has_help() {
 fn a_fresh_serve_says_how_to_create_the_first_user_and_stops_on_sigterm() {
     let data = temp_dir("cli");
     let mut child = switchboard()
-        .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .stderr(Stdio::piped())
         .spawn()

@@ -1,11 +1,13 @@
-//! SIP: the only module that knows SIP bytes. So far the message model,
-//! the parser and the request checks; the PBX connector builds on them.
+//! SIP: the only module that knows SIP bytes. The PBX connector answers
+//! the hotline as a queueing redirect server (see [`connector`]).
 
 pub mod check;
+pub mod connector;
 pub mod message;
 pub mod parse;
 pub mod respond;
 #[cfg(test)]
 mod tests;
 pub mod transaction;
+pub mod transport;
 pub mod trust;

@@ -193,6 +193,32 @@ pub fn parse_decimal(text: &str, max: u64) -> Option<u64> {
     text.parse::<u64>().ok().filter(|&n| n <= max)
 }
 
+/// Best effort for a request that failed to parse: the method and whatever
+/// header lines can be read, so a 400 (or 505) can still reach the sender.
+/// `None` when not even that much is there.
+pub fn salvage(buf: &[u8]) -> Option<Request> {
+    let text = String::from_utf8_lossy(&buf[..buf.len().min(16 * 1024)]);
+    let mut lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
+    let start = lines.next()?;
+    let method = start.split(' ').next().filter(|m| !m.is_empty() && m.bytes().all(is_token_char))?;
+    if method.starts_with("SIP/") {
+        return None;
+    }
+    let mut headers = Headers::default();
+    for line in lines.take_while(|l| !l.is_empty()) {
+        if let Some((name, value)) = line.split_once(':')
+            && !name.trim().is_empty()
+            && name.trim().bytes().all(is_token_char)
+        {
+            headers.push(canonical_name(name.trim()), value.trim().to_owned());
+        }
+    }
+    for required in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        headers.get(required)?;
+    }
+    Some(Request { method: Method::from_token(method), uri: String::new(), headers, body: Vec::new() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub const ADMIN_PASSWORD: &str = "admin-password";
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub sip_addr: SocketAddr,
     pub config: Config,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<Result<(), switchboard::ServerError>>>,
@@ -30,6 +31,7 @@ impl TestServer {
         let mut config = Config::default();
         config.server.database_url = db.url.clone();
         config.server.http = "127.0.0.1:0".parse().unwrap();
+        config.server.sip = "127.0.0.1:0".parse().unwrap();
         config.auth.ws_auth_timeout_secs = 1;
         config
     }
@@ -56,11 +58,13 @@ impl TestServer {
             accounts::create(&store, &config.rules().unwrap(), 2, admin).await.unwrap();
         }
         store.close().await;
-        let listeners = Listeners { http: TcpListener::bind(config.server.http).await.unwrap() };
+        let sip = switchboard::server::bind_sip(config.server.sip).await.unwrap();
+        let listeners = Listeners { http: TcpListener::bind(config.server.http).await.unwrap(), sip: Some(sip) };
         let addr = listeners.http_addr().unwrap();
+        let sip_addr = listeners.sip_addr().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(switchboard::run(config.clone(), listeners, shutdown.clone()));
-        TestServer { addr, config, shutdown, task: Some(task) }
+        TestServer { addr, sip_addr, config, shutdown, task: Some(task) }
     }
 
     /// Graceful shutdown; waits until the server has written everything.

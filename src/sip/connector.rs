@@ -1,0 +1,532 @@
+//! The queueing redirect server: one task that owns the transactions and
+//! the calls waiting in the queue, fed by the transports and by the hub.
+//!
+//! A hotline INVITE becomes an `inbound_call` task. The connector answers
+//! `100 Trying` at once, `182 Queued` (repeated) while the caller waits,
+//! and `302 Moved Temporarily` to the agent's SIP URI as soon as the
+//! dispatcher offers the call to an agent. `CANCEL` ends the wait with 487
+//! and the call becomes a missed call; so does a wait longer than the
+//! configured maximum (480 with Retry-After by default).
+//!
+//! Contract with the PBX: the 302 ends Switchboard's part of the SIP
+//! exchange; the PBX rings the agent. The agent accepts on the console (or
+//! the PBX reports the answer through CTI). If instead the offer is
+//! declined or times out after the 302, the caller is no longer in
+//! Switchboard's queue: the task is closed as abandoned and recorded as a
+//! missed call (`unanswered_redirect`), so the follow-up calls them back.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::check::{Rejection, check_request};
+use super::message::{Message, Method, Request};
+use super::parse::{ParseError, salvage};
+use super::respond::{ALLOW, response};
+use super::transaction::{Arrival, Peer, Send, Transactions, TxKey};
+use super::trust::{Net, RateLimiter};
+use crate::config::{Config, UntrustedPolicy};
+use crate::dispatch::{Command, NewTask, QueueIdx, Rules, TaskCard};
+use crate::domain::{Phone, TaskId, TaskKind, UserId};
+use crate::hub::{CallEvent, Hub};
+use crate::store::{MissedCall, NewTaskRow, Store};
+
+/// The connector's settings, checked and converted from configuration.
+#[derive(Clone, Debug)]
+pub struct SipSettings {
+    numbers: HashMap<String, QueueIdx>,
+    trusted: Vec<Net>,
+    untrusted: UntrustedPolicy,
+    queued_interval_ms: i64,
+    max_wait_ms: i64,
+    max_wait_code: u16,
+    retry_after_secs: u64,
+    pub max_message_bytes: usize,
+    pub tcp_idle: Duration,
+    rate_per_source: u32,
+}
+
+impl SipSettings {
+    /// `config` must have passed validation (`Config::rules`).
+    pub fn new(config: &Config, rules: &Rules) -> SipSettings {
+        let sip = &config.sip;
+        SipSettings {
+            numbers: sip.numbers.iter().filter_map(|(n, q)| Some((n.clone(), rules.queue_index(q)?))).collect(),
+            trusted: sip.trusted.iter().filter_map(|n| Net::parse(n)).collect(),
+            untrusted: sip.untrusted,
+            queued_interval_ms: sip.queued_interval_secs as i64 * 1000,
+            max_wait_ms: sip.max_wait_secs as i64 * 1000,
+            max_wait_code: sip.max_wait_code,
+            retry_after_secs: sip.retry_after_secs,
+            max_message_bytes: sip.max_message_bytes,
+            tcp_idle: Duration::from_secs(sip.tcp_idle_secs),
+            rate_per_source: sip.rate_per_source,
+        }
+    }
+}
+
+/// What the transports hand to the connector.
+pub enum Inbound {
+    Message {
+        msg: Message,
+        peer: Peer,
+        tcp: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    },
+    /// Bytes that did not parse: a request among them gets 400/505/513.
+    Garbage {
+        bytes: Vec<u8>,
+        error: ParseError,
+        peer: Peer,
+        tcp: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    },
+}
+
+/// A caller waiting in the queue.
+struct Call {
+    key: TxKey,
+    invite: Arc<Request>,
+    peer: Peer,
+    caller: Option<Phone>,
+    called: String,
+    queue: String,
+    /// The dispatcher has the task (before that, no 182 is sent).
+    added: bool,
+    next_queued: i64,
+    deadline: i64,
+}
+
+/// A call handed to an agent by 302, until the agent takes it.
+struct Redirected {
+    caller: Option<Phone>,
+    called: String,
+    queue: String,
+}
+
+enum Internal {
+    Added { task: TaskId, ok: bool },
+}
+
+pub struct Connector {
+    settings: SipSettings,
+    rules: Arc<Rules>,
+    hub: Hub,
+    store: Store,
+    udp: Option<Arc<UdpSocket>>,
+    tcp: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    transactions: Transactions,
+    calls: HashMap<TaskId, Call>,
+    by_invite: HashMap<TxKey, TaskId>,
+    redirected: HashMap<TaskId, Redirected>,
+    limiter: RateLimiter,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+}
+
+fn now_ms() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+impl Connector {
+    pub fn new(
+        settings: SipSettings,
+        rules: Arc<Rules>,
+        hub: Hub,
+        store: Store,
+        udp: Option<Arc<UdpSocket>>,
+    ) -> (Self, ConnectorInputs) {
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let limiter = RateLimiter::new(settings.rate_per_source);
+        let connector = Connector {
+            settings,
+            rules,
+            hub,
+            store,
+            udp,
+            tcp: HashMap::new(),
+            transactions: Transactions::default(),
+            calls: HashMap::new(),
+            by_invite: HashMap::new(),
+            redirected: HashMap::new(),
+            limiter,
+            internal_tx,
+        };
+        (connector, ConnectorInputs { internal: internal_rx })
+    }
+
+    /// Runs until `shutdown`: then every waiting caller gets 503 so the PBX
+    /// can route elsewhere, and their tasks are closed.
+    pub async fn run(
+        mut self,
+        mut inputs: ConnectorInputs,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(msg) = inbound.recv() => self.on_inbound(msg),
+                Some(event) = events.recv() => self.on_event(event),
+                Some(Internal::Added { task, ok }) = inputs.internal.recv() => self.on_added(task, ok),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+        let now = now_ms();
+        for (task, call) in std::mem::take(&mut self.calls) {
+            self.final_response(now, &call, 503, "Service Unavailable", Some(("Retry-After", "30".into())));
+            if call.added {
+                let _ = self.hub.command(Command::Abandon { task }).await;
+            }
+        }
+    }
+
+    fn trusted(&self, peer: &Peer) -> bool {
+        self.settings.trusted.iter().any(|n| n.contains(peer.addr.ip()))
+    }
+
+    fn send(&mut self, send: Send) {
+        if send.to.reliable {
+            if let Some(conn) = self.tcp.get(&send.to.addr)
+                && conn.send(send.bytes).is_err()
+            {
+                self.tcp.remove(&send.to.addr);
+            }
+        } else if let Some(udp) = &self.udp
+            && let Err(e) = udp.try_send_to(&send.bytes, send.to.addr)
+        {
+            tracing::warn!(error = %e, to = %send.to.addr, "SIP datagram not sent");
+        }
+    }
+
+    /// Answers outside any transaction: refusals of bad or unwelcome requests.
+    fn reply_stateless(&mut self, req: &Request, peer: Peer, code: u16, reason: &str) {
+        let bytes = response(req, code, reason, peer.addr, reason).to_bytes();
+        self.send(Send { to: peer, bytes });
+    }
+
+    fn respond(
+        &mut self,
+        now: i64,
+        key: &TxKey,
+        req: &Request,
+        peer: Peer,
+        (code, reason): (u16, &str),
+        extra: Vec<(&str, String)>,
+    ) {
+        let mut resp = response(req, code, reason, peer.addr, &format!("{key:?}"));
+        for (name, value) in extra {
+            resp.headers.push(name.to_owned(), value);
+        }
+        if let Some(send) = self.transactions.respond(now, key, code, resp.to_bytes()) {
+            self.send(send);
+        }
+    }
+
+    fn on_inbound(&mut self, inbound: Inbound) {
+        let now = now_ms();
+        match inbound {
+            Inbound::Garbage { bytes, error, peer, tcp } => {
+                if let Some(conn) = tcp {
+                    self.tcp.insert(peer.addr, conn);
+                }
+                if !self.trusted(&peer) || !self.limiter.allow(peer.addr.ip(), now) {
+                    return;
+                }
+                if let Some(req) = salvage(&bytes) {
+                    let r = Rejection::from(error);
+                    self.reply_stateless(&req, peer, r.code, r.reason);
+                }
+            }
+            Inbound::Message { msg: Message::Response(_), .. } => {
+                // A redirect server sends no requests, so no response is expected.
+            }
+            Inbound::Message { msg: Message::Request(req), peer, tcp } => {
+                if let Some(conn) = tcp {
+                    self.tcp.insert(peer.addr, conn);
+                }
+                if !self.limiter.allow(peer.addr.ip(), now) {
+                    return;
+                }
+                if !self.trusted(&peer) {
+                    if self.settings.untrusted == UntrustedPolicy::Reject && req.method != Method::Ack {
+                        self.reply_stateless(&req, peer, 403, "Forbidden");
+                    }
+                    return;
+                }
+                self.on_request(now, req, peer);
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: i64, req: Request, peer: Peer) {
+        let key = match self.transactions.on_request(now, &req, peer) {
+            Arrival::New(key) => key,
+            Arrival::Retransmission(sends) => return sends.into_iter().for_each(|s| self.send(s)),
+            Arrival::Absorbed | Arrival::StrayAck => return,
+        };
+        if let Err(r) = check_request(&req) {
+            let extra = if r.unsupported.is_empty() { vec![] } else { vec![("Unsupported", r.unsupported.join(", "))] };
+            return self.respond(now, &key, &req, peer, (r.code, r.reason), extra);
+        }
+        match &req.method {
+            Method::Invite => self.on_invite(now, key, req, peer),
+            Method::Cancel => self.on_cancel(now, key, &req, peer),
+            Method::Options => {
+                let extra = vec![("Allow", ALLOW.to_owned()), ("Accept", "application/sdp".to_owned())];
+                self.respond(now, &key, &req, peer, (200, "OK"), extra);
+            }
+            Method::Bye | Method::Info => {
+                self.respond(now, &key, &req, peer, (481, "Call/Transaction Does Not Exist"), vec![]);
+            }
+            Method::Ack => {}
+            Method::Register | Method::Other(_) if is_known_method(req.method.as_str()) => {
+                self.respond(now, &key, &req, peer, (405, "Method Not Allowed"), vec![("Allow", ALLOW.to_owned())]);
+            }
+            _ => self.respond(now, &key, &req, peer, (501, "Not Implemented"), vec![("Allow", ALLOW.to_owned())]),
+        }
+    }
+
+    fn on_invite(&mut self, now: i64, key: TxKey, req: Request, peer: Peer) {
+        let called = uri_user(&req.uri).unwrap_or_default().to_owned();
+        let Some(&queue) = self.settings.numbers.get(&called) else {
+            return self.respond(now, &key, &req, peer, (404, "Not Found"), vec![]);
+        };
+        self.respond(now, &key, &req, peer, (100, "Trying"), vec![]);
+        let caller = req.headers.get("From").and_then(address_user).and_then(|u| Phone::parse(u).ok());
+        let task = TaskId::new();
+        let queue_name = self.rules.queue_name(queue).to_owned();
+        let call = Call {
+            key: key.clone(),
+            invite: Arc::new(req),
+            peer,
+            caller: caller.clone(),
+            called: called.clone(),
+            queue: queue_name.clone(),
+            added: false,
+            next_queued: now,
+            deadline: now + self.settings.max_wait_ms,
+        };
+        self.by_invite.insert(key, task);
+        self.calls.insert(task, call);
+        // Stored first, then dispatched: a crash between the two loses nothing.
+        let at = Timestamp::from_millisecond(now).unwrap_or_else(|_| Timestamp::now());
+        let mut plan = self.rules.plan(TaskKind::InboundCall, at, None, None);
+        plan.queue = queue;
+        // An anonymous caller still gets an agent; there is just no number to call back.
+        let phone = caller.unwrap_or_else(|| Phone::parse("000").expect("a valid placeholder"));
+        let row = NewTaskRow {
+            id: task,
+            kind: TaskKind::InboundCall,
+            queue: queue_name.clone(),
+            priority: plan.priority,
+            channel: plan.channel,
+            customer_phone: phone.clone(),
+            reason: Some(format!("call to {called}")),
+            deadline: plan.deadline,
+            created_at: at,
+            created_by: None,
+        };
+        let card = Arc::new(TaskCard {
+            id: task,
+            kind: TaskKind::InboundCall,
+            customer_phone: phone,
+            reason: row.reason.clone(),
+            deadline: plan.deadline,
+            priority: plan.priority,
+            queue: queue_name,
+            created_at: at,
+            attempt: 1,
+        });
+        let (store, hub, done) = (self.store.clone(), self.hub.clone(), self.internal_tx.clone());
+        tokio::spawn(async move {
+            let ok = match store.insert_task(&row).await {
+                Ok(()) => {
+                    hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: at, held_by: None })).await.is_ok()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "storing an inbound call failed");
+                    false
+                }
+            };
+            let _ = done.send(Internal::Added { task, ok });
+        });
+    }
+
+    fn on_cancel(&mut self, now: i64, key: TxKey, cancel: &Request, peer: Peer) {
+        let invite_key = TxKey::of(cancel, true);
+        if !self.transactions.is_proceeding(&invite_key) {
+            return self.respond(now, &key, cancel, peer, (481, "Call/Transaction Does Not Exist"), vec![]);
+        }
+        self.respond(now, &key, cancel, peer, (200, "OK"), vec![]);
+        let Some(task) = self.by_invite.remove(&invite_key) else { return };
+        if let Some(call) = self.calls.remove(&task) {
+            self.final_response(now, &call, 487, "Request Terminated", None);
+            self.close_as_missed(task, &call.caller, call.called, call.queue, "abandoned");
+        }
+    }
+
+    fn final_response(&mut self, now: i64, call: &Call, code: u16, reason: &str, extra: Option<(&str, String)>) {
+        let invite = call.invite.clone();
+        self.respond(now, &call.key.clone(), &invite, call.peer, (code, reason), extra.into_iter().collect());
+        self.by_invite.remove(&call.key);
+    }
+
+    fn close_as_missed(
+        &self,
+        task: TaskId,
+        caller: &Option<Phone>,
+        called: String,
+        queue: String,
+        reason: &'static str,
+    ) {
+        self.spawn_command(Command::Abandon { task });
+        let Some(caller) = caller.clone() else { return };
+        let store = self.store.clone();
+        let missed = MissedCall { caller, called, queue, reason, task: Some(task), at: Timestamp::now() };
+        tokio::spawn(async move {
+            // The task row is written by a spawned insert; retry briefly so the
+            // record's reference to it holds.
+            for _ in 0..20 {
+                match store.record_missed_call(&missed).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "recording a missed call; retrying");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            tracing::error!(caller = %missed.caller, "a missed call could not be recorded");
+        });
+    }
+
+    fn spawn_command(&self, cmd: Command) {
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            if let Err(e) = hub.command(cmd).await {
+                tracing::debug!(error = %e, "connector command not applied");
+            }
+        });
+    }
+
+    fn on_added(&mut self, task: TaskId, ok: bool) {
+        let now = now_ms();
+        let Some(call) = self.calls.get_mut(&task) else { return };
+        if !ok {
+            let call = self.calls.remove(&task).expect("present");
+            return self.final_response(now, &call, 500, "Server Internal Error", None);
+        }
+        call.added = true;
+    }
+
+    fn on_event(&mut self, event: CallEvent) {
+        let now = now_ms();
+        match event {
+            CallEvent::Offered { task, agent, contact } => self.on_offered(now, task, agent, contact),
+            CallEvent::Answered { task } | CallEvent::Closed { task } => {
+                self.redirected.remove(&task);
+            }
+        }
+    }
+
+    fn on_offered(&mut self, now: i64, task: TaskId, agent: UserId, contact: Option<String>) {
+        if let Some(r) = self.redirected.remove(&task) {
+            // Offered again after its 302: the first agent did not take it.
+            return self.close_as_missed(task, &r.caller, r.called, r.queue, "unanswered_redirect");
+        }
+        if !self.calls.contains_key(&task) {
+            return;
+        }
+        let Some(contact) = contact else {
+            tracing::warn!(%agent, "agent has no SIP URI; passing the call to the next agent");
+            return self.spawn_command(Command::Decline { agent, task });
+        };
+        let call = self.calls.remove(&task).expect("present");
+        self.final_response(now, &call, 302, "Moved Temporarily", Some(("Contact", format!("<{contact}>"))));
+        self.redirected.insert(task, Redirected { caller: call.caller, called: call.called, queue: call.queue });
+    }
+
+    fn on_tick(&mut self) {
+        let now = now_ms();
+        let (sends, _unacked) = self.transactions.tick(now);
+        sends.into_iter().for_each(|s| self.send(s));
+        let due: Vec<TaskId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.added && (now >= c.next_queued || now >= c.deadline))
+            .map(|(t, _)| *t)
+            .collect();
+        for task in due {
+            let call = self.calls.get_mut(&task).expect("present");
+            if now >= call.deadline {
+                let call = self.calls.remove(&task).expect("present");
+                let (code, retry) = (self.settings.max_wait_code, self.settings.retry_after_secs);
+                self.final_response(now, &call, code, reason_phrase(code), Some(("Retry-After", retry.to_string())));
+                self.close_as_missed(task, &call.caller, call.called, call.queue, "queue_timeout");
+            } else {
+                call.next_queued = now + self.settings.queued_interval_ms;
+                let (key, invite, peer) = (call.key.clone(), call.invite.clone(), call.peer);
+                self.respond(now, &key, &invite, peer, (182, "Queued"), vec![]);
+            }
+        }
+    }
+}
+
+/// The connector's own input channels, kept apart from its state so `run`
+/// can select on them while mutating the state.
+pub struct ConnectorInputs {
+    internal: mpsc::UnboundedReceiver<Internal>,
+}
+
+fn is_known_method(m: &str) -> bool {
+    matches!(m, "REGISTER" | "SUBSCRIBE" | "NOTIFY" | "PUBLISH" | "MESSAGE" | "UPDATE" | "PRACK" | "REFER")
+}
+
+fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        480 => "Temporarily Unavailable",
+        486 => "Busy Here",
+        503 => "Service Unavailable",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        _ => "Queue Wait Exceeded",
+    }
+}
+
+/// The user part of a SIP or tel URI: `sip:4000@pbx` → `4000`.
+pub fn uri_user(uri: &str) -> Option<&str> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let rest = if scheme.eq_ignore_ascii_case("tel") { rest } else { rest.split_once('@')?.0 };
+    let user = rest.split([';', '?', '>']).next()?;
+    (!user.is_empty()).then_some(user)
+}
+
+/// The user part of the URI in a name-addr (`"Li" <sip:1001@pbx>;tag=1`).
+pub fn address_user(value: &str) -> Option<&str> {
+    let uri = match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next()?,
+    };
+    uri_user(uri.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_read_from_uris_and_addresses() {
+        assert_eq!(uri_user("sip:4000@pbx.example;user=phone"), Some("4000"));
+        assert_eq!(uri_user("tel:+861084000;phone-context=x"), Some("+861084000"));
+        assert_eq!(uri_user("sip:pbx.example"), None);
+        assert_eq!(address_user("\"Li\" <sip:13800138000@pbx>;tag=9"), Some("13800138000"));
+        assert_eq!(address_user("sip:1001@pbx;tag=9"), Some("1001"));
+        assert_eq!(address_user("<sip:anonymous@anonymous.invalid>"), Some("anonymous"));
+    }
+}
