@@ -174,3 +174,194 @@ async fn rest_created_inbound_tasks_do_not_confuse_the_connector() {
     console.expect("offer").await;
     server.stop().await;
 }
+
+/// Sends raw bytes over UDP from `from` and returns the status codes of the
+/// responses that arrive within `wait`.
+async fn udp_exchange(server: &TestServer, from: &str, bytes: &[u8], wait: Duration) -> Vec<u16> {
+    let socket = tokio::net::UdpSocket::bind(format!("{from}:0")).await.unwrap();
+    socket.send_to(bytes, server.sip_addr).await.unwrap();
+    let mut codes = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(Ok((n, _))) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await {
+        let text = String::from_utf8_lossy(&buf[..n]);
+        codes.push(text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0));
+    }
+    codes
+}
+
+fn request(method: &str, branch: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "{method} sip:4000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{branch}\r\n\
+         From: <sip:13900009999@pbx>;tag=f{branch}\r\nTo: <sip:4000@pbx>\r\nCall-ID: {branch}@test\r\n\
+         CSeq: 1 {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn methods_outside_the_queue_get_the_right_answers() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let wait = Duration::from_millis(300);
+    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("BYE", "m1", ""), wait).await, [481]);
+    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("INFO", "m2", ""), wait).await, [481]);
+    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("REGISTER", "m3", ""), wait).await, [405]);
+    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("FROBNICATE", "m4", ""), wait).await, [501]);
+    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("ACK", "m5", ""), wait).await, Vec::<u16>::new());
+    let wrong_number = String::from_utf8(request("INVITE", "m6", "")).unwrap().replace("sip:4000@", "sip:4999@");
+    assert_eq!(udp_exchange(&server, "127.0.0.1", wrong_number.as_bytes(), wait).await, [404]);
+    let cancel_nothing = request("CANCEL", "m7", "");
+    assert_eq!(udp_exchange(&server, "127.0.0.1", &cancel_nothing, wait).await, [481]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn torture_messages_over_udp_get_the_rfc_4475_answers() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip/torture");
+    // (file, status codes expected back; none for responses, which a
+    // redirect server drops). A zero Max-Forwards only stops proxies, so the
+    // OPTIONS in `zeromf` is answered like any keep-alive.
+    let cases: &[(&str, &[u16])] = &[
+        ("badvers", &[505]),
+        ("mismatch01", &[400]),
+        ("ncl", &[400]),
+        ("clerr", &[400]),
+        ("insuf", &[400]),
+        ("unkscm", &[416]),
+        ("bext01", &[420]),
+        ("escruri", &[400]),
+        ("zeromf", &[200]),
+        ("bcast", &[]),
+        ("bigcode", &[]),
+        ("unreason", &[]),
+    ];
+    for (file, expected) in cases {
+        let bytes = std::fs::read(dir.join(format!("{file}.dat"))).unwrap();
+        let got = udp_exchange(&server, "127.0.0.1", &bytes, Duration::from_millis(300)).await;
+        assert_eq!(&got, expected, "{file}");
+    }
+    assert!(inbound_tasks(&db).await.is_empty(), "no torture message made a call");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_caller_waiting_too_long_gets_480_and_becomes_a_missed_call() {
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    config.sip.max_wait_secs = 1;
+    let server = TestServer::start_with(config).await;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(&request("INVITE", "w1", ""), server.sip_addr).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    let mut seen = Vec::new();
+    while let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await {
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let final_response = text.starts_with("SIP/2.0 480");
+        seen.push(text);
+        if final_response {
+            break;
+        }
+    }
+    let last = seen.last().expect("responses");
+    assert!(last.starts_with("SIP/2.0 480 Temporarily Unavailable"), "{seen:?}");
+    assert!(last.contains("Retry-After: 300"), "{last}");
+    assert!(seen.iter().any(|m| m.starts_with("SIP/2.0 182 Queued")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.stop().await;
+    let tasks = inbound_tasks(&db).await;
+    assert_eq!(tasks[0].status, TaskStatus::Abandoned);
+    let store = Store::connect(&db.url).await.unwrap();
+    let backlog = store.missed_callers("2000-01-01T00:00:00Z".parse().unwrap()).await.unwrap();
+    assert_eq!(backlog[0].caller.as_str(), "13900009999");
+    store.close().await;
+}
+
+async fn tcp_read_until_closed(stream: &mut tokio::net::TcpStream, wait: Duration) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into(), true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&out).into(), false),
+        }
+    }
+}
+
+#[tokio::test]
+async fn tcp_frames_by_content_length_and_closes_bad_or_idle_connections() {
+    use tokio::io::AsyncWriteExt;
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    config.sip.max_message_bytes = 2048;
+    config.sip.tcp_idle_secs = 1;
+    let server = TestServer::start_with(config).await;
+    let tcp = |s: &str| s.replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+
+    // Two requests in one write, compact Content-Length: two answers.
+    let mut stream = tokio::net::TcpStream::connect(server.sip_addr).await.unwrap();
+    let mut two = tcp(&String::from_utf8(request("OPTIONS", "t1", "")).unwrap()).replace("Content-Length: 0", "l: 0");
+    two.push_str(&tcp(&String::from_utf8(request("OPTIONS", "t2", "")).unwrap()));
+    stream.write_all(two.as_bytes()).await.unwrap();
+    let (text, closed) = tcp_read_until_closed(&mut stream, Duration::from_millis(500)).await;
+    assert_eq!(text.matches("SIP/2.0 200 OK").count(), 2, "{text}");
+    assert!(!closed);
+
+    // Half a message, then silence: closed after the idle limit.
+    stream.write_all(b"OPTIONS sip:4000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP").await.unwrap();
+    let (_, closed) = tcp_read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    assert!(closed, "a half-sent message must not hold the connection");
+
+    // A bad Content-Length: 400, then the connection is closed.
+    let mut stream = tokio::net::TcpStream::connect(server.sip_addr).await.unwrap();
+    let bad = tcp(&String::from_utf8(request("OPTIONS", "t3", "")).unwrap())
+        .replace("Content-Length: 0", "Content-Length: ten");
+    stream.write_all(bad.as_bytes()).await.unwrap();
+    let (text, closed) = tcp_read_until_closed(&mut stream, Duration::from_secs(2)).await;
+    assert!(text.starts_with("SIP/2.0 400"), "{text}");
+    assert!(closed);
+
+    // Over the size limit: closed.
+    let mut stream = tokio::net::TcpStream::connect(server.sip_addr).await.unwrap();
+    let big = tcp(&String::from_utf8(request("OPTIONS", "t4", &format!("Subject: {}\r\n", "x".repeat(4096)))).unwrap());
+    stream.write_all(big.as_bytes()).await.unwrap();
+    let (text, closed) = tcp_read_until_closed(&mut stream, Duration::from_secs(2)).await;
+    assert!(closed && !text.contains("200 OK"), "{text}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_from_one_address_does_not_stop_calls_from_another() {
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    config.sip.rate_per_source = 200;
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["hotline"]).await;
+    let mut console = server.console("li").await;
+    let target = server.sip_addr;
+    let flood = tokio::spawn(async move {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.2:0").await.unwrap();
+        for i in 0..20_000 {
+            let _ = socket.send_to(&request("OPTIONS", &format!("f{i}"), ""), target).await;
+        }
+        let mut answered = 0;
+        let mut buf = vec![0u8; 65536];
+        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), socket.recv_from(&mut buf)).await {
+            answered += 1;
+        }
+        answered
+    });
+    let run = sipp(&server, "redirect", 1, &[]).await;
+    let answered = flood.await.unwrap();
+    // It is served up to its rate (one second's burst, then 200/s), no more.
+    assert!((150..=1000).contains(&answered), "the flooding address got {answered} answers");
+    if let Some(run) = run {
+        assert_passed(&run);
+        console.expect("offer").await;
+    }
+    server.stop().await;
+}
