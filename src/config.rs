@@ -27,6 +27,7 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     pub websocket: WebSocketConfig,
     pub sip: SipConfig,
+    pub cti: CtiConfig,
     /// Queue names. An agent serves the queues named in its skills.
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
@@ -100,6 +101,14 @@ pub struct SipConfig {
     pub rate_per_source: u32,
 }
 
+/// Call-state events from PBXes (`POST /api/v1/cti/events`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CtiConfig {
+    /// PBX name to the bearer token it sends (at least 32 characters each).
+    pub tokens: BTreeMap<String, String>,
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum UntrustedPolicy {
@@ -168,6 +177,7 @@ impl Default for Config {
                 tcp_idle_secs: 30,
                 rate_per_source: 10_000,
             },
+            cti: CtiConfig { tokens: BTreeMap::new() },
             queues: rules.queues.clone(),
             kinds,
         }
@@ -286,6 +296,9 @@ impl Config {
                 &format!("sip.numbers.{number}"),
                 "names a queue that is not in `queues`",
             );
+        }
+        for (pbx, token) in &self.cti.tokens {
+            check(token.len() >= 32, &format!("cti.tokens.{pbx}"), "a token is at least 32 characters");
         }
         check(!self.queues.is_empty() && self.queues.len() <= MAX_QUEUES, "queues", "must list 1-64 queues");
         for (i, q) in self.queues.iter().enumerate() {

@@ -46,7 +46,9 @@ pub enum CallEvent {
     /// An inbound call was offered to an agent: redirect the caller there.
     Offered { task: TaskId, agent: UserId, contact: Option<String> },
     /// The agent took the call.
-    Answered { task: TaskId },
+    Answered { task: TaskId, agent: UserId },
+    /// The task went back to the queue (declined, timed out, agent gone).
+    Returned { task: TaskId },
     /// The task is closed.
     Closed { task: TaskId },
 }
@@ -267,10 +269,11 @@ impl Actor {
                 let contact = self.dispatcher.agent_profile(*agent).and_then(|p| p.sip_uri.clone());
                 CallEvent::Offered { task: offer.task.id, agent: *agent, contact }
             }
-            Effect::TaskAssigned { task, .. } if task.kind == TaskKind::InboundCall => {
-                CallEvent::Answered { task: task.id }
+            Effect::TaskAssigned { task, agent } if task.kind == TaskKind::InboundCall => {
+                CallEvent::Answered { task: task.id, agent: *agent }
             }
             Effect::Record(Record::TaskClosed { task, .. }) => CallEvent::Closed { task: *task },
+            Effect::Record(Record::TaskReturned { task, .. }) => CallEvent::Returned { task: *task },
             _ => return,
         };
         let _ = calls.send(event);

@@ -365,3 +365,83 @@ async fn a_flood_from_one_address_does_not_stop_calls_from_another() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn cti_events_drive_the_call_and_its_record() {
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    let token = "pbx-token-0123456789abcdef0123456789";
+    config.cti.tokens.insert("asterisk-1".into(), token.into());
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    let li = server.add_agent(&admin, "li", &["hotline"]).await;
+    let mut console = server.console("li").await;
+    let Some(run) = sipp(&server, "redirect", 1, &[]).await else { return };
+    assert_passed(&run);
+    let first = console.expect("offer").await;
+    let task = first["task"]["id"].as_str().unwrap().to_owned();
+    let (_, calls) = admin.get("/api/v1/calls").await;
+    let record = calls.as_array().unwrap().iter().find(|c| c["task_id"] == task.as_str()).unwrap().clone();
+    assert_eq!(record["outcome"], "redirected");
+    let call_id = record["sip_call_id"].as_str().unwrap().to_owned();
+
+    let pbx = server.client(Some(token.into()));
+    let event = |id: &str, kind: &str| json!({"event_id": id, "call_id": call_id, "event": kind, "agent": "li"});
+    let (s, r) = pbx.post("/api/v1/cti/events", event("e1", "answered")).await;
+    assert_eq!((s, r["applied"].as_bool()), (200, Some(true)), "{r}");
+    let (s, r) = pbx.post("/api/v1/cti/events", event("e1", "answered")).await;
+    assert_eq!((s, r["duplicate"].as_bool()), (200, Some(true)), "a repeated event changes nothing");
+    assert_eq!(console.expect("status").await["status"], "busy");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (s, r) = pbx.post("/api/v1/cti/events", event("e2", "hangup")).await;
+    assert_eq!((s, r["applied"].as_bool()), (200, Some(true)), "{r}");
+    assert_eq!(console.expect("status").await["status"], "wrap_up");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, record) = admin.get(&format!("/api/v1/calls/{task}")).await;
+    assert_eq!(record["outcome"], "completed", "{record}");
+    assert_eq!(record["answered_by"], li.as_str());
+    assert_eq!(record["offered_agents"], json!([li]));
+    assert!(record["talk_ms"].as_i64().unwrap() >= 50, "{record}");
+    assert!(record["wait_ms"].as_i64().is_some());
+
+    // Refused: no token, a wrong token, an unknown call.
+    let (s, _) = server.client(None).post("/api/v1/cti/events", event("e3", "ringing")).await;
+    assert_eq!(s, 401);
+    let (s, _) = server.client(Some("x".repeat(40))).post("/api/v1/cti/events", event("e3", "ringing")).await;
+    assert_eq!(s, 401);
+    let unknown = json!({"event_id": "e4", "call_id": "nope", "event": "ringing"});
+    assert_eq!(pbx.post("/api/v1/cti/events", unknown).await.0, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_redirected_call_the_agent_does_not_take_becomes_a_missed_call() {
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    let token = "pbx-token-0123456789abcdef0123456789";
+    config.cti.tokens.insert("asterisk-1".into(), token.into());
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["hotline"]).await;
+    let mut console = server.console("li").await;
+    let Some(run) = sipp(&server, "redirect", 1, &[]).await else { return };
+    assert_passed(&run);
+    let offer = console.expect("offer").await;
+    let task = offer["task"]["id"].as_str().unwrap().to_owned();
+    let (_, record) = admin.get(&format!("/api/v1/calls/{task}")).await;
+    let call_id = record["sip_call_id"].as_str().unwrap();
+    let pbx = server.client(Some(token.into()));
+    let no_answer = json!({"event_id": "n1", "call_id": call_id, "event": "no_answer", "agent": "li"});
+    let (s, r) = pbx.post("/api/v1/cti/events", no_answer).await;
+    assert_eq!((s, r["applied"].as_bool()), (200, Some(true)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, record) = admin.get(&format!("/api/v1/calls/{task}")).await;
+    assert_eq!(record["outcome"], "unanswered", "{record}");
+    let (_, queues) = admin.get("/api/v1/queues").await;
+    assert_eq!(queues[0]["waiting"], 0, "no ghost call waits in the queue");
+    server.stop().await;
+    let store = Store::connect(&db.url).await.unwrap();
+    let backlog = store.missed_callers("2000-01-01T00:00:00Z".parse().unwrap()).await.unwrap();
+    assert_eq!(backlog.len(), 1);
+    store.close().await;
+}

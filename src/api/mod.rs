@@ -3,6 +3,7 @@
 //! and map every failure to [`ApiError`].
 
 pub mod agents;
+pub mod cti;
 pub mod error;
 pub mod extract;
 pub mod floor;
@@ -33,6 +34,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         agents::create_user, agents::create_agent, agents::list_agents, agents::get_agent, agents::update_agent,
         agents::set_status,
         floor::list_queues, floor::get_customer, floor::put_customer, floor::health,
+        cti::post_event, cti::list_calls, cti::get_call,
     ),
     modifiers(&BearerAuth)
 )]
@@ -72,6 +74,9 @@ pub fn router() -> Router<AppState> {
         .route("/agents/{id}/status", put(agents::set_status))
         .route("/queues", get(floor::list_queues))
         .route("/customers/{phone}", get(floor::get_customer).put(floor::put_customer))
+        .route("/cti/events", post(cti::post_event))
+        .route("/calls", get(cti::list_calls))
+        .route("/calls/{task_id}", get(cti::get_call))
         .route("/openapi.json", get(openapi_json));
     Router::new()
         .nest("/api/v1", v1)

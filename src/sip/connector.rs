@@ -35,7 +35,7 @@ use crate::config::{Config, UntrustedPolicy};
 use crate::dispatch::{Command, NewTask, QueueIdx, Rules, TaskCard};
 use crate::domain::{Phone, TaskId, TaskKind, UserId};
 use crate::hub::{CallEvent, Hub};
-use crate::store::{MissedCall, NewTaskRow, Store};
+use crate::store::{CallOutcome, MissedCall, NewTaskRow, Store};
 
 /// The connector's settings, checked and converted from configuration.
 #[derive(Clone, Debug)]
@@ -123,6 +123,11 @@ pub struct Connector {
     calls: HashMap<TaskId, Call>,
     by_invite: HashMap<TxKey, TaskId>,
     redirected: HashMap<TaskId, Redirected>,
+    /// Every call task this connector created and that is not closed yet,
+    /// so call records are written for these and nothing else.
+    sip_tasks: std::collections::HashSet<TaskId>,
+    /// Calls that ended before the dispatcher had their task.
+    ended_before_added: std::collections::HashSet<TaskId>,
     limiter: RateLimiter,
     internal_tx: mpsc::UnboundedSender<Internal>,
 }
@@ -152,6 +157,8 @@ impl Connector {
             calls: HashMap::new(),
             by_invite: HashMap::new(),
             redirected: HashMap::new(),
+            sip_tasks: Default::default(),
+            ended_before_added: Default::default(),
             limiter,
             internal_tx,
         };
@@ -300,6 +307,7 @@ impl Connector {
         };
         self.respond(now, &key, &req, peer, (100, "Trying"), vec![]);
         let caller = req.headers.get("From").and_then(address_user).and_then(|u| Phone::parse(u).ok());
+        let called_for_record = called.clone();
         let task = TaskId::new();
         let queue_name = self.rules.queue_name(queue).to_owned();
         let call = Call {
@@ -307,7 +315,7 @@ impl Connector {
             invite: Arc::new(req),
             peer,
             caller: caller.clone(),
-            called: called.clone(),
+            called: called_for_record,
             queue: queue_name.clone(),
             added: false,
             next_queued: now,
@@ -320,7 +328,7 @@ impl Connector {
         let mut plan = self.rules.plan(TaskKind::InboundCall, at, None, None);
         plan.queue = queue;
         // An anonymous caller still gets an agent; there is just no number to call back.
-        let phone = caller.unwrap_or_else(|| Phone::parse("000").expect("a valid placeholder"));
+        let phone = caller.clone().unwrap_or_else(|| Phone::parse("000").expect("a valid placeholder"));
         let row = NewTaskRow {
             id: task,
             kind: TaskKind::InboundCall,
@@ -344,9 +352,15 @@ impl Connector {
             created_at: at,
             attempt: 1,
         });
+        self.sip_tasks.insert(task);
+        let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
         let (store, hub, done) = (self.store.clone(), self.hub.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
-            let ok = match store.insert_task(&row).await {
+            let stored = async {
+                store.insert_task(&row).await?;
+                store.insert_call_record(task, &sip_call_id, caller.as_ref(), &called, &row.queue, at).await
+            };
+            let ok = match stored.await {
                 Ok(()) => {
                     hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: at, held_by: None })).await.is_ok()
                 }
@@ -368,6 +382,9 @@ impl Connector {
         let Some(task) = self.by_invite.remove(&invite_key) else { return };
         if let Some(call) = self.calls.remove(&task) {
             self.final_response(now, &call, 487, "Request Terminated", None);
+            if !call.added {
+                self.ended_before_added.insert(task);
+            }
             self.close_as_missed(task, &call.caller, call.called, call.queue, "abandoned");
         }
     }
@@ -387,6 +404,12 @@ impl Connector {
         reason: &'static str,
     ) {
         self.spawn_command(Command::Abandon { task });
+        let outcome = match reason {
+            "abandoned" => CallOutcome::Abandoned,
+            "queue_timeout" => CallOutcome::TimedOut,
+            _ => CallOutcome::Unanswered,
+        };
+        self.spawn_store(move |store| async move { store.call_ended(task, outcome, Timestamp::now()).await });
         let Some(caller) = caller.clone() else { return };
         let store = self.store.clone();
         let missed = MissedCall { caller, called, queue, reason, task: Some(task), at: Timestamp::now() };
@@ -406,6 +429,20 @@ impl Connector {
         });
     }
 
+    /// Runs a store write off the connector's loop; failures are logged.
+    fn spawn_store<F, Fut>(&self, write: F)
+    where
+        F: FnOnce(Store) -> Fut + std::marker::Send + 'static,
+        Fut: std::future::Future<Output = crate::store::Result<()>> + std::marker::Send,
+    {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = write(store).await {
+                tracing::warn!(error = %e, "writing a call record failed");
+            }
+        });
+    }
+
     fn spawn_command(&self, cmd: Command) {
         let hub = self.hub.clone();
         tokio::spawn(async move {
@@ -417,6 +454,10 @@ impl Connector {
 
     fn on_added(&mut self, task: TaskId, ok: bool) {
         let now = now_ms();
+        if self.ended_before_added.remove(&task) {
+            // The caller hung up while the task was being stored.
+            return self.spawn_command(Command::Abandon { task });
+        }
         let Some(call) = self.calls.get_mut(&task) else { return };
         if !ok {
             let call = self.calls.remove(&task).expect("present");
@@ -429,8 +470,27 @@ impl Connector {
         let now = now_ms();
         match event {
             CallEvent::Offered { task, agent, contact } => self.on_offered(now, task, agent, contact),
-            CallEvent::Answered { task } | CallEvent::Closed { task } => {
+            CallEvent::Answered { task, agent } => {
                 self.redirected.remove(&task);
+                if self.sip_tasks.contains(&task) {
+                    let agent = agent.to_string();
+                    self.spawn_store(
+                        move |store| async move { store.call_answered(task, &agent, Timestamp::now()).await },
+                    );
+                }
+            }
+            CallEvent::Returned { task } => {
+                // Back in the queue after its 302: the caller is at the PBX,
+                // not waiting here; the follow-up will call them back.
+                if let Some(r) = self.redirected.remove(&task) {
+                    self.close_as_missed(task, &r.caller, r.called, r.queue, "unanswered_redirect");
+                }
+            }
+            CallEvent::Closed { task } => {
+                self.redirected.remove(&task);
+                if self.sip_tasks.remove(&task) {
+                    self.spawn_store(move |store| async move { store.call_completed(task, Timestamp::now()).await });
+                }
             }
         }
     }
@@ -449,6 +509,8 @@ impl Connector {
         };
         let call = self.calls.remove(&task).expect("present");
         self.final_response(now, &call, 302, "Moved Temporarily", Some(("Contact", format!("<{contact}>"))));
+        let agent_id = agent.to_string();
+        self.spawn_store(move |store| async move { store.call_redirected(task, &agent_id, Timestamp::now()).await });
         self.redirected.insert(task, Redirected { caller: call.caller, called: call.called, queue: call.queue });
     }
 

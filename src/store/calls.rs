@@ -68,3 +68,226 @@ impl Store {
             .collect()
     }
 }
+
+/// How a hotline call ended, as far as Switchboard knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// Still waiting in the queue.
+    Queued,
+    /// Sent to an agent's phone by 302; not yet answered.
+    Redirected,
+    Answered,
+    /// The caller hung up while queued.
+    Abandoned,
+    /// The wait ran out.
+    TimedOut,
+    /// Redirected, but the agent did not take it.
+    Unanswered,
+    /// Answered and hung up.
+    Completed,
+}
+
+impl CallOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Queued => "queued",
+            CallOutcome::Redirected => "redirected",
+            CallOutcome::Answered => "answered",
+            CallOutcome::Abandoned => "abandoned",
+            CallOutcome::TimedOut => "timed_out",
+            CallOutcome::Unanswered => "unanswered",
+            CallOutcome::Completed => "completed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "queued" => CallOutcome::Queued,
+            "redirected" => CallOutcome::Redirected,
+            "answered" => CallOutcome::Answered,
+            "abandoned" => CallOutcome::Abandoned,
+            "timed_out" => CallOutcome::TimedOut,
+            "unanswered" => CallOutcome::Unanswered,
+            "completed" => CallOutcome::Completed,
+            other => return Err(StoreError::Corrupt(format!("call outcome `{other}`"))),
+        })
+    }
+}
+
+/// A call's record (CDR).
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct CallRecord {
+    pub task_id: TaskId,
+    pub sip_call_id: String,
+    pub caller: Option<String>,
+    pub called: String,
+    pub queue: String,
+    pub enqueued_at: Timestamp,
+    /// Agents the call was offered to, in order.
+    pub offered_agents: Vec<String>,
+    pub redirected_at: Option<Timestamp>,
+    pub answered_by: Option<String>,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub outcome: CallOutcome,
+    /// Milliseconds from entering the queue to being answered (or to the end, if never answered).
+    pub wait_ms: Option<i64>,
+    /// Milliseconds from answer to hang-up.
+    pub talk_ms: Option<i64>,
+}
+
+/// A call-state event from a PBX.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CtiEvent {
+    pub event_id: String,
+    pub pbx: String,
+    pub sip_call_id: String,
+    pub event: String,
+    pub agent: Option<String>,
+    pub at: Timestamp,
+}
+
+const CALL_COLUMNS: &str = "task_id, sip_call_id, caller, called, queue, enqueued_at, offered_agents, redirected_at, \
+     answered_by, answered_at, ended_at, outcome";
+
+impl Store {
+    pub async fn insert_call_record(
+        &self,
+        task: TaskId,
+        sip_call_id: &str,
+        caller: Option<&Phone>,
+        called: &str,
+        queue: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO call_records (task_id, sip_call_id, caller, called, queue, enqueued_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(task.to_string())
+        .bind(sip_call_id)
+        .bind(caller.map(|c| c.as_str()))
+        .bind(called)
+        .bind(queue)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The call was sent to `agent` by 302.
+    pub async fn call_redirected(&self, task: TaskId, agent: &str, at: Timestamp) -> Result<()> {
+        sqlx::query(
+            "UPDATE call_records SET offered_agents = CASE WHEN offered_agents = '' THEN $2 \
+             ELSE offered_agents || ',' || $2 END, redirected_at = $3, outcome = 'redirected' WHERE task_id = $1",
+        )
+        .bind(task.to_string())
+        .bind(agent)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn call_answered(&self, task: TaskId, agent: &str, at: Timestamp) -> Result<()> {
+        sqlx::query(
+            "UPDATE call_records SET answered_by = $2, answered_at = $3, outcome = 'answered' \
+             WHERE task_id = $1 AND answered_at IS NULL",
+        )
+        .bind(task.to_string())
+        .bind(agent)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The call ended with `outcome` (only the first end counts).
+    pub async fn call_ended(&self, task: TaskId, outcome: CallOutcome, at: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE call_records SET ended_at = $2, outcome = $3 WHERE task_id = $1 AND ended_at IS NULL")
+            .bind(task.to_string())
+            .bind(ms(at))
+            .bind(outcome.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// An answered call hung up.
+    pub async fn call_completed(&self, task: TaskId, at: Timestamp) -> Result<()> {
+        sqlx::query(
+            "UPDATE call_records SET ended_at = $2, outcome = 'completed' \
+             WHERE task_id = $1 AND ended_at IS NULL AND answered_at IS NOT NULL",
+        )
+        .bind(task.to_string())
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn call_record(&self, task: TaskId) -> Result<Option<CallRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {CALL_COLUMNS} FROM call_records WHERE task_id = $1"));
+        let row = sqlx::query(sql).bind(task.to_string()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(call_from_row).transpose()
+    }
+
+    pub async fn call_by_sip_id(&self, sip_call_id: &str) -> Result<Option<CallRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CALL_COLUMNS} FROM call_records WHERE sip_call_id = $1 ORDER BY enqueued_at DESC LIMIT 1"
+        ));
+        let row = sqlx::query(sql).bind(sip_call_id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(call_from_row).transpose()
+    }
+
+    pub async fn call_records(&self, limit: u32) -> Result<Vec<CallRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CALL_COLUMNS} FROM call_records ORDER BY enqueued_at DESC, task_id DESC LIMIT $1"
+        ));
+        let rows = sqlx::query(sql).bind(limit as i64).fetch_all(&self.pool).await?;
+        rows.iter().map(call_from_row).collect()
+    }
+
+    /// Stores a PBX event once; `false` when this event id was seen before.
+    pub async fn record_cti_event(&self, e: &CtiEvent, now: Timestamp) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO cti_events (event_id, pbx, sip_call_id, event, agent, at, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&e.event_id)
+        .bind(&e.pbx)
+        .bind(&e.sip_call_id)
+        .bind(&e.event)
+        .bind(&e.agent)
+        .bind(ms(e.at))
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn call_from_row(r: &sqlx::any::AnyRow) -> Result<CallRecord> {
+    let offered: String = r.try_get("offered_agents")?;
+    let enqueued_at = from_ms(r.try_get("enqueued_at")?)?;
+    let answered_at = opt_ms(r.try_get("answered_at")?)?;
+    let ended_at = opt_ms(r.try_get("ended_at")?)?;
+    let wait_end = answered_at.or(ended_at);
+    Ok(CallRecord {
+        task_id: parse(r, "task_id")?,
+        sip_call_id: r.try_get("sip_call_id")?,
+        caller: r.try_get("caller")?,
+        called: r.try_get("called")?,
+        queue: r.try_get("queue")?,
+        enqueued_at,
+        offered_agents: offered.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        redirected_at: opt_ms(r.try_get("redirected_at")?)?,
+        answered_by: r.try_get("answered_by")?,
+        answered_at,
+        ended_at,
+        outcome: CallOutcome::parse(&r.try_get::<String, _>("outcome")?)?,
+        wait_ms: wait_end.map(|t| t.as_millisecond() - enqueued_at.as_millisecond()),
+        talk_ms: answered_at.zip(ended_at).map(|(a, e)| e.as_millisecond() - a.as_millisecond()),
+    })
+}

@@ -24,7 +24,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlStr};
 
-pub use self::calls::{MissedCall, MissedCaller};
+pub use self::calls::{CallOutcome, CallRecord, CtiEvent, MissedCall, MissedCaller};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::tasks::{Attempt, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
 pub use self::users::{AgentPatch, NewUser, User};
@@ -82,7 +82,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 2] = [
+        let files: [(&str, &str, &str); 3] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -92,6 +92,11 @@ impl Store {
                 "missed_calls",
                 include_str!("migrations/sqlite/0002_missed_calls.sql"),
                 include_str!("migrations/postgres/0002_missed_calls.sql"),
+            ),
+            (
+                "call_records",
+                include_str!("migrations/sqlite/0003_call_records.sql"),
+                include_str!("migrations/postgres/0003_call_records.sql"),
             ),
         ];
         let migrations = files
