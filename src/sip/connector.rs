@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::check::{Rejection, check_request};
@@ -35,7 +35,7 @@ use crate::config::{Config, UntrustedPolicy};
 use crate::dispatch::{Command, NewTask, QueueIdx, Rules, TaskCard};
 use crate::domain::{Phone, TaskId, TaskKind, UserId};
 use crate::hub::{CallEvent, Hub};
-use crate::store::{CallOutcome, MissedCall, NewTaskRow, Store};
+use crate::store::{CallOutcome, CallWrite, MissedCall, NewTaskRow, Store};
 
 /// The connector's settings, checked and converted from configuration.
 #[derive(Clone, Debug)]
@@ -116,7 +116,6 @@ pub struct Connector {
     settings: SipSettings,
     rules: Arc<Rules>,
     hub: Hub,
-    store: Store,
     udp: Option<Arc<UdpSocket>>,
     tcp: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
     transactions: Transactions,
@@ -130,6 +129,7 @@ pub struct Connector {
     ended_before_added: std::collections::HashSet<TaskId>,
     limiter: RateLimiter,
     internal_tx: mpsc::UnboundedSender<Internal>,
+    writes: mpsc::UnboundedSender<(CallWrite, Option<oneshot::Sender<bool>>)>,
 }
 
 fn now_ms() -> i64 {
@@ -146,11 +146,12 @@ impl Connector {
     ) -> (Self, ConnectorInputs) {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let limiter = RateLimiter::new(settings.rate_per_source);
+        let (writes, writes_rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_calls(store.clone(), writes_rx));
         let connector = Connector {
             settings,
             rules,
             hub,
-            store,
             udp,
             tcp: HashMap::new(),
             transactions: Transactions::default(),
@@ -161,6 +162,7 @@ impl Connector {
             ended_before_added: Default::default(),
             limiter,
             internal_tx,
+            writes,
         };
         (connector, ConnectorInputs { internal: internal_rx })
     }
@@ -354,21 +356,14 @@ impl Connector {
         });
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
-        let (store, hub, done) = (self.store.clone(), self.hub.clone(), self.internal_tx.clone());
+        let (stored_tx, stored_rx) = oneshot::channel();
+        let new_call = CallWrite::NewCall { task: row, sip_call_id, caller, called };
+        let _ = self.writes.send((new_call, Some(stored_tx)));
+        let (hub, done) = (self.hub.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
-            let stored = async {
-                store.insert_task(&row).await?;
-                store.insert_call_record(task, &sip_call_id, caller.as_ref(), &called, &row.queue, at).await
-            };
-            let ok = match stored.await {
-                Ok(()) => {
-                    hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: at, held_by: None })).await.is_ok()
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "storing an inbound call failed");
-                    false
-                }
-            };
+            // Stored first, then dispatched: a crash between the two loses nothing.
+            let ok = stored_rx.await.unwrap_or(false)
+                && hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: at, held_by: None })).await.is_ok();
             let _ = done.send(Internal::Added { task, ok });
         });
     }
@@ -409,38 +404,12 @@ impl Connector {
             "queue_timeout" => CallOutcome::TimedOut,
             _ => CallOutcome::Unanswered,
         };
-        self.spawn_store(move |store| async move { store.call_ended(task, outcome, Timestamp::now()).await });
-        let Some(caller) = caller.clone() else { return };
-        let store = self.store.clone();
-        let missed = MissedCall { caller, called, queue, reason, task: Some(task), at: Timestamp::now() };
-        tokio::spawn(async move {
-            // The task row is written by a spawned insert; retry briefly so the
-            // record's reference to it holds.
-            for _ in 0..20 {
-                match store.record_missed_call(&missed).await {
-                    Ok(()) => return,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "recording a missed call; retrying");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            }
-            tracing::error!(caller = %missed.caller, "a missed call could not be recorded");
-        });
-    }
-
-    /// Runs a store write off the connector's loop; failures are logged.
-    fn spawn_store<F, Fut>(&self, write: F)
-    where
-        F: FnOnce(Store) -> Fut + std::marker::Send + 'static,
-        Fut: std::future::Future<Output = crate::store::Result<()>> + std::marker::Send,
-    {
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = write(store).await {
-                tracing::warn!(error = %e, "writing a call record failed");
-            }
-        });
+        let at = Timestamp::now();
+        let _ = self.writes.send((CallWrite::Ended { task, outcome, at }, None));
+        if let Some(caller) = caller.clone() {
+            let missed = MissedCall { caller, called, queue, reason, task: Some(task), at };
+            let _ = self.writes.send((CallWrite::Missed(missed), None));
+        }
     }
 
     fn spawn_command(&self, cmd: Command) {
@@ -474,9 +443,7 @@ impl Connector {
                 self.redirected.remove(&task);
                 if self.sip_tasks.contains(&task) {
                     let agent = agent.to_string();
-                    self.spawn_store(
-                        move |store| async move { store.call_answered(task, &agent, Timestamp::now()).await },
-                    );
+                    let _ = self.writes.send((CallWrite::Answered { task, agent, at: Timestamp::now() }, None));
                 }
             }
             CallEvent::Returned { task } => {
@@ -489,7 +456,7 @@ impl Connector {
             CallEvent::Closed { task } => {
                 self.redirected.remove(&task);
                 if self.sip_tasks.remove(&task) {
-                    self.spawn_store(move |store| async move { store.call_completed(task, Timestamp::now()).await });
+                    let _ = self.writes.send((CallWrite::Completed { task, at: Timestamp::now() }, None));
                 }
             }
         }
@@ -510,7 +477,7 @@ impl Connector {
         let call = self.calls.remove(&task).expect("present");
         self.final_response(now, &call, 302, "Moved Temporarily", Some(("Contact", format!("<{contact}>"))));
         let agent_id = agent.to_string();
-        self.spawn_store(move |store| async move { store.call_redirected(task, &agent_id, Timestamp::now()).await });
+        let _ = self.writes.send((CallWrite::Redirected { task, agent: agent_id, at: Timestamp::now() }, None));
         self.redirected.insert(task, Redirected { caller: call.caller, called: call.called, queue: call.queue });
     }
 
@@ -535,6 +502,40 @@ impl Connector {
                 call.next_queued = now + self.settings.queued_interval_ms;
                 let (key, invite, peer) = (call.key.clone(), call.invite.clone(), call.peer);
                 self.respond(now, &key, &invite, peer, (182, "Queued"), vec![]);
+            }
+        }
+    }
+}
+
+/// Applies the connector's writes in order, batching what has queued up
+/// into one transaction. If a batch fails, its writes are retried one by
+/// one so a single bad write (reported to its sender) cannot hold the rest.
+async fn write_calls(store: Store, mut rx: mpsc::UnboundedReceiver<(CallWrite, Option<oneshot::Sender<bool>>)>) {
+    let mut batch = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let writes: Vec<CallWrite> = batch.iter().map(|(w, _)| w.clone()).collect();
+        if store.apply_call_writes(&writes).await.is_ok() {
+            for (_, done) in batch.drain(..) {
+                if let Some(done) = done {
+                    let _ = done.send(true);
+                }
+            }
+            continue;
+        }
+        for (write, done) in batch.drain(..) {
+            let result = store.apply_call_writes(std::slice::from_ref(&write)).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, ?write, "a call write failed");
+            }
+            if let Some(done) = done {
+                let _ = done.send(result.is_ok());
             }
         }
     }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::*;
 use crate::domain::{Phone, TaskId};
+use crate::store::NewTaskRow;
 
 /// One call that nobody answered.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,17 +33,16 @@ pub struct MissedCaller {
 
 impl Store {
     pub async fn record_missed_call(&self, call: &MissedCall) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO missed_calls (caller, called, queue, reason, task_id, at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(call.caller.as_str())
-        .bind(&call.called)
-        .bind(&call.queue)
-        .bind(call.reason)
-        .bind(call.task.map(|t| t.to_string()))
-        .bind(ms(call.at))
-        .execute(&self.pool)
-        .await?;
+        self.apply_call_writes(&[CallWrite::Missed(call.clone())]).await
+    }
+
+    /// Applies the connector's writes in order, in one transaction.
+    pub async fn apply_call_writes(&self, writes: &[CallWrite]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for w in writes {
+            apply_call_write(&mut tx, w).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -137,6 +137,96 @@ pub struct CallRecord {
     pub talk_ms: Option<i64>,
 }
 
+/// A write the SIP connector makes, applied in order by its writer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallWrite {
+    /// A call entered the queue: its task and its record.
+    NewCall {
+        task: NewTaskRow,
+        sip_call_id: String,
+        caller: Option<Phone>,
+        called: String,
+    },
+    /// Sent to this agent's phone by 302.
+    Redirected {
+        task: TaskId,
+        agent: String,
+        at: Timestamp,
+    },
+    Answered {
+        task: TaskId,
+        agent: String,
+        at: Timestamp,
+    },
+    /// Ended without being answered (the first end counts).
+    Ended {
+        task: TaskId,
+        outcome: CallOutcome,
+        at: Timestamp,
+    },
+    /// An answered call hung up.
+    Completed {
+        task: TaskId,
+        at: Timestamp,
+    },
+    Missed(MissedCall),
+}
+
+async fn apply_call_write(tx: &mut super::tasks::Tx<'_>, w: &CallWrite) -> Result<()> {
+    let q = match w {
+        CallWrite::NewCall { task, sip_call_id, caller, called } => {
+            super::tasks::insert_task_in(tx, task).await?;
+            sqlx::query(
+                "INSERT INTO call_records (task_id, sip_call_id, caller, called, queue, enqueued_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(task.id.to_string())
+            .bind(sip_call_id)
+            .bind(caller.as_ref().map(|c| c.as_str().to_owned()))
+            .bind(called)
+            .bind(&task.queue)
+            .bind(ms(task.created_at))
+        }
+        CallWrite::Redirected { task, agent, at } => sqlx::query(
+            "UPDATE call_records SET offered_agents = CASE WHEN offered_agents = '' THEN $2 \
+             ELSE offered_agents || ',' || $2 END, redirected_at = $3, outcome = 'redirected' WHERE task_id = $1",
+        )
+        .bind(task.to_string())
+        .bind(agent)
+        .bind(ms(*at)),
+        CallWrite::Answered { task, agent, at } => sqlx::query(
+            "UPDATE call_records SET answered_by = $2, answered_at = $3, outcome = 'answered' \
+             WHERE task_id = $1 AND answered_at IS NULL",
+        )
+        .bind(task.to_string())
+        .bind(agent)
+        .bind(ms(*at)),
+        CallWrite::Ended { task, outcome, at } => {
+            sqlx::query("UPDATE call_records SET ended_at = $2, outcome = $3 WHERE task_id = $1 AND ended_at IS NULL")
+                .bind(task.to_string())
+                .bind(ms(*at))
+                .bind(outcome.as_str())
+        }
+        CallWrite::Completed { task, at } => sqlx::query(
+            "UPDATE call_records SET ended_at = $2, outcome = 'completed' \
+             WHERE task_id = $1 AND ended_at IS NULL AND answered_at IS NOT NULL",
+        )
+        .bind(task.to_string())
+        .bind(ms(*at)),
+        CallWrite::Missed(call) => sqlx::query(
+            "INSERT INTO missed_calls (caller, called, queue, reason, task_id, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(call.caller.as_str())
+        .bind(&call.called)
+        .bind(&call.queue)
+        .bind(call.reason)
+        .bind(call.task.map(|t| t.to_string()))
+        .bind(ms(call.at)),
+    };
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// A call-state event from a PBX.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CtiEvent {
@@ -152,81 +242,6 @@ const CALL_COLUMNS: &str = "task_id, sip_call_id, caller, called, queue, enqueue
      answered_by, answered_at, ended_at, outcome";
 
 impl Store {
-    pub async fn insert_call_record(
-        &self,
-        task: TaskId,
-        sip_call_id: &str,
-        caller: Option<&Phone>,
-        called: &str,
-        queue: &str,
-        at: Timestamp,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO call_records (task_id, sip_call_id, caller, called, queue, enqueued_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(task.to_string())
-        .bind(sip_call_id)
-        .bind(caller.map(|c| c.as_str()))
-        .bind(called)
-        .bind(queue)
-        .bind(ms(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The call was sent to `agent` by 302.
-    pub async fn call_redirected(&self, task: TaskId, agent: &str, at: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE call_records SET offered_agents = CASE WHEN offered_agents = '' THEN $2 \
-             ELSE offered_agents || ',' || $2 END, redirected_at = $3, outcome = 'redirected' WHERE task_id = $1",
-        )
-        .bind(task.to_string())
-        .bind(agent)
-        .bind(ms(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn call_answered(&self, task: TaskId, agent: &str, at: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE call_records SET answered_by = $2, answered_at = $3, outcome = 'answered' \
-             WHERE task_id = $1 AND answered_at IS NULL",
-        )
-        .bind(task.to_string())
-        .bind(agent)
-        .bind(ms(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The call ended with `outcome` (only the first end counts).
-    pub async fn call_ended(&self, task: TaskId, outcome: CallOutcome, at: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE call_records SET ended_at = $2, outcome = $3 WHERE task_id = $1 AND ended_at IS NULL")
-            .bind(task.to_string())
-            .bind(ms(at))
-            .bind(outcome.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// An answered call hung up.
-    pub async fn call_completed(&self, task: TaskId, at: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE call_records SET ended_at = $2, outcome = 'completed' \
-             WHERE task_id = $1 AND ended_at IS NULL AND answered_at IS NOT NULL",
-        )
-        .bind(task.to_string())
-        .bind(ms(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn call_record(&self, task: TaskId) -> Result<Option<CallRecord>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {CALL_COLUMNS} FROM call_records WHERE task_id = $1"));
         let row = sqlx::query(sql).bind(task.to_string()).fetch_optional(&self.pool).await?;

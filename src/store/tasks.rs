@@ -13,7 +13,7 @@ use crate::dispatch::Record;
 use crate::domain::{Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 
 /// A task as first written, before the dispatcher sees it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NewTaskRow {
     pub id: TaskId,
     pub kind: TaskKind,
@@ -123,30 +123,7 @@ impl Store {
     /// Writes a new waiting task and its `created` event in one transaction.
     pub async fn insert_task(&self, t: &NewTaskRow) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let result = sqlx::query(
-            "INSERT INTO tasks (id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
-             created_at, enqueued_at, created_by, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $9, $9, $10, $9)",
-        )
-        .bind(t.id.to_string())
-        .bind(t.kind.as_str())
-        .bind(&t.queue)
-        .bind(t.priority as i64)
-        .bind(t.channel.as_str())
-        .bind(t.customer_phone.as_str())
-        .bind(&t.reason)
-        .bind(t.deadline.map(ms))
-        .bind(ms(t.created_at))
-        .bind(t.created_by.map(|u| u.to_string()))
-        .execute(&mut *tx)
-        .await;
-        match result {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Conflict("task"));
-            }
-            other => other?,
-        };
-        event(&mut tx, t.id, t.created_at, "created", t.created_by, None).await?;
+        insert_task_in(&mut tx, t).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -230,7 +207,33 @@ impl Store {
     }
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Writes a new waiting task and its `created` event inside `tx`.
+pub(crate) async fn insert_task_in(tx: &mut Tx<'_>, t: &NewTaskRow) -> Result<()> {
+    let result = sqlx::query(
+        "INSERT INTO tasks (id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
+         created_at, enqueued_at, created_by, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $9, $9, $10, $9)",
+    )
+    .bind(t.id.to_string())
+    .bind(t.kind.as_str())
+    .bind(&t.queue)
+    .bind(t.priority as i64)
+    .bind(t.channel.as_str())
+    .bind(t.customer_phone.as_str())
+    .bind(&t.reason)
+    .bind(t.deadline.map(ms))
+    .bind(ms(t.created_at))
+    .bind(t.created_by.map(|u| u.to_string()))
+    .execute(&mut **tx)
+    .await;
+    match result {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::Conflict("task")),
+        other => other?,
+    };
+    event(tx, t.id, t.created_at, "created", t.created_by, None).await
+}
 
 async fn event(
     tx: &mut Tx<'_>,

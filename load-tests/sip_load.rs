@@ -1,0 +1,141 @@
+//! Load test of the SIP connector: SIPp plays the PBX and sends hotline
+//! calls at a fixed rate; simulated agents on WebSocket consoles accept and
+//! complete every offer at once. Reports the sustained call rate, failed
+//! calls, INVITE→302 latency (SIPp's response-time trace) and INVITE→
+//! screen-pop latency (offer arrival on the console minus the task's
+//! creation time, both on this machine's clock), then checks that every call
+//! was dispatched: one completed task per call in the store.
+//!
+//! Run: `cargo run --release --example sip_load -- [RATE] [SECONDS] [AGENTS]`
+//! (defaults 1000 calls/s for 10 s with 100 agents). Needs `sipp`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::TestServer;
+use jiff::Timestamp;
+use serde_json::json;
+use switchboard::domain::{TaskKind, TaskStatus};
+use switchboard::store::{Store, TaskFilter};
+use switchboard::testing::{TestDb, temp_dir};
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
+    let rate = args.first().copied().unwrap_or(1000);
+    let seconds = args.get(1).copied().unwrap_or(10);
+    let agents = args.get(2).copied().unwrap_or(100) as usize;
+    let calls = rate * seconds;
+
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    config.dispatch.wrap_up_secs = 0;
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+
+    let pop_ms: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let mut workers = Vec::new();
+    for i in 0..agents {
+        let name = format!("agent{i}");
+        server.add_agent(&admin, &name, &["hotline"]).await;
+        let mut console = server.console(&name).await;
+        let pop_ms = pop_ms.clone();
+        workers.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            loop {
+                let Ok(offer) = tokio::time::timeout(Duration::from_secs(5), console.expect("offer")).await else {
+                    return done;
+                };
+                let created: Timestamp = offer["task"]["created_at"].as_str().unwrap().parse().unwrap();
+                let waited = Timestamp::now().duration_since(created).as_secs_f64() * 1000.0;
+                pop_ms.lock().unwrap().push(waited);
+                let id = offer["task"]["id"].clone();
+                console.send(json!({"type": "accept", "task_id": id})).await;
+                console.send(json!({"type": "complete", "task_id": id, "outcome": "reached"})).await;
+                done += 1;
+            }
+        }));
+    }
+
+    let dir = temp_dir("sip-load");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/sip/scenarios/redirect.xml");
+    let local_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    let status = tokio::process::Command::new("sipp")
+        .arg(server.sip_addr.to_string())
+        .args(["-sf", scenario, "-s", "4000", "-i", "127.0.0.1", "-p", &local_port.to_string()])
+        .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-l", "10000"])
+        .args(["-buff_size", "4194304", "-timeout", &format!("{}s", seconds + 60), "-timeout_error", "-nostdin"])
+        .args(["-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-stf", "stats.csv"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("sipp runs");
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut completed = 0;
+    for w in workers {
+        completed += w.await.unwrap();
+    }
+
+    // SIPp's final statistics line: successful and failed calls.
+    let stats = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy() == "stats.csv")
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .unwrap_or_default();
+    let header: Vec<&str> = stats.lines().next().unwrap_or_default().split(';').collect();
+    let last: Vec<&str> = stats.lines().last().unwrap_or_default().split(';').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).and_then(|i| last.get(i)).copied().unwrap_or("?");
+    let (ok, failed) = (column("SuccessfulCall(C)"), column("FailedCall(C)"));
+
+    // SIPp's response-time trace: one line per call, INVITE to 302 in ms.
+    let mut rtt: Vec<f64> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_rtt.csv"))
+        .flat_map(|e| std::fs::read_to_string(e.path()).unwrap().lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .filter_map(|l| l.split(';').nth(1).and_then(|v| v.trim().parse::<f64>().ok()))
+        .collect();
+    rtt.sort_by(f64::total_cmp);
+    let mut pops = pop_ms.lock().unwrap().clone();
+    pops.sort_by(f64::total_cmp);
+
+    server.stop().await;
+    let store = Store::connect(&db.url).await.unwrap();
+    let filter = TaskFilter { kind: Some(TaskKind::InboundCall), limit: calls as u32 + 10, ..Default::default() };
+    let tasks = store.tasks(&filter).await.unwrap();
+    let dispatched = tasks.iter().filter(|t| t.status == TaskStatus::Completed).count();
+
+    println!("{calls} calls offered at {rate}/s over {seconds} s, {agents} agents; SIPp ran {elapsed:.1} s");
+    println!("SIPp: exit {status}, successful {ok}, failed {failed}");
+    if !rtt.is_empty() {
+        println!(
+            "INVITE -> 302:        n={} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            rtt.len(),
+            percentile(&rtt, 0.5),
+            percentile(&rtt, 0.99),
+            rtt.last().unwrap()
+        );
+    }
+    if !pops.is_empty() {
+        println!(
+            "INVITE -> screen-pop: n={} p50 {:.1} ms  p99 {:.1} ms  (millisecond clock)",
+            pops.len(),
+            percentile(&pops, 0.5),
+            percentile(&pops, 0.99)
+        );
+    }
+    println!("agents completed {completed}; tasks completed in the store {dispatched} of {}", tasks.len());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(failed, "0", "every call must succeed");
+    assert_eq!(dispatched as u64, calls, "every call must be dispatched and completed");
+}
