@@ -280,6 +280,8 @@ impl Actor {
     }
 }
 
+const MAX_BATCH: usize = 256;
+
 /// Writes records in the order the dispatcher made them, batching whatever
 /// has queued up into one transaction. A failed batch is retried, so a
 /// database hiccup delays records rather than dropping them.
@@ -293,7 +295,9 @@ async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
                 Write::Records(r) => batch.extend(r),
                 Write::Flush(reply) => flushes.push(reply),
             }
-            next = rx.try_recv().ok();
+            // Bounded batches keep each commit short, so the SIP connector's
+            // writes never wait long for their turn.
+            next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
         let mut delay = Duration::from_millis(50);
         while !batch.is_empty() {

@@ -514,7 +514,7 @@ async fn write_calls(store: Store, mut rx: mpsc::UnboundedReceiver<(CallWrite, O
     let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.push(first);
-        while batch.len() < 1024 {
+        while batch.len() < 256 {
             match rx.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,

@@ -38,7 +38,7 @@ impl Store {
 
     /// Applies the connector's writes in order, in one transaction.
     pub async fn apply_call_writes(&self, writes: &[CallWrite]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         for w in writes {
             apply_call_write(&mut tx, w).await?;
         }

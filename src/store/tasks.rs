@@ -122,7 +122,7 @@ fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
 impl Store {
     /// Writes a new waiting task and its `created` event in one transaction.
     pub async fn insert_task(&self, t: &NewTaskRow) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         insert_task_in(&mut tx, t).await?;
         tx.commit().await?;
         Ok(())
@@ -198,7 +198,7 @@ impl Store {
 
     /// Writes the dispatcher's records in order, in one transaction.
     pub async fn apply(&self, records: &[Record]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         for record in records {
             apply_one(&mut tx, record).await?;
         }
