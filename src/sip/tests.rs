@@ -172,3 +172,15 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_fuzz_seed_corpus_replays_cleanly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        super::exercise(&bytes);
+        count += 1;
+    }
+    assert!(count >= 49, "the seed corpus holds at least the torture messages");
+}
