@@ -366,26 +366,44 @@ async fn a_flood_from_one_address_does_not_stop_calls_from_another() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn cti_events_drive_the_call_and_its_record() {
-    let db = TestDb::sqlite();
-    let mut config = TestServer::config(&db);
-    let token = "pbx-token-0123456789abcdef0123456789";
-    config.cti.tokens.insert("asterisk-1".into(), token.into());
+const PBX_TOKEN: &str = "pbx-token-0123456789abcdef0123456789";
+
+/// A server with a PBX token, agent `li` on a console, and one hotline call
+/// SIPp placed that was redirected to li.
+struct RedirectedCall {
+    server: TestServer,
+    admin: common::Http,
+    pbx: common::Http,
+    console: common::Console,
+    li: String,
+    task: String,
+    call_id: String,
+}
+
+async fn redirected_call(db: &TestDb) -> Option<RedirectedCall> {
+    let mut config = TestServer::config(db);
+    config.cti.tokens.insert("asterisk-1".into(), PBX_TOKEN.into());
     let server = TestServer::start_with(config).await;
     let admin = server.admin().await;
     let li = server.add_agent(&admin, "li", &["hotline"]).await;
     let mut console = server.console("li").await;
-    let Some(run) = sipp(&server, "redirect", 1, &[]).await else { return };
+    let run = sipp(&server, "redirect", 1, &[]).await?;
     assert_passed(&run);
-    let first = console.expect("offer").await;
-    let task = first["task"]["id"].as_str().unwrap().to_owned();
-    let (_, calls) = admin.get("/api/v1/calls").await;
-    let record = calls.as_array().unwrap().iter().find(|c| c["task_id"] == task.as_str()).unwrap().clone();
-    assert_eq!(record["outcome"], "redirected");
+    let offer = console.expect("offer").await;
+    let task = offer["task"]["id"].as_str().unwrap().to_owned();
+    let (_, record) = admin.get(&format!("/api/v1/calls/{task}")).await;
+    assert_eq!(record["outcome"], "redirected", "{record}");
     let call_id = record["sip_call_id"].as_str().unwrap().to_owned();
+    let pbx = server.client(Some(PBX_TOKEN.into()));
+    Some(RedirectedCall { server, admin, pbx, console, li, task, call_id })
+}
 
-    let pbx = server.client(Some(token.into()));
+#[tokio::test]
+async fn cti_events_drive_the_call_and_its_record() {
+    let db = TestDb::sqlite();
+    let Some(RedirectedCall { server, admin, pbx, mut console, li, task, call_id }) = redirected_call(&db).await else {
+        return;
+    };
     let event = |id: &str, kind: &str| json!({"event_id": id, "call_id": call_id, "event": kind, "agent": "li"});
     let (s, r) = pbx.post("/api/v1/cti/events", event("e1", "answered")).await;
     assert_eq!((s, r["applied"].as_bool()), (200, Some(true)), "{r}");
@@ -417,20 +435,11 @@ async fn cti_events_drive_the_call_and_its_record() {
 #[tokio::test]
 async fn a_redirected_call_the_agent_does_not_take_becomes_a_missed_call() {
     let db = TestDb::sqlite();
-    let mut config = TestServer::config(&db);
-    let token = "pbx-token-0123456789abcdef0123456789";
-    config.cti.tokens.insert("asterisk-1".into(), token.into());
-    let server = TestServer::start_with(config).await;
-    let admin = server.admin().await;
-    server.add_agent(&admin, "li", &["hotline"]).await;
-    let mut console = server.console("li").await;
-    let Some(run) = sipp(&server, "redirect", 1, &[]).await else { return };
-    assert_passed(&run);
-    let offer = console.expect("offer").await;
-    let task = offer["task"]["id"].as_str().unwrap().to_owned();
-    let (_, record) = admin.get(&format!("/api/v1/calls/{task}")).await;
-    let call_id = record["sip_call_id"].as_str().unwrap();
-    let pbx = server.client(Some(token.into()));
+    // The console stays open: the agent is there, just not answering the phone.
+    let Some(RedirectedCall { server, admin, pbx, console: _console, task, call_id, .. }) = redirected_call(&db).await
+    else {
+        return;
+    };
     let no_answer = json!({"event_id": "n1", "call_id": call_id, "event": "no_answer", "agent": "li"});
     let (s, r) = pbx.post("/api/v1/cti/events", no_answer).await;
     assert_eq!((s, r["applied"].as_bool()), (200, Some(true)));

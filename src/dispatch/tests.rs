@@ -103,6 +103,18 @@ impl Sim {
             .collect()
     }
 
+    /// An agent who just finished a call (so is in wrap-up) and whose
+    /// console then dropped.
+    fn disconnected_in_wrap_up() -> (Sim, UserId) {
+        let mut sim = Sim::new();
+        let a = sim.agent("a", &["hotline"]);
+        let t = sim.task(TaskKind::InboundCall, None);
+        sim.ok(Command::Accept { agent: a, task: t });
+        sim.ok(Command::Complete { agent: a, task: t, outcome: Outcome::Reached, summary: None });
+        sim.ok(Command::Disconnect { agent: a });
+        (sim, a)
+    }
+
     fn status(&self, agent: UserId) -> AgentStatus {
         self.d.agent_snapshot(agent).unwrap().status
     }
@@ -354,12 +366,7 @@ fn a_reconnect_within_grace_keeps_the_task() {
 
 #[test]
 fn wrap_up_ends_even_if_the_console_reconnects_during_it() {
-    let mut sim = Sim::new();
-    let a = sim.agent("a", &["hotline"]);
-    let t = sim.task(TaskKind::InboundCall, None);
-    sim.ok(Command::Accept { agent: a, task: t });
-    sim.ok(Command::Complete { agent: a, task: t, outcome: Outcome::Reached, summary: None });
-    sim.ok(Command::Disconnect { agent: a });
+    let (mut sim, a) = Sim::disconnected_in_wrap_up();
     sim.advance(secs(5));
     sim.ok(Command::Connect { agent: a });
     sim.advance(secs(25));
@@ -368,12 +375,7 @@ fn wrap_up_ends_even_if_the_console_reconnects_during_it() {
 
 #[test]
 fn grace_runs_out_even_if_wrap_up_ends_while_disconnected() {
-    let mut sim = Sim::new();
-    let a = sim.agent("a", &["hotline"]);
-    let t = sim.task(TaskKind::InboundCall, None);
-    sim.ok(Command::Accept { agent: a, task: t });
-    sim.ok(Command::Complete { agent: a, task: t, outcome: Outcome::Reached, summary: None });
-    sim.ok(Command::Disconnect { agent: a });
+    let (mut sim, a) = Sim::disconnected_in_wrap_up();
     sim.advance(secs(30));
     assert_eq!(sim.status(a), AgentStatus::Available);
     sim.advance(secs(30));

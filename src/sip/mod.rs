@@ -33,7 +33,9 @@ pub fn exercise(data: &[u8]) {
         };
         let response = respond::response(&req, code, "Reason", source, "seed").to_bytes();
         match parse(&response, Transport::Stream, 1 << 20) {
-            Ok((Message::Response(r), n)) => assert!(r.code == code && n == response.len(), "response did not round-trip"),
+            Ok((Message::Response(r), n)) => {
+                assert!(r.code == code && n == response.len(), "response did not round-trip")
+            }
             other => panic!("the server's own response does not parse: {other:?}"),
         }
     }
