@@ -14,11 +14,11 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{self, Auth};
 use crate::config::{Config, ConfigError};
 use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules, TaskCard, TaskPlan};
-use crate::domain::{AgentStatus, TaskStatus};
+use crate::domain::{AgentStatus, TaskKind, TaskStatus};
 use crate::hub::{self, ConnId, Hub};
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
-use crate::store::{Store, StoreError};
+use crate::store::{CallWrite, MissedCall, Store, StoreError};
 use crate::{accounts, api, ws};
 
 /// Shared by every handler; cheap to clone.
@@ -196,7 +196,30 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
     }
     let mut records = Vec::new();
     let mut count = 0;
+    let mut missed = Vec::new();
     for (task, attempts) in store.live_tasks().await? {
+        // A caller who was waiting in the queue is gone with the process's
+        // SIP transactions: the call becomes a missed call to call back,
+        // never a screen-pop for a call that no longer exists.
+        if task.kind == TaskKind::InboundCall && task.status != TaskStatus::Assigned {
+            records.push(Record::TaskClosed {
+                task: task.id,
+                status: TaskStatus::Abandoned,
+                agent: None,
+                outcome: None,
+                summary: Some("the server restarted while the caller waited".into()),
+                at: now,
+            });
+            missed.push(MissedCall {
+                caller: task.customer_phone.clone(),
+                called: String::new(),
+                queue: task.queue.clone(),
+                reason: "server_restart",
+                task: Some(task.id),
+                at: now,
+            });
+            continue;
+        }
         let queue = rules.queue_index(&task.queue).unwrap_or(rules.kind(task.kind).queue);
         let plan = TaskPlan { priority: task.priority, queue, channel: task.channel, deadline: task.deadline };
         let held_by = (task.status == TaskStatus::Assigned).then_some(task.agent_id).flatten();
@@ -229,6 +252,8 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
         _ => None,
     }));
     store.apply(&records).await?;
+    let missed: Vec<CallWrite> = missed.into_iter().map(CallWrite::Missed).collect();
+    store.apply_call_writes(&missed).await?;
     tracing::info!(tasks = count, "live state recovered from the store");
     Ok(d)
 }

@@ -454,3 +454,24 @@ async fn a_redirected_call_the_agent_does_not_take_becomes_a_missed_call() {
     assert_eq!(backlog.len(), 1);
     store.close().await;
 }
+
+#[tokio::test]
+async fn callers_waiting_when_the_server_stops_become_missed_calls() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let (_, waiting) =
+        admin.post("/api/v1/tasks", json!({"kind": "inbound_call", "customer_phone": "13900005555"})).await;
+    server.stop().await;
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let (_, task) = admin.get(&format!("/api/v1/tasks/{}", waiting["id"].as_str().unwrap())).await;
+    assert_eq!(task["status"], "abandoned", "{task}");
+    let (_, queues) = admin.get("/api/v1/queues").await;
+    assert_eq!(queues[0]["waiting"], 0, "no screen-pop for a call that no longer exists");
+    server.stop().await;
+    let store = Store::connect(&db.url).await.unwrap();
+    let backlog = store.missed_callers("2000-01-01T00:00:00Z".parse().unwrap()).await.unwrap();
+    assert_eq!(backlog[0].caller.as_str(), "13900005555");
+    store.close().await;
+}
