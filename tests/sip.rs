@@ -366,6 +366,19 @@ async fn a_flood_from_one_address_does_not_stop_calls_from_another() {
     server.stop().await;
 }
 
+/// The call record once it shows `outcome` (its writes trail the call by a moment).
+async fn call_with_outcome(admin: &common::Http, task: &str, outcome: &str) -> serde_json::Value {
+    let mut record = serde_json::Value::Null;
+    for _ in 0..100 {
+        record = admin.get(&format!("/api/v1/calls/{task}")).await.1;
+        if record["outcome"] == outcome {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the call never reached `{outcome}`: {record}");
+}
+
 const PBX_TOKEN: &str = "pbx-token-0123456789abcdef0123456789";
 
 /// A server with a PBX token, agent `li` on a console, and one hotline call
@@ -391,8 +404,7 @@ async fn redirected_call(db: &TestDb) -> Option<RedirectedCall> {
     assert_passed(&run);
     let offer = console.expect("offer").await;
     let task = offer["task"]["id"].as_str().unwrap().to_owned();
-    let (_, record) = admin.get(&format!("/api/v1/calls/{task}")).await;
-    assert_eq!(record["outcome"], "redirected", "{record}");
+    let record = call_with_outcome(&admin, &task, "redirected").await;
     let call_id = record["sip_call_id"].as_str().unwrap().to_owned();
     let pbx = server.client(Some(PBX_TOKEN.into()));
     Some(RedirectedCall { server, admin, pbx, console, li, task, call_id })
@@ -414,9 +426,7 @@ async fn cti_events_drive_the_call_and_its_record() {
     let (s, r) = pbx.post("/api/v1/cti/events", event("e2", "hangup")).await;
     assert_eq!((s, r["applied"].as_bool()), (200, Some(true)), "{r}");
     assert_eq!(console.expect("status").await["status"], "wrap_up");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_, record) = admin.get(&format!("/api/v1/calls/{task}")).await;
-    assert_eq!(record["outcome"], "completed", "{record}");
+    let record = call_with_outcome(&admin, &task, "completed").await;
     assert_eq!(record["answered_by"], li.as_str());
     assert_eq!(record["offered_agents"], json!([li]));
     assert!(record["talk_ms"].as_i64().unwrap() >= 50, "{record}");
@@ -443,9 +453,7 @@ async fn a_redirected_call_the_agent_does_not_take_becomes_a_missed_call() {
     let no_answer = json!({"event_id": "n1", "call_id": call_id, "event": "no_answer", "agent": "li"});
     let (s, r) = pbx.post("/api/v1/cti/events", no_answer).await;
     assert_eq!((s, r["applied"].as_bool()), (200, Some(true)));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (_, record) = admin.get(&format!("/api/v1/calls/{task}")).await;
-    assert_eq!(record["outcome"], "unanswered", "{record}");
+    call_with_outcome(&admin, &task, "unanswered").await;
     let (_, queues) = admin.get("/api/v1/queues").await;
     assert_eq!(queues[0]["waiting"], 0, "no ghost call waits in the queue");
     server.stop().await;
@@ -473,5 +481,30 @@ async fn callers_waiting_when_the_server_stops_become_missed_calls() {
     let store = Store::connect(&db.url).await.unwrap();
     let backlog = store.missed_callers("2000-01-01T00:00:00Z".parse().unwrap()).await.unwrap();
     assert_eq!(backlog[0].caller.as_str(), "13900005555");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_graceful_stop_sends_waiting_callers_503_and_records_them() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(&request("INVITE", "s1", ""), server.sip_addr).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await.unwrap().unwrap();
+        if buf[..n].starts_with(b"SIP/2.0 182") {
+            break;
+        }
+    }
+    let stopping = tokio::spawn(server.stop());
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf)).await.unwrap().unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 503"), "{}", String::from_utf8_lossy(&buf[..n]));
+    stopping.await.unwrap();
+    let tasks = inbound_tasks(&db).await;
+    assert_eq!(tasks[0].status, TaskStatus::Abandoned);
+    let store = Store::connect(&db.url).await.unwrap();
+    let backlog = store.missed_callers("2000-01-01T00:00:00Z".parse().unwrap()).await.unwrap();
+    assert_eq!(backlog.len(), 1, "one missed call, not one per stop and start");
     store.close().await;
 }

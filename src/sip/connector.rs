@@ -130,6 +130,8 @@ pub struct Connector {
     limiter: RateLimiter,
     internal_tx: mpsc::UnboundedSender<Internal>,
     writes: mpsc::UnboundedSender<(CallWrite, Option<oneshot::Sender<bool>>)>,
+    /// The writer's task, awaited at shutdown so no call write is lost.
+    writer: tokio::task::JoinHandle<()>,
 }
 
 fn now_ms() -> i64 {
@@ -147,7 +149,7 @@ impl Connector {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let limiter = RateLimiter::new(settings.rate_per_source);
         let (writes, writes_rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_calls(store.clone(), writes_rx));
+        let writer = tokio::spawn(write_calls(store.clone(), writes_rx));
         let connector = Connector {
             settings,
             rules,
@@ -163,12 +165,14 @@ impl Connector {
             limiter,
             internal_tx,
             writes,
+            writer,
         };
         (connector, ConnectorInputs { internal: internal_rx })
     }
 
     /// Runs until `shutdown`: then every waiting caller gets 503 so the PBX
-    /// can route elsewhere, and their tasks are closed.
+    /// can route elsewhere, their tasks are closed as abandoned and recorded
+    /// as missed calls, and every pending call write is stored.
     pub async fn run(
         mut self,
         mut inputs: ConnectorInputs,
@@ -190,10 +194,27 @@ impl Connector {
         let now = now_ms();
         for (task, call) in std::mem::take(&mut self.calls) {
             self.final_response(now, &call, 503, "Service Unavailable", Some(("Retry-After", "30".into())));
+            // A call not yet in the dispatcher is closed by the next start's recovery.
             if call.added {
                 let _ = self.hub.command(Command::Abandon { task }).await;
+                let at = Timestamp::now();
+                let _ = self.writes.send((CallWrite::Ended { task, outcome: CallOutcome::Abandoned, at }, None));
+                if let Some(caller) = call.caller {
+                    let missed = MissedCall {
+                        caller,
+                        called: call.called,
+                        queue: call.queue,
+                        reason: "server_shutdown",
+                        task: Some(task),
+                        at,
+                    };
+                    let _ = self.writes.send((CallWrite::Missed(missed), None));
+                }
             }
         }
+        let Connector { writes, writer, .. } = self;
+        drop(writes);
+        let _ = writer.await;
     }
 
     fn trusted(&self, peer: &Peer) -> bool {
