@@ -31,6 +31,7 @@ use super::parse::{ParseError, salvage};
 use super::respond::{ALLOW, response};
 use super::transaction::{Arrival, Peer, Send, Transactions, TxKey};
 use super::trust::{Net, RateLimiter};
+use super::uri::{address_user, uri_user};
 use crate::config::{Config, UntrustedPolicy};
 use crate::dispatch::{Command, NewTask, QueueIdx, Rules, TaskCard};
 use crate::domain::{Phone, TaskId, TaskKind, UserId};
@@ -149,7 +150,7 @@ impl Connector {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let limiter = RateLimiter::new(settings.rate_per_source);
         let (writes, writes_rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_calls(store.clone(), writes_rx));
+        let writer = tokio::spawn(super::writer::write_calls(store.clone(), writes_rx));
         let connector = Connector {
             settings,
             rules,
@@ -528,40 +529,6 @@ impl Connector {
     }
 }
 
-/// Applies the connector's writes in order, batching what has queued up
-/// into one transaction. If a batch fails, its writes are retried one by
-/// one so a single bad write (reported to its sender) cannot hold the rest.
-async fn write_calls(store: Store, mut rx: mpsc::UnboundedReceiver<(CallWrite, Option<oneshot::Sender<bool>>)>) {
-    let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < 256 {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let writes: Vec<CallWrite> = batch.iter().map(|(w, _)| w.clone()).collect();
-        if store.apply_call_writes(&writes).await.is_ok() {
-            for (_, done) in batch.drain(..) {
-                if let Some(done) = done {
-                    let _ = done.send(true);
-                }
-            }
-            continue;
-        }
-        for (write, done) in batch.drain(..) {
-            let result = store.apply_call_writes(std::slice::from_ref(&write)).await;
-            if let Err(e) = &result {
-                tracing::error!(error = %e, ?write, "a call write failed");
-            }
-            if let Some(done) = done {
-                let _ = done.send(result.is_ok());
-            }
-        }
-    }
-}
-
 /// The connector's own input channels, kept apart from its state so `run`
 /// can select on them while mutating the state.
 pub struct ConnectorInputs {
@@ -580,37 +547,5 @@ fn reason_phrase(code: u16) -> &'static str {
         600 => "Busy Everywhere",
         603 => "Decline",
         _ => "Queue Wait Exceeded",
-    }
-}
-
-/// The user part of a SIP or tel URI: `sip:4000@pbx` → `4000`.
-pub fn uri_user(uri: &str) -> Option<&str> {
-    let (scheme, rest) = uri.split_once(':')?;
-    let rest = if scheme.eq_ignore_ascii_case("tel") { rest } else { rest.split_once('@')?.0 };
-    let user = rest.split([';', '?', '>']).next()?;
-    (!user.is_empty()).then_some(user)
-}
-
-/// The user part of the URI in a name-addr (`"Li" <sip:1001@pbx>;tag=1`).
-pub fn address_user(value: &str) -> Option<&str> {
-    let uri = match (value.find('<'), value.find('>')) {
-        (Some(a), Some(b)) if a < b => &value[a + 1..b],
-        _ => value.split(';').next()?,
-    };
-    uri_user(uri.trim())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn users_are_read_from_uris_and_addresses() {
-        assert_eq!(uri_user("sip:4000@pbx.example;user=phone"), Some("4000"));
-        assert_eq!(uri_user("tel:+861084000;phone-context=x"), Some("+861084000"));
-        assert_eq!(uri_user("sip:pbx.example"), None);
-        assert_eq!(address_user("\"Li\" <sip:13800138000@pbx>;tag=9"), Some("13800138000"));
-        assert_eq!(address_user("sip:1001@pbx;tag=9"), Some("1001"));
-        assert_eq!(address_user("<sip:anonymous@anonymous.invalid>"), Some("anonymous"));
     }
 }
