@@ -37,6 +37,19 @@ pub enum CtiEventKind {
     Transfer,
 }
 
+impl CtiEventKind {
+    /// The wire name, as stored with the event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CtiEventKind::Ringing => "ringing",
+            CtiEventKind::Answered => "answered",
+            CtiEventKind::Hangup => "hangup",
+            CtiEventKind::NoAnswer => "no_answer",
+            CtiEventKind::Transfer => "transfer",
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CtiEventBody {
@@ -112,7 +125,7 @@ pub async fn post_event(
         event_id: body.event_id.clone(),
         pbx,
         sip_call_id: body.call_id.clone(),
-        event: serde_json::to_value(body.event).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        event: body.event.as_str().to_owned(),
         agent: body.agent.clone(),
         at,
     };
