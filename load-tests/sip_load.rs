@@ -28,6 +28,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    tracing_subscriber::fmt().with_env_filter("warn").with_writer(std::io::stderr).init();
     let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
     let rate = args.first().copied().unwrap_or(1000);
     let seconds = args.get(1).copied().unwrap_or(10);
@@ -50,7 +51,10 @@ async fn main() {
         workers.push(tokio::spawn(async move {
             let mut done = 0u64;
             loop {
-                let Ok(offer) = tokio::time::timeout(Duration::from_secs(5), console.expect("offer")).await else {
+                // Until the first call, wait as long as setting up the other
+                // agents may take; after the last, 5 s of quiet ends the run.
+                let wait = Duration::from_secs(if done == 0 { 600 } else { 5 });
+                let Some(offer) = console.expect_within("offer", wait).await else {
                     return done;
                 };
                 let created: Timestamp = offer["task"]["created_at"].as_str().unwrap().parse().unwrap();
@@ -114,6 +118,12 @@ async fn main() {
     let filter = TaskFilter { kind: Some(TaskKind::InboundCall), limit: calls as u32 + 10, ..Default::default() };
     let tasks = store.tasks(&filter).await.unwrap();
     let dispatched = tasks.iter().filter(|t| t.status == TaskStatus::Completed).count();
+    for t in tasks.iter().filter(|t| t.status != TaskStatus::Completed) {
+        let t = store.task(t.id).await.unwrap().unwrap();
+        let events: Vec<&str> = t.events.iter().map(|e| e.event.as_str()).collect();
+        println!("not completed: {} {:?} events {events:?} attempts {:?}", t.id, t.status, t.attempts);
+        println!("  call record {:?}", store.call_record(t.id).await.unwrap());
+    }
 
     println!("{calls} calls offered at {rate}/s over {seconds} s, {agents} agents; SIPp ran {elapsed:.1} s");
     println!("SIPp: exit {status}, successful {ok}, failed {failed}");

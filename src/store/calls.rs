@@ -39,9 +39,7 @@ impl Store {
     /// Applies the connector's writes in order, in one transaction.
     pub async fn apply_call_writes(&self, writes: &[CallWrite]) -> Result<()> {
         let (_turn, mut tx) = self.begin_write().await?;
-        for w in writes {
-            apply_call_write(&mut tx, w).await?;
-        }
+        super::apply::apply_call_writes(&mut tx, self.backend, writes).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -89,7 +87,7 @@ pub enum CallOutcome {
 }
 
 impl CallOutcome {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CallOutcome::Queued => "queued",
             CallOutcome::Redirected => "redirected",
@@ -170,61 +168,6 @@ pub enum CallWrite {
         at: Timestamp,
     },
     Missed(MissedCall),
-}
-
-async fn apply_call_write(tx: &mut super::tasks::Tx<'_>, w: &CallWrite) -> Result<()> {
-    let q = match w {
-        CallWrite::NewCall { task, sip_call_id, caller, called } => {
-            super::tasks::insert_task_in(tx, task).await?;
-            sqlx::query(
-                "INSERT INTO call_records (task_id, sip_call_id, caller, called, queue, enqueued_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(task.id.to_string())
-            .bind(sip_call_id)
-            .bind(caller.as_ref().map(|c| c.as_str().to_owned()))
-            .bind(called)
-            .bind(&task.queue)
-            .bind(ms(task.created_at))
-        }
-        CallWrite::Redirected { task, agent, at } => sqlx::query(
-            "UPDATE call_records SET offered_agents = CASE WHEN offered_agents = '' THEN $2 \
-             ELSE offered_agents || ',' || $2 END, redirected_at = $3, outcome = 'redirected' WHERE task_id = $1",
-        )
-        .bind(task.to_string())
-        .bind(agent)
-        .bind(ms(*at)),
-        CallWrite::Answered { task, agent, at } => sqlx::query(
-            "UPDATE call_records SET answered_by = $2, answered_at = $3, outcome = 'answered' \
-             WHERE task_id = $1 AND answered_at IS NULL",
-        )
-        .bind(task.to_string())
-        .bind(agent)
-        .bind(ms(*at)),
-        CallWrite::Ended { task, outcome, at } => {
-            sqlx::query("UPDATE call_records SET ended_at = $2, outcome = $3 WHERE task_id = $1 AND ended_at IS NULL")
-                .bind(task.to_string())
-                .bind(ms(*at))
-                .bind(outcome.as_str())
-        }
-        CallWrite::Completed { task, at } => sqlx::query(
-            "UPDATE call_records SET ended_at = $2, outcome = 'completed' \
-             WHERE task_id = $1 AND ended_at IS NULL AND answered_at IS NOT NULL",
-        )
-        .bind(task.to_string())
-        .bind(ms(*at)),
-        CallWrite::Missed(call) => sqlx::query(
-            "INSERT INTO missed_calls (caller, called, queue, reason, task_id, at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(call.caller.as_str())
-        .bind(&call.called)
-        .bind(&call.queue)
-        .bind(call.reason)
-        .bind(call.task.map(|t| t.to_string()))
-        .bind(ms(call.at)),
-    };
-    q.execute(&mut **tx).await?;
-    Ok(())
 }
 
 /// A call-state event from a PBX.

@@ -10,6 +10,8 @@
 //! gives back what a restart must reload. A Redis-backed live state plugs in
 //! at the same two points.
 
+mod apply;
+mod batch;
 mod calls;
 mod customers;
 mod tasks;
@@ -59,6 +61,29 @@ pub struct Store {
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
+/// Copies SQLite's write-ahead log into the database once a second, until
+/// the pool closes. Left to SQLite, the checkpoint runs inside whichever
+/// commit crosses 1,000 pages and makes it wait for a disk flush: under load
+/// that stalls every writer, and with them the calls waiting on a write. A
+/// passive checkpoint on its own connection lets writers go on meanwhile.
+/// (The last connection to close also checkpoints.)
+async fn checkpoint_in_background(pool: AnyPool) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+        }
+    }
+}
+
 impl Store {
     /// Connects to `url`, creating the SQLite file (and its folder) if needed.
     pub async fn connect(url: &str) -> Result<Store> {
@@ -75,6 +100,10 @@ impl Store {
         let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            // A SQLite connection is a file handle in this process: it cannot
+            // drop the way a network connection can, so no ping on every
+            // checkout (each would be one more hand-off to sqlx's worker).
+            .test_before_acquire(!sqlite)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
@@ -82,6 +111,10 @@ impl Store {
                         // a power cut can lose the last commits. Without it every commit
                         // waits for a disk flush, which caps calls at a few hundred a second.
                         sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        // Checkpoints (copying the WAL into the database, with a disk
+                        // flush) run in the background, not inside a writer's commit:
+                        // see `checkpoint_in_background`.
+                        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
@@ -91,6 +124,7 @@ impl Store {
         if backend == Backend::Sqlite {
             // WAL lets REST reads run while the writer commits.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            tokio::spawn(checkpoint_in_background(pool.clone()));
         }
         Ok(Store { pool, backend, write_turn: Default::default() })
     }
@@ -207,5 +241,7 @@ where
     text.map(|t| t.parse().map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
 }
 
+#[cfg(test)]
+mod apply_tests;
 #[cfg(test)]
 mod tests;

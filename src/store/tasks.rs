@@ -199,9 +199,7 @@ impl Store {
     /// Writes the dispatcher's records in order, in one transaction.
     pub async fn apply(&self, records: &[Record]) -> Result<()> {
         let (_turn, mut tx) = self.begin_write().await?;
-        for record in records {
-            apply_one(&mut tx, record).await?;
-        }
+        super::apply::apply_records(&mut tx, self.backend, records).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -251,100 +249,5 @@ async fn event(
         .bind(note)
         .execute(&mut **tx)
         .await?;
-    Ok(())
-}
-
-async fn set_status(
-    tx: &mut Tx<'_>,
-    task: TaskId,
-    status: TaskStatus,
-    agent: Option<UserId>,
-    at: Timestamp,
-) -> Result<()> {
-    sqlx::query("UPDATE tasks SET status = $2, agent_id = $3, updated_at = $4 WHERE id = $1")
-        .bind(task.to_string())
-        .bind(status.as_str())
-        .bind(agent.map(|a| a.to_string()))
-        .bind(ms(at))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Ends the task's open attempt, if any.
-async fn end_attempt(
-    tx: &mut Tx<'_>,
-    task: TaskId,
-    at: Timestamp,
-    outcome: Option<Outcome>,
-    summary: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE attempts SET ended_at = $2, outcome = $3, summary = $4 WHERE task_id = $1 AND ended_at IS NULL",
-    )
-    .bind(task.to_string())
-    .bind(ms(at))
-    .bind(outcome.map(|o| o.as_str()))
-    .bind(summary)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn apply_one(tx: &mut Tx<'_>, record: &Record) -> Result<()> {
-    match record {
-        Record::TaskOffered { task, agent, at } => {
-            set_status(tx, *task, TaskStatus::Offered, Some(*agent), *at).await?;
-            event(tx, *task, *at, "offered", Some(*agent), None).await?;
-        }
-        Record::TaskReturned { task, agent, event: what, note, at } => {
-            set_status(tx, *task, TaskStatus::Waiting, None, *at).await?;
-            end_attempt(tx, *task, *at, None, note.as_deref()).await?;
-            event(tx, *task, *at, what, Some(*agent), note.as_deref()).await?;
-        }
-        Record::TaskAssigned { task, agent, at } => {
-            set_status(tx, *task, TaskStatus::Assigned, Some(*agent), *at).await?;
-            sqlx::query(
-                "INSERT INTO attempts (task_id, number, agent_id, accepted_at) \
-                 VALUES ($1, (SELECT COUNT(*) + 1 FROM attempts WHERE task_id = $1), $2, $3)",
-            )
-            .bind(task.to_string())
-            .bind(agent.to_string())
-            .bind(ms(*at))
-            .execute(&mut **tx)
-            .await?;
-            event(tx, *task, *at, "accepted", Some(*agent), None).await?;
-        }
-        Record::TaskClosed { task, status, agent, outcome, summary, at } => {
-            sqlx::query(
-                "UPDATE tasks SET status = $2, agent_id = $3, outcome = $4, closed_at = $5, updated_at = $5 WHERE id = $1",
-            )
-            .bind(task.to_string())
-            .bind(status.as_str())
-            .bind(agent.map(|a| a.to_string()))
-            .bind(outcome.map(|o| o.as_str()))
-            .bind(ms(*at))
-            .execute(&mut **tx)
-            .await?;
-            end_attempt(tx, *task, *at, *outcome, summary.as_deref()).await?;
-            event(tx, *task, *at, status.as_str(), *agent, summary.as_deref()).await?;
-        }
-        Record::AgentStatus { agent, status, at } => {
-            sqlx::query("UPDATE users SET status = $2, status_reason = $3, status_since = $4 WHERE id = $1")
-                .bind(agent.to_string())
-                .bind(status.name())
-                .bind(status.break_reason())
-                .bind(ms(*at))
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("INSERT INTO agent_status_log (agent_id, status, reason, at) VALUES ($1, $2, $3, $4)")
-                .bind(agent.to_string())
-                .bind(status.name())
-                .bind(status.break_reason())
-                .bind(ms(*at))
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
     Ok(())
 }

@@ -60,9 +60,21 @@ struct Writer<O> {
 
 impl<O: Sink<Out> + Unpin> Writer<O> {
     async fn send(&mut self, msg: &ServerMsg) -> bool {
+        self.feed(msg).await && self.sink.flush().await.is_ok()
+    }
+
+    /// Queues a message without flushing, so several that are ready at once
+    /// leave in one write: an accept answers with the assignment, the new
+    /// status and the acknowledgement, and each write is a system call on
+    /// the server and a wake-up on the console.
+    async fn feed(&mut self, msg: &ServerMsg) -> bool {
         self.seq += 1;
         let text = serde_json::to_string(&Outgoing { seq: self.seq, msg }).expect("protocol messages serialise");
-        self.sink.send(Out::Text(text)).await.is_ok()
+        self.sink.feed(Out::Text(text)).await.is_ok()
+    }
+
+    async fn flush(&mut self) -> bool {
+        self.sink.flush().await.is_ok()
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
@@ -124,12 +136,12 @@ async fn serve<I, O>(
         tokio::select! {
             _ = env.shutdown.cancelled() => return out.close(close::GOING_AWAY, "server shutting down").await,
             push = pushes.recv() => {
-                let msg = match push {
-                    None => return,
-                    Some(Push::Replaced) => return out.close(close::REPLACED, "replaced by a newer connection").await,
-                    Some(push) => render(push, &env.store).await,
-                };
-                if !out.send(&msg).await {
+                let Some(push) = push else { return };
+                if push == Push::Replaced {
+                    return out.close(close::REPLACED, "replaced by a newer connection").await;
+                }
+                let msg = render(push, &env.store).await;
+                if !out.feed(&msg).await || !feed_pending(out, pushes, env).await || !out.flush().await {
                     return;
                 }
             }
@@ -142,16 +154,8 @@ async fn serve<I, O>(
                     }
                     Some(Frame::Text(t)) => handle(&t, env, agent).await,
                 };
-                // What the command caused is already queued: send it first.
-                while let Ok(push) = pushes.try_recv() {
-                    if push == Push::Replaced {
-                        return out.close(close::REPLACED, "replaced by a newer connection").await;
-                    }
-                    if !out.send(&render(push, &env.store).await).await {
-                        return;
-                    }
-                }
-                if !out.send(&reply).await {
+                // What the command caused goes out before its acknowledgement.
+                if !feed_pending(out, pushes, env).await || !out.feed(&reply).await || !out.flush().await {
                     return;
                 }
             }
@@ -159,7 +163,26 @@ async fn serve<I, O>(
     }
 }
 
-/// Waits for the first frame and redeems its ticket; closes the socket on failure.
+/// Queues every push already waiting. False when the connection is done
+/// (closed, or replaced by a newer one, which this closes).
+async fn feed_pending<O: Sink<Out> + Unpin>(
+    out: &mut Writer<O>,
+    pushes: &mut mpsc::UnboundedReceiver<Push>,
+    env: &SessionEnv,
+) -> bool {
+    while let Ok(push) = pushes.try_recv() {
+        if push == Push::Replaced {
+            let _ = out.flush().await;
+            out.close(close::REPLACED, "replaced by a newer connection").await;
+            return false;
+        }
+        if !out.feed(&render(push, &env.store).await).await {
+            return false;
+        }
+    }
+    true
+}
+
 async fn authenticate<I, O>(incoming: &mut I, out: &mut Writer<O>, env: &SessionEnv) -> Option<Claims>
 where
     I: Stream<Item = Frame> + Unpin,

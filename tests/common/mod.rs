@@ -185,19 +185,21 @@ impl Console {
 
     /// The next message, checking that sequence numbers have no gaps.
     pub async fn next(&mut self) -> Value {
+        self.next_within(Duration::from_secs(5)).await.expect("no message within 5 s")
+    }
+
+    /// The next message if one arrives within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
-                .await
-                .expect("no message within 5 s")
-                .expect("socket closed")
-                .expect("socket error");
+            let msg =
+                tokio::time::timeout(wait, self.ws.next()).await.ok()?.expect("socket closed").expect("socket error");
             match msg {
                 Message::Text(t) => {
                     let v: Value = serde_json::from_str(&t).unwrap();
                     let seq = v["seq"].as_u64().unwrap();
                     assert_eq!(seq, self.last_seq + 1, "sequence gap before {v}");
                     self.last_seq = seq;
-                    return v;
+                    return Some(v);
                 }
                 Message::Close(c) => panic!("closed: {c:?}"),
                 _ => continue,
@@ -205,12 +207,18 @@ impl Console {
         }
     }
 
-    /// Skips to the next message of this type.
+    /// Skips messages until one of type `kind`.
     pub async fn expect(&mut self, kind: &str) -> Value {
+        self.expect_within(kind, Duration::from_secs(5)).await.unwrap_or_else(|| panic!("no {kind} within 5 s"))
+    }
+
+    /// Skips messages until one of type `kind`, if it comes with no gap of
+    /// more than `wait` between messages.
+    pub async fn expect_within(&mut self, kind: &str, wait: Duration) -> Option<Value> {
         loop {
-            let v = self.next().await;
+            let v = self.next_within(wait).await?;
             if v["type"] == kind {
-                return v;
+                return Some(v);
             }
         }
     }
