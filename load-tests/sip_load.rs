@@ -6,6 +6,11 @@
 //! creation time, both on this machine's clock), then checks that every call
 //! was dispatched: one completed task per call in the store.
 //!
+//! SIPp's clock advances in steps of a few milliseconds under load, too
+//! coarse for a 5 ms target, so a probe caller in this process also places
+//! 50 calls a second beside SIPp's for the whole run and times INVITE→302
+//! with a microsecond clock; those calls are dispatched like the others.
+//!
 //! Run: `cargo run --release --example sip_load -- [RATE] [SECONDS] [AGENTS]`
 //! (defaults 1000 calls/s for 10 s with 100 agents). Needs `sipp`.
 
@@ -68,6 +73,8 @@ async fn main() {
         }));
     }
 
+    let probe_calls = seconds * 50;
+    let probe = tokio::spawn(probe(server.sip_addr, probe_calls));
     let dir = temp_dir("sip-load");
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/sip/scenarios/redirect.xml");
     let local_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -76,7 +83,16 @@ async fn main() {
         .arg(server.sip_addr.to_string())
         .args(["-sf", scenario, "-s", "4000", "-i", "127.0.0.1", "-p", &local_port.to_string()])
         .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-l", "10000"])
-        .args(["-buff_size", "4194304", "-timeout", &format!("{}s", seconds + 60), "-timeout_error", "-nostdin"])
+        .args([
+            "-buff_size",
+            "4194304",
+            "-timer_resol",
+            "1",
+            "-timeout",
+            &format!("{}s", seconds + 60),
+            "-timeout_error",
+            "-nostdin",
+        ])
         .args(["-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-stf", "stats.csv"])
         .current_dir(&dir)
         .stdout(std::process::Stdio::null())
@@ -84,6 +100,8 @@ async fn main() {
         .await
         .expect("sipp runs");
     let elapsed = started.elapsed().as_secs_f64();
+    let mut probe_us = probe.await.unwrap();
+    probe_us.sort_by(f64::total_cmp);
     let mut completed = 0;
     for w in workers {
         completed += w.await.unwrap();
@@ -115,7 +133,11 @@ async fn main() {
 
     server.stop().await;
     let store = Store::connect(&db.url).await.unwrap();
-    let filter = TaskFilter { kind: Some(TaskKind::InboundCall), limit: calls as u32 + 10, ..Default::default() };
+    let filter = TaskFilter {
+        kind: Some(TaskKind::InboundCall),
+        limit: (calls + probe_calls) as u32 + 10,
+        ..Default::default()
+    };
     let tasks = store.tasks(&filter).await.unwrap();
     let dispatched = tasks.iter().filter(|t| t.status == TaskStatus::Completed).count();
     for t in tasks.iter().filter(|t| t.status != TaskStatus::Completed) {
@@ -136,6 +158,15 @@ async fn main() {
             rtt.last().unwrap()
         );
     }
+    if !probe_us.is_empty() {
+        println!(
+            "INVITE -> 302 (probe): n={} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (microsecond clock)",
+            probe_us.len(),
+            percentile(&probe_us, 0.5) / 1000.0,
+            percentile(&probe_us, 0.99) / 1000.0,
+            probe_us.last().unwrap() / 1000.0
+        );
+    }
     if !pops.is_empty() {
         println!(
             "INVITE -> screen-pop: n={} p50 {:.1} ms  p99 {:.1} ms  (millisecond clock)",
@@ -145,7 +176,54 @@ async fn main() {
         );
     }
     println!("agents completed {completed}; tasks completed in the store {dispatched} of {}", tasks.len());
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        println!("kept {}", dir.display());
+    }
     assert_eq!(failed, "0", "every call must succeed");
-    assert_eq!(dispatched as u64, calls, "every call must be dispatched and completed");
+    assert_eq!(probe_us.len() as u64, probe_calls, "every probe call must be redirected");
+    assert_eq!(dispatched as u64, calls + probe_calls, "every call must be dispatched and completed");
+}
+
+/// Places `n` calls one after another, 20 ms apart, and returns each one's
+/// INVITE→302 time in microseconds.
+async fn probe(server: std::net::SocketAddr, n: u64) -> Vec<f64> {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut times = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    for i in 0..n {
+        tick.tick().await;
+        let branch = format!("z9hG4bKprobe{i}");
+        let head = |method: &str| {
+            format!(
+                "{method} sip:4000@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch}\r\n\
+                 From: <sip:1370000{i}@{local}>;tag=p{i}\r\nTo: <sip:4000@{server}>\r\nCall-ID: probe-{i}@{local}\r\n\
+                 CSeq: 1 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            )
+        };
+        let sent = std::time::Instant::now();
+        socket.send_to(head("INVITE").as_bytes(), server).await.unwrap();
+        loop {
+            let Ok(Ok((len, _))) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf)).await
+            else {
+                eprintln!("probe call {i}: no final response within 5 s");
+                break;
+            };
+            let text = String::from_utf8_lossy(&buf[..len]);
+            if !text.contains(&branch) {
+                continue;
+            }
+            match text.split(' ').nth(1) {
+                Some("100") | Some("182") => continue,
+                Some("302") => times.push(sent.elapsed().as_secs_f64() * 1e6),
+                other => eprintln!("probe call {i}: answered {other:?}"),
+            }
+            break;
+        }
+        socket.send_to(head("ACK").as_bytes(), server).await.unwrap();
+    }
+    times
 }

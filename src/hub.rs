@@ -17,7 +17,7 @@ use crate::dispatch::{
     AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard, WithdrawReason,
 };
 use crate::domain::{AgentStatus, TaskId, TaskKind, UserId};
-use crate::store::Store;
+use crate::writer::Writer;
 
 /// What the hub pushes to one agent's connection.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,14 +69,8 @@ enum Msg {
         conn: ConnId,
     },
     Query(Query),
-    Flush(oneshot::Sender<()>),
-}
-
-/// What the writer receives, in order.
-enum Write {
-    Records(Vec<Record>),
-    /// Answered once everything sent before it is stored.
-    Flush(oneshot::Sender<()>),
+    /// Answered with the writer's answer to "tell me when all is stored".
+    Flush(oneshot::Sender<oneshot::Receiver<()>>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +115,8 @@ impl Hub {
     pub async fn flush(&self) -> Result<(), HubError> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Msg::Flush(reply)).await.map_err(|_| HubError::Stopped)?;
-        rx.await.map_err(|_| HubError::Stopped)
+        let stored = rx.await.map_err(|_| HubError::Stopped)?;
+        stored.await.map_err(|_| HubError::Stopped)
     }
 
     /// Runs a read-only function on the dispatcher's current state.
@@ -141,29 +136,23 @@ impl Hub {
 struct Actor {
     dispatcher: Dispatcher,
     conns: HashMap<UserId, (ConnId, mpsc::UnboundedSender<Push>)>,
-    writes: mpsc::UnboundedSender<Write>,
+    writer: Writer,
     calls: Option<mpsc::UnboundedSender<CallEvent>>,
     effects: Vec<Effect>,
 }
 
 /// Starts the hub. It runs until `shutdown` fires; then it hands back every
-/// outstanding offer (so the store shows those tasks waiting) and returns
-/// once the writer has stored every record.
+/// outstanding offer (so the store shows those tasks waiting), queues the
+/// last records to `writer` and returns.
 pub fn spawn(
     dispatcher: Dispatcher,
-    store: Store,
+    writer: Writer,
     calls: Option<mpsc::UnboundedSender<CallEvent>>,
     shutdown: CancellationToken,
 ) -> (Hub, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(1024);
-    let (records_tx, records_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_records(store, records_rx));
-    let actor = Actor { dispatcher, conns: HashMap::new(), writes: records_tx, calls, effects: Vec::new() };
-    let handle = tokio::spawn(async move {
-        actor.run(rx, shutdown).await;
-        let _ = writer.await;
-    });
-    (Hub { tx }, handle)
+    let actor = Actor { dispatcher, conns: HashMap::new(), writer, calls, effects: Vec::new() };
+    (Hub { tx }, tokio::spawn(actor.run(rx, shutdown)))
 }
 
 impl Actor {
@@ -230,7 +219,7 @@ impl Actor {
             Msg::Query(q) => q(&self.dispatcher, now),
             Msg::Flush(reply) => {
                 self.carry_out();
-                let _ = self.writes.send(Write::Flush(reply));
+                let _ = reply.send(self.writer.flush());
             }
         }
     }
@@ -256,7 +245,7 @@ impl Actor {
             }
         }
         self.effects = effects;
-        if !records.is_empty() && self.writes.send(Write::Records(records)).is_err() {
+        if !records.is_empty() && !self.writer.records(records) {
             tracing::error!("the store writer has stopped; records are being lost");
         }
     }
@@ -277,42 +266,5 @@ impl Actor {
             _ => return,
         };
         let _ = calls.send(event);
-    }
-}
-
-const MAX_BATCH: usize = 256;
-
-/// Writes records in the order the dispatcher made them, batching whatever
-/// has queued up into one transaction. A failed batch is retried, so a
-/// database hiccup delays records rather than dropping them.
-async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
-    let mut batch = Vec::new();
-    let mut flushes = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        while let Some(msg) = next {
-            match msg {
-                Write::Records(r) => batch.extend(r),
-                Write::Flush(reply) => flushes.push(reply),
-            }
-            // Bounded batches keep each commit short, so the SIP connector's
-            // writes never wait long for their turn.
-            next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
-        }
-        let mut delay = Duration::from_millis(50);
-        while !batch.is_empty() {
-            match store.apply(&batch).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, records = batch.len(), "writing dispatcher records failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        batch.clear();
-        for reply in flushes.drain(..) {
-            let _ = reply.send(());
-        }
     }
 }

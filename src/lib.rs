@@ -14,6 +14,7 @@ pub mod server;
 pub mod sip;
 pub mod store;
 pub mod testing;
+pub mod writer;
 pub mod ws;
 
 pub use config::Config;

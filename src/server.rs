@@ -19,6 +19,7 @@ use crate::hub::{self, ConnId, Hub};
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
 use crate::store::{CallWrite, MissedCall, Store, StoreError};
+use crate::writer::Writer;
 use crate::{accounts, api, ws};
 
 /// Shared by every handler; cheap to clone.
@@ -141,7 +142,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let hub_stop = CancellationToken::new();
     let (calls_tx, calls_rx) = tokio::sync::mpsc::unbounded_channel();
     let calls_tx = listeners.sip.is_some().then_some(calls_tx);
-    let (hub, hub_task) = hub::spawn(dispatcher, store.clone(), calls_tx, hub_stop.clone());
+    let (writer, writer_task) = Writer::spawn(store.clone());
+    let (hub, hub_task) = hub::spawn(dispatcher, writer.clone(), calls_tx, hub_stop.clone());
     let sip_tasks = TaskTracker::new();
     if let Some((udp, tcp)) = listeners.sip {
         let settings = SipSettings::new(&config, &rules);
@@ -150,7 +152,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         tracing::info!(sip = %udp.local_addr()?, "SIP connector listening on UDP and TCP");
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
         let (connector, inputs) =
-            Connector::new(settings, Arc::new(rules.clone()), hub.clone(), store.clone(), Some(udp.clone()));
+            Connector::new(settings, Arc::new(rules.clone()), hub.clone(), writer.clone(), Some(udp.clone()));
         sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), max, shutdown.clone()));
         sip_tasks.spawn(transport::serve_tcp(tcp, inbound_tx, max, idle, shutdown.clone()));
         sip_tasks.spawn(connector.run(inputs, inbound_rx, calls_rx, shutdown.clone()));
@@ -172,6 +174,11 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     }
     hub_stop.cancel();
     if tokio::time::timeout(grace, hub_task).await.is_err() {
+        tracing::error!("the dispatcher did not stop within the shutdown grace period");
+    }
+    // The writer stops once the hub, the connector and this are done with it.
+    drop(writer);
+    if tokio::time::timeout(grace, writer_task).await.is_err() {
         tracing::error!("pending records could not all be written within the shutdown grace period");
     }
     store.close().await;

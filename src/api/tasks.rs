@@ -161,14 +161,22 @@ pub async fn cancel_task(
     Ok(Json(live_view(&state, id).await?))
 }
 
-/// The stored task with the dispatcher's live status laid over it: the
-/// store is written a moment after the dispatcher decides, and a closed
-/// task is no longer live, so closing paths flush before reading.
+/// The stored task with the dispatcher's live status laid over it. The
+/// store is written a moment after the dispatcher decides: a task the
+/// dispatcher no longer holds but the store still shows open has just been
+/// closed, so the read waits for the writer and is made again.
 pub async fn live_view(state: &AppState, id: TaskId) -> Result<TaskRecord, ApiError> {
     let mut task = state.store.task(id).await?.ok_or_else(|| ApiError::not_found("task"))?;
-    if let Some(live) = state.hub.query(move |d, _| d.live_task(id)).await? {
-        task.status = live.status;
-        task.agent_id = live.agent.or(task.agent_id);
+    match state.hub.query(move |d, _| d.live_task(id)).await? {
+        Some(live) => {
+            task.status = live.status;
+            task.agent_id = live.agent.or(task.agent_id);
+        }
+        None if !task.status.is_terminal() => {
+            state.hub.flush().await?;
+            task = state.store.task(id).await?.ok_or_else(|| ApiError::not_found("task"))?;
+        }
+        None => {}
     }
     Ok(task)
 }

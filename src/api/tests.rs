@@ -17,7 +17,12 @@ async fn app(db: &TestDb) -> (Router, AppState) {
     let config = Config::default();
     let rules = config.rules().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let (hub, _task) = crate::hub::spawn(Dispatcher::new(rules.clone()), store.clone(), None, shutdown.clone());
+    let (hub, _task) = crate::hub::spawn(
+        Dispatcher::new(rules.clone()),
+        crate::writer::Writer::spawn(store.clone()).0,
+        None,
+        shutdown.clone(),
+    );
     let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
     let state = AppState::new(store, hub, auth.into(), config, rules, shutdown);
     (router().with_state(state.clone()), state)

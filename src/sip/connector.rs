@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::check::{Rejection, check_request};
@@ -36,7 +36,8 @@ use crate::config::{Config, UntrustedPolicy};
 use crate::dispatch::{Command, NewTask, QueueIdx, Rules, TaskCard};
 use crate::domain::{Phone, TaskId, TaskKind, UserId};
 use crate::hub::{CallEvent, Hub};
-use crate::store::{CallOutcome, CallWrite, MissedCall, NewTaskRow, Store};
+use crate::store::{CallOutcome, CallWrite, MissedCall, NewTaskRow};
+use crate::writer::Writer;
 
 /// The connector's settings, checked and converted from configuration.
 #[derive(Clone, Debug)]
@@ -130,9 +131,7 @@ pub struct Connector {
     ended_before_added: std::collections::HashSet<TaskId>,
     limiter: RateLimiter,
     internal_tx: mpsc::UnboundedSender<Internal>,
-    writes: mpsc::UnboundedSender<(CallWrite, Option<oneshot::Sender<bool>>)>,
-    /// The writer's task, awaited at shutdown so no call write is lost.
-    writer: tokio::task::JoinHandle<()>,
+    writer: Writer,
 }
 
 fn now_ms() -> i64 {
@@ -144,13 +143,11 @@ impl Connector {
         settings: SipSettings,
         rules: Arc<Rules>,
         hub: Hub,
-        store: Store,
+        writer: Writer,
         udp: Option<Arc<UdpSocket>>,
     ) -> (Self, ConnectorInputs) {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let limiter = RateLimiter::new(settings.rate_per_source);
-        let (writes, writes_rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(super::writer::write_calls(store.clone(), writes_rx));
         let connector = Connector {
             settings,
             rules,
@@ -165,7 +162,6 @@ impl Connector {
             ended_before_added: Default::default(),
             limiter,
             internal_tx,
-            writes,
             writer,
         };
         (connector, ConnectorInputs { internal: internal_rx })
@@ -173,7 +169,8 @@ impl Connector {
 
     /// Runs until `shutdown`: then every waiting caller gets 503 so the PBX
     /// can route elsewhere, their tasks are closed as abandoned and recorded
-    /// as missed calls, and every pending call write is stored.
+    /// as missed calls; those writes are queued to the writer, which the
+    /// server lets finish before it stops.
     pub async fn run(
         mut self,
         mut inputs: ConnectorInputs,
@@ -199,7 +196,7 @@ impl Connector {
             if call.added {
                 let _ = self.hub.command(Command::Abandon { task }).await;
                 let at = Timestamp::now();
-                let _ = self.writes.send((CallWrite::Ended { task, outcome: CallOutcome::Abandoned, at }, None));
+                self.writer.call(CallWrite::Ended { task, outcome: CallOutcome::Abandoned, at });
                 if let Some(caller) = call.caller {
                     let missed = MissedCall {
                         caller,
@@ -209,13 +206,10 @@ impl Connector {
                         task: Some(task),
                         at,
                     };
-                    let _ = self.writes.send((CallWrite::Missed(missed), None));
+                    self.writer.call(CallWrite::Missed(missed));
                 }
             }
         }
-        let Connector { writes, writer, .. } = self;
-        drop(writes);
-        let _ = writer.await;
     }
 
     fn trusted(&self, peer: &Peer) -> bool {
@@ -378,13 +372,11 @@ impl Connector {
         });
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
-        let (stored_tx, stored_rx) = oneshot::channel();
-        let new_call = CallWrite::NewCall { task: row, sip_call_id, caller, called };
-        let _ = self.writes.send((new_call, Some(stored_tx)));
+        let stored = self.writer.call_stored(CallWrite::NewCall { task: row, sip_call_id, caller, called });
         let (hub, done) = (self.hub.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
             // Stored first, then dispatched: a crash between the two loses nothing.
-            let ok = stored_rx.await.unwrap_or(false)
+            let ok = stored.await.unwrap_or(false)
                 && hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: at, held_by: None })).await.is_ok();
             let _ = done.send(Internal::Added { task, ok });
         });
@@ -427,10 +419,10 @@ impl Connector {
             _ => CallOutcome::Unanswered,
         };
         let at = Timestamp::now();
-        let _ = self.writes.send((CallWrite::Ended { task, outcome, at }, None));
+        self.writer.call(CallWrite::Ended { task, outcome, at });
         if let Some(caller) = caller.clone() {
             let missed = MissedCall { caller, called, queue, reason, task: Some(task), at };
-            let _ = self.writes.send((CallWrite::Missed(missed), None));
+            self.writer.call(CallWrite::Missed(missed));
         }
     }
 
@@ -465,7 +457,7 @@ impl Connector {
                 self.redirected.remove(&task);
                 if self.sip_tasks.contains(&task) {
                     let agent = agent.to_string();
-                    let _ = self.writes.send((CallWrite::Answered { task, agent, at: Timestamp::now() }, None));
+                    self.writer.call(CallWrite::Answered { task, agent, at: Timestamp::now() });
                 }
             }
             CallEvent::Returned { task } => {
@@ -478,7 +470,7 @@ impl Connector {
             CallEvent::Closed { task } => {
                 self.redirected.remove(&task);
                 if self.sip_tasks.remove(&task) {
-                    let _ = self.writes.send((CallWrite::Completed { task, at: Timestamp::now() }, None));
+                    self.writer.call(CallWrite::Completed { task, at: Timestamp::now() });
                 }
             }
         }
@@ -499,7 +491,7 @@ impl Connector {
         let call = self.calls.remove(&task).expect("present");
         self.final_response(now, &call, 302, "Moved Temporarily", Some(("Contact", format!("<{contact}>"))));
         let agent_id = agent.to_string();
-        let _ = self.writes.send((CallWrite::Redirected { task, agent: agent_id, at: Timestamp::now() }, None));
+        self.writer.call(CallWrite::Redirected { task, agent: agent_id, at: Timestamp::now() });
         self.redirected.insert(task, Redirected { caller: call.caller, called: call.called, queue: call.queue });
     }
 

@@ -12,7 +12,6 @@ pub mod transaction;
 pub mod transport;
 pub mod trust;
 pub mod uri;
-mod writer;
 
 /// What the fuzz targets and the corpus replay test run on arbitrary bytes:
 /// parse them as a datagram and as a stream, check any request, build the

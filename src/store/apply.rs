@@ -22,8 +22,8 @@ use std::collections::HashMap;
 
 use super::batch::{Arg, Batch, Rows};
 use super::calls::{CallOutcome, CallWrite};
-use super::tasks::{NewTaskRow, Tx};
-use super::{Backend, Result, ms};
+use super::ms;
+use super::tasks::NewTaskRow;
 use crate::dispatch::Record;
 use crate::domain::{Outcome, TaskId, TaskStatus, UserId};
 
@@ -85,9 +85,9 @@ impl TaskAttempts {
     }
 }
 
-/// Writes the dispatcher's records, as if one by one, in `tx`.
-pub(crate) async fn apply_records(tx: &mut Tx<'_>, backend: Backend, records: &[Record]) -> Result<()> {
-    let mut batch = Batch::default();
+/// Adds the statements that write the dispatcher's records, with the same
+/// result as writing them one by one.
+pub(crate) fn add_records(batch: &mut Batch, records: &[Record]) {
     let mut order: Vec<TaskId> = Vec::new();
     let mut patches: HashMap<TaskId, TaskPatch> = HashMap::new();
     let mut attempts: HashMap<TaskId, TaskAttempts> = HashMap::new();
@@ -222,7 +222,6 @@ pub(crate) async fn apply_records(tx: &mut Tx<'_>, backend: Backend, records: &[
     }
     batch.push(users);
     batch.push(status_log);
-    batch.execute(tx, backend).await
 }
 
 /// Adds a new task and its `created` event.
@@ -308,10 +307,11 @@ impl CallSegment {
     }
 }
 
-/// Writes the connector's changes, as if one by one, in `tx`. New calls and
-/// missed calls are inserted first: every update in the batch comes after
-/// its call's insert, and missed calls touch no other table.
-pub(crate) async fn apply_call_writes(tx: &mut Tx<'_>, backend: Backend, writes: &[CallWrite]) -> Result<()> {
+/// Adds the statements that write the connector's changes, with the same
+/// result as writing them one by one. New calls and missed calls are
+/// inserted first: every update in the batch comes after its call's insert,
+/// and missed calls touch no other table.
+pub(crate) fn add_call_writes(batch: &mut Batch, writes: &[CallWrite]) {
     let mut tasks = new_tasks();
     let mut created = events();
     let mut records = Rows::new(
@@ -369,11 +369,9 @@ pub(crate) async fn apply_call_writes(tx: &mut Tx<'_>, backend: Backend, writes:
             CallWrite::NewCall { .. } | CallWrite::Missed(_) => unreachable!("handled above"),
         }
     }
-    let mut batch = Batch::default();
     batch.push(tasks);
     batch.push(created);
     batch.push(records);
     batch.push(missed);
-    segments.into_iter().for_each(|s| s.add_to(&mut batch));
-    batch.execute(tx, backend).await
+    segments.into_iter().for_each(|s| s.add_to(batch));
 }

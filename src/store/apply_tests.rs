@@ -231,3 +231,45 @@ async fn a_long_batch_equals_its_changes_one_at_a_time_on_postgres() {
     };
     check(&a.store().await, &b.store().await, &long_history()).await;
 }
+
+/// A batch that fails half-way leaves nothing behind, and the connection it
+/// ran on goes on working.
+async fn failed_batch_is_all_or_nothing(store: Store) {
+    let h = history(3);
+    prepare(&store, &h).await;
+    let first = &h.calls[0];
+    store.apply_call_writes(std::slice::from_ref(first)).await.unwrap();
+    let before = dump(&store).await;
+    let CallWrite::NewCall { task, .. } = first else { panic!("histories start with their calls") };
+    let missed = CallWrite::Missed(MissedCall {
+        caller: task.customer_phone.clone(),
+        called: "4000".into(),
+        queue: "hotline".into(),
+        reason: "abandoned",
+        task: Some(task.id),
+        at: task.created_at,
+    });
+    // The duplicate insert of the task fails after the missed call went in.
+    let err = store.apply_call_writes(&[missed.clone(), first.clone()]).await;
+    assert!(err.is_err());
+    assert_eq!(dump(&store).await, before);
+    for _ in 0..8 {
+        // More writes than the pool has connections: none was left mid-transaction.
+        store.apply_call_writes(std::slice::from_ref(&missed)).await.unwrap();
+    }
+    assert_eq!(dump(&store).await.len(), before.len() + 8);
+}
+
+#[tokio::test]
+async fn a_failed_batch_is_all_or_nothing() {
+    let db = TestDb::sqlite();
+    failed_batch_is_all_or_nothing(db.store().await).await;
+}
+
+#[tokio::test]
+async fn a_failed_batch_is_all_or_nothing_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    failed_batch_is_all_or_nothing(db.store().await).await;
+}

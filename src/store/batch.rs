@@ -14,7 +14,8 @@
 
 use std::fmt::Write as _;
 
-use super::tasks::Tx;
+use sqlx::AnyPool;
+
 use super::{Backend, Result};
 
 /// The most rows in one statement (keeps bound parameters well under
@@ -166,14 +167,20 @@ impl Batch {
         }
     }
 
-    pub(crate) async fn execute(self, tx: &mut Tx<'_>, backend: Backend) -> Result<()> {
-        let mut sql = String::new();
-        let mut args: Vec<&Arg> = Vec::new();
+    pub(crate) fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// The batch as queries: on PostgreSQL one per statement chunk, on
+    /// SQLite as few as the parameter limit allows.
+    fn queries(&self, backend: Backend) -> Vec<(String, Vec<&Arg>)> {
+        let mut queries = Vec::new();
+        let (mut sql, mut args) = (String::new(), Vec::new());
         for rows in &self.statements {
             for (start, n) in rows.chunks() {
                 let needed = n * rows.pieces.len();
-                if backend == Backend::Postgres || args.len() + needed > MAX_SQLITE_PARAMS {
-                    run(tx, backend, std::mem::take(&mut sql), std::mem::take(&mut args)).await?;
+                if !sql.is_empty() && (backend == Backend::Postgres || args.len() + needed > MAX_SQLITE_PARAMS) {
+                    queries.push((std::mem::take(&mut sql), std::mem::take(&mut args)));
                 }
                 if !sql.is_empty() {
                     sql.push_str(";\n");
@@ -181,14 +188,52 @@ impl Batch {
                 rows.write(backend, start, n, &mut sql, &mut args);
             }
         }
-        run(tx, backend, sql, args).await
+        if !sql.is_empty() {
+            queries.push((sql, args));
+        }
+        queries
+    }
+
+    /// Runs the batch as one transaction.
+    ///
+    /// On SQLite the transaction travels with the statements (`BEGIN
+    /// IMMEDIATE; ...; COMMIT` in one query), so a batch costs one hand-off
+    /// to sqlx's worker instead of three or more; the caller holds the
+    /// process's write turn. If anything fails the transaction is rolled
+    /// back, and a connection that cannot roll back is closed rather than
+    /// returned to the pool mid-transaction.
+    pub(crate) async fn commit(self, pool: &AnyPool, backend: Backend) -> Result<()> {
+        let mut queries = self.queries(backend);
+        if queries.is_empty() {
+            return Ok(());
+        }
+        if backend == Backend::Postgres {
+            let mut tx = pool.begin().await?;
+            for (sql, args) in queries {
+                run(&mut *tx, backend, sql, args).await?;
+            }
+            tx.commit().await?;
+            return Ok(());
+        }
+        queries[0].0.insert_str(0, "BEGIN IMMEDIATE;\n");
+        queries.last_mut().expect("not empty").0.push_str(";\nCOMMIT");
+        let mut conn = pool.acquire().await?;
+        for (sql, args) in queries {
+            if let Err(e) = run(&mut *conn, backend, sql, args).await {
+                if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                    drop(conn.detach());
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 }
 
-async fn run(tx: &mut Tx<'_>, backend: Backend, sql: String, args: Vec<&Arg>) -> Result<()> {
-    if sql.is_empty() {
-        return Ok(());
-    }
+async fn run<'c, E>(conn: E, backend: Backend, sql: String, args: Vec<&Arg>) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     // A SQLite batch's text is seldom seen twice: caching it would only
     // push the single statements other queries use out of the cache.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(backend == Backend::Postgres);
@@ -198,7 +243,7 @@ async fn run(tx: &mut Tx<'_>, backend: Backend, sql: String, args: Vec<&Arg>) ->
             Arg::Int(v) => q.bind(*v),
         };
     }
-    q.execute(&mut **tx).await?;
+    q.execute(conn).await?;
     Ok(())
 }
 

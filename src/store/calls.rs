@@ -38,10 +38,7 @@ impl Store {
 
     /// Applies the connector's writes in order, in one transaction.
     pub async fn apply_call_writes(&self, writes: &[CallWrite]) -> Result<()> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        super::apply::apply_call_writes(&mut tx, self.backend, writes).await?;
-        tx.commit().await?;
-        Ok(())
+        self.write(writes, &[]).await
     }
 
     /// Missed calls since `since`, one entry per caller, oldest first.

@@ -129,6 +129,14 @@ impl Store {
         Ok(Store { pool, backend, write_turn: Default::default() })
     }
 
+    /// Takes the SQLite writer's turn (nothing to wait for on PostgreSQL).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_turn.lock().await),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Starts a write transaction, taking the SQLite writer's turn first.
     pub(crate) async fn begin_write(
         &self,

@@ -198,10 +198,21 @@ impl Store {
 
     /// Writes the dispatcher's records in order, in one transaction.
     pub async fn apply(&self, records: &[Record]) -> Result<()> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        super::apply::apply_records(&mut tx, self.backend, records).await?;
-        tx.commit().await?;
-        Ok(())
+        self.write(&[], records).await
+    }
+
+    /// Writes the connector's changes and the dispatcher's records, each in
+    /// order, in one transaction. The call writes go first: a task's
+    /// records only ever follow the write that stored the task.
+    pub async fn write(&self, calls: &[CallWrite], records: &[Record]) -> Result<()> {
+        let mut batch = super::batch::Batch::default();
+        super::apply::add_call_writes(&mut batch, calls);
+        super::apply::add_records(&mut batch, records);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let _turn = self.write_turn().await;
+        batch.commit(&self.pool, self.backend).await
     }
 }
 

@@ -1,0 +1,130 @@
+//! The one writer of live changes: the dispatcher's records and the SIP
+//! connector's call writes go through one queue and are stored in the order
+//! they were made, whatever has queued up in one transaction.
+//!
+//! One writer rather than one per producer: SQLite takes one writer at a
+//! time, so two writers would only wait for each other's turn; and a call
+//! waiting in the queue waits for its write (stored before dispatched), so
+//! what it waits behind should be at most one batch. A batch is bounded for
+//! the same reason.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::dispatch::Record;
+use crate::store::{CallWrite, Store};
+
+/// The most changes in one transaction.
+const MAX_BATCH: usize = 256;
+
+enum Write {
+    Records(Vec<Record>),
+    /// A call write; its sender, if any, hears whether it was stored.
+    Call(Box<CallWrite>, Option<oneshot::Sender<bool>>),
+    /// Answered once everything sent before it is stored.
+    Flush(oneshot::Sender<()>),
+}
+
+/// A cheap, cloneable handle to the writer. The writer stops once every
+/// handle is dropped and everything sent is stored.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Write>,
+}
+
+impl Writer {
+    pub fn spawn(store: Store) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Writer { tx }, tokio::spawn(run(store, rx)))
+    }
+
+    /// Queues the dispatcher's records; false if the writer has stopped.
+    pub fn records(&self, records: Vec<Record>) -> bool {
+        self.tx.send(Write::Records(records)).is_ok()
+    }
+
+    /// Queues a call write without waiting for it.
+    pub fn call(&self, write: CallWrite) {
+        if self.tx.send(Write::Call(Box::new(write), None)).is_err() {
+            tracing::error!("the store writer has stopped; a call write is lost");
+        }
+    }
+
+    /// Queues a call write; the answer says whether it was stored.
+    pub fn call_stored(&self, write: CallWrite) -> oneshot::Receiver<bool> {
+        let (done, rx) = oneshot::channel();
+        // If the writer has stopped, `done` is dropped and the receiver reads that as not stored.
+        let _ = self.tx.send(Write::Call(Box::new(write), Some(done)));
+        rx
+    }
+
+    /// Answers once everything queued before is stored.
+    pub fn flush(&self) -> oneshot::Receiver<()> {
+        let (done, rx) = oneshot::channel();
+        let _ = self.tx.send(Write::Flush(done));
+        rx
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
+    let mut records = Vec::new();
+    let mut calls = Vec::new();
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(write) = next {
+            match write {
+                Write::Records(r) => records.extend(r),
+                Write::Call(w, done) => calls.push((*w, done)),
+                Write::Flush(reply) => flushes.push(reply),
+            }
+            next = if records.len() + calls.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+        }
+        let writes: Vec<CallWrite> = calls.iter().map(|(w, _)| w.clone()).collect();
+        match store.write(&writes, &records).await {
+            Ok(()) => {
+                for (_, done) in calls.drain(..) {
+                    if let Some(done) = done {
+                        let _ = done.send(true);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, calls = calls.len(), records = records.len(), "a write batch failed");
+                recover(&store, &mut calls, &records).await;
+            }
+        }
+        records.clear();
+        for reply in flushes.drain(..) {
+            let _ = reply.send(());
+        }
+    }
+}
+
+/// After a failed batch: call writes one by one, so a single bad write
+/// (reported to its sender) cannot hold the rest; the dispatcher's records
+/// again and again until they are stored, so a database hiccup delays
+/// them rather than dropping them.
+async fn recover(store: &Store, calls: &mut Vec<(CallWrite, Option<oneshot::Sender<bool>>)>, records: &[Record]) {
+    for (write, done) in calls.drain(..) {
+        let result = store.write(std::slice::from_ref(&write), &[]).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, ?write, "a call write failed");
+        }
+        if let Some(done) = done {
+            let _ = done.send(result.is_ok());
+        }
+    }
+    let mut delay = Duration::from_millis(50);
+    while !records.is_empty() {
+        match store.apply(records).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::error!(error = %e, records = records.len(), "writing dispatcher records failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
