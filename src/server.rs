@@ -153,7 +153,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
         let (connector, inputs) =
             Connector::new(settings, Arc::new(rules.clone()), hub.clone(), writer.clone(), Some(udp.clone()));
-        sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), max, shutdown.clone()));
+        let rate = config.sip.rate_per_source;
+        sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), max, rate, shutdown.clone()));
         sip_tasks.spawn(transport::serve_tcp(tcp, inbound_tx, max, idle, shutdown.clone()));
         sip_tasks.spawn(connector.run(inputs, inbound_rx, calls_rx, shutdown.clone()));
     }

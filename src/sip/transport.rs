@@ -18,15 +18,23 @@ use tokio_util::task::TaskTracker;
 use super::connector::Inbound;
 use super::parse::{ParseError, Transport, parse};
 use super::transaction::Peer;
+use super::trust::RateLimiter;
 
 /// Reads datagrams until shutdown. A full connector queue drops the
 /// datagram: SIP retransmits, and a flood must not grow memory.
+///
+/// A source over its rate (`rate_per_source` datagrams a second) is dropped
+/// here, before parsing and before the connector's queue: a flood then
+/// costs one table lookup per datagram, and cannot fill the queue that the
+/// PBX's own calls go through.
 pub async fn serve_udp(
     socket: Arc<UdpSocket>,
     to_connector: mpsc::Sender<Inbound>,
     max: usize,
+    rate_per_source: u32,
     shutdown: CancellationToken,
 ) {
+    let mut limiter = RateLimiter::new(rate_per_source);
     let mut buf = vec![0u8; 65536];
     loop {
         let (len, from) = tokio::select! {
@@ -39,6 +47,9 @@ pub async fn serve_udp(
                 }
             },
         };
+        if !limiter.allow(from.ip(), jiff::Timestamp::now().as_millisecond()) {
+            continue;
+        }
         let peer = Peer { addr: from, reliable: false };
         let bytes = &buf[..len];
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
