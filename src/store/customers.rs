@@ -87,50 +87,60 @@ impl Store {
     }
 
     /// The customer with their history, for the screen-pop and the CRM page.
+    ///
+    /// One query (the three parts as one `UNION ALL`, told apart by `part`):
+    /// every screen-pop runs it, and each query is a round trip.
     pub async fn customer_profile(&self, phone: &Phone) -> Result<CustomerProfile> {
-        let customer = self.customer(phone).await?;
         let rows = sqlx::query(
-            "SELECT t.id, t.kind, a.ended_at, COALESCE(u.display_name, a.agent_id) AS agent, a.outcome, a.summary \
-             FROM attempts a JOIN tasks t ON t.id = a.task_id LEFT JOIN users u ON u.id = a.agent_id \
-             WHERE t.customer_phone = $1 AND a.ended_at IS NOT NULL \
-             ORDER BY a.ended_at DESC LIMIT 10",
-        )
-        .bind(phone.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let past_calls = rows
-            .iter()
-            .map(|r| {
-                Ok(PastCall {
-                    task_id: parse(r, "id")?,
-                    kind: parse(r, "kind")?,
-                    ended_at: from_ms(r.try_get("ended_at")?)?,
-                    agent: r.try_get("agent")?,
-                    outcome: parse_opt(r, "outcome")?,
-                    summary: r.try_get("summary")?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        let rows = sqlx::query(
-            "SELECT id, status, reason, created_at, deadline FROM tasks \
+            "SELECT 'customer' AS part, name AS s1, notes AS s2, CAST(NULL AS TEXT) AS s3, \
+                    CAST(NULL AS TEXT) AS s4, CAST(NULL AS TEXT) AS s5, created_at AS n1, updated_at AS n2 \
+             FROM customers WHERE phone = $1 \
+             UNION ALL \
+             SELECT 'call', id, kind, agent, outcome, summary, ended_at, NULL FROM ( \
+                 SELECT t.id, t.kind, COALESCE(u.display_name, a.agent_id) AS agent, a.outcome, a.summary, a.ended_at \
+                 FROM attempts a JOIN tasks t ON t.id = a.task_id LEFT JOIN users u ON u.id = a.agent_id \
+                 WHERE t.customer_phone = $1 AND a.ended_at IS NOT NULL \
+                 ORDER BY a.ended_at DESC LIMIT 10) AS recent \
+             UNION ALL \
+             SELECT 'case', id, status, reason, NULL, NULL, created_at, deadline FROM tasks \
              WHERE customer_phone = $1 AND kind = 'complaint_follow_up' \
-               AND status IN ('waiting', 'offered', 'assigned') ORDER BY created_at",
+               AND status IN ('waiting', 'offered', 'assigned')",
         )
         .bind(phone.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let open_cases = rows
-            .iter()
-            .map(|r| {
-                Ok(OpenCase {
-                    task_id: parse(r, "id")?,
-                    status: parse(r, "status")?,
-                    reason: r.try_get("reason")?,
-                    created_at: from_ms(r.try_get("created_at")?)?,
-                    deadline: opt_ms(r.try_get("deadline")?)?,
-                })
-            })
-            .collect::<Result<_>>()?;
+        let (mut customer, mut past_calls, mut open_cases) = (None, Vec::new(), Vec::new());
+        for r in &rows {
+            match r.try_get::<String, _>("part")?.as_str() {
+                "customer" => {
+                    customer = Some(Customer {
+                        phone: phone.clone(),
+                        name: r.try_get("s1")?,
+                        notes: r.try_get("s2")?,
+                        created_at: from_ms(r.try_get("n1")?)?,
+                        updated_at: from_ms(r.try_get("n2")?)?,
+                    })
+                }
+                "call" => past_calls.push(PastCall {
+                    task_id: parse(r, "s1")?,
+                    kind: parse(r, "s2")?,
+                    agent: r.try_get("s3")?,
+                    outcome: parse_opt(r, "s4")?,
+                    summary: r.try_get("s5")?,
+                    ended_at: from_ms(r.try_get("n1")?)?,
+                }),
+                _ => open_cases.push(OpenCase {
+                    task_id: parse(r, "s1")?,
+                    status: parse(r, "s2")?,
+                    reason: r.try_get("s3")?,
+                    created_at: from_ms(r.try_get("n1")?)?,
+                    deadline: opt_ms(r.try_get("n2")?)?,
+                }),
+            }
+        }
+        // A UNION ALL keeps no order: newest calls first, oldest cases first.
+        past_calls.sort_by(|a, b| b.ended_at.cmp(&a.ended_at));
+        open_cases.sort_by_key(|c| c.created_at);
         Ok(CustomerProfile { phone: phone.clone(), customer, past_calls, open_cases })
     }
 }
