@@ -5,8 +5,12 @@
 //! One writer rather than one per producer: SQLite takes one writer at a
 //! time, so two writers would only wait for each other's turn; and a call
 //! waiting in the queue waits for its write (stored before dispatched), so
-//! what it waits behind should be at most one batch. A batch is bounded for
-//! the same reason.
+//! what it waits behind should be at most one batch. A batch is whatever has
+//! queued, up to `MAX_BATCH`: small and quick at light load; at saturation,
+//! large batches write SQLite's hot index pages to the log once per commit
+//! rather than once per small commit, which is what lets the store keep up
+//! (measured with `sip_load` at 5,000 calls/s: 1,024 sustained about 4,650
+//! calls/s, 4,096 about 4,950).
 
 use std::time::Duration;
 
@@ -16,7 +20,7 @@ use crate::dispatch::Record;
 use crate::store::{CallWrite, Store};
 
 /// The most changes in one transaction.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 4096;
 
 enum Write {
     Records(Vec<Record>),

@@ -99,6 +99,11 @@ struct Call {
     queue: String,
     /// The dispatcher has the task (before that, no 182 is sent).
     added: bool,
+    /// The task is stored: no 302 goes out before, so a crash can never
+    /// leave a redirected call without its record.
+    stored: bool,
+    /// An offer that came before the store's answer: its 302 waits for it.
+    held_offer: Option<(UserId, String)>,
     next_queued: i64,
     deadline: i64,
 }
@@ -111,6 +116,9 @@ struct Redirected {
 }
 
 enum Internal {
+    /// The call's task and record are in the store (or failed to get there).
+    Stored { task: TaskId, ok: bool },
+    /// The dispatcher has the task (or refused it).
     Added { task: TaskId, ok: bool },
 }
 
@@ -185,7 +193,10 @@ impl Connector {
                 _ = shutdown.cancelled() => break,
                 Some(msg) = inbound.recv() => self.on_inbound(msg),
                 Some(event) = events.recv() => self.on_event(event),
-                Some(Internal::Added { task, ok }) = inputs.internal.recv() => self.on_added(task, ok),
+                Some(internal) = inputs.internal.recv() => match internal {
+                    Internal::Stored { task, ok } => self.on_stored(task, ok),
+                    Internal::Added { task, ok } => self.on_added(task, ok),
+                },
                 _ = tick.tick() => self.on_tick(),
             }
         }
@@ -336,6 +347,8 @@ impl Connector {
             called: called_for_record,
             queue: queue_name.clone(),
             added: false,
+            stored: false,
+            held_offer: None,
             next_queued: now,
             deadline: now + self.settings.max_wait_ms,
         };
@@ -373,11 +386,18 @@ impl Connector {
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
         let stored = self.writer.call_stored(CallWrite::NewCall { task: row, sip_call_id, caller, called });
+        // Stored and dispatched at the same time; the 302 waits for both
+        // (see `on_offered`), so the caller waits for the slower of the
+        // two rather than for one after the other.
+        let done = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let ok = stored.await.unwrap_or(false);
+            let _ = done.send(Internal::Stored { task, ok });
+        });
         let (hub, done) = (self.hub.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
-            // Stored first, then dispatched: a crash between the two loses nothing.
-            let ok = stored.await.unwrap_or(false)
-                && hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: at, held_by: None })).await.is_ok();
+            let ok =
+                hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: at, held_by: None })).await.is_ok();
             let _ = done.send(Internal::Added { task, ok });
         });
     }
@@ -435,10 +455,31 @@ impl Connector {
         });
     }
 
+    fn on_stored(&mut self, task: TaskId, ok: bool) {
+        let now = now_ms();
+        let Some(call) = self.calls.get_mut(&task) else { return };
+        if !ok {
+            // Nothing of the call is stored: take it back from the
+            // dispatcher and tell the PBX, which can route the caller elsewhere.
+            let call = self.calls.remove(&task).expect("present");
+            self.sip_tasks.remove(&task);
+            if !call.added {
+                // The task may reach the dispatcher after this: abandon it then too.
+                self.ended_before_added.insert(task);
+            }
+            self.spawn_command(Command::Abandon { task });
+            return self.final_response(now, &call, 500, "Server Internal Error", None);
+        }
+        call.stored = true;
+        if let Some((agent, contact)) = call.held_offer.take() {
+            self.redirect(now, task, agent, contact);
+        }
+    }
+
     fn on_added(&mut self, task: TaskId, ok: bool) {
         let now = now_ms();
         if self.ended_before_added.remove(&task) {
-            // The caller hung up while the task was being stored.
+            // The call ended (hung up, or not stored) while its task was on its way to the dispatcher.
             return self.spawn_command(Command::Abandon { task });
         }
         let Some(call) = self.calls.get_mut(&task) else { return };
@@ -461,6 +502,10 @@ impl Connector {
                 }
             }
             CallEvent::Returned { task } => {
+                // An offer held for the store's answer is void once the agent lets it go.
+                if let Some(call) = self.calls.get_mut(&task) {
+                    call.held_offer = None;
+                }
                 // Back in the queue after its 302: the caller is at the PBX,
                 // not waiting here; the follow-up will call them back.
                 if let Some(r) = self.redirected.remove(&task) {
@@ -488,6 +533,16 @@ impl Connector {
             tracing::warn!(%agent, "agent has no SIP URI; passing the call to the next agent");
             return self.spawn_command(Command::Decline { agent, task });
         };
+        let call = self.calls.get_mut(&task).expect("present");
+        if !call.stored {
+            call.held_offer = Some((agent, contact));
+            return;
+        }
+        self.redirect(now, task, agent, contact);
+    }
+
+    /// Answers 302 with the agent's address; the PBX takes the call from here.
+    fn redirect(&mut self, now: i64, task: TaskId, agent: UserId, contact: String) {
         let call = self.calls.remove(&task).expect("present");
         self.final_response(now, &call, 302, "Moved Temporarily", Some(("Contact", format!("<{contact}>"))));
         let agent_id = agent.to_string();

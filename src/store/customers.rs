@@ -139,7 +139,7 @@ impl Store {
             }
         }
         // A UNION ALL keeps no order: newest calls first, oldest cases first.
-        past_calls.sort_by(|a, b| b.ended_at.cmp(&a.ended_at));
+        past_calls.sort_by_key(|c| std::cmp::Reverse(c.ended_at));
         open_cases.sort_by_key(|c| c.created_at);
         Ok(CustomerProfile { phone: phone.clone(), customer, past_calls, open_cases })
     }

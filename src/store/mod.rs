@@ -61,14 +61,18 @@ pub struct Store {
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Copies SQLite's write-ahead log into the database once a second, until
-/// the pool closes. Left to SQLite, the checkpoint runs inside whichever
-/// commit crosses 1,000 pages and makes it wait for a disk flush: under load
-/// that stalls every writer, and with them the calls waiting on a write. A
-/// passive checkpoint on its own connection lets writers go on meanwhile.
-/// (The last connection to close also checkpoints.)
+/// Copies SQLite's write-ahead log into the database ten times a second,
+/// until the pool closes. Left to SQLite, the checkpoint runs inside
+/// whichever commit crosses 1,000 pages and makes it wait for a disk flush:
+/// under load that stalls every writer, and with them the calls waiting on
+/// a write. A passive checkpoint on its own connection lets writers go on,
+/// but its flush still slows the writer's own file writes for as long as it
+/// lasts, so checkpoints are kept small: measured with `sip_load` at 1,000
+/// calls/s, checkpoints once a second put INVITE→302 at p99 7-8 ms (max
+/// 20-28 ms), every 100 ms at p99 3.4-4.0 ms (max 4-6 ms). (The last
+/// connection to close also checkpoints.)
 async fn checkpoint_in_background(pool: AnyPool) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

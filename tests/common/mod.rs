@@ -171,9 +171,8 @@ impl Console {
     pub async fn open(addr: SocketAddr) -> Console {
         // A small read buffer, as the server uses: the default 128 KiB is zeroed on every read.
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws"), Some(config), false)
-            .await
-            .unwrap();
+        let (ws, _) =
+            tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws"), Some(config), false).await.unwrap();
         Console { ws, http: None, last_seq: 0 }
     }
 
