@@ -34,7 +34,7 @@ fn user(u: Option<UserId>) -> Arg {
     Arg::from(u.map(|u| u.to_string()))
 }
 
-fn events() -> Rows {
+pub(crate) fn events() -> Rows {
     Rows::new("INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ", "(#1, #2, #3, #4, #5)", "")
 }
 

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::*;
 use crate::dispatch::Record;
-use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
+use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 use crate::testing::TestDb;
 
 /// A small deterministic generator, so a failing seed replays exactly.
@@ -154,16 +154,7 @@ async fn dump(store: &Store) -> Vec<Vec<Option<String>>> {
 
 async fn prepare(store: &Store, h: &History) {
     for (i, id) in h.agents.iter().enumerate() {
-        let user = NewUser {
-            username: format!("agent{i}"),
-            role: Role::Agent,
-            password_hash: "x".into(),
-            display_name: format!("Agent {i}"),
-            sip_uri: None,
-            skills: vec!["hotline".into()],
-            voice_capacity: 1,
-            back_office_capacity: 2,
-        };
+        let user = super::tests::new_user(&format!("agent{i}"));
         let created = store.create_user(user, "2026-03-02T01:00:00Z".parse().unwrap()).await.unwrap();
         sqlx::query("UPDATE users SET id = $1 WHERE id = $2")
             .bind(id.to_string())

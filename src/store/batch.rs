@@ -6,11 +6,11 @@
 //! are what limits the writers and stretches the time a call waits for its
 //! write. So the writers fold a batch of changes into a few statements with
 //! many rows each ([`Rows`]), and on SQLite send all of a batch's
-//! statements as one multi-statement query ([`Batch`]), whose `$N`
-//! parameters sqlx numbers across the whole text. PostgreSQL's extended
-//! protocol takes one statement per query, so there each runs on its own,
-//! in chunks whose sizes are powers of two so that sqlx's prepared-statement
-//! cache keeps hitting.
+//! statements, with its `BEGIN` and `COMMIT`, as one multi-statement query
+//! ([`Batch`]) whose anonymous `?` parameters sqlx binds in order across the
+//! statements. PostgreSQL's extended protocol takes one statement per
+//! query, so there each runs on its own, in chunks whose sizes are powers
+//! of two so that sqlx's prepared-statement cache keeps hitting.
 
 use std::fmt::Write as _;
 
@@ -22,8 +22,9 @@ use super::{Backend, Result};
 /// SQLite's and PostgreSQL's limits).
 const MAX_ROWS: usize = 128;
 
-/// The most parameters in one SQLite query: `$N` cannot pass
-/// `SQLITE_MAX_VARIABLE_NUMBER` (32,766 in the bundled build).
+/// The most arguments in one SQLite query, kept under
+/// `SQLITE_MAX_VARIABLE_NUMBER` (32,766 in the bundled build) so that no
+/// statement of it can pass that limit.
 const MAX_SQLITE_PARAMS: usize = 30_000;
 
 #[derive(Clone, Debug, PartialEq)]

@@ -141,17 +141,6 @@ impl Store {
         }
     }
 
-    /// Starts a write transaction, taking the SQLite writer's turn first.
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> Result<(Option<tokio::sync::MutexGuard<'_, ()>>, sqlx::Transaction<'static, sqlx::Any>)> {
-        let turn = match self.backend {
-            Backend::Sqlite => Some(self.write_turn.lock().await),
-            Backend::Postgres => None,
-        };
-        Ok((turn, self.pool.begin().await?))
-    }
-
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -122,10 +122,18 @@ fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
 impl Store {
     /// Writes a new waiting task and its `created` event in one transaction.
     pub async fn insert_task(&self, t: &NewTaskRow) -> Result<()> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        insert_task_in(&mut tx, t).await?;
-        tx.commit().await?;
-        Ok(())
+        let (mut tasks, mut events) = (super::apply::new_tasks(), super::apply::events());
+        super::apply::push_new_task(&mut tasks, &mut events, t);
+        let mut batch = super::batch::Batch::default();
+        batch.push(tasks);
+        batch.push(events);
+        let _turn = self.write_turn().await;
+        match batch.commit(&self.pool, self.backend).await {
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                Err(StoreError::Conflict("task"))
+            }
+            other => other,
+        }
     }
 
     /// One task with its attempts and events.
@@ -214,51 +222,4 @@ impl Store {
         let _turn = self.write_turn().await;
         batch.commit(&self.pool, self.backend).await
     }
-}
-
-pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-/// Writes a new waiting task and its `created` event inside `tx`.
-pub(crate) async fn insert_task_in(tx: &mut Tx<'_>, t: &NewTaskRow) -> Result<()> {
-    let result = sqlx::query(
-        "INSERT INTO tasks (id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
-         created_at, enqueued_at, created_by, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $9, $9, $10, $9)",
-    )
-    .bind(t.id.to_string())
-    .bind(t.kind.as_str())
-    .bind(&t.queue)
-    .bind(t.priority as i64)
-    .bind(t.channel.as_str())
-    .bind(t.customer_phone.as_str())
-    .bind(&t.reason)
-    .bind(t.deadline.map(ms))
-    .bind(ms(t.created_at))
-    .bind(t.created_by.map(|u| u.to_string()))
-    .execute(&mut **tx)
-    .await;
-    match result {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::Conflict("task")),
-        other => other?,
-    };
-    event(tx, t.id, t.created_at, "created", t.created_by, None).await
-}
-
-async fn event(
-    tx: &mut Tx<'_>,
-    task: TaskId,
-    at: Timestamp,
-    what: &str,
-    agent: Option<UserId>,
-    note: Option<&str>,
-) -> Result<()> {
-    sqlx::query("INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ($1, $2, $3, $4, $5)")
-        .bind(task.to_string())
-        .bind(ms(at))
-        .bind(what)
-        .bind(agent.map(|a| a.to_string()))
-        .bind(note)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

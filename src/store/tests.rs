@@ -11,7 +11,7 @@ fn now() -> Timestamp {
     "2026-03-02T02:00:00Z".parse().unwrap()
 }
 
-fn new_user(name: &str) -> NewUser {
+pub(super) fn new_user(name: &str) -> NewUser {
     NewUser {
         username: name.into(),
         role: Role::Agent,

@@ -137,11 +137,7 @@ async fn serve<I, O>(
             _ = env.shutdown.cancelled() => return out.close(close::GOING_AWAY, "server shutting down").await,
             push = pushes.recv() => {
                 let Some(push) = push else { return };
-                if push == Push::Replaced {
-                    return out.close(close::REPLACED, "replaced by a newer connection").await;
-                }
-                let msg = render(push, &env.store).await;
-                if !out.feed(&msg).await || !feed_pending(out, pushes, env).await || !out.flush().await {
+                if !feed_push(out, push, env).await || !feed_pending(out, pushes, env).await || !out.flush().await {
                     return;
                 }
             }
@@ -163,20 +159,25 @@ async fn serve<I, O>(
     }
 }
 
-/// Queues every push already waiting. False when the connection is done
-/// (closed, or replaced by a newer one, which this closes).
+/// Queues one push. False when the connection is done (closed, or
+/// replaced by a newer one, which this closes after what was queued).
+async fn feed_push<O: Sink<Out> + Unpin>(out: &mut Writer<O>, push: Push, env: &SessionEnv) -> bool {
+    if push == Push::Replaced {
+        let _ = out.flush().await;
+        out.close(close::REPLACED, "replaced by a newer connection").await;
+        return false;
+    }
+    out.feed(&render(push, &env.store).await).await
+}
+
+/// Queues every push already waiting; false as for [`feed_push`].
 async fn feed_pending<O: Sink<Out> + Unpin>(
     out: &mut Writer<O>,
     pushes: &mut mpsc::UnboundedReceiver<Push>,
     env: &SessionEnv,
 ) -> bool {
     while let Ok(push) = pushes.try_recv() {
-        if push == Push::Replaced {
-            let _ = out.flush().await;
-            out.close(close::REPLACED, "replaced by a newer connection").await;
-            return false;
-        }
-        if !out.feed(&render(push, &env.store).await).await {
+        if !feed_push(out, push, env).await {
             return false;
         }
     }
