@@ -3,51 +3,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
 use common::TestServer;
+use common::sipp::{SippRun, assert_passed};
 use serde_json::json;
 use switchboard::domain::{TaskKind, TaskStatus};
 use switchboard::store::{Store, TaskFilter};
-use switchboard::testing::{TestDb, require_service, temp_dir};
+use switchboard::testing::TestDb;
 
 /// Runs one SIPp scenario against the server; `None` when SIPp is missing
-/// outside CI. Returns SIPp's output and its message trace.
-async fn sipp(server: &TestServer, scenario: &str, calls: u32, extra: &[&str]) -> Option<(Output, String)> {
-    if std::process::Command::new("sipp").arg("-v").output().is_err() {
-        require_service("SIPp", "PATH", "the `sipp` binary (Debian package sip-tester) is not installed");
-        return None;
-    }
-    let dir = temp_dir("sipp");
-    let local_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let scenario_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip/scenarios").join(format!("{scenario}.xml"));
-    let trace: PathBuf = dir.join("messages.log");
-    let mut cmd = tokio::process::Command::new("sipp");
-    cmd.arg(server.sip_addr.to_string())
-        .arg("-sf")
-        .arg(&scenario_path)
-        .args(["-s", "4000", "-m", &calls.to_string(), "-i", "127.0.0.1", "-p", &local_port.to_string()])
-        .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-trace_msg", "-message_file"])
-        .arg(&trace)
-        .args(extra)
-        .current_dir(&dir)
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(40), cmd.output()).await.expect("SIPp finished").unwrap();
-    let messages = std::fs::read_to_string(&trace).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
-    Some((output, messages))
-}
-
-fn assert_passed(run: &(Output, String)) {
-    assert!(
-        run.0.status.success(),
-        "SIPp failed:\n{}\n{}\nmessages:\n{}",
-        String::from_utf8_lossy(&run.0.stdout),
-        String::from_utf8_lossy(&run.0.stderr),
-        run.1
-    );
+/// outside CI.
+async fn sipp(server: &TestServer, scenario: &str, calls: u32, extra: &[&str]) -> Option<SippRun> {
+    common::sipp::sipp(server.sip_addr, scenario, calls, extra).await
 }
 
 async fn inbound_tasks(db: &TestDb) -> Vec<switchboard::store::TaskRecord> {
@@ -219,7 +187,7 @@ async fn methods_outside_the_queue_get_the_right_answers() {
 async fn torture_messages_over_udp_get_the_rfc_4475_answers() {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip/torture");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sip/torture");
     // (file, status codes expected back; none for responses, which a
     // redirect server drops). A zero Max-Forwards only stops proxies, so the
     // OPTIONS in `zeromf` is answered like any keep-alive.

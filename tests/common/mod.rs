@@ -2,6 +2,8 @@
 //! ports, a small HTTP client and a WebSocket agent console.
 #![allow(dead_code)]
 
+pub mod sipp;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
