@@ -22,10 +22,15 @@ use crate::store::{CallWrite, Store};
 /// The most changes in one transaction.
 const MAX_BATCH: usize = 4096;
 
+/// Told whether a call write was stored. Called on the writer's task, so
+/// it must not block: it hands the answer on (a channel send), which saves
+/// the caller a task of its own waiting for the answer.
+pub type Stored = Box<dyn FnOnce(bool) + Send>;
+
 enum Write {
     Records(Vec<Record>),
-    /// A call write; its sender, if any, hears whether it was stored.
-    Call(Box<CallWrite>, Option<oneshot::Sender<bool>>),
+    /// A call write; `Stored`, if any, hears whether it was stored.
+    Call(Box<CallWrite>, Option<Stored>),
     /// Answered once everything sent before it is stored.
     Flush(oneshot::Sender<()>),
 }
@@ -55,12 +60,13 @@ impl Writer {
         }
     }
 
-    /// Queues a call write; the answer says whether it was stored.
-    pub fn call_stored(&self, write: CallWrite) -> oneshot::Receiver<bool> {
-        let (done, rx) = oneshot::channel();
-        // If the writer has stopped, `done` is dropped and the receiver reads that as not stored.
-        let _ = self.tx.send(Write::Call(Box::new(write), Some(done)));
-        rx
+    /// Queues a call write; `done` hears whether it was stored.
+    pub fn call_stored(&self, write: CallWrite, done: Stored) {
+        if let Err(mpsc::error::SendError(Write::Call(_, Some(done)))) =
+            self.tx.send(Write::Call(Box::new(write), Some(done)))
+        {
+            done(false);
+        }
     }
 
     /// Answers once everything queued before is stored.
@@ -90,7 +96,7 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
             Ok(()) => {
                 for (_, done) in calls.drain(..) {
                     if let Some(done) = done {
-                        let _ = done.send(true);
+                        done(true);
                     }
                 }
             }
@@ -110,14 +116,14 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
 /// (reported to its sender) cannot hold the rest; the dispatcher's records
 /// again and again until they are stored, so a database hiccup delays
 /// them rather than dropping them.
-async fn recover(store: &Store, calls: &mut Vec<(CallWrite, Option<oneshot::Sender<bool>>)>, records: &[Record]) {
+async fn recover(store: &Store, calls: &mut Vec<(CallWrite, Option<Stored>)>, records: &[Record]) {
     for (write, done) in calls.drain(..) {
         let result = store.write(std::slice::from_ref(&write), &[]).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, ?write, "a call write failed");
         }
         if let Some(done) = done {
-            let _ = done.send(result.is_ok());
+            done(result.is_ok());
         }
     }
     let mut delay = Duration::from_millis(50);

@@ -385,15 +385,17 @@ impl Connector {
         });
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
-        let stored = self.writer.call_stored(CallWrite::NewCall { task: row, sip_call_id, caller, called });
         // Stored and dispatched at the same time; the 302 waits for both
         // (see `on_offered`), so the caller waits for the slower of the
         // two rather than for one after the other.
         let done = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let ok = stored.await.unwrap_or(false);
-            let _ = done.send(Internal::Stored { task, ok });
-        });
+        let write = CallWrite::NewCall { task: row, sip_call_id, caller, called };
+        self.writer.call_stored(
+            write,
+            Box::new(move |ok| {
+                let _ = done.send(Internal::Stored { task, ok });
+            }),
+        );
         let (hub, done) = (self.hub.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
             let ok =

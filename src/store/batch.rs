@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 
 use super::{Backend, Result};
 
@@ -195,39 +195,40 @@ impl Batch {
         queries
     }
 
-    /// Runs the batch as one transaction.
-    ///
-    /// On SQLite the transaction travels with the statements (`BEGIN
-    /// IMMEDIATE; ...; COMMIT` in one query), so a batch costs one hand-off
-    /// to sqlx's worker instead of three or more; the caller holds the
-    /// process's write turn. If anything fails the transaction is rolled
-    /// back, and a connection that cannot roll back is closed rather than
-    /// returned to the pool mid-transaction.
-    pub(crate) async fn commit(self, pool: &AnyPool, backend: Backend) -> Result<()> {
-        let mut queries = self.queries(backend);
+    /// Runs the batch as one transaction on PostgreSQL.
+    pub(crate) async fn commit_postgres(self, pool: &AnyPool) -> Result<()> {
+        let queries = self.queries(Backend::Postgres);
         if queries.is_empty() {
             return Ok(());
         }
-        if backend == Backend::Postgres {
-            let mut tx = pool.begin().await?;
-            for (sql, args) in queries {
-                run(&mut *tx, backend, sql, args).await?;
-            }
-            tx.commit().await?;
-            return Ok(());
+        let mut tx = pool.begin().await?;
+        for (sql, args) in queries {
+            run(&mut *tx, Backend::Postgres, sql, args).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs the batch as one transaction on SQLite's write connection, which
+    /// the caller holds. The transaction travels with the statements
+    /// (`BEGIN IMMEDIATE; ...; COMMIT` in one query), so a batch costs one
+    /// hand-off to sqlx's worker instead of three or more. If anything
+    /// fails the transaction is rolled back; the second value is false when
+    /// even that failed and the connection must not be used again.
+    pub(crate) async fn commit_sqlite(self, conn: &mut AnyConnection) -> (Result<()>, bool) {
+        let mut queries = self.queries(Backend::Sqlite);
+        if queries.is_empty() {
+            return (Ok(()), true);
         }
         queries[0].0.insert_str(0, "BEGIN IMMEDIATE;\n");
         queries.last_mut().expect("not empty").0.push_str(";\nCOMMIT");
-        let mut conn = pool.acquire().await?;
         for (sql, args) in queries {
-            if let Err(e) = run(&mut *conn, backend, sql, args).await {
-                if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                    drop(conn.detach());
-                }
-                return Err(e);
+            if let Err(e) = run(&mut *conn, Backend::Sqlite, sql, args).await {
+                let usable = sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok();
+                return (Err(e), usable);
             }
         }
-        Ok(())
+        (Ok(()), true)
     }
 }
 

@@ -24,7 +24,8 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Row, SqlStr};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Row, SqlStr};
 
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
@@ -55,10 +56,13 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite has one writer at a time; a second one spins in SQLite's busy
-    /// handler, sleeping for milliseconds. Taking turns here instead keeps
-    /// write latency flat. Unused for PostgreSQL.
-    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's one write connection, taken from the pool on first use and
+    /// kept. SQLite has one writer at a time; a second one spins in its busy
+    /// handler, sleeping for milliseconds, so writers take turns on this
+    /// lock instead. Keeping the same connection also keeps its page cache:
+    /// a connection that did not make the last commit must drop its cache
+    /// and read the pages again. Unused for PostgreSQL.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<Option<PoolConnection<Any>>>>,
 }
 
 /// Copies SQLite's write-ahead log into the database ten times a second,
@@ -130,14 +134,27 @@ impl Store {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
             tokio::spawn(checkpoint_in_background(pool.clone()));
         }
-        Ok(Store { pool, backend, write_turn: Default::default() })
+        Ok(Store { pool, backend, sqlite_writer: Default::default() })
     }
 
-    /// Takes the SQLite writer's turn (nothing to wait for on PostgreSQL).
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    /// Commits a batch in one transaction: on SQLite on the one write
+    /// connection, in turn; on PostgreSQL on any pooled connection.
+    pub(crate) async fn commit(&self, batch: batch::Batch) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => Some(self.write_turn.lock().await),
-            Backend::Postgres => None,
+            Backend::Postgres => batch.commit_postgres(&self.pool).await,
+            Backend::Sqlite => {
+                let mut writer = self.sqlite_writer.lock().await;
+                if writer.is_none() {
+                    *writer = Some(self.pool.acquire().await?);
+                }
+                let conn = writer.as_mut().expect("just set");
+                let (result, usable) = batch.commit_sqlite(conn).await;
+                if !usable {
+                    // Left mid-transaction: closed, never reused.
+                    drop(writer.take().map(PoolConnection::detach));
+                }
+                result
+            }
         }
     }
 
@@ -197,6 +214,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        // Closing waits for every connection to come back, the kept write
+        // connection included.
+        drop(self.sqlite_writer.lock().await.take());
         self.pool.close().await;
     }
 

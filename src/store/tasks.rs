@@ -127,8 +127,7 @@ impl Store {
         let mut batch = super::batch::Batch::default();
         batch.push(tasks);
         batch.push(events);
-        let _turn = self.write_turn().await;
-        match batch.commit(&self.pool, self.backend).await {
+        match self.commit(batch).await {
             Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
                 Err(StoreError::Conflict("task"))
             }
@@ -219,7 +218,6 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let _turn = self.write_turn().await;
-        batch.commit(&self.pool, self.backend).await
+        self.commit(batch).await
     }
 }
