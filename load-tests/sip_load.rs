@@ -192,7 +192,10 @@ async fn main() {
 }
 
 /// Places `n` calls one after another, 20 ms apart, and returns each one's
-/// INVITE→302 time in microseconds.
+/// INVITE→302 time in microseconds. Like any UDP client it retransmits the
+/// INVITE (Timer A: 500 ms, doubling) until the first response, and gives a
+/// call up after 32 s (Timer B), so a datagram lost under overload shows as
+/// a slow call, not a lost one; a call given up is left out and reported.
 async fn probe(server: std::net::SocketAddr, n: u64) -> Vec<f64> {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let local = socket.local_addr().unwrap();
@@ -210,23 +213,40 @@ async fn probe(server: std::net::SocketAddr, n: u64) -> Vec<f64> {
             )
         };
         let sent = std::time::Instant::now();
-        socket.send_to(head("INVITE").as_bytes(), server).await.unwrap();
+        let give_up = sent + Duration::from_secs(32);
+        let mut retransmit = sent;
+        let mut interval = Duration::from_millis(500);
+        let mut provisional = false;
         loop {
-            let Ok(Ok((len, _))) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf)).await
-            else {
-                eprintln!("probe call {i}: no final response within 5 s");
+            let now = std::time::Instant::now();
+            if now >= give_up {
+                eprintln!("probe call {i}: no final response within 32 s");
                 break;
+            }
+            if !provisional && now >= retransmit {
+                socket.send_to(head("INVITE").as_bytes(), server).await.unwrap();
+                retransmit = now + interval;
+                interval *= 2;
+            }
+            let wake = if provisional { give_up } else { retransmit.min(give_up) };
+            let Ok(Ok((len, _))) = tokio::time::timeout_at(wake.into(), socket.recv_from(&mut buf)).await else {
+                continue;
             };
             let text = String::from_utf8_lossy(&buf[..len]);
             if !text.contains(&branch) {
                 continue;
             }
             match text.split(' ').nth(1) {
-                Some("100") | Some("182") => continue,
-                Some("302") => times.push(sent.elapsed().as_secs_f64() * 1e6),
-                other => eprintln!("probe call {i}: answered {other:?}"),
+                Some("100") | Some("182") => provisional = true,
+                Some("302") => {
+                    times.push(sent.elapsed().as_secs_f64() * 1e6);
+                    break;
+                }
+                other => {
+                    eprintln!("probe call {i}: answered {other:?}");
+                    break;
+                }
             }
-            break;
         }
         socket.send_to(head("ACK").as_bytes(), server).await.unwrap();
     }

@@ -9,8 +9,7 @@
 //! queued, up to `MAX_BATCH`: small and quick at light load; at saturation,
 //! large batches write SQLite's hot index pages to the log once per commit
 //! rather than once per small commit, which is what lets the store keep up
-//! (measured with `sip_load` at 5,000 calls/s: 1,024 sustained about 4,650
-//! calls/s, 4,096 about 4,950).
+//! at 5,000 calls/s (`load-tests/sip_load.rs`).
 
 use std::time::Duration;
 
