@@ -47,7 +47,6 @@ impl Kamailio {
             .arg(&dir)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
-            .kill_on_drop(true)
             .spawn()
             .expect("start kamailio");
         let kamailio = Kamailio { child, addr: format!("127.0.0.1:{port}").parse().unwrap(), dir };
@@ -80,8 +79,23 @@ impl Kamailio {
     }
 
     async fn stop(mut self) {
-        let _ = self.child.kill().await;
+        self.terminate();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// SIGTERM to the main process, which stops its worker processes too
+    /// (SIGKILL would leave them running).
+    fn terminate(&self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        self.terminate();
     }
 }
 
