@@ -13,6 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::{Calendar, CalendarSettings};
 use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
 use crate::domain::{Channel, TaskKind};
 
@@ -28,6 +29,8 @@ pub struct Config {
     pub websocket: WebSocketConfig,
     pub sip: SipConfig,
     pub cti: CtiConfig,
+    /// Time zone, working days and hours: the clock the rules run on.
+    pub calendar: CalendarSettings,
     /// Queue names. An agent serves the queues named in its skills.
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
@@ -178,6 +181,7 @@ impl Default for Config {
                 rate_per_source: 10_000,
             },
             cti: CtiConfig { tokens: BTreeMap::new() },
+            calendar: CalendarSettings::default(),
             queues: rules.queues.clone(),
             kinds,
         }
@@ -218,6 +222,11 @@ impl Config {
             .map_err(|e| ConfigError { problems: e.into_iter().map(|e| describe_figment_error(&e)).collect() })?;
         config.rules()?;
         Ok(config)
+    }
+
+    /// The centre's calendar, or the problems with `[calendar]`.
+    pub fn calendar(&self) -> Result<Calendar, ConfigError> {
+        Calendar::new(&self.calendar).map_err(|problems| ConfigError { problems })
     }
 
     /// Loads `file`, or the default file when it exists, or only defaults.
@@ -327,6 +336,9 @@ impl Config {
                 deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
             });
         }
+        if let Err(calendar) = Calendar::new(&self.calendar) {
+            problems.extend(calendar);
+        }
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -390,6 +402,25 @@ mod tests {
         assert!(err.contains("dispatch.offer_timeout_secs: must be 1-600"), "{err}");
         assert!(err.contains("kinds.car_dispatch.queue: `nowhere` is not in `queues`"), "{err}");
         assert!(err.contains("kinds.taxi: unknown task kind"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's own test API
+    fn a_bad_calendar_stops_the_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "sb.toml",
+                "[calendar]\ntime_zone = \"Asia/Beijing\"\nholidays = [\"2026-02-30\"]\nworking_hours = \"9-5\"\n",
+            )?;
+            let err = Config::load(Some(Path::new("sb.toml"))).unwrap_err().to_string();
+            assert!(err.contains("calendar.time_zone: \"Asia/Beijing\" is not a known IANA time zone"), "{err}");
+            assert!(err.contains("calendar.holidays[0]: \"2026-02-30\" is not a date"), "{err}");
+            assert!(err.contains("calendar.working_hours: \"9-5\""), "{err}");
+            jail.create_file("ok.toml", "[calendar]\ntime_zone = \"Europe/Berlin\"\nholidays = [\"2026-12-25\"]\n")?;
+            let c = Config::load(Some(Path::new("ok.toml"))).unwrap();
+            assert!(!c.calendar().unwrap().is_working_day(jiff::civil::date(2026, 12, 25)));
+            Ok(())
+        });
     }
 
     #[test]

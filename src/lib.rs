@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
