@@ -206,6 +206,17 @@ impl Calendar {
             .find(|c| *c >= t)
     }
 
+    /// The last of `times` on a working day at or before `t`.
+    pub fn previous_time_on_working_day(&self, t: Timestamp, times: &[Time]) -> Option<Timestamp> {
+        let back = jiff::Span::new().days(-1);
+        self.date_of(t)
+            .series(back)
+            .take(HORIZON_DAYS)
+            .filter(|d| self.is_working_day(*d))
+            .flat_map(|d| times.iter().rev().map(move |c| self.at(d, *c)))
+            .find(|c| *c <= t)
+    }
+
     /// Working days from `first` on, for at most the horizon.
     fn working_days_from(&self, first: Date) -> impl Iterator<Item = Date> + '_ {
         first.series(jiff::Span::new().days(1)).take(HORIZON_DAYS).filter(|d| self.is_working_day(*d))
@@ -213,7 +224,7 @@ impl Calendar {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use jiff::civil::date;
 
@@ -228,12 +239,13 @@ mod tests {
         Calendar::new(&settings).unwrap()
     }
 
-    fn local(cal: &Calendar, s: &str) -> Timestamp {
+    /// A local date-time (`2026-12-08T09:59`) on `cal`'s clock.
+    pub(crate) fn local(cal: &Calendar, s: &str) -> Timestamp {
         let dt: DateTime = s.parse().unwrap();
         cal.at(dt.date(), dt.time())
     }
 
-    fn show(cal: &Calendar, t: Timestamp) -> String {
+    pub(crate) fn show(cal: &Calendar, t: Timestamp) -> String {
         t.to_zoned(cal.time_zone().clone()).strftime("%Y-%m-%d %H:%M %a").to_string()
     }
 

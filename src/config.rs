@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{Calendar, CalendarSettings};
 use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
 use crate::domain::{Channel, TaskKind};
+use crate::followup::Checkpoints;
 
 /// The configuration file used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config/switchboard.toml";
@@ -31,6 +32,7 @@ pub struct Config {
     pub cti: CtiConfig,
     /// Time zone, working days and hours: the clock the rules run on.
     pub calendar: CalendarSettings,
+    pub missed_calls: MissedCallsConfig,
     /// Queue names. An agent serves the queues named in its skills.
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
@@ -112,6 +114,15 @@ pub struct CtiConfig {
     pub tokens: BTreeMap<String, String>,
 }
 
+/// The missed-call follow-up (呼损跟进).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MissedCallsConfig {
+    /// Local times of day (`HH:MM`) at which the backlog is released as
+    /// callbacks, on working days.
+    pub checkpoints: Vec<String>,
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum UntrustedPolicy {
@@ -182,6 +193,9 @@ impl Default for Config {
             },
             cti: CtiConfig { tokens: BTreeMap::new() },
             calendar: CalendarSettings::default(),
+            missed_calls: MissedCallsConfig {
+                checkpoints: ["10:00", "13:00", "15:00", "17:00"].map(String::from).to_vec(),
+            },
             queues: rules.queues.clone(),
             kinds,
         }
@@ -227,6 +241,11 @@ impl Config {
     /// The centre's calendar, or the problems with `[calendar]`.
     pub fn calendar(&self) -> Result<Calendar, ConfigError> {
         Calendar::new(&self.calendar).map_err(|problems| ConfigError { problems })
+    }
+
+    /// The missed-call checkpoints, or the problems with them.
+    pub fn checkpoints(&self) -> Result<Checkpoints, ConfigError> {
+        Checkpoints::parse(&self.missed_calls.checkpoints).map_err(|problems| ConfigError { problems })
     }
 
     /// Loads `file`, or the default file when it exists, or only defaults.
@@ -338,6 +357,9 @@ impl Config {
         }
         if let Err(calendar) = Calendar::new(&self.calendar) {
             problems.extend(calendar);
+        }
+        if let Err(checkpoints) = Checkpoints::parse(&self.missed_calls.checkpoints) {
+            problems.extend(checkpoints);
         }
         if !problems.is_empty() {
             return Err(ConfigError { problems });

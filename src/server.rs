@@ -12,9 +12,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{self, Auth};
+use crate::calendar::Calendar;
+use crate::checkpoints::Runner;
 use crate::config::{Config, ConfigError};
 use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules, TaskCard, TaskPlan};
 use crate::domain::{AgentStatus, TaskKind, TaskStatus};
+use crate::followup::Checkpoints;
 use crate::hub::{self, ConnId, Hub};
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
@@ -30,6 +33,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub config: Arc<Config>,
     pub rules: Arc<Rules>,
+    pub calendar: Arc<Calendar>,
+    pub checkpoints: Arc<Checkpoints>,
     /// Fires when the server starts shutting down; sessions close on it.
     pub shutdown: CancellationToken,
     pub sessions: TaskTracker,
@@ -46,6 +51,7 @@ impl AppState {
         auth: Arc<Auth>,
         config: Config,
         rules: Rules,
+        (calendar, checkpoints): (Calendar, Checkpoints),
         shutdown: CancellationToken,
     ) -> Self {
         AppState {
@@ -54,6 +60,8 @@ impl AppState {
             auth,
             config: Arc::new(config),
             rules: Arc::new(rules),
+            calendar: Arc::new(calendar),
+            checkpoints: Arc::new(checkpoints),
             shutdown,
             sessions: TaskTracker::new(),
             decoy_hash: auth::decoy_hash(),
@@ -119,6 +127,7 @@ pub enum ServerError {
 /// record before returning.
 pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
     let rules = config.rules()?;
+    let (calendar, checkpoints) = (config.calendar()?, config.checkpoints()?);
     let store = Store::connect(&config.database_url()).await?;
     store.migrate().await?;
     let secret = if config.auth.token_secret.is_empty() {
@@ -159,8 +168,17 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         sip_tasks.spawn(connector.run(inputs, inbound_rx, calls_rx, shutdown.clone()));
     }
     sip_tasks.close();
+    let runner = Runner {
+        store: store.clone(),
+        writer: writer.clone(),
+        hub: hub.clone(),
+        rules: Arc::new(rules.clone()),
+        calendar: calendar.clone(),
+        checkpoints: checkpoints.clone(),
+    };
+    let checkpoint_task = tokio::spawn(runner.run(shutdown.clone()));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let state = AppState::new(store.clone(), hub, auth, config, rules, shutdown.clone());
+    let state = AppState::new(store.clone(), hub, auth, config, rules, (calendar, checkpoints), shutdown.clone());
     let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
     tracing::info!(http = %http_addr, database = ?store.backend(), "switchboard is serving");
     let served = axum::serve(listeners.http, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
@@ -172,6 +190,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     }
     if tokio::time::timeout(grace, sip_tasks.wait()).await.is_err() {
         tracing::warn!("the SIP connector did not stop within the shutdown grace period");
+    }
+    if tokio::time::timeout(grace, checkpoint_task).await.is_err() {
+        tracing::warn!("the missed-call checkpoint did not finish within the shutdown grace period");
     }
     hub_stop.cancel();
     if tokio::time::timeout(grace, hub_task).await.is_err() {

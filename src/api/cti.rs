@@ -74,7 +74,7 @@ pub struct CtiResult {
 }
 
 /// The PBX named by the bearer token, compared in constant time.
-fn pbx_name(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn pbx_name(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())

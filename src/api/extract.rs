@@ -90,8 +90,14 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
+        Caller::from_headers(&parts.headers, state)
+    }
+}
+
+impl Caller {
+    /// The user named by the request's bearer token.
+    pub fn from_headers(headers: &axum::http::HeaderMap, state: &AppState) -> Result<Caller, ApiError> {
+        let header = headers
             .get(AUTHORIZATION)
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token> from POST /api/v1/login"))?;
         let token = header

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::dispatch::{Command, NewTask, TaskCard};
+use crate::dispatch::{Command, NewTask};
 use crate::domain::{Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
 use crate::server::AppState;
 use crate::store::{NewTaskRow, TaskFilter, TaskRecord};
@@ -65,11 +65,10 @@ pub async fn create_task(
         return Err(ApiError::unprocessable("deadline_in_past", "deadline must be in the future"));
     }
     let plan = state.rules.plan(req.kind, now, req.priority, req.deadline);
-    let queue = state.rules.queue_name(plan.queue).to_owned();
     let row = NewTaskRow {
         id: TaskId::new(),
         kind: req.kind,
-        queue: queue.clone(),
+        queue: state.rules.queue_name(plan.queue).to_owned(),
         priority: plan.priority,
         channel: plan.channel,
         customer_phone: req.customer_phone.clone(),
@@ -83,17 +82,7 @@ pub async fn create_task(
     }
     // Stored first: once the dispatcher knows the task, a crash must not lose it.
     state.store.insert_task(&row).await?;
-    let card = Arc::new(TaskCard {
-        id: row.id,
-        kind: row.kind,
-        customer_phone: row.customer_phone.clone(),
-        reason: row.reason.clone(),
-        deadline: plan.deadline,
-        priority: plan.priority,
-        queue,
-        created_at: now,
-        attempt: 1,
-    });
+    let card = Arc::new(row.card());
     let id = row.id;
     match state.hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: now, held_by: None })).await {
         Ok(_) => {}

@@ -24,7 +24,8 @@ async fn app(db: &TestDb) -> (Router, AppState) {
         shutdown.clone(),
     );
     let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
-    let state = AppState::new(store, hub, auth.into(), config, rules, shutdown);
+    let clock = (config.calendar().unwrap(), config.checkpoints().unwrap());
+    let state = AppState::new(store, hub, auth.into(), config, rules, clock, shutdown);
     (router().with_state(state.clone()), state)
 }
 
@@ -58,6 +59,7 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/cti/events",
         "/api/v1/calls",
         "/api/v1/calls/{task_id}",
+        "/api/v1/missed-calls",
         "/health",
     ] {
         assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
@@ -98,4 +100,86 @@ async fn health_and_errors_have_the_documented_shape() {
         .unwrap();
     let (status, _) = call(&app, big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+fn post_json(uri: &str, token: &str, body: serde_json::Value) -> Request<Body> {
+    Request::post(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn missed_calls_are_reported_with_their_checkpoint() {
+    let db = TestDb::sqlite();
+    let (app, state) = app(&db).await;
+    let (admin, _) = state.auth.issue_token(UserId::new(), Role::Admin, Timestamp::now());
+    let (agent, _) = state.auth.issue_token(UserId::new(), Role::Agent, Timestamp::now());
+    let report = |token: &str, body| post_json("/api/v1/missed-calls", token, body);
+
+    // Reported late: released at the checkpoint its time names (Asia/Shanghai).
+    let cases = [
+        ("2026-11-24T09:59:00+08:00", "2026-11-24T10:00:00+08:00"),
+        ("2026-11-24T10:00:01+08:00", "2026-11-24T13:00:00+08:00"),
+        ("2026-11-24T01:30:00Z", "2026-11-24T10:00:00+08:00"),
+        ("2026-11-20T17:30:00+08:00", "2026-11-23T10:00:00+08:00"),
+    ];
+    for (at, release_at) in cases {
+        let body = serde_json::json!({"caller": "139-0000-0001", "called": "4000", "at": at});
+        let (status, entry) = call(&app, report(&admin, body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{entry}");
+        assert_eq!(entry["release_at"], release_at, "{at}");
+        assert_eq!(entry["caller"], "13900000001");
+        assert_eq!(entry["queue"], "hotline");
+        assert_eq!(entry["reason"], "reported");
+    }
+    let get = |token: &str| {
+        Request::get("/api/v1/missed-calls")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, backlog) = call(&app, get(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let times: Vec<&str> = backlog.as_array().unwrap().iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert_eq!(
+        times,
+        [
+            "2026-11-20T17:30:00+08:00",
+            "2026-11-24T09:30:00+08:00",
+            "2026-11-24T09:59:00+08:00",
+            "2026-11-24T10:00:01+08:00"
+        ]
+    );
+
+    // Bad input: nothing is added.
+    let future = (Timestamp::now() + SignedDuration::from_mins(10)).to_string();
+    let bad = [
+        (serde_json::json!({"caller": "call me", "called": "4000"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
+        (serde_json::json!({"caller": "13900000001", "called": ""}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        (
+            serde_json::json!({"caller": "13900000001", "called": "4000", "at": future}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at_in_future",
+        ),
+        (
+            serde_json::json!({"caller": "13900000001", "called": "4000", "at": "yesterday"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (serde_json::json!({"called": "4000"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+    ];
+    for (body, status, code) in bad {
+        let (got, err) = call(&app, report(&admin, body.clone())).await;
+        assert_eq!((got, err["error"]["code"].as_str()), (status, Some(code)), "{body}");
+    }
+    let (status, _) = call(&app, report(&agent, serde_json::json!({"caller": "13900000001", "called": "4000"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) =
+        call(&app, report("not-a-token", serde_json::json!({"caller": "13900000001", "called": "4000"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&app, get(&agent)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(state.store.missed_backlog().await.unwrap().len(), 4);
 }

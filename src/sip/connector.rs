@@ -33,7 +33,7 @@ use super::transaction::{Arrival, Peer, Send, Transactions, TxKey};
 use super::trust::{Net, RateLimiter};
 use super::uri::{address_user, uri_user};
 use crate::config::{Config, UntrustedPolicy};
-use crate::dispatch::{Command, NewTask, QueueIdx, Rules, TaskCard};
+use crate::dispatch::{Command, NewTask, QueueIdx, Rules};
 use crate::domain::{Phone, TaskId, TaskKind, UserId};
 use crate::hub::{CallEvent, Hub};
 use crate::store::{CallOutcome, CallWrite, MissedCall, NewTaskRow};
@@ -372,17 +372,7 @@ impl Connector {
             created_at: at,
             created_by: None,
         };
-        let card = Arc::new(TaskCard {
-            id: task,
-            kind: TaskKind::InboundCall,
-            customer_phone: phone,
-            reason: row.reason.clone(),
-            deadline: plan.deadline,
-            priority: plan.priority,
-            queue: queue_name,
-            created_at: at,
-            attempt: 1,
-        });
+        let card = Arc::new(row.card());
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
         // Stored and dispatched at the same time; the 302 waits for both

@@ -14,6 +14,7 @@ mod apply;
 mod batch;
 mod calls;
 mod customers;
+mod followup;
 mod tasks;
 mod users;
 
@@ -29,6 +30,7 @@ use sqlx::{Any, AnyPool, Row, SqlStr};
 
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
+pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::tasks::{Attempt, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
 pub use self::users::{AgentPatch, NewUser, User};
 
@@ -144,10 +146,7 @@ impl Store {
             Backend::Postgres => batch.commit_postgres(&self.pool).await,
             Backend::Sqlite => {
                 let mut writer = self.sqlite_writer.lock().await;
-                if writer.is_none() {
-                    *writer = Some(self.pool.acquire().await?);
-                }
-                let conn = writer.as_mut().expect("just set");
+                let conn = self.kept_writer(&mut writer).await?;
                 let (result, usable) = batch.commit_sqlite(conn).await;
                 if !usable {
                     // Left mid-transaction: closed, never reused.
@@ -158,13 +157,41 @@ impl Store {
         }
     }
 
+    async fn kept_writer<'a>(&self, slot: &'a mut Option<PoolConnection<Any>>) -> Result<&'a mut PoolConnection<Any>> {
+        if slot.is_none() {
+            *slot = Some(self.pool.acquire().await?);
+        }
+        Ok(slot.as_mut().expect("just set"))
+    }
+
+    /// Runs one `INSERT ... RETURNING id` on its own: on SQLite on the kept
+    /// write connection, in turn with the batches.
+    pub(crate) async fn insert_returning_id(&self, sql: &'static str, args: Vec<batch::Arg>) -> Result<i64> {
+        let mut q = sqlx::query(sql);
+        for arg in args {
+            q = match arg {
+                batch::Arg::Text(v) => q.bind(v),
+                batch::Arg::Int(v) => q.bind(v),
+            };
+        }
+        let row = match self.backend {
+            Backend::Postgres => q.fetch_one(&self.pool).await?,
+            Backend::Sqlite => {
+                let mut writer = self.sqlite_writer.lock().await;
+                let conn = self.kept_writer(&mut writer).await?;
+                q.fetch_one(&mut **conn).await?
+            }
+        };
+        Ok(row.try_get("id")?)
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 3] = [
+        let files: [(&str, &str, &str); 4] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -179,6 +206,11 @@ impl Store {
                 "call_records",
                 include_str!("migrations/sqlite/0003_call_records.sql"),
                 include_str!("migrations/postgres/0003_call_records.sql"),
+            ),
+            (
+                "missed_followup",
+                include_str!("migrations/sqlite/0004_missed_followup.sql"),
+                include_str!("migrations/postgres/0004_missed_followup.sql"),
             ),
         ];
         let migrations = files

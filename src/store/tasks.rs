@@ -27,6 +27,23 @@ pub struct NewTaskRow {
     pub created_by: Option<UserId>,
 }
 
+impl NewTaskRow {
+    /// What the dispatcher and the screen-pop know of the new task.
+    pub fn card(&self) -> crate::dispatch::TaskCard {
+        crate::dispatch::TaskCard {
+            id: self.id,
+            kind: self.kind,
+            customer_phone: self.customer_phone.clone(),
+            reason: self.reason.clone(),
+            deadline: self.deadline,
+            priority: self.priority,
+            queue: self.queue.clone(),
+            created_at: self.created_at,
+            attempt: 1,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct TaskRecord {
     pub id: TaskId,

@@ -163,5 +163,39 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 3);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 4);
+}
+
+async fn checkpoint_runs(store: Store) {
+    let phone = |s: &str| Phone::parse(s).unwrap();
+    let a = store.add_reported_miss(&phone("13900000001"), "4000", "hotline", now()).await.unwrap();
+    let b = store.add_reported_miss(&phone("13900000002"), "4000", "hotline", now()).await.unwrap();
+    assert_eq!(store.missed_backlog().await.unwrap(), [a.clone(), b.clone()]);
+    assert_eq!(store.last_checkpoint_run().await.unwrap(), None);
+    let checkpoint = now() + jiff::SignedDuration::from_hours(1);
+    let callback = new_task("13900000001", TaskKind::MissedCallCallback);
+    let run = [CheckpointCallback { task: callback.clone(), misses: vec![a.id] }];
+    assert!(store.fire_checkpoint(checkpoint, checkpoint, &run, &[b.id]).await.unwrap());
+    assert!(store.missed_backlog().await.unwrap().is_empty());
+    assert_eq!(store.last_checkpoint_run().await.unwrap(), Some(checkpoint));
+    assert_eq!(store.task(callback.id).await.unwrap().unwrap().status, TaskStatus::Waiting);
+    // The same checkpoint again (another node, a restart): refused, nothing written.
+    let again = new_task("13900000002", TaskKind::MissedCallCallback);
+    let run = [CheckpointCallback { task: again.clone(), misses: vec![b.id] }];
+    assert!(!store.fire_checkpoint(checkpoint, checkpoint, &run, &[]).await.unwrap());
+    assert!(store.task(again.id).await.unwrap().is_none());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn checkpoint_runs_on_sqlite() {
+    checkpoint_runs(TestDb::sqlite().store().await).await;
+}
+
+#[tokio::test]
+async fn checkpoint_runs_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    checkpoint_runs(db.store().await).await;
 }

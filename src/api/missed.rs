@@ -1,0 +1,109 @@
+//! The missed-call backlog: misses reported by PBXes that only report them
+//! (the SIP connector records its own), and the backlog with the
+//! checkpoint each entry waits for.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::cti::pbx_name;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Caller};
+use crate::domain::{Phone, Role, TaskKind};
+use crate::server::AppState;
+use crate::store::BacklogEntry;
+
+/// How far ahead of this server's clock a reported time may be (clock skew).
+const MAX_SKEW: SignedDuration = SignedDuration::from_secs(60);
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MissedCallBody {
+    /// The number that called.
+    pub caller: String,
+    /// The number dialled (the hotline).
+    pub called: String,
+    /// When the call was missed, RFC 3339; default now. A miss reported
+    /// late is released at the checkpoint its time names.
+    #[schema(value_type = Option<String>)]
+    pub at: Option<Timestamp>,
+}
+
+/// A missed call in the backlog and the checkpoint that releases it.
+#[derive(Serialize, ToSchema)]
+pub struct BacklogView {
+    pub id: i64,
+    #[schema(value_type = String)]
+    pub caller: Phone,
+    pub called: String,
+    pub queue: String,
+    pub reason: String,
+    /// Local time of the centre, RFC 3339 with offset.
+    pub at: String,
+    /// The checkpoint that releases it as a callback, local time with offset.
+    pub release_at: String,
+}
+
+fn local(state: &AppState, t: Timestamp) -> String {
+    t.to_zoned(state.calendar.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+fn view(state: &AppState, e: BacklogEntry) -> BacklogView {
+    let release_at = state.checkpoints.release_at(&state.calendar, e.at);
+    BacklogView {
+        id: e.id,
+        at: local(state, e.at),
+        release_at: local(state, release_at),
+        caller: e.caller,
+        called: e.called,
+        queue: e.queue,
+        reason: e.reason,
+    }
+}
+
+/// Report a missed hotline call (a PBX's token, or a supervisor's or admin's).
+#[utoipa::path(post, path = "/api/v1/missed-calls", tag = "calls", request_body = MissedCallBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = BacklogView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<MissedCallBody>,
+) -> Result<(StatusCode, Json<BacklogView>), ApiError> {
+    if pbx_name(&state, &headers).is_err() {
+        Caller::from_headers(&headers, &state)?.require(&[Role::Supervisor, Role::Admin])?;
+    }
+    let caller =
+        Phone::parse(&body.caller).map_err(|e| ApiError::unprocessable("invalid_phone", format!("caller: {e}")))?;
+    let called_ok = (1..=40).contains(&body.called.len())
+        && body.called.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.*#".contains(&b));
+    if !called_ok {
+        return Err(ApiError::unprocessable("invalid_field", "called: 1-40 digits, letters and + - . * #"));
+    }
+    let now = Timestamp::now();
+    let at = body.at.unwrap_or(now);
+    if at > now + MAX_SKEW {
+        return Err(ApiError::unprocessable("at_in_future", "at: a missed call cannot be in the future"));
+    }
+    // The queue the number is served by, else the hotline's.
+    let queue = match state.config.sip.numbers.get(&body.called) {
+        Some(q) => q.clone(),
+        None => state.rules.queue_name(state.rules.kind(TaskKind::InboundCall).queue).to_owned(),
+    };
+    let entry = state.store.add_reported_miss(&caller, &body.called, &queue, at).await?;
+    tracing::info!(miss = entry.id, caller = %caller, "missed call reported");
+    Ok((StatusCode::CREATED, Json(view(&state, entry))))
+}
+
+/// The missed-call backlog, oldest first (supervisors and admins).
+#[utoipa::path(get, path = "/api/v1/missed-calls", tag = "calls", security(("bearer" = [])),
+    responses((status = 200, body = Vec<BacklogView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn backlog(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<BacklogView>>, ApiError> {
+    caller.require(&[Role::Supervisor, Role::Admin])?;
+    let entries = state.store.missed_backlog().await?;
+    Ok(Json(entries.into_iter().map(|e| view(&state, e)).collect()))
+}
