@@ -106,7 +106,10 @@ pub async fn list_tasks(
 ) -> Result<Json<Vec<TaskRecord>>, ApiError> {
     let agent = if caller.role() == Role::Agent { Some(caller.id()) } else { q.agent };
     let filter = TaskFilter { status: q.status, kind: q.kind, agent, limit: q.limit.unwrap_or(100).clamp(1, 1000) };
-    Ok(Json(state.store.tasks(&filter).await?))
+    let mut tasks = state.store.tasks(&filter).await?;
+    let now = Timestamp::now();
+    tasks.iter_mut().for_each(|t| t.mark_overdue(now));
+    Ok(Json(tasks))
 }
 
 /// One task with every attempt and event.
@@ -167,5 +170,6 @@ pub async fn live_view(state: &AppState, id: TaskId) -> Result<TaskRecord, ApiEr
         }
         None => {}
     }
+    task.mark_overdue(Timestamp::now());
     Ok(task)
 }

@@ -183,3 +183,31 @@ async fn missed_calls_are_reported_with_their_checkpoint() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(state.store.missed_backlog().await.unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn a_task_past_its_deadline_reads_as_overdue() {
+    let db = TestDb::sqlite();
+    let (app, state) = app(&db).await;
+    let (admin, _) = state.auth.issue_token(UserId::new(), Role::Admin, Timestamp::now());
+    let deadline = (Timestamp::now() + SignedDuration::from_millis(300)).to_string();
+    let body =
+        serde_json::json!({"kind": "new_signup_callback", "customer_phone": "13900000009", "deadline": deadline});
+    let (status, task) = call(&app, post_json("/api/v1/tasks", &admin, body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    assert_eq!(task["overdue"], false);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let get = Request::get(format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()))
+        .header("authorization", format!("Bearer {admin}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, task) = call(&app, get).await;
+    assert_eq!(
+        (status, &task["overdue"], &task["status"]),
+        (StatusCode::OK, &serde_json::json!(true), &serde_json::json!("waiting"))
+    );
+    let queues =
+        Request::get("/api/v1/queues").header("authorization", format!("Bearer {admin}")).body(Body::empty()).unwrap();
+    let (_, queues) = call(&app, queues).await;
+    let callbacks = queues.as_array().unwrap().iter().find(|q| q["name"] == "callbacks").unwrap();
+    assert_eq!(callbacks["overdue"], 1, "{callbacks}");
+}

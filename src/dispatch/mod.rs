@@ -288,6 +288,11 @@ pub struct QueueStats {
     pub assigned: u32,
     /// Seconds the longest-waiting task has been in the queue.
     pub longest_wait_secs: i64,
+    /// Live tasks (waiting, offered or held) past their deadline.
+    pub overdue: u32,
+    /// The earliest deadline among the live tasks: the next one to breach.
+    #[schema(value_type = Option<String>)]
+    pub nearest_deadline: Option<Timestamp>,
     pub agents_in_queue: u32,
     pub agents_available: u32,
 }

@@ -617,3 +617,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_task_past_its_deadline_is_counted_overdue_and_still_served() {
+    let mut sim = Sim::new();
+    let soon = sim.now + SignedDuration::from_mins(15);
+    let later = sim.now + SignedDuration::from_mins(60);
+    let first = sim.task(TaskKind::NewSignupCallback, Some(later));
+    let second = sim.task(TaskKind::NewSignupCallback, Some(soon));
+    let queue = sim.d.rules().queue_index("callbacks").unwrap();
+    let stats = |sim: &Sim| sim.d.queue_stats(sim.now).into_iter().find(|q| q.name == "callbacks").unwrap();
+    assert_eq!((stats(&sim).overdue, stats(&sim).nearest_deadline), (0, Some(soon)));
+    // The nearest deadline goes first inside one priority.
+    assert_eq!(sim.d.waiting_order(queue), vec![second, first]);
+    sim.advance(SignedDuration::from_mins(30));
+    assert_eq!(stats(&sim).overdue, 1);
+    assert_eq!(stats(&sim).waiting, 2, "an overdue task is kept");
+    let a = sim.agent("a", &["callbacks"]);
+    assert_eq!(sim.offers_to(a), vec![second], "and served first");
+    sim.advance(SignedDuration::from_mins(31));
+    assert_eq!(stats(&sim).overdue, 2);
+}

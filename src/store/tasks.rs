@@ -63,9 +63,23 @@ pub struct TaskRecord {
     pub agent_id: Option<UserId>,
     pub outcome: Option<Outcome>,
     pub closed_at: Option<Timestamp>,
+    /// Past its deadline: still open after it, or closed after it. Kept
+    /// and served like any other task, never dropped. Depends on the clock,
+    /// so the API sets it ([`TaskRecord::mark_overdue`]); the store leaves it false.
+    pub overdue: bool,
     pub attempts: Vec<Attempt>,
     /// Filled only when one task is read.
     pub events: Vec<TaskEvent>,
+}
+
+impl TaskRecord {
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        self.deadline.is_some_and(|d| self.closed_at.unwrap_or(now) > d)
+    }
+
+    pub fn mark_overdue(&mut self, now: Timestamp) {
+        self.overdue = self.is_overdue(now);
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -131,6 +145,7 @@ fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
         agent_id: parse_opt(row, "agent_id")?,
         outcome: parse_opt(row, "outcome")?,
         closed_at: opt_ms(row.try_get("closed_at")?)?,
+        overdue: false,
         attempts: Vec::new(),
         events: Vec::new(),
     })

@@ -281,12 +281,18 @@ impl Dispatcher {
                 offered: 0,
                 assigned: 0,
                 longest_wait_secs: 0,
+                overdue: 0,
+                nearest_deadline: None,
                 agents_in_queue: q.members,
                 agents_available: q.by_status[1],
             })
             .collect();
         for task in self.tasks.iter().flatten() {
             let s = &mut stats[task.queue as usize];
+            if let Some(deadline) = task.card.deadline {
+                s.overdue += u32::from(ms(deadline) < now);
+                s.nearest_deadline = Some(s.nearest_deadline.map_or(deadline, |d| d.min(deadline)));
+            }
             match task.state {
                 TaskState::Waiting => {
                     s.waiting += 1;
