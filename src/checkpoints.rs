@@ -92,6 +92,7 @@ impl Runner {
                 deadline: plan.deadline,
                 created_at: now,
                 created_by: None,
+                not_before: None,
             };
             tasks.push(NewTask { card: Arc::new(row.card()), plan, enqueued_at: now, held_by: None });
             callbacks.push(CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() });

@@ -94,9 +94,11 @@ identifiers! {
 }
 
 identifiers! {
-    /// Where a task is in its life. `completed`, `cancelled` and
-    /// `abandoned` (the caller hung up or waited too long) are terminal.
+    /// Where a task is in its life. `scheduled` waits for its start time
+    /// before it joins a queue; `completed`, `cancelled` and `abandoned`
+    /// (the caller hung up or waited too long) are terminal.
     TaskStatus {
+        Scheduled = "scheduled",
         Waiting = "waiting",
         Offered = "offered",
         Assigned = "assigned",

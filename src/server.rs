@@ -15,10 +15,11 @@ use crate::auth::{self, Auth};
 use crate::calendar::Calendar;
 use crate::checkpoints::Runner;
 use crate::config::{Config, ConfigError};
-use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules, TaskCard, TaskPlan};
+use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
 use crate::domain::{AgentStatus, TaskKind, TaskStatus};
 use crate::followup::Checkpoints;
 use crate::hub::{self, ConnId, Hub};
+use crate::schedule::Scheduler;
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
 use crate::store::{CallWrite, MissedCall, Store, StoreError};
@@ -177,6 +178,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         checkpoints: checkpoints.clone(),
     };
     let checkpoint_task = tokio::spawn(runner.run(shutdown.clone()));
+    let scheduler = Scheduler { store: store.clone(), hub: hub.clone(), rules: Arc::new(rules.clone()) };
+    let schedule_task = tokio::spawn(scheduler.run(shutdown.clone()));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let state = AppState::new(store.clone(), hub, auth, config, rules, (calendar, checkpoints), shutdown.clone());
     let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
@@ -193,6 +196,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     }
     if tokio::time::timeout(grace, checkpoint_task).await.is_err() {
         tracing::warn!("the missed-call checkpoint did not finish within the shutdown grace period");
+    }
+    if tokio::time::timeout(grace, schedule_task).await.is_err() {
+        tracing::warn!("releasing scheduled tasks did not finish within the shutdown grace period");
     }
     hub_stop.cancel();
     if tokio::time::timeout(grace, hub_task).await.is_err() {
@@ -249,26 +255,13 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
             });
             continue;
         }
-        let queue = rules.queue_index(&task.queue).unwrap_or(rules.kind(task.kind).queue);
-        let plan = TaskPlan { priority: task.priority, queue, channel: task.channel, deadline: task.deadline };
         let held_by = (task.status == TaskStatus::Assigned).then_some(task.agent_id).flatten();
         if task.status == TaskStatus::Offered
             && let Some(agent) = task.agent_id
         {
             records.push(Record::TaskReturned { task: task.id, agent, event: "restart", note: None, at: now });
         }
-        let card = Arc::new(TaskCard {
-            id: task.id,
-            kind: task.kind,
-            customer_phone: task.customer_phone.clone(),
-            reason: task.reason.clone(),
-            deadline: task.deadline,
-            priority: task.priority,
-            queue: rules.queue_name(queue).to_owned(),
-            created_at: task.created_at,
-            attempt: if held_by.is_some() { attempts.max(1) } else { attempts + 1 },
-        });
-        let new = NewTask { card, plan, enqueued_at: task.enqueued_at, held_by };
+        let new = task.to_new_task(rules, attempts, held_by);
         if let (Err(_), Some(agent)) = (d.handle(now, Command::AddTask(new.clone()), &mut effects), held_by) {
             // Its agent is gone: the task waits for someone else.
             records.push(Record::TaskReturned { task: task.id, agent, event: "agent_removed", note: None, at: now });

@@ -32,6 +32,9 @@ pub struct CreateTask {
     pub priority: Option<u8>,
     /// Stored in the CRM when given.
     pub customer_name: Option<String>,
+    /// Offered to no one before this time: the task is `scheduled` until
+    /// then (a time already past means at once).
+    pub not_before: Option<Timestamp>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -45,7 +48,8 @@ pub struct ListTasks {
     pub limit: Option<u32>,
 }
 
-/// Create a task; the dispatcher offers it at once if an agent is free.
+/// Create a task; the dispatcher offers it at once if an agent is free, or
+/// from `not_before` on.
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = CreateTask, security(("bearer" = [])),
     responses((status = 201, body = TaskRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -64,6 +68,12 @@ pub async fn create_task(
     if req.deadline.is_some_and(|d| d <= now) {
         return Err(ApiError::unprocessable("deadline_in_past", "deadline must be in the future"));
     }
+    let not_before = req.not_before.filter(|t| *t > now);
+    if let (Some(start), Some(deadline)) = (not_before, req.deadline)
+        && start > deadline
+    {
+        return Err(ApiError::unprocessable("not_before_after_deadline", "not_before must not be after the deadline"));
+    }
     let plan = state.rules.plan(req.kind, now, req.priority, req.deadline);
     let row = NewTaskRow {
         id: TaskId::new(),
@@ -76,14 +86,20 @@ pub async fn create_task(
         deadline: plan.deadline,
         created_at: now,
         created_by: Some(caller.id()),
+        not_before,
     };
     if let Some(name) = req.customer_name.as_deref() {
         state.store.upsert_customer(&req.customer_phone, Some(name), None, now).await?;
     }
     // Stored first: once the dispatcher knows the task, a crash must not lose it.
     state.store.insert_task(&row).await?;
-    let card = Arc::new(row.card());
     let id = row.id;
+    if let Some(start) = not_before {
+        // The scheduler hands it to the dispatcher when the time comes.
+        tracing::info!(task = %id, kind = %req.kind, %start, "task scheduled");
+        return Ok((StatusCode::CREATED, Json(live_view(&state, id).await?)));
+    }
+    let card = Arc::new(row.card());
     match state.hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: now, held_by: None })).await {
         Ok(_) => {}
         // Stored, so the next start dispatches it.
@@ -147,7 +163,13 @@ pub async fn cancel_task(
     if task.status.is_terminal() {
         return Err(ApiError::conflict("task_closed", format!("the task is already {}", task.status)));
     }
-    state.hub.command(Command::CancelTask { task: id }).await?;
+    // Still scheduled, it is in the store only; else (or if the scheduler
+    // released it just now) the dispatcher closes it.
+    if task.status != TaskStatus::Scheduled
+        || !state.store.cancel_scheduled(id, Timestamp::now(), Some(caller.id())).await?
+    {
+        state.hub.command(Command::CancelTask { task: id }).await?;
+    }
     state.hub.flush().await?;
     tracing::info!(task = %id, by = %caller.id(), "task cancelled");
     Ok(Json(live_view(&state, id).await?))

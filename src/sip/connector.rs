@@ -371,6 +371,7 @@ impl Connector {
             deadline: plan.deadline,
             created_at: at,
             created_by: None,
+            not_before: None,
         };
         let card = Arc::new(row.card());
         self.sip_tasks.insert(task);

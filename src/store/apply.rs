@@ -238,6 +238,8 @@ pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow)
         t.deadline.map(ms).into(),
         at.into(),
         user(t.created_by),
+        if t.not_before.is_some() { TaskStatus::Scheduled } else { TaskStatus::Waiting }.as_str().into(),
+        t.not_before.map(ms).into(),
     ]);
     events.push([id(t.id), at.into(), "created".into(), user(t.created_by), Arg::Text(None)]);
 }
@@ -245,8 +247,8 @@ pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow)
 pub(crate) fn new_tasks() -> Rows {
     Rows::new(
         "INSERT INTO tasks (id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
-         created_at, enqueued_at, created_by, updated_at) VALUES ",
-        "(#1, #2, #3, #4, #5, 'waiting', #6, #7, #8, #9, #9, #10, #9)",
+         created_at, enqueued_at, created_by, updated_at, not_before) VALUES ",
+        "(#1, #2, #3, #4, #5, #11, #6, #7, #8, #9, #9, #10, #9, #12)",
         "",
     )
 }

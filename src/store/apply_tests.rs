@@ -51,6 +51,7 @@ fn history(seed: u64) -> History {
             deadline: None,
             created_at: start,
             created_by: None,
+            not_before: None,
         })
         .collect();
     let mut stages = vec![Stage::Waiting; tasks.len()];

@@ -15,6 +15,7 @@ mod batch;
 mod calls;
 mod customers;
 mod followup;
+mod scheduled;
 mod tasks;
 mod users;
 
@@ -164,6 +165,30 @@ impl Store {
         Ok(slot.as_mut().expect("just set"))
     }
 
+    /// Runs `work` in one transaction: on SQLite on the kept write
+    /// connection, in turn with the batches; rolled back if it fails.
+    pub(crate) async fn write_tx<T: Send>(
+        &self,
+        work: impl for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> futures_util::future::BoxFuture<'c, Result<T>> + Send,
+    ) -> Result<T> {
+        match self.backend {
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                let value = work(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+            Backend::Sqlite => {
+                let mut writer = self.sqlite_writer.lock().await;
+                let conn = self.kept_writer(&mut writer).await?;
+                let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+                let value = work(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+        }
+    }
+
     /// Runs one `INSERT ... RETURNING id` on its own: on SQLite on the kept
     /// write connection, in turn with the batches.
     pub(crate) async fn insert_returning_id(&self, sql: &'static str, args: Vec<batch::Arg>) -> Result<i64> {
@@ -191,7 +216,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 4] = [
+        let files: [(&str, &str, &str); 5] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -211,6 +236,11 @@ impl Store {
                 "missed_followup",
                 include_str!("migrations/sqlite/0004_missed_followup.sql"),
                 include_str!("migrations/postgres/0004_missed_followup.sql"),
+            ),
+            (
+                "scheduled_tasks",
+                include_str!("migrations/sqlite/0005_scheduled_tasks.sql"),
+                include_str!("migrations/postgres/0005_scheduled_tasks.sql"),
             ),
         ];
         let migrations = files

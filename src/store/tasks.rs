@@ -1,6 +1,7 @@
 //! Tasks, their attempts and their event trail.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -9,7 +10,7 @@ use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
 use super::*;
-use crate::dispatch::Record;
+use crate::dispatch::{NewTask, Record, Rules, TaskCard, TaskPlan};
 use crate::domain::{Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 
 /// A task as first written, before the dispatcher sees it.
@@ -25,12 +26,14 @@ pub struct NewTaskRow {
     pub deadline: Option<Timestamp>,
     pub created_at: Timestamp,
     pub created_by: Option<UserId>,
+    /// Offered to no one before this; the task is stored `scheduled`.
+    pub not_before: Option<Timestamp>,
 }
 
 impl NewTaskRow {
     /// What the dispatcher and the screen-pop know of the new task.
-    pub fn card(&self) -> crate::dispatch::TaskCard {
-        crate::dispatch::TaskCard {
+    pub fn card(&self) -> TaskCard {
+        TaskCard {
             id: self.id,
             kind: self.kind,
             customer_phone: self.customer_phone.clone(),
@@ -55,6 +58,8 @@ pub struct TaskRecord {
     pub customer_phone: Phone,
     pub reason: Option<String>,
     pub deadline: Option<Timestamp>,
+    /// A scheduled task is offered to no one before this.
+    pub not_before: Option<Timestamp>,
     pub created_at: Timestamp,
     /// When the task entered its queue; kept when it returns there.
     pub enqueued_at: Timestamp,
@@ -73,6 +78,26 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// The task as the dispatcher takes it (back): from the store at
+    /// start-up, or when its start time comes. `attempts` is how many it
+    /// has had; `held_by` the agent that held it at shutdown.
+    pub fn to_new_task(&self, rules: &Rules, attempts: u32, held_by: Option<UserId>) -> NewTask {
+        let queue = rules.queue_index(&self.queue).unwrap_or(rules.kind(self.kind).queue);
+        let plan = TaskPlan { priority: self.priority, queue, channel: self.channel, deadline: self.deadline };
+        let card = Arc::new(TaskCard {
+            id: self.id,
+            kind: self.kind,
+            customer_phone: self.customer_phone.clone(),
+            reason: self.reason.clone(),
+            deadline: self.deadline,
+            priority: self.priority,
+            queue: rules.queue_name(queue).to_owned(),
+            created_at: self.created_at,
+            attempt: if held_by.is_some() { attempts.max(1) } else { attempts + 1 },
+        });
+        NewTask { card, plan, enqueued_at: self.enqueued_at, held_by }
+    }
+
     pub fn is_overdue(&self, now: Timestamp) -> bool {
         self.deadline.is_some_and(|d| self.closed_at.unwrap_or(now) > d)
     }
@@ -111,8 +136,11 @@ pub struct TaskFilter {
     pub limit: u32,
 }
 
-const TASK_COLUMNS: &str = "id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
-     created_at, enqueued_at, created_by, agent_id, outcome, closed_at";
+/// With each task, how many attempts it has had.
+pub(super) const ATTEMPT_COUNT: &str = "(SELECT COUNT(*) FROM attempts a WHERE a.task_id = tasks.id) AS attempts";
+
+pub(super) const TASK_COLUMNS: &str = "id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
+     created_at, enqueued_at, created_by, agent_id, outcome, closed_at, not_before";
 
 const ATTEMPT_COLUMNS: &str = "number, agent_id, accepted_at, ended_at, outcome, summary";
 
@@ -127,7 +155,7 @@ fn attempt_from_row(row: &AnyRow) -> Result<Attempt> {
     })
 }
 
-fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
+pub(super) fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
     Ok(TaskRecord {
         id: parse(row, "id")?,
         kind: parse(row, "kind")?,
@@ -139,6 +167,7 @@ fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         reason: row.try_get("reason")?,
         deadline: opt_ms(row.try_get("deadline")?)?,
+        not_before: opt_ms(row.try_get("not_before")?)?,
         created_at: from_ms(row.try_get("created_at")?)?,
         enqueued_at: from_ms(row.try_get("enqueued_at")?)?,
         created_by: parse_opt(row, "created_by")?,
@@ -228,8 +257,7 @@ impl Store {
     /// what a restart reloads into the dispatcher.
     pub async fn live_tasks(&self) -> Result<Vec<(TaskRecord, u32)>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {TASK_COLUMNS}, (SELECT COUNT(*) FROM attempts a WHERE a.task_id = tasks.id) AS attempts \
-             FROM tasks WHERE status IN ('waiting', 'offered', 'assigned') ORDER BY enqueued_at, id"
+            "SELECT {TASK_COLUMNS}, {ATTEMPT_COUNT} FROM tasks WHERE status IN ('waiting', 'offered', 'assigned') ORDER BY enqueued_at, id"
         ));
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((task_from_row(r)?, r.try_get::<i64, _>("attempts")? as u32))).collect()

@@ -36,6 +36,7 @@ fn new_task(phone: &str, kind: TaskKind) -> NewTaskRow {
         deadline: Some(now() + jiff::SignedDuration::from_mins(15)),
         created_at: now(),
         created_by: None,
+        not_before: None,
     }
 }
 
@@ -163,7 +164,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 4);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 5);
 }
 
 async fn checkpoint_runs(store: Store) {
@@ -198,4 +199,44 @@ async fn checkpoint_runs_on_postgres() {
         return;
     };
     checkpoint_runs(db.store().await).await;
+}
+
+async fn scheduled_tasks(store: Store) {
+    let start = now() + jiff::SignedDuration::from_hours(1);
+    let mut task = new_task("13900000001", TaskKind::EventCallback);
+    task.not_before = Some(start);
+    store.insert_task(&task).await.unwrap();
+    let mut other = new_task("13900000002", TaskKind::EventCallback);
+    other.not_before = Some(start + jiff::SignedDuration::from_mins(1));
+    store.insert_task(&other).await.unwrap();
+    let stored = store.task(task.id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.not_before), (TaskStatus::Scheduled, Some(start)));
+    assert!(store.live_tasks().await.unwrap().is_empty(), "a scheduled task is not live");
+    assert!(store.due_scheduled(now()).await.unwrap().is_empty());
+    assert_eq!(store.next_scheduled().await.unwrap(), Some(start));
+    let due = store.due_scheduled(start).await.unwrap();
+    assert_eq!(due.iter().map(|(t, n)| (t.id, *n)).collect::<Vec<_>>(), [(task.id, 0)]);
+    assert!(store.release_scheduled(task.id, start).await.unwrap());
+    assert!(!store.release_scheduled(task.id, start).await.unwrap(), "released once");
+    let released = store.task(task.id).await.unwrap().unwrap();
+    assert_eq!((released.status, released.enqueued_at), (TaskStatus::Waiting, start));
+    assert_eq!(released.events.last().unwrap().event, "released");
+    assert!(store.cancel_scheduled(other.id, start, None).await.unwrap());
+    assert!(!store.release_scheduled(other.id, start + jiff::SignedDuration::from_hours(1)).await.unwrap());
+    assert_eq!(store.task(other.id).await.unwrap().unwrap().status, TaskStatus::Cancelled);
+    assert_eq!(store.next_scheduled().await.unwrap(), None);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn scheduled_tasks_on_sqlite() {
+    scheduled_tasks(TestDb::sqlite().store().await).await;
+}
+
+#[tokio::test]
+async fn scheduled_tasks_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    scheduled_tasks(db.store().await).await;
 }
