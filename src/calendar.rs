@@ -206,6 +206,11 @@ impl Calendar {
             .find(|c| *c >= t)
     }
 
+    /// The last working day on or before `date`.
+    pub fn working_day_at_or_before(&self, date: Date) -> Option<Date> {
+        date.series(jiff::Span::new().days(-1)).take(HORIZON_DAYS).find(|d| self.is_working_day(*d))
+    }
+
     /// The last of `times` on a working day at or before `t`.
     pub fn previous_time_on_working_day(&self, t: Timestamp, times: &[Time]) -> Option<Timestamp> {
         let back = jiff::Span::new().days(-1);

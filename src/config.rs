@@ -17,6 +17,7 @@ use crate::calendar::{Calendar, CalendarSettings};
 use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
 use crate::domain::{Channel, TaskKind};
 use crate::followup::Checkpoints;
+use crate::registrations::RegistrationRules;
 
 /// The configuration file used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config/switchboard.toml";
@@ -33,6 +34,8 @@ pub struct Config {
     /// Time zone, working days and hours: the clock the rules run on.
     pub calendar: CalendarSettings,
     pub missed_calls: MissedCallsConfig,
+    /// Callbacks for customers who registered for an event.
+    pub registrations: RegistrationRules,
     /// Queue names. An agent serves the queues named in its skills.
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
@@ -193,6 +196,7 @@ impl Default for Config {
             },
             cti: CtiConfig { tokens: BTreeMap::new() },
             calendar: CalendarSettings::default(),
+            registrations: RegistrationRules::default(),
             missed_calls: MissedCallsConfig {
                 checkpoints: ["10:00", "13:00", "15:00", "17:00"].map(String::from).to_vec(),
             },
@@ -361,6 +365,7 @@ impl Config {
         if let Err(checkpoints) = Checkpoints::parse(&self.missed_calls.checkpoints) {
             problems.extend(checkpoints);
         }
+        problems.extend(self.registrations.problems());
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod followup;
 pub mod hub;
+pub mod registrations;
 pub mod schedule;
 pub mod server;
 pub mod sip;

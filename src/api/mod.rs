@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod floor;
 pub mod missed;
+pub mod registrations;
 pub mod session;
 pub mod tasks;
 #[cfg(test)]
@@ -36,7 +37,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         agents::set_status,
         floor::list_queues, floor::get_customer, floor::put_customer, floor::health,
         cti::post_event, cti::list_calls, cti::get_call,
-        missed::report, missed::backlog,
+        missed::report, missed::backlog, registrations::register,
     ),
     modifiers(&BearerAuth)
 )]
@@ -79,6 +80,7 @@ pub fn router() -> Router<AppState> {
         .route("/cti/events", post(cti::post_event))
         .route("/calls", get(cti::list_calls))
         .route("/missed-calls", post(missed::report).get(missed::backlog))
+        .route("/registrations", post(registrations::register))
         .route("/calls/{task_id}", get(cti::get_call))
         .route("/openapi.json", get(openapi_json));
     Router::new()

@@ -15,6 +15,7 @@ mod batch;
 mod calls;
 mod customers;
 mod followup;
+mod registrations;
 mod scheduled;
 mod tasks;
 mod users;
@@ -32,6 +33,7 @@ use sqlx::{Any, AnyPool, Row, SqlStr};
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
+pub use self::registrations::NewRegistration;
 pub use self::tasks::{Attempt, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
 pub use self::users::{AgentPatch, NewUser, User};
 
@@ -216,7 +218,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 5] = [
+        let files: [(&str, &str, &str); 6] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -241,6 +243,11 @@ impl Store {
                 "scheduled_tasks",
                 include_str!("migrations/sqlite/0005_scheduled_tasks.sql"),
                 include_str!("migrations/postgres/0005_scheduled_tasks.sql"),
+            ),
+            (
+                "registrations",
+                include_str!("migrations/sqlite/0006_registrations.sql"),
+                include_str!("migrations/postgres/0006_registrations.sql"),
             ),
         ];
         let migrations = files

@@ -1,0 +1,162 @@
+//! `POST /api/v1/registrations`: a customer registered for an event; the
+//! callbacks the rules call for (`src/registrations.rs`) are created with
+//! the registration, all or nothing.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Caller};
+use super::tasks::live_view;
+use crate::dispatch::{Command, NewTask};
+use crate::domain::{Phone, Role, TaskId, TaskKind};
+use crate::registrations::{self, CustomerKind, EventKind, Registration, RegistrationError};
+use crate::server::AppState;
+use crate::store::{NewRegistration, NewTaskRow, TaskRecord};
+
+const MAX_SKEW: SignedDuration = SignedDuration::from_secs(60);
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationBody {
+    #[schema(value_type = String, example = "13800138000")]
+    pub customer_phone: Phone,
+    pub customer_kind: CustomerKind,
+    pub event_id: String,
+    /// The event's local date, `YYYY-MM-DD`.
+    #[schema(value_type = String, example = "2026-12-20")]
+    pub event_date: Date,
+    pub event_kind: EventKind,
+    /// RFC 3339; default now. A registration reported late gets the
+    /// deadlines its time calls for.
+    #[schema(value_type = Option<String>)]
+    pub registered_at: Option<Timestamp>,
+    /// Where the registration came from (web form, WeChat, phone ...).
+    pub source: Option<String>,
+    /// Stored in the CRM when given.
+    pub customer_name: Option<String>,
+}
+
+fn describe(body: &RegistrationBody, kind: TaskKind) -> String {
+    let who = match body.customer_kind {
+        CustomerKind::New => "new customer",
+        CustomerKind::Returning => "returning customer",
+    };
+    let event = match body.event_kind {
+        EventKind::Main => "main event",
+        EventKind::Special => "special event",
+    };
+    let ask = match kind {
+        TaskKind::EventCallback => ": confirm attendance and how many will come; send the SMS reminder",
+        _ => "",
+    };
+    format!("{who} registered for the {event} {} on {}{ask}", body.event_id, body.event_date)
+}
+
+/// Record a registration and create its callbacks (new customer within 15
+/// minutes, returning customer for today's main event within the hour,
+/// special events a week before; outside working hours, the first working
+/// day after).
+#[utoipa::path(post, path = "/api/v1/registrations", tag = "tasks", request_body = RegistrationBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = Vec<TaskRecord>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<RegistrationBody>,
+) -> Result<(StatusCode, Json<Vec<TaskRecord>>), ApiError> {
+    caller.require(&[Role::Agent, Role::Supervisor, Role::Admin])?;
+    if !(1..=100).contains(&body.event_id.chars().count()) {
+        return Err(ApiError::unprocessable("invalid_field", "event_id: 1-100 characters"));
+    }
+    if body.source.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        return Err(ApiError::unprocessable("invalid_field", "source: at most 100 characters"));
+    }
+    let now = Timestamp::now();
+    let at = body.registered_at.unwrap_or(now);
+    if at > now + MAX_SKEW {
+        return Err(ApiError::unprocessable("registered_in_future", "registered_at cannot be in the future"));
+    }
+    let registration = Registration {
+        customer: body.customer_kind,
+        event_kind: body.event_kind,
+        event_date: body.event_date,
+        registered_at: at,
+    };
+    let plans =
+        registrations::plan(&state.calendar, &state.config.registrations, &registration).map_err(|e| match e {
+            RegistrationError::EventInPast { .. } => ApiError::unprocessable("event_in_past", e.to_string()),
+        })?;
+    let phone = &body.customer_phone;
+    match body.customer_kind {
+        CustomerKind::Returning if !state.store.knows_customer(phone).await? => {
+            return Err(ApiError::unprocessable(
+                "unknown_customer",
+                "a returning customer must be known: in the CRM, or with earlier calls or registrations",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(name) = body.customer_name.as_deref() {
+        state.store.upsert_customer(phone, Some(name), None, now).await?;
+    }
+    let rows: Vec<(NewTaskRow, _)> = plans
+        .iter()
+        .map(|p| {
+            let plan = state.rules.plan(p.kind, now, None, Some(p.deadline));
+            let row = NewTaskRow {
+                id: TaskId::new(),
+                kind: p.kind,
+                queue: state.rules.queue_name(plan.queue).to_owned(),
+                priority: plan.priority,
+                channel: plan.channel,
+                customer_phone: phone.clone(),
+                reason: Some(describe(&body, p.kind)),
+                deadline: plan.deadline,
+                created_at: now,
+                created_by: Some(caller.id()),
+                not_before: p.not_before.filter(|t| *t > now),
+            };
+            (row, plan)
+        })
+        .collect();
+    let stored = NewRegistration {
+        customer_phone: phone.clone(),
+        customer_kind: match body.customer_kind {
+            CustomerKind::New => "new",
+            CustomerKind::Returning => "returning",
+        },
+        event_id: body.event_id.clone(),
+        event_date: body.event_date,
+        event_kind: match body.event_kind {
+            EventKind::Main => "main",
+            EventKind::Special => "special",
+        },
+        source: body.source.clone(),
+        registered_at: at,
+    };
+    let tasks: Vec<NewTaskRow> = rows.iter().map(|(row, _)| row.clone()).collect();
+    // Stored first, with the registration: a crash leaves all or nothing.
+    state.store.add_registration(&stored, &tasks).await?;
+    for (row, plan) in rows.into_iter().filter(|(row, _)| row.not_before.is_none()) {
+        let new = NewTask { card: Arc::new(row.card()), plan, enqueued_at: now, held_by: None };
+        if let Err(e) = state.hub.command(Command::AddTask(new)).await {
+            // Stored: the next start dispatches it.
+            tracing::warn!(task = %row.id, error = %e, "registration callback stored but not dispatched");
+        }
+    }
+    tracing::info!(event = %body.event_id, callbacks = tasks.len(), "registration recorded");
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in &tasks {
+        out.push(live_view(&state, t.id).await?);
+    }
+    Ok((StatusCode::CREATED, Json(out)))
+}

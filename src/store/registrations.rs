@@ -1,0 +1,67 @@
+//! Registrations for events, stored with the callbacks they create.
+
+use jiff::Timestamp;
+
+use super::apply::{events, new_tasks, push_new_task};
+use super::batch::{Arg, Batch, Rows};
+use super::*;
+use crate::domain::Phone;
+
+/// A registration as stored.
+pub struct NewRegistration {
+    pub customer_phone: Phone,
+    /// `new` or `returning`.
+    pub customer_kind: &'static str,
+    pub event_id: String,
+    pub event_date: jiff::civil::Date,
+    /// `main` or `special`.
+    pub event_kind: &'static str,
+    pub source: Option<String>,
+    pub registered_at: Timestamp,
+}
+
+impl Store {
+    /// Whether a number is known: in the CRM, or with earlier tasks or
+    /// registrations.
+    pub async fn knows_customer(&self, phone: &Phone) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM customers WHERE phone = $1) + \
+             (SELECT COUNT(*) FROM tasks WHERE customer_phone = $1) + \
+             (SELECT COUNT(*) FROM registrations WHERE customer_phone = $1) AS n",
+        )
+        .bind(phone.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(sqlx::Row::try_get::<i64, _>(&row, "n")? > 0)
+    }
+
+    /// Stores a registration and the callbacks it calls for, all or nothing.
+    pub async fn add_registration(&self, r: &NewRegistration, callbacks: &[NewTaskRow]) -> Result<()> {
+        let mut row = Rows::new(
+            "INSERT INTO registrations (customer_phone, customer_kind, event_id, event_date, event_kind, source, \
+             registered_at, task_ids) VALUES ",
+            "(#1, #2, #3, #4, #5, #6, #7, #8)",
+            "",
+        );
+        let ids: Vec<String> = callbacks.iter().map(|t| t.id.to_string()).collect();
+        row.push([
+            r.customer_phone.as_str().into(),
+            r.customer_kind.into(),
+            r.event_id.as_str().into(),
+            r.event_date.to_string().into(),
+            r.event_kind.into(),
+            Arg::from(r.source.clone()),
+            ms(r.registered_at).into(),
+            ids.join(",").into(),
+        ]);
+        let (mut tasks, mut task_events) = (new_tasks(), events());
+        for t in callbacks {
+            push_new_task(&mut tasks, &mut task_events, t);
+        }
+        let mut batch = Batch::default();
+        batch.push(row);
+        batch.push(tasks);
+        batch.push(task_events);
+        self.commit(batch).await
+    }
+}
