@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::calendar::Calendar;
-use crate::domain::TaskKind;
+use crate::domain::{Phone, TaskKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +149,22 @@ pub fn plan(
     Ok(plans)
 }
 
+/// The marketing callbacks when an event ends (DOMAIN.md items 6-8): who
+/// attended without ordering first (their success rate is higher), then
+/// who attended and ordered, then who registered but did not come. Each
+/// number once; an order counts as attendance.
+pub fn marketing_callbacks(registered: &[Phone], attended: &[Phone], ordered: &[Phone]) -> Vec<(Phone, TaskKind)> {
+    use std::collections::BTreeSet;
+    let ordered: BTreeSet<&Phone> = ordered.iter().collect();
+    let came: BTreeSet<&Phone> = attended.iter().chain(ordered.iter().copied()).collect();
+    let registered: BTreeSet<&Phone> = registered.iter().collect();
+    let no_order =
+        came.iter().filter(|p| !ordered.contains(*p)).map(|p| ((*p).clone(), TaskKind::MarketingAttendedNoOrder));
+    let with_order = ordered.iter().map(|p| ((*p).clone(), TaskKind::MarketingAttendedOrdered));
+    let no_show = registered.iter().filter(|p| !came.contains(*p)).map(|p| ((*p).clone(), TaskKind::MarketingNoShow));
+    no_order.chain(with_order).chain(no_show).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +253,27 @@ mod tests {
             run(Returning, Special, date(2026, 12, 11), "2026-12-08T10:00"),
             [(EventCallback, "2026-12-08 22:30 Tue".into(), None)]
         );
+    }
+
+    #[test]
+    fn when_an_event_ends_attended_without_order_come_first() {
+        let p = |s: &str| Phone::parse(s).unwrap();
+        let registered = [p("13900000001"), p("13900000002"), p("13900000003"), p("13900000004")];
+        let attended = [p("13900000001"), p("13900000002"), p("13900000005")];
+        let ordered = [p("13900000002"), p("13900000006")];
+        let got: Vec<(String, TaskKind)> = marketing_callbacks(&registered, &attended, &ordered)
+            .into_iter()
+            .map(|(phone, kind)| (phone.as_str().to_owned(), kind))
+            .collect();
+        let want = [
+            ("13900000001", MarketingAttendedNoOrder),
+            ("13900000005", MarketingAttendedNoOrder),
+            ("13900000002", MarketingAttendedOrdered),
+            ("13900000006", MarketingAttendedOrdered),
+            ("13900000003", MarketingNoShow),
+            ("13900000004", MarketingNoShow),
+        ];
+        assert_eq!(got, want.map(|(p, k)| (p.to_owned(), k)));
     }
 
     #[test]

@@ -105,3 +105,41 @@ async fn bad_registrations_are_refused_and_nothing_is_written() {
     assert_eq!(tasks, json!([]), "nothing was created");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_ended_event_creates_its_marketing_callbacks_once() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    for phone in ["13900000001", "13900000002", "13900000003"] {
+        let body = registration(phone, "new", "main", "2026-12-22", "2026-12-01T10:00:00+08:00");
+        assert_eq!(admin.post("/api/v1/registrations", body).await.0, 201);
+    }
+    let attendance = json!({"attended": ["13900000001", "13900000002", "13900000005"], "ordered": ["13900000002"]});
+    let (status, ended) = admin.post("/api/v1/events/expo-12/ended", attendance.clone()).await;
+    assert_eq!(status, 201, "{ended}");
+    let got: Vec<(String, String)> = ended["callbacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["customer_phone"].as_str().unwrap().to_owned(), c["kind"].as_str().unwrap().to_owned()))
+        .collect();
+    let want = [
+        ("13900000001", "marketing_attended_no_order"),
+        ("13900000005", "marketing_attended_no_order"),
+        ("13900000002", "marketing_attended_ordered"),
+        ("13900000003", "marketing_no_show"),
+    ];
+    assert_eq!(got, want.map(|(p, k)| (p.to_owned(), k.to_owned())));
+    let first = ended["callbacks"][0]["id"].as_str().unwrap();
+    let (_, task) = admin.get(&format!("/api/v1/tasks/{first}")).await;
+    assert_eq!(task["priority"], 55, "attended without an order goes first among the mediums");
+
+    let (status, err) = admin.post("/api/v1/events/expo-12/ended", attendance).await;
+    assert_eq!((status, &err["error"]["code"]), (409, &json!("event_already_ended")));
+    let (status, _) = admin.post("/api/v1/events/nobody-came/ended", json!({})).await;
+    assert_eq!(status, 404);
+    let (_, tasks) = admin.get("/api/v1/tasks?kind=marketing_no_show").await;
+    assert_eq!(tasks.as_array().unwrap().len(), 1, "nothing created twice");
+    server.stop().await;
+}

@@ -37,7 +37,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         agents::set_status,
         floor::list_queues, floor::get_customer, floor::put_customer, floor::health,
         cti::post_event, cti::list_calls, cti::get_call,
-        missed::report, missed::backlog, registrations::register,
+        missed::report, missed::backlog, registrations::register, registrations::event_ended,
     ),
     modifiers(&BearerAuth)
 )]
@@ -81,6 +81,7 @@ pub fn router() -> Router<AppState> {
         .route("/calls", get(cti::list_calls))
         .route("/missed-calls", post(missed::report).get(missed::backlog))
         .route("/registrations", post(registrations::register))
+        .route("/events/{id}/ended", post(registrations::event_ended))
         .route("/calls/{task_id}", get(cti::get_call))
         .route("/openapi.json", get(openapi_json));
     Router::new()

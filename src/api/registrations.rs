@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, ApiPath, Caller};
 use super::tasks::live_view;
 use crate::dispatch::{Command, NewTask};
 use crate::domain::{Phone, Role, TaskId, TaskKind};
@@ -159,4 +159,113 @@ pub async fn register(
         out.push(live_view(&state, t.id).await?);
     }
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// The attendance of an event that has ended.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventEndedBody {
+    /// Numbers that signed in (签到).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub attended: Vec<Phone>,
+    /// Numbers that placed an order (an order counts as attendance).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub ordered: Vec<Phone>,
+    /// RFC 3339; default now.
+    #[schema(value_type = Option<String>)]
+    pub ended_at: Option<Timestamp>,
+}
+
+/// One marketing callback created when an event ended.
+#[derive(Serialize, ToSchema)]
+pub struct MarketingCallback {
+    pub id: TaskId,
+    pub kind: TaskKind,
+    #[schema(value_type = String)]
+    pub customer_phone: Phone,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventEnded {
+    pub event_id: String,
+    /// In the order they were queued: attended without an order first.
+    pub callbacks: Vec<MarketingCallback>,
+}
+
+/// The most numbers in one attendance list.
+const MAX_ATTENDANCE: usize = 20_000;
+
+/// An event has ended: create its marketing callbacks (attended without an
+/// order first, then attended and ordered, then registered but absent).
+/// Once per event (supervisors and admins).
+#[utoipa::path(post, path = "/api/v1/events/{id}/ended", tag = "tasks", params(("id" = String, Path)),
+    request_body = EventEndedBody, security(("bearer" = [])),
+    responses((status = 201, body = EventEnded), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn event_ended(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(event_id): ApiPath<String>,
+    ApiJson(body): ApiJson<EventEndedBody>,
+) -> Result<(StatusCode, Json<EventEnded>), ApiError> {
+    caller.require(&[Role::Supervisor, Role::Admin])?;
+    if !(1..=100).contains(&event_id.chars().count()) {
+        return Err(ApiError::unprocessable("invalid_field", "the event id is 1-100 characters"));
+    }
+    if body.attended.len() > MAX_ATTENDANCE || body.ordered.len() > MAX_ATTENDANCE {
+        return Err(ApiError::unprocessable("too_many", format!("at most {MAX_ATTENDANCE} numbers in a list")));
+    }
+    let now = Timestamp::now();
+    let at = body.ended_at.unwrap_or(now);
+    if at > now + MAX_SKEW {
+        return Err(ApiError::unprocessable("ended_in_future", "ended_at cannot be in the future"));
+    }
+    let registered = state.store.registered_for(&event_id).await?;
+    if registered.is_empty() && body.attended.is_empty() && body.ordered.is_empty() {
+        return Err(ApiError::not_found("event"));
+    }
+    let wanted = registrations::marketing_callbacks(&registered, &body.attended, &body.ordered);
+    let rows: Vec<(NewTaskRow, _)> = wanted
+        .into_iter()
+        .map(|(phone, kind)| {
+            let plan = state.rules.plan(kind, now, None, None);
+            let why = match kind {
+                TaskKind::MarketingAttendedNoOrder => "attended, no order",
+                TaskKind::MarketingAttendedOrdered => "attended and ordered",
+                _ => "registered, did not attend",
+            };
+            let row = NewTaskRow {
+                id: TaskId::new(),
+                kind,
+                queue: state.rules.queue_name(plan.queue).to_owned(),
+                priority: plan.priority,
+                channel: plan.channel,
+                customer_phone: phone,
+                reason: Some(format!("event {event_id} ended: {why}")),
+                deadline: plan.deadline,
+                created_at: now,
+                created_by: Some(caller.id()),
+                not_before: None,
+            };
+            (row, plan)
+        })
+        .collect();
+    let tasks: Vec<NewTaskRow> = rows.iter().map(|(row, _)| row.clone()).collect();
+    if !state.store.end_event(&event_id, at, &body.attended, &body.ordered, &tasks).await? {
+        return Err(ApiError::conflict("event_already_ended", "this event has already ended; nothing was created"));
+    }
+    for (row, plan) in rows {
+        let new = NewTask { card: Arc::new(row.card()), plan, enqueued_at: now, held_by: None };
+        if let Err(e) = state.hub.command(Command::AddTask(new)).await {
+            tracing::warn!(task = %row.id, error = %e, "marketing callback stored but not dispatched");
+        }
+    }
+    tracing::info!(event = %event_id, callbacks = tasks.len(), "event ended");
+    let callbacks = tasks
+        .into_iter()
+        .map(|t| MarketingCallback { id: t.id, kind: t.kind, customer_phone: t.customer_phone })
+        .collect();
+    Ok((StatusCode::CREATED, Json(EventEnded { event_id, callbacks })))
 }

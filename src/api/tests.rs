@@ -60,6 +60,8 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/calls",
         "/api/v1/calls/{task_id}",
         "/api/v1/missed-calls",
+        "/api/v1/registrations",
+        "/api/v1/events/{id}/ended",
         "/health",
     ] {
         assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");

@@ -218,7 +218,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 6] = [
+        let files: [(&str, &str, &str); 7] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -248,6 +248,11 @@ impl Store {
                 "registrations",
                 include_str!("migrations/sqlite/0006_registrations.sql"),
                 include_str!("migrations/postgres/0006_registrations.sql"),
+            ),
+            (
+                "events_ended",
+                include_str!("migrations/sqlite/0007_events_ended.sql"),
+                include_str!("migrations/postgres/0007_events_ended.sql"),
             ),
         ];
         let migrations = files

@@ -35,6 +35,53 @@ impl Store {
         Ok(sqlx::Row::try_get::<i64, _>(&row, "n")? > 0)
     }
 
+    /// The numbers registered for an event.
+    pub async fn registered_for(&self, event_id: &str) -> Result<Vec<Phone>> {
+        let rows = sqlx::query("SELECT DISTINCT customer_phone FROM registrations WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Phone::parse(&sqlx::Row::try_get::<String, _>(r, "customer_phone")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Records that an event ended and creates its marketing callbacks, all
+    /// or nothing. False, with nothing written, if it had already ended.
+    pub async fn end_event(
+        &self,
+        event_id: &str,
+        at: Timestamp,
+        attended: &[Phone],
+        ordered: &[Phone],
+        callbacks: &[NewTaskRow],
+    ) -> Result<bool> {
+        let list = |phones: &[Phone]| phones.iter().map(Phone::as_str).collect::<Vec<_>>().join(",");
+        let mut row = Rows::new(
+            "INSERT INTO events_ended (event_id, ended_at, attended, ordered, task_ids) VALUES ",
+            "(#1, #2, #3, #4, #5)",
+            "",
+        );
+        let ids: Vec<String> = callbacks.iter().map(|t| t.id.to_string()).collect();
+        row.push([event_id.into(), ms(at).into(), list(attended).into(), list(ordered).into(), ids.join(",").into()]);
+        let (mut tasks, mut task_events) = (new_tasks(), events());
+        for t in callbacks {
+            push_new_task(&mut tasks, &mut task_events, t);
+        }
+        let mut batch = Batch::default();
+        batch.push(row);
+        batch.push(tasks);
+        batch.push(task_events);
+        match self.commit(batch).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Stores a registration and the callbacks it calls for, all or nothing.
     pub async fn add_registration(&self, r: &NewRegistration, callbacks: &[NewTaskRow]) -> Result<()> {
         let mut row = Rows::new(
