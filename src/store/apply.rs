@@ -244,6 +244,20 @@ pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow)
     events.push([id(t.id), at.into(), "created".into(), user(t.created_by), Arg::Text(None)]);
 }
 
+/// A batch of `first` (a claim or a record the tasks belong to), then new
+/// tasks with their `created` events, to be stored together.
+pub(crate) fn batch_with_tasks(first: Rows, new: &[NewTaskRow]) -> Batch {
+    let (mut tasks, mut task_events) = (new_tasks(), events());
+    for t in new {
+        push_new_task(&mut tasks, &mut task_events, t);
+    }
+    let mut batch = Batch::default();
+    batch.push(first);
+    batch.push(tasks);
+    batch.push(task_events);
+    batch
+}
+
 pub(crate) fn new_tasks() -> Rows {
     Rows::new(
         "INSERT INTO tasks (id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \

@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::Row;
 use utoipa::ToSchema;
 
-use super::apply::{events, new_tasks, push_new_task};
-use super::batch::{Arg, Batch, Rows};
+use super::apply::batch_with_tasks;
+use super::batch::{Arg, Rows};
 use super::*;
 use crate::domain::{Phone, TaskId};
 use crate::followup::Miss;
@@ -121,7 +121,6 @@ impl Store {
             "",
         );
         claim.push([ms(at).into(), ms(now).into(), (callbacks.len() as i64).into(), (got_through.len() as i64).into()]);
-        let (mut tasks, mut task_events) = (new_tasks(), events());
         let mut resolved = Rows::new(
             "UPDATE missed_calls SET callback_task = v.column2, resolution = v.column3, resolved_at = v.column4 \
              FROM (VALUES ",
@@ -129,7 +128,6 @@ impl Store {
             ") AS v WHERE missed_calls.id = v.column1 AND missed_calls.resolution IS NULL",
         );
         for cb in callbacks {
-            push_new_task(&mut tasks, &mut task_events, &cb.task);
             for miss in &cb.misses {
                 resolved.push([(*miss).into(), id_arg(cb.task.id), "called_back".into(), ms(now).into()]);
             }
@@ -137,10 +135,8 @@ impl Store {
         for miss in got_through {
             resolved.push([(*miss).into(), Arg::Text(None), "got_through".into(), ms(now).into()]);
         }
-        let mut batch = Batch::default();
-        batch.push(claim);
-        batch.push(tasks);
-        batch.push(task_events);
+        let tasks: Vec<NewTaskRow> = callbacks.iter().map(|cb| cb.task.clone()).collect();
+        let mut batch = batch_with_tasks(claim, &tasks);
         batch.push(resolved);
         match self.commit(batch).await {
             Ok(()) => Ok(true),

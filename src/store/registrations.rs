@@ -2,8 +2,8 @@
 
 use jiff::Timestamp;
 
-use super::apply::{events, new_tasks, push_new_task};
-use super::batch::{Arg, Batch, Rows};
+use super::apply::batch_with_tasks;
+use super::batch::{Arg, Rows};
 use super::*;
 use crate::domain::Phone;
 
@@ -67,15 +67,7 @@ impl Store {
         );
         let ids: Vec<String> = callbacks.iter().map(|t| t.id.to_string()).collect();
         row.push([event_id.into(), ms(at).into(), list(attended).into(), list(ordered).into(), ids.join(",").into()]);
-        let (mut tasks, mut task_events) = (new_tasks(), events());
-        for t in callbacks {
-            push_new_task(&mut tasks, &mut task_events, t);
-        }
-        let mut batch = Batch::default();
-        batch.push(row);
-        batch.push(tasks);
-        batch.push(task_events);
-        match self.commit(batch).await {
+        match self.commit(batch_with_tasks(row, callbacks)).await {
             Ok(()) => Ok(true),
             Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => Ok(false),
             Err(e) => Err(e),
@@ -101,14 +93,6 @@ impl Store {
             ms(r.registered_at).into(),
             ids.join(",").into(),
         ]);
-        let (mut tasks, mut task_events) = (new_tasks(), events());
-        for t in callbacks {
-            push_new_task(&mut tasks, &mut task_events, t);
-        }
-        let mut batch = Batch::default();
-        batch.push(row);
-        batch.push(tasks);
-        batch.push(task_events);
-        self.commit(batch).await
+        self.commit(batch_with_tasks(row, callbacks)).await
     }
 }
