@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::calendar::Calendar;
 use crate::dispatch::{Command, NewTask, Rules};
-use crate::domain::{TaskId, TaskKind};
+use crate::domain::TaskKind;
 use crate::followup::{self, Checkpoints};
 use crate::hub::Hub;
 use crate::store::{CheckpointCallback, NewTaskRow, Store};
@@ -81,19 +81,16 @@ impl Runner {
         let mut tasks = Vec::with_capacity(release.callbacks.len());
         for cb in &release.callbacks {
             let plan = self.rules.plan(TaskKind::MissedCallCallback, now, None, Some(cb.deadline));
-            let row = NewTaskRow {
-                id: TaskId::new(),
-                kind: TaskKind::MissedCallCallback,
-                queue: self.rules.queue_name(plan.queue).to_owned(),
-                priority: plan.priority,
-                channel: plan.channel,
-                customer_phone: cb.caller.clone(),
-                reason: Some(followup::describe(&self.calendar, cb)),
-                deadline: plan.deadline,
-                created_at: now,
-                created_by: None,
-                not_before: None,
-            };
+            let reason = Some(followup::describe(&self.calendar, cb));
+            let row = NewTaskRow::planned(
+                &self.rules,
+                TaskKind::MissedCallCallback,
+                &plan,
+                cb.caller.clone(),
+                reason,
+                now,
+                None,
+            );
             tasks.push(NewTask { card: Arc::new(row.card()), plan, enqueued_at: now, held_by: None });
             callbacks.push(CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() });
         }

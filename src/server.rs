@@ -154,6 +154,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let calls_tx = listeners.sip.is_some().then_some(calls_tx);
     let (writer, writer_task) = Writer::spawn(store.clone());
     let (hub, hub_task) = hub::spawn(dispatcher, writer.clone(), calls_tx, hub_stop.clone());
+    let shared_rules = Arc::new(rules.clone());
     let sip_tasks = TaskTracker::new();
     if let Some((udp, tcp)) = listeners.sip {
         let settings = SipSettings::new(&config, &rules);
@@ -162,7 +163,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         tracing::info!(sip = %udp.local_addr()?, "SIP connector listening on UDP and TCP");
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
         let (connector, inputs) =
-            Connector::new(settings, Arc::new(rules.clone()), hub.clone(), writer.clone(), Some(udp.clone()));
+            Connector::new(settings, shared_rules.clone(), hub.clone(), writer.clone(), Some(udp.clone()));
         let rate = config.sip.rate_per_source;
         sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), max, rate, shutdown.clone()));
         sip_tasks.spawn(transport::serve_tcp(tcp, inbound_tx, max, idle, shutdown.clone()));
@@ -173,12 +174,12 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         store: store.clone(),
         writer: writer.clone(),
         hub: hub.clone(),
-        rules: Arc::new(rules.clone()),
+        rules: shared_rules.clone(),
         calendar: calendar.clone(),
         checkpoints: checkpoints.clone(),
     };
     let checkpoint_task = tokio::spawn(runner.run(shutdown.clone()));
-    let scheduler = Scheduler { store: store.clone(), hub: hub.clone(), rules: Arc::new(rules.clone()) };
+    let scheduler = Scheduler { store: store.clone(), hub: hub.clone(), rules: shared_rules };
     let schedule_task = tokio::spawn(scheduler.run(shutdown.clone()));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let state = AppState::new(store.clone(), hub, auth, config, rules, (calendar, checkpoints), shutdown.clone());

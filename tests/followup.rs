@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use switchboard::Config;
 use switchboard::domain::TaskKind;
-use switchboard::store::{Store, TaskFilter, TaskRecord};
+use switchboard::store::TaskRecord;
 use switchboard::testing::TestDb;
 
 /// Every day a working day, one checkpoint `ahead` from now (local time of
@@ -29,10 +29,7 @@ fn config_with_checkpoint_in(db: &TestDb, ahead: SignedDuration) -> (Config, Tim
 }
 
 async fn callbacks(db: &TestDb) -> Vec<TaskRecord> {
-    let store = Store::connect(&db.url).await.unwrap();
-    let filter = TaskFilter { kind: Some(TaskKind::MissedCallCallback), limit: 100, ..Default::default() };
-    let mut tasks = store.tasks(&filter).await.unwrap();
-    store.close().await;
+    let mut tasks = common::stored_tasks(db, TaskKind::MissedCallCallback).await;
     tasks.sort_by(|a, b| a.customer_phone.cmp(&b.customer_phone));
     tasks
 }

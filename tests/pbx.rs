@@ -14,7 +14,7 @@ use common::TestServer;
 use common::sipp::{Sipp, assert_passed, free_udp_port, sipp};
 use serde_json::json;
 use switchboard::domain::{TaskKind, TaskStatus};
-use switchboard::store::{Store, TaskFilter};
+use switchboard::store::Store;
 use switchboard::testing::{TestDb, require_service, temp_dir};
 
 /// A Kamailio running the example configuration, with only its two
@@ -107,11 +107,7 @@ fn replace_once(text: &str, from: &str, to: &str) -> String {
 }
 
 async fn inbound_tasks(db: &TestDb) -> Vec<switchboard::store::TaskRecord> {
-    let store = Store::connect(&db.url).await.unwrap();
-    let filter = TaskFilter { kind: Some(TaskKind::InboundCall), limit: 100, ..Default::default() };
-    let tasks = store.tasks(&filter).await.unwrap();
-    store.close().await;
-    tasks
+    common::stored_tasks(db, TaskKind::InboundCall).await
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use common::TestServer;
 use common::sipp::{SippRun, assert_passed};
 use serde_json::json;
 use switchboard::domain::{TaskKind, TaskStatus};
-use switchboard::store::{Store, TaskFilter};
+use switchboard::store::Store;
 use switchboard::testing::TestDb;
 
 /// Runs one SIPp scenario against the server; `None` when SIPp is missing
@@ -19,11 +19,7 @@ async fn sipp(server: &TestServer, scenario: &str, calls: u32, extra: &[&str]) -
 }
 
 async fn inbound_tasks(db: &TestDb) -> Vec<switchboard::store::TaskRecord> {
-    let store = Store::connect(&db.url).await.unwrap();
-    let filter = TaskFilter { kind: Some(TaskKind::InboundCall), limit: 100, ..Default::default() };
-    let tasks = store.tasks(&filter).await.unwrap();
-    store.close().await;
-    tasks
+    common::stored_tasks(db, TaskKind::InboundCall).await
 }
 
 #[tokio::test]

@@ -112,19 +112,9 @@ pub async fn register(
         .iter()
         .map(|p| {
             let plan = state.rules.plan(p.kind, now, None, Some(p.deadline));
-            let row = NewTaskRow {
-                id: TaskId::new(),
-                kind: p.kind,
-                queue: state.rules.queue_name(plan.queue).to_owned(),
-                priority: plan.priority,
-                channel: plan.channel,
-                customer_phone: phone.clone(),
-                reason: Some(describe(&body, p.kind)),
-                deadline: plan.deadline,
-                created_at: now,
-                created_by: Some(caller.id()),
-                not_before: p.not_before.filter(|t| *t > now),
-            };
+            let reason = Some(describe(&body, p.kind));
+            let row = NewTaskRow::planned(&state.rules, p.kind, &plan, phone.clone(), reason, now, Some(caller.id()));
+            let row = NewTaskRow { not_before: p.not_before.filter(|t| *t > now), ..row };
             (row, plan)
         })
         .collect();
@@ -236,19 +226,8 @@ pub async fn event_ended(
                 TaskKind::MarketingAttendedOrdered => "attended and ordered",
                 _ => "registered, did not attend",
             };
-            let row = NewTaskRow {
-                id: TaskId::new(),
-                kind,
-                queue: state.rules.queue_name(plan.queue).to_owned(),
-                priority: plan.priority,
-                channel: plan.channel,
-                customer_phone: phone,
-                reason: Some(format!("event {event_id} ended: {why}")),
-                deadline: plan.deadline,
-                created_at: now,
-                created_by: Some(caller.id()),
-                not_before: None,
-            };
+            let reason = Some(format!("event {event_id} ended: {why}"));
+            let row = NewTaskRow::planned(&state.rules, kind, &plan, phone, reason, now, Some(caller.id()));
             (row, plan)
         })
         .collect();

@@ -75,19 +75,16 @@ pub async fn create_task(
         return Err(ApiError::unprocessable("not_before_after_deadline", "not_before must not be after the deadline"));
     }
     let plan = state.rules.plan(req.kind, now, req.priority, req.deadline);
-    let row = NewTaskRow {
-        id: TaskId::new(),
-        kind: req.kind,
-        queue: state.rules.queue_name(plan.queue).to_owned(),
-        priority: plan.priority,
-        channel: plan.channel,
-        customer_phone: req.customer_phone.clone(),
-        reason: req.reason.clone(),
-        deadline: plan.deadline,
-        created_at: now,
-        created_by: Some(caller.id()),
-        not_before,
-    };
+    let planned = NewTaskRow::planned(
+        &state.rules,
+        req.kind,
+        &plan,
+        req.customer_phone.clone(),
+        req.reason.clone(),
+        now,
+        Some(caller.id()),
+    );
+    let row = NewTaskRow { not_before, ..planned };
     if let Some(name) = req.customer_name.as_deref() {
         state.store.upsert_customer(&req.customer_phone, Some(name), None, now).await?;
     }

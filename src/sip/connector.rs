@@ -354,24 +354,15 @@ impl Connector {
         };
         self.by_invite.insert(key, task);
         self.calls.insert(task, call);
-        // Stored first, then dispatched: a crash between the two loses nothing.
         let at = Timestamp::from_millisecond(now).unwrap_or_else(|_| Timestamp::now());
         let mut plan = self.rules.plan(TaskKind::InboundCall, at, None, None);
         plan.queue = queue;
         // An anonymous caller still gets an agent; there is just no number to call back.
         let phone = caller.clone().unwrap_or_else(|| Phone::parse("000").expect("a valid placeholder"));
+        let reason = Some(format!("call to {called}"));
         let row = NewTaskRow {
             id: task,
-            kind: TaskKind::InboundCall,
-            queue: queue_name.clone(),
-            priority: plan.priority,
-            channel: plan.channel,
-            customer_phone: phone.clone(),
-            reason: Some(format!("call to {called}")),
-            deadline: plan.deadline,
-            created_at: at,
-            created_by: None,
-            not_before: None,
+            ..NewTaskRow::planned(&self.rules, TaskKind::InboundCall, &plan, phone, reason, at, None)
         };
         let card = Arc::new(row.card());
         self.sip_tasks.insert(task);

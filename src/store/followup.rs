@@ -67,10 +67,24 @@ impl Store {
         queue: &str,
         at: Timestamp,
     ) -> Result<BacklogEntry> {
-        let sql = "INSERT INTO missed_calls (caller, called, queue, reason, task_id, at) \
-                   VALUES ($1, $2, $3, 'reported', NULL, $4) RETURNING id";
-        let args = vec![Arg::from(caller.as_str()), Arg::from(called), Arg::from(queue), Arg::from(ms(at))];
-        let id = self.insert_returning_id(sql, args).await?;
+        let (c, d, q) = (caller.as_str().to_owned(), called.to_owned(), queue.to_owned());
+        let id = self
+            .write_tx(move |conn| {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "INSERT INTO missed_calls (caller, called, queue, reason, task_id, at) \
+                         VALUES ($1, $2, $3, 'reported', NULL, $4) RETURNING id",
+                    )
+                    .bind(c)
+                    .bind(d)
+                    .bind(q)
+                    .bind(ms(at))
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    Ok(row.try_get::<i64, _>("id")?)
+                })
+            })
+            .await?;
         Ok(BacklogEntry {
             id,
             caller: caller.clone(),

@@ -191,27 +191,6 @@ impl Store {
         }
     }
 
-    /// Runs one `INSERT ... RETURNING id` on its own: on SQLite on the kept
-    /// write connection, in turn with the batches.
-    pub(crate) async fn insert_returning_id(&self, sql: &'static str, args: Vec<batch::Arg>) -> Result<i64> {
-        let mut q = sqlx::query(sql);
-        for arg in args {
-            q = match arg {
-                batch::Arg::Text(v) => q.bind(v),
-                batch::Arg::Int(v) => q.bind(v),
-            };
-        }
-        let row = match self.backend {
-            Backend::Postgres => q.fetch_one(&self.pool).await?,
-            Backend::Sqlite => {
-                let mut writer = self.sqlite_writer.lock().await;
-                let conn = self.kept_writer(&mut writer).await?;
-                q.fetch_one(&mut **conn).await?
-            }
-        };
-        Ok(row.try_get("id")?)
-    }
-
     pub fn backend(&self) -> Backend {
         self.backend
     }

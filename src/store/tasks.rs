@@ -31,6 +31,32 @@ pub struct NewTaskRow {
 }
 
 impl NewTaskRow {
+    /// A new task of `kind` with the priority, queue, channel and deadline
+    /// that `plan` gives it; not scheduled.
+    pub fn planned(
+        rules: &Rules,
+        kind: TaskKind,
+        plan: &TaskPlan,
+        customer_phone: Phone,
+        reason: Option<String>,
+        created_at: Timestamp,
+        created_by: Option<UserId>,
+    ) -> NewTaskRow {
+        NewTaskRow {
+            id: TaskId::new(),
+            kind,
+            queue: rules.queue_name(plan.queue).to_owned(),
+            priority: plan.priority,
+            channel: plan.channel,
+            customer_phone,
+            reason,
+            deadline: plan.deadline,
+            created_at,
+            created_by,
+            not_before: None,
+        }
+    }
+
     /// What the dispatcher and the screen-pop know of the new task.
     pub fn card(&self) -> TaskCard {
         TaskCard {

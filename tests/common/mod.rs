@@ -116,6 +116,15 @@ impl Drop for TestServer {
     }
 }
 
+/// The tasks of one kind as the store has them (at most 100, newest first).
+pub async fn stored_tasks(db: &TestDb, kind: switchboard::domain::TaskKind) -> Vec<switchboard::store::TaskRecord> {
+    let store = switchboard::store::Store::connect(&db.url).await.unwrap();
+    let filter = switchboard::store::TaskFilter { kind: Some(kind), limit: 100, ..Default::default() };
+    let tasks = store.tasks(&filter).await.unwrap();
+    store.close().await;
+    tasks
+}
+
 /// A minimal HTTP/1.1 client: one request per connection.
 #[derive(Clone)]
 pub struct Http {
