@@ -42,6 +42,9 @@ fn task(d: &Dispatcher, kind: TaskKind, now: Timestamp, rng: &mut Lcg) -> NewTas
         queue: d.rules().queue_name(plan.queue).to_owned(),
         created_at: now,
         attempt: 1,
+        attempts_allowed: 2,
+        first_tried_at: None,
+        last_outcome: None,
     });
     NewTask { card, plan, enqueued_at: now - SignedDuration::from_millis((rng.next() % 600_000) as i64), held_by: None }
 }

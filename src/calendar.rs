@@ -183,6 +183,14 @@ impl Calendar {
         self.is_working_day(date) && self.opening(date) <= t && t < self.closing(date)
     }
 
+    /// `t` if the centre is open then, otherwise its next opening.
+    pub fn open_at_or_after(&self, t: Timestamp) -> Timestamp {
+        if self.is_open(t) {
+            return t;
+        }
+        self.working_days_from(self.date_of(t)).map(|d| self.opening(d)).find(|o| *o > t).unwrap_or(Timestamp::MAX)
+    }
+
     /// The end of the working hours of `t`'s local day: "solved the same day".
     pub fn end_of_day(&self, t: Timestamp) -> Timestamp {
         self.closing(self.date_of(t))
@@ -278,6 +286,25 @@ pub(crate) mod tests {
         assert!(cal.is_working_day(date(2026, 9, 27))); // Sunday, swapped
         assert!(cal.is_working_day(date(2026, 10, 10))); // Saturday, swapped
         assert!(!cal.is_working_day(date(2026, 10, 11))); // Sunday
+    }
+
+    #[test]
+    fn open_at_or_after() {
+        let cal = shanghai();
+        let cases = [
+            // Open: itself.
+            ("2026-12-08T10:05", "2026-12-08 10:05 Tue"),
+            // Before opening: that morning.
+            ("2026-12-08T07:00", "2026-12-08 09:00 Tue"),
+            // At closing and after: the next working day's opening.
+            ("2026-12-08T22:30", "2026-12-09 09:00 Wed"),
+            ("2026-12-11T23:00", "2026-12-14 09:00 Mon"),
+            // Into the National Day holidays: the first working day after them.
+            ("2026-09-30T22:40", "2026-10-08 09:00 Thu"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(show(&cal, cal.open_at_or_after(local(&cal, t))), want, "{t}");
+        }
     }
 
     #[test]

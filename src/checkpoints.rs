@@ -91,7 +91,7 @@ impl Runner {
                 now,
                 None,
             );
-            tasks.push(NewTask { card: Arc::new(row.card()), plan, enqueued_at: now, held_by: None });
+            tasks.push(NewTask { card: Arc::new(row.card(&self.rules)), plan, enqueued_at: now, held_by: None });
             callbacks.push(CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() });
         }
         if !self.store.fire_checkpoint(checkpoint, now, &callbacks, &release.got_through).await? {

@@ -74,6 +74,8 @@ pub struct DispatchConfig {
     pub reconnect_grace_secs: u64,
     pub pass_over_cooldown_secs: u64,
     pub default_back_office_capacity: u8,
+    /// Seconds between an unanswered call (no answer, busy) and the next attempt.
+    pub retry_gap_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -141,6 +143,8 @@ pub struct KindConfig {
     pub channel: Channel,
     /// Minutes after creation the task is due; 0 means no default deadline.
     pub deadline_minutes: u64,
+    /// Calls made before an unanswered task closes as `unreachable`.
+    pub attempts: u32,
 }
 
 impl Default for Config {
@@ -155,6 +159,7 @@ impl Default for Config {
                     queue: rules.queue_name(r.queue).to_owned(),
                     channel: r.channel,
                     deadline_minutes: r.deadline_after.map_or(0, |d| (d.as_secs() / 60) as u64),
+                    attempts: r.attempts,
                 };
                 (k.as_str().to_owned(), cfg)
             })
@@ -180,6 +185,7 @@ impl Default for Config {
                 reconnect_grace_secs: rules.reconnect_grace.as_secs() as u64,
                 pass_over_cooldown_secs: rules.pass_over_cooldown.as_secs() as u64,
                 default_back_office_capacity: 2,
+                retry_gap_secs: rules.retry_gap.as_secs() as u64,
             },
             websocket: WebSocketConfig { max_message_bytes: 64 * 1024 },
             sip: SipConfig {
@@ -284,6 +290,7 @@ impl Config {
         check(d.reconnect_grace_secs <= 3600, "dispatch.reconnect_grace_secs", "must be at most 3600");
         check(d.pass_over_cooldown_secs <= 86_400, "dispatch.pass_over_cooldown_secs", "must be at most 86400");
         check(d.default_back_office_capacity <= 50, "dispatch.default_back_office_capacity", "must be at most 50");
+        check((1..=86_400).contains(&d.retry_gap_secs), "dispatch.retry_gap_secs", "must be 1-86400");
         check((60..=86_400 * 7).contains(&self.auth.token_ttl_secs), "auth.token_ttl_secs", "must be 60-604800");
         check(
             self.auth.token_secret.is_empty() || self.auth.token_secret.len() >= 32,
@@ -352,23 +359,29 @@ impl Config {
             if queue.is_none() {
                 problems.push(format!("{key}.queue: `{}` is not in `queues`", k.queue));
             }
+            if kind.calls_out() && !(1..=10).contains(&k.attempts) {
+                problems.push(format!("{key}.attempts: must be 1-10"));
+            }
+            if !kind.calls_out() && k.attempts != 1 {
+                problems
+                    .push(format!("{key}.attempts: must be 1 (the customer called in; there is no one to call back)"));
+            }
             kinds.push(KindRule {
                 priority: k.priority,
                 queue: crate::dispatch::QueueIdx(queue.unwrap_or(0) as u8),
                 channel: k.channel,
                 deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
+                attempts: k.attempts,
             });
         }
-        if let Err(calendar) = Calendar::new(&self.calendar) {
-            problems.extend(calendar);
-        }
+        let calendar = Calendar::new(&self.calendar).map_err(|calendar| problems.extend(calendar)).ok();
         if let Err(checkpoints) = Checkpoints::parse(&self.missed_calls.checkpoints) {
             problems.extend(checkpoints);
         }
         problems.extend(self.registrations.problems());
-        if !problems.is_empty() {
+        let Some(calendar) = calendar.filter(|_| problems.is_empty()) else {
             return Err(ConfigError { problems });
-        }
+        };
         let secs = |s: u64| SignedDuration::from_secs(s as i64);
         Ok(Rules {
             kinds,
@@ -378,6 +391,8 @@ impl Config {
             wrap_up: secs(d.wrap_up_secs),
             reconnect_grace: secs(d.reconnect_grace_secs),
             pass_over_cooldown: secs(d.pass_over_cooldown_secs),
+            retry_gap: secs(d.retry_gap_secs),
+            calendar: std::sync::Arc::new(calendar),
         })
     }
 }
@@ -429,6 +444,15 @@ mod tests {
         assert!(err.contains("dispatch.offer_timeout_secs: must be 1-600"), "{err}");
         assert!(err.contains("kinds.car_dispatch.queue: `nowhere` is not in `queues`"), "{err}");
         assert!(err.contains("kinds.taxi: unknown task kind"), "{err}");
+
+        let mut c = Config::default();
+        c.dispatch.retry_gap_secs = 0;
+        c.kinds.get_mut("missed_call_callback").unwrap().attempts = 0;
+        c.kinds.get_mut("inbound_call").unwrap().attempts = 2;
+        let err = c.rules().unwrap_err().to_string();
+        assert!(err.contains("dispatch.retry_gap_secs: must be 1-86400"), "{err}");
+        assert!(err.contains("kinds.missed_call_callback.attempts: must be 1-10"), "{err}");
+        assert!(err.contains("kinds.inbound_call.attempts: must be 1"), "{err}");
     }
 
     #[test]

@@ -72,6 +72,15 @@ identifiers! {
     }
 }
 
+impl TaskKind {
+    /// An agent phones the customer (or an inn, a driver) for this task, so
+    /// an unanswered attempt is tried again. An inbound call is the
+    /// customer phoning in: there is nobody to call back within the task.
+    pub fn calls_out(self) -> bool {
+        self != TaskKind::InboundCall
+    }
+}
+
 identifiers! {
     /// How a task occupies an agent. A voice task is exclusive: an agent on a
     /// call is offered nothing else. Back-office work (paperwork, case notes)
@@ -93,10 +102,18 @@ identifiers! {
     }
 }
 
+impl Outcome {
+    /// The call did not reach the customer: worth another attempt.
+    pub fn is_failed_call(self) -> bool {
+        matches!(self, Outcome::NoAnswer | Outcome::Busy)
+    }
+}
+
 identifiers! {
     /// Where a task is in its life. `scheduled` waits for its start time
-    /// before it joins a queue; `completed`, `cancelled` and `abandoned`
-    /// (the caller hung up or waited too long) are terminal.
+    /// (or its next attempt) before it joins a queue; `completed`,
+    /// `cancelled`, `abandoned` (the caller hung up or waited too long) and
+    /// `unreachable` (every attempt allowed went unanswered) are terminal.
     TaskStatus {
         Scheduled = "scheduled",
         Waiting = "waiting",
@@ -105,12 +122,13 @@ identifiers! {
         Completed = "completed",
         Cancelled = "cancelled",
         Abandoned = "abandoned",
+        Unreachable = "unreachable",
     }
 }
 
 impl TaskStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Completed | TaskStatus::Cancelled | TaskStatus::Abandoned)
+        matches!(self, TaskStatus::Completed | TaskStatus::Cancelled | TaskStatus::Abandoned | TaskStatus::Unreachable)
     }
 }
 

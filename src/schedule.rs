@@ -51,7 +51,7 @@ impl Scheduler {
             if !self.store.release_scheduled(task.id, now).await? {
                 continue;
             }
-            let mut new = task.to_new_task(&self.rules, attempts, None);
+            let mut new = task.to_new_task(&self.rules, &attempts, None);
             new.enqueued_at = now;
             if let Err(e) = self.hub.command(Command::AddTask(new)).await {
                 // Stored as waiting: the next start's recovery dispatches it.

@@ -262,7 +262,7 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
         {
             records.push(Record::TaskReturned { task: task.id, agent, event: "restart", note: None, at: now });
         }
-        let new = task.to_new_task(rules, attempts, held_by);
+        let new = task.to_new_task(rules, &attempts, held_by);
         if let (Err(_), Some(agent)) = (d.handle(now, Command::AddTask(new.clone()), &mut effects), held_by) {
             // Its agent is gone: the task waits for someone else.
             records.push(Record::TaskReturned { task: task.id, agent, event: "agent_removed", note: None, at: now });

@@ -46,7 +46,8 @@ async fn a_queued_call_is_redirected_when_an_agent_frees_up() {
     let server = TestServer::start(&db).await;
     let admin = server.admin().await;
     server.add_agent(&admin, "li", &["hotline"]).await;
-    let caller = sipp(&server, "queued", 1, &[]);
+    // Started first, so that a missing SIPp skips the test before anyone waits for its call.
+    let Some(caller) = common::sipp::Sipp::start(Some(server.sip_addr), "queued", 1, &[]) else { return };
     let connect_later = async {
         // Wait until the call is queued, then let the agent log in.
         for _ in 0..100 {
@@ -59,8 +60,7 @@ async fn a_queued_call_is_redirected_when_an_agent_frees_up() {
         let mut console = server.console("li").await;
         console.expect("offer").await
     };
-    let (run, offer) = tokio::join!(caller, connect_later);
-    let Some(run) = run else { return };
+    let (run, offer) = tokio::join!(caller.finish(), connect_later);
     assert_passed(&run);
     assert!(run.1.contains("SIP/2.0 182 Queued"), "{}", run.1);
     assert_eq!(offer["task"]["kind"], "inbound_call");

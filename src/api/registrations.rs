@@ -137,7 +137,7 @@ pub async fn register(
     // Stored first, with the registration: a crash leaves all or nothing.
     state.store.add_registration(&stored, &tasks).await?;
     for (row, plan) in rows.into_iter().filter(|(row, _)| row.not_before.is_none()) {
-        let new = NewTask { card: Arc::new(row.card()), plan, enqueued_at: now, held_by: None };
+        let new = NewTask { card: Arc::new(row.card(&state.rules)), plan, enqueued_at: now, held_by: None };
         if let Err(e) = state.hub.command(Command::AddTask(new)).await {
             // Stored: the next start dispatches it.
             tracing::warn!(task = %row.id, error = %e, "registration callback stored but not dispatched");
@@ -236,7 +236,7 @@ pub async fn event_ended(
         return Err(ApiError::conflict("event_already_ended", "this event has already ended; nothing was created"));
     }
     for (row, plan) in rows {
-        let new = NewTask { card: Arc::new(row.card()), plan, enqueued_at: now, held_by: None };
+        let new = NewTask { card: Arc::new(row.card(&state.rules)), plan, enqueued_at: now, held_by: None };
         if let Err(e) = state.hub.command(Command::AddTask(new)).await {
             tracing::warn!(task = %row.id, error = %e, "marketing callback stored but not dispatched");
         }

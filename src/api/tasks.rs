@@ -96,7 +96,7 @@ pub async fn create_task(
         tracing::info!(task = %id, kind = %req.kind, %start, "task scheduled");
         return Ok((StatusCode::CREATED, Json(live_view(&state, id).await?)));
     }
-    let card = Arc::new(row.card());
+    let card = Arc::new(row.card(&state.rules));
     match state.hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: now, held_by: None })).await {
         Ok(_) => {}
         // Stored, so the next start dispatches it.

@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use super::*;
 use crate::domain::BreakReason;
 
+mod endings;
 mod matching;
 mod timers;
 
@@ -286,54 +287,6 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Closes a live task without an attempt outcome: cancelled by staff or
-    /// abandoned by the caller.
-    fn close_task(
-        &mut self,
-        now: i64,
-        id: TaskId,
-        status: TaskStatus,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
-        let slot = self.task_slot(id)?;
-        let task = self.task(slot);
-        let agent = match task.state {
-            TaskState::Waiting => {
-                self.dequeue(slot);
-                None
-            }
-            TaskState::Offered { agent, .. } => {
-                out.push(Effect::OfferRescinded {
-                    agent: self.agent_id(agent),
-                    task: id,
-                    reason: WithdrawReason::Cancelled,
-                });
-                self.detach(agent, slot);
-                Some(agent)
-            }
-            TaskState::Assigned { agent } => {
-                out.push(Effect::TaskRevoked {
-                    agent: self.agent_id(agent),
-                    task: id,
-                    reason: WithdrawReason::Cancelled,
-                });
-                self.detach(agent, slot);
-                self.after_held_task_ends(now, agent, slot, out);
-                Some(agent)
-            }
-        };
-        out.push(Effect::Record(Record::TaskClosed {
-            task: id,
-            status,
-            agent: agent.map(|a| self.agent_id(a)),
-            outcome: None,
-            summary: None,
-            at: ts(now),
-        }));
-        self.remove_task(slot);
-        Ok(())
-    }
-
     fn upsert_agent(&mut self, now: i64, profile: AgentProfile) {
         match self.agent_index.get(&profile.id) {
             Some(&a) => {
@@ -446,52 +399,6 @@ impl Dispatcher {
         }
         self.agents[a as usize].missed_in_a_row = 0;
         self.return_to_queue(now, a, slot, "declined", None, true, out);
-        Ok(())
-    }
-
-    fn complete(
-        &mut self,
-        now: i64,
-        id: UserId,
-        task: TaskId,
-        outcome: Outcome,
-        summary: Option<String>,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
-        let a = self.agent_slot(id)?;
-        let slot = self.task_slot(task)?;
-        if self.task(slot).state != (TaskState::Assigned { agent: a }) {
-            return Err(DispatchError::NotHeldByYou);
-        }
-        self.detach(a, slot);
-        out.push(Effect::Record(Record::TaskClosed {
-            task,
-            status: TaskStatus::Completed,
-            agent: Some(id),
-            outcome: Some(outcome),
-            summary,
-            at: ts(now),
-        }));
-        self.after_held_task_ends(now, a, slot, out);
-        self.remove_task(slot);
-        Ok(())
-    }
-
-    fn release(
-        &mut self,
-        now: i64,
-        id: UserId,
-        task: TaskId,
-        note: Option<String>,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
-        let a = self.agent_slot(id)?;
-        let slot = self.task_slot(task)?;
-        if self.task(slot).state != (TaskState::Assigned { agent: a }) {
-            return Err(DispatchError::NotHeldByYou);
-        }
-        self.return_to_queue(now, a, slot, "released", note, true, out);
-        self.after_held_task_ends(now, a, slot, out);
         Ok(())
     }
 

@@ -25,7 +25,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use self::core::Dispatcher;
-pub use self::rules::{KindRule, MAX_QUEUES, QueueIdx, Rules, TaskPlan};
+pub use self::rules::{KindRule, MAX_QUEUES, NextAttempt, QueueIdx, Rules, TaskPlan};
 use crate::domain::{AgentStatus, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 
 /// What an agent sees about a task before and while holding it. Shared, not
@@ -41,8 +41,15 @@ pub struct TaskCard {
     pub priority: u8,
     pub queue: String,
     pub created_at: Timestamp,
-    /// 1 for the first attempt; earlier attempts' outcomes are in the task record.
+    /// Which call this is: 1 for the first. Only attempts that reached an
+    /// outcome count (a task handed back at a shift's end was not tried).
     pub attempt: u32,
+    /// Calls allowed before the task closes as `unreachable`.
+    pub attempts_allowed: u32,
+    /// When the first earlier attempt was made, if any.
+    pub first_tried_at: Option<Timestamp>,
+    /// How the last earlier attempt ended ("no_answer", "busy").
+    pub last_outcome: Option<Outcome>,
 }
 
 /// A task entering the dispatcher: new, or recovered after a restart.
@@ -275,6 +282,17 @@ pub enum Record {
     AgentStatus {
         agent: UserId,
         status: AgentStatus,
+        at: Timestamp,
+    },
+    /// An attempt did not reach the customer and another is due: the task
+    /// leaves the dispatcher and waits in the store's schedule until
+    /// `not_before` (invariants 6 and 13).
+    TaskRetry {
+        task: TaskId,
+        agent: UserId,
+        outcome: Outcome,
+        summary: Option<String>,
+        not_before: Timestamp,
         at: Timestamp,
     },
 }

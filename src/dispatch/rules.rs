@@ -1,9 +1,13 @@
 //! The routing rules the dispatcher applies: per task kind its priority,
-//! queue, channel and default deadline, plus the offer and status timings.
-//! Built from configuration by the shell; pure data here.
+//! queue, channel, default deadline and attempts, plus the offer and status
+//! timings and the retry rule. Built from configuration by the shell; pure
+//! data and pure functions here.
+
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::calendar::{Calendar, CalendarSettings};
 use crate::domain::{Channel, TaskKind};
 
 /// Index of a queue in [`Rules::queues`]. At most 64 queues exist, so an
@@ -21,6 +25,8 @@ pub struct KindRule {
     pub channel: Channel,
     /// How long after creation the task is due, when the creator gives no deadline.
     pub deadline_after: Option<SignedDuration>,
+    /// Calls made before an unanswered task closes as `unreachable` (at least 1).
+    pub attempts: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -37,6 +43,22 @@ pub struct Rules {
     /// How long a task is kept away from an agent who declined it or let its
     /// offer time out, so the next agent gets it first.
     pub pass_over_cooldown: SignedDuration,
+    /// Wait between an unanswered attempt and the next one.
+    pub retry_gap: SignedDuration,
+    /// The centre's calendar: a retry is made in working hours, and never
+    /// after the end of the deadline's day.
+    pub calendar: Arc<Calendar>,
+}
+
+/// What follows an attempt that did not reach the customer (no answer, busy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextAttempt {
+    /// Call again from this time; until then the task waits in the schedule.
+    At(Timestamp),
+    /// Every attempt the kind allows has been made.
+    AttemptsUsed,
+    /// The next attempt would fall after the end of the deadline's day.
+    DayOver,
 }
 
 /// What the rules say about a new task: computed before it is stored, so
@@ -91,6 +113,32 @@ impl Rules {
         }
     }
 
+    /// After attempt number `attempt` of a `kind` task with `deadline` went
+    /// unanswered at `now`: when to call again, if at all.
+    ///
+    /// The next call comes `retry_gap` later, moved to the next opening when
+    /// that falls outside working hours. A task with a deadline is never
+    /// retried after the end of the deadline's working day (its closing time,
+    /// or the deadline itself if later): calling a "same day" callback the
+    /// next morning is not what the rule asks for, and the task is closed as
+    /// unreachable instead, with its attempts on record.
+    pub fn next_attempt(
+        &self,
+        kind: TaskKind,
+        attempt: u32,
+        deadline: Option<Timestamp>,
+        now: Timestamp,
+    ) -> NextAttempt {
+        if attempt >= self.kind(kind).attempts {
+            return NextAttempt::AttemptsUsed;
+        }
+        let at = self.calendar.open_at_or_after(now.saturating_add(self.retry_gap).unwrap_or(Timestamp::MAX));
+        match deadline {
+            Some(d) if at > d.max(self.calendar.end_of_day(d)) => NextAttempt::DayOver,
+            _ => NextAttempt::At(at),
+        }
+    }
+
     /// The defaults of the operating manual (see `config/switchboard.toml`
     /// for the reasoning behind each number). Used by tests and as the base
     /// that configuration overrides.
@@ -119,7 +167,8 @@ impl Rules {
                     InsuranceRegistration => (50, q("travel"), Channel::BackOffice, None),
                     ComplaintFollowUp => (70, q("complaints"), Channel::Voice, mins(24 * 60)),
                 };
-                KindRule { priority, queue, channel, deadline_after }
+                let attempts = if kind.calls_out() { 2 } else { 1 };
+                KindRule { priority, queue, channel, deadline_after, attempts }
             })
             .collect();
         Rules {
@@ -130,6 +179,8 @@ impl Rules {
             wrap_up: SignedDuration::from_secs(30),
             reconnect_grace: SignedDuration::from_secs(60),
             pass_over_cooldown: SignedDuration::from_secs(60),
+            retry_gap: SignedDuration::from_mins(10),
+            calendar: Arc::new(Calendar::new(&CalendarSettings::default()).expect("the default calendar is valid")),
         }
     }
 }

@@ -83,6 +83,9 @@ impl Sim {
             queue: self.d.rules().queue_name(plan.queue).to_owned(),
             created_at: self.now,
             attempt: 1,
+            attempts_allowed: 2,
+            first_tried_at: None,
+            last_outcome: None,
         });
         self.ok(Command::AddTask(NewTask { card, plan, enqueued_at: self.now, held_by: None }));
         id
@@ -119,6 +122,8 @@ impl Sim {
         self.d.agent_snapshot(agent).unwrap().status
     }
 }
+
+mod retries;
 
 fn secs(s: i64) -> SignedDuration {
     SignedDuration::from_secs(s)
@@ -467,6 +472,9 @@ fn a_task_recovered_as_held_waits_for_its_agent() {
         queue: "callbacks".into(),
         created_at: sim.now,
         attempt: 1,
+        attempts_allowed: 2,
+        first_tried_at: None,
+        last_outcome: None,
     });
     sim.ok(Command::AddTask(NewTask { card, plan, enqueued_at: sim.now, held_by: Some(a) }));
     assert_eq!(sim.d.live_task(id).unwrap().status, TaskStatus::Assigned);
@@ -568,7 +576,8 @@ proptest! {
             };
             prop_assert!(result.is_ok(), "{result:?}");
             for e in sim.drain() {
-                if let Effect::Record(Record::TaskClosed { task, .. }) = e {
+                // A retry leaves the dispatcher for the schedule: one way out, like a close.
+                if let Effect::Record(Record::TaskClosed { task, .. } | Record::TaskRetry { task, .. }) = e {
                     prop_assert!(closed.insert(task), "task closed twice");
                 }
             }
@@ -599,7 +608,7 @@ proptest! {
             sim.advance(secs(5)); // well inside the offer timeout
         }
         for e in sim.drain() {
-            if let Effect::Record(Record::TaskClosed { task, .. }) = e {
+            if let Effect::Record(Record::TaskClosed { task, .. } | Record::TaskRetry { task, .. }) = e {
                 prop_assert!(closed.insert(task), "task closed twice");
             }
         }

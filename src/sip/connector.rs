@@ -364,7 +364,7 @@ impl Connector {
             id: task,
             ..NewTaskRow::planned(&self.rules, TaskKind::InboundCall, &plan, phone, reason, at, None)
         };
-        let card = Arc::new(row.card());
+        let card = Arc::new(row.card(&self.rules));
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
         // Stored and dispatched at the same time; the 302 waits for both

@@ -96,6 +96,8 @@ pub(crate) fn add_records(batch: &mut Batch, records: &[Record]) {
     let mut agent_last: HashMap<UserId, [Arg; 3]> = HashMap::new();
     let mut status_log =
         Rows::new("INSERT INTO agent_status_log (agent_id, status, reason, at) VALUES ", "(#1, #2, #3, #4)", "");
+    // Next attempts: the last one per task counts.
+    let mut retries: HashMap<TaskId, i64> = HashMap::new();
 
     // `closed` is `None` for records that leave the outcome alone.
     type Closed = Option<(Option<Outcome>, i64)>;
@@ -138,6 +140,14 @@ pub(crate) fn add_records(batch: &mut Batch, records: &[Record]) {
                     user(*agent),
                     summary.clone().into(),
                 ]);
+            }
+            Record::TaskRetry { task, agent, outcome, summary, not_before, at } => {
+                patch(*task, TaskStatus::Scheduled, None, ms(*at), None);
+                let end = End { at: ms(*at), outcome: Some(*outcome), summary: summary.clone() };
+                attempts.entry(*task).or_default().end(end);
+                retries.insert(*task, ms(*not_before));
+                let note = Arg::from(outcome.as_str());
+                event_rows.push([id(*task), ms(*at).into(), "retry_scheduled".into(), user(Some(*agent)), note]);
             }
             Record::AgentStatus { agent, status, at } => {
                 let row = [Arg::from(status.name()), Arg::from(status.break_reason()), Arg::from(ms(*at))];
@@ -207,8 +217,17 @@ pub(crate) fn add_records(batch: &mut Batch, records: &[Record]) {
             }
         }
     }
+    let mut next_attempts = Rows::new(
+        "UPDATE tasks SET not_before = v.column2 FROM (VALUES ",
+        "(#1, #2)",
+        ") AS v WHERE tasks.id = v.column1",
+    );
+    for (task, not_before) in retries {
+        next_attempts.push([id(task), not_before.into()]);
+    }
     batch.push(open);
     batch.push(closed);
+    batch.push(next_attempts);
     batch.push(event_rows);
 
     let mut users = Rows::new(

@@ -113,6 +113,14 @@ fn history(seed: u64) -> History {
                 let r = Record::TaskReturned { task, agent: agents[a], event: "released", note: None, at };
                 (Stage::Waiting, r)
             }
+            Stage::Assigned(a) if rng.below(4) == 0 => {
+                // Unanswered, tried again later (released from the schedule
+                // by the scheduler, outside the records; modelled as waiting).
+                let (agent, outcome) = (agents[a], [Outcome::NoAnswer, Outcome::Busy][rng.below(2)]);
+                let summary = (rng.below(2) == 0).then(|| format!("rang out {step}"));
+                let not_before = at + jiff::SignedDuration::from_mins(10);
+                (Stage::Waiting, Record::TaskRetry { task, agent, outcome, summary, not_before, at })
+            }
             Stage::Assigned(a) => {
                 let outcome = [Some(Outcome::Reached), Some(Outcome::NoAnswer), None][rng.below(3)];
                 let summary = (rng.below(2) == 0).then(|| format!("note {step}"));
@@ -130,7 +138,7 @@ fn history(seed: u64) -> History {
 /// Every row the writers touch, as text, in a stable order.
 async fn dump(store: &Store) -> Vec<Vec<Option<String>>> {
     let queries = [
-        "SELECT id, status, agent_id, outcome, closed_at, updated_at FROM tasks ORDER BY id",
+        "SELECT id, status, agent_id, outcome, closed_at, updated_at, not_before FROM tasks ORDER BY id",
         "SELECT task_id, number, agent_id, accepted_at, ended_at, outcome, summary FROM attempts ORDER BY task_id, number",
         "SELECT task_id, at, event, agent_id, note FROM task_events ORDER BY id",
         "SELECT id, status, status_reason, status_since FROM users ORDER BY id",

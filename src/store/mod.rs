@@ -34,7 +34,7 @@ pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, 
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::registrations::NewRegistration;
-pub use self::tasks::{Attempt, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
+pub use self::tasks::{Attempt, AttemptsSoFar, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
 pub use self::users::{AgentPatch, NewUser, User};
 
 #[derive(Debug, thiserror::Error)]

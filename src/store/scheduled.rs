@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::tasks::{ATTEMPT_COUNT, TASK_COLUMNS, task_from_row};
+use super::tasks::{ATTEMPTS_SO_FAR, AttemptsSoFar, TASK_COLUMNS, attempts_so_far, task_from_row};
 use super::*;
 use crate::domain::{TaskId, UserId};
 
@@ -13,14 +13,14 @@ const RELEASE_BATCH: i64 = 500;
 
 impl Store {
     /// Scheduled tasks whose start time has come, earliest first, each
-    /// with the number of attempts it has had.
-    pub async fn due_scheduled(&self, now: Timestamp) -> Result<Vec<(TaskRecord, u32)>> {
+    /// with the calls it has had.
+    pub async fn due_scheduled(&self, now: Timestamp) -> Result<Vec<(TaskRecord, AttemptsSoFar)>> {
         let sql = format!(
-            "SELECT {TASK_COLUMNS}, {ATTEMPT_COUNT} FROM tasks WHERE status = 'scheduled' AND not_before <= $1 \
+            "SELECT {TASK_COLUMNS}, {ATTEMPTS_SO_FAR} FROM tasks WHERE status = 'scheduled' AND not_before <= $1 \
              ORDER BY not_before, id LIMIT {RELEASE_BATCH}"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now)).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((task_from_row(r)?, r.try_get::<i64, _>("attempts")? as u32))).collect()
+        rows.iter().map(|r| Ok((task_from_row(r)?, attempts_so_far(r)?))).collect()
     }
 
     /// The earliest start time among scheduled tasks.

@@ -58,7 +58,7 @@ impl NewTaskRow {
     }
 
     /// What the dispatcher and the screen-pop know of the new task.
-    pub fn card(&self) -> TaskCard {
+    pub fn card(&self, rules: &Rules) -> TaskCard {
         TaskCard {
             id: self.id,
             kind: self.kind,
@@ -69,8 +69,20 @@ impl NewTaskRow {
             queue: self.queue.clone(),
             created_at: self.created_at,
             attempt: 1,
+            attempts_allowed: rules.kind(self.kind).attempts,
+            first_tried_at: None,
+            last_outcome: None,
         }
     }
+}
+
+/// The calls a task has had so far: attempts that ended with an outcome
+/// (a task handed back or recovered mid-call was not tried).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttemptsSoFar {
+    pub made: u32,
+    pub first_at: Option<Timestamp>,
+    pub last_outcome: Option<Outcome>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -105,9 +117,9 @@ pub struct TaskRecord {
 
 impl TaskRecord {
     /// The task as the dispatcher takes it (back): from the store at
-    /// start-up, or when its start time comes. `attempts` is how many it
-    /// has had; `held_by` the agent that held it at shutdown.
-    pub fn to_new_task(&self, rules: &Rules, attempts: u32, held_by: Option<UserId>) -> NewTask {
+    /// start-up, or when its start time comes (its next attempt). `held_by`
+    /// is the agent that held it at shutdown.
+    pub fn to_new_task(&self, rules: &Rules, so_far: &AttemptsSoFar, held_by: Option<UserId>) -> NewTask {
         let queue = rules.queue_index(&self.queue).unwrap_or(rules.kind(self.kind).queue);
         let plan = TaskPlan { priority: self.priority, queue, channel: self.channel, deadline: self.deadline };
         let card = Arc::new(TaskCard {
@@ -119,7 +131,10 @@ impl TaskRecord {
             priority: self.priority,
             queue: rules.queue_name(queue).to_owned(),
             created_at: self.created_at,
-            attempt: if held_by.is_some() { attempts.max(1) } else { attempts + 1 },
+            attempt: so_far.made + 1,
+            attempts_allowed: rules.kind(self.kind).attempts,
+            first_tried_at: so_far.first_at,
+            last_outcome: so_far.last_outcome,
         });
         NewTask { card, plan, enqueued_at: self.enqueued_at, held_by }
     }
@@ -162,8 +177,22 @@ pub struct TaskFilter {
     pub limit: u32,
 }
 
-/// With each task, how many attempts it has had.
-pub(super) const ATTEMPT_COUNT: &str = "(SELECT COUNT(*) FROM attempts a WHERE a.task_id = tasks.id) AS attempts";
+/// With each task, the calls it has had ([`AttemptsSoFar`]), read by
+/// [`attempts_so_far`].
+pub(super) const ATTEMPTS_SO_FAR: &str = "\
+    (SELECT COUNT(*) FROM attempts a WHERE a.task_id = tasks.id AND a.outcome IS NOT NULL) AS attempts_made, \
+    (SELECT MIN(a.accepted_at) FROM attempts a WHERE a.task_id = tasks.id AND a.outcome IS NOT NULL) \
+        AS first_attempt_at, \
+    (SELECT a.outcome FROM attempts a WHERE a.task_id = tasks.id AND a.outcome IS NOT NULL \
+        ORDER BY a.number DESC LIMIT 1) AS last_outcome";
+
+pub(super) fn attempts_so_far(row: &AnyRow) -> Result<AttemptsSoFar> {
+    Ok(AttemptsSoFar {
+        made: row.try_get::<i64, _>("attempts_made")? as u32,
+        first_at: opt_ms(row.try_get("first_attempt_at")?)?,
+        last_outcome: parse_opt(row, "last_outcome")?,
+    })
+}
 
 pub(super) const TASK_COLUMNS: &str = "id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
      created_at, enqueued_at, created_by, agent_id, outcome, closed_at, not_before";
@@ -279,14 +308,15 @@ impl Store {
         Ok(tasks)
     }
 
-    /// Tasks not yet closed, in queue order, with how many attempts each had:
-    /// what a restart reloads into the dispatcher.
-    pub async fn live_tasks(&self) -> Result<Vec<(TaskRecord, u32)>> {
+    /// Tasks not yet closed, in queue order, with the calls each had: what
+    /// a restart reloads into the dispatcher.
+    pub async fn live_tasks(&self) -> Result<Vec<(TaskRecord, AttemptsSoFar)>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {TASK_COLUMNS}, {ATTEMPT_COUNT} FROM tasks WHERE status IN ('waiting', 'offered', 'assigned') ORDER BY enqueued_at, id"
+            "SELECT {TASK_COLUMNS}, {ATTEMPTS_SO_FAR} FROM tasks \
+             WHERE status IN ('waiting', 'offered', 'assigned') ORDER BY enqueued_at, id"
         ));
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((task_from_row(r)?, r.try_get::<i64, _>("attempts")? as u32))).collect()
+        rows.iter().map(|r| Ok((task_from_row(r)?, attempts_so_far(r)?))).collect()
     }
 
     /// Writes the dispatcher's records in order, in one transaction.

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::dispatch::Record;
-use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus};
+use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
 use crate::testing::TestDb;
 
 fn now() -> Timestamp {
@@ -71,7 +71,7 @@ async fn lifecycle(store: Store) {
     let live = store.live_tasks().await.unwrap();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].0.status, TaskStatus::Assigned);
-    assert_eq!(live[0].1, 1);
+    assert_eq!(live[0].1, AttemptsSoFar::default(), "a call in progress is not an attempt made yet");
     store
         .apply(&[
             Record::TaskClosed {
@@ -215,7 +215,7 @@ async fn scheduled_tasks(store: Store) {
     assert!(store.due_scheduled(now()).await.unwrap().is_empty());
     assert_eq!(store.next_scheduled().await.unwrap(), Some(start));
     let due = store.due_scheduled(start).await.unwrap();
-    assert_eq!(due.iter().map(|(t, n)| (t.id, *n)).collect::<Vec<_>>(), [(task.id, 0)]);
+    assert_eq!(due.iter().map(|(t, n)| (t.id, *n)).collect::<Vec<_>>(), [(task.id, AttemptsSoFar::default())]);
     assert!(store.release_scheduled(task.id, start).await.unwrap());
     assert!(!store.release_scheduled(task.id, start).await.unwrap(), "released once");
     let released = store.task(task.id).await.unwrap().unwrap();
@@ -225,6 +225,35 @@ async fn scheduled_tasks(store: Store) {
     assert!(!store.release_scheduled(other.id, start + jiff::SignedDuration::from_hours(1)).await.unwrap());
     assert_eq!(store.task(other.id).await.unwrap().unwrap().status, TaskStatus::Cancelled);
     assert_eq!(store.next_scheduled().await.unwrap(), None);
+
+    // An unanswered attempt puts the task back on the schedule, with the
+    // attempt and its outcome on record for the next screen-pop.
+    let agent = UserId::new();
+    let (tried, rang) = (start + jiff::SignedDuration::from_mins(5), start + jiff::SignedDuration::from_mins(6));
+    let retry_at = rang + jiff::SignedDuration::from_mins(10);
+    store
+        .apply(&[
+            Record::TaskOffered { task: task.id, agent, at: tried },
+            Record::TaskAssigned { task: task.id, agent, at: tried },
+            Record::TaskRetry {
+                task: task.id,
+                agent,
+                outcome: Outcome::NoAnswer,
+                summary: Some("rang out".into()),
+                not_before: retry_at,
+                at: rang,
+            },
+        ])
+        .await
+        .unwrap();
+    let waiting = store.task(task.id).await.unwrap().unwrap();
+    assert_eq!((waiting.status, waiting.not_before, waiting.agent_id), (TaskStatus::Scheduled, Some(retry_at), None));
+    assert_eq!(waiting.attempts[0].outcome, Some(Outcome::NoAnswer));
+    assert_eq!(waiting.events.last().unwrap().event, "retry_scheduled");
+    assert!(store.due_scheduled(rang).await.unwrap().is_empty());
+    let due = store.due_scheduled(retry_at).await.unwrap();
+    let so_far = AttemptsSoFar { made: 1, first_at: Some(tried), last_outcome: Some(Outcome::NoAnswer) };
+    assert_eq!(due.iter().map(|(t, n)| (t.id, *n)).collect::<Vec<_>>(), [(task.id, so_far)]);
     store.close().await;
 }
 

@@ -116,6 +116,21 @@ impl Drop for TestServer {
     }
 }
 
+/// A calendar on which the centre is open now, whenever the test runs: a
+/// fixed-offset zone in which it is about noon, every day a working day.
+/// For tests of rules that move work into working hours.
+pub fn open_now(config: &mut Config) {
+    let utc_hour = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).hour() as i32;
+    let offset = 12 - utc_hour; // -11..=12: Etc/GMT names it with the sign reversed
+    config.calendar.time_zone = match offset {
+        0 => "Etc/GMT".to_owned(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    };
+    config.calendar.working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map(String::from).to_vec();
+    config.calendar.holidays.clear();
+}
+
 /// The tasks of one kind as the store has them (at most 100, newest first).
 pub async fn stored_tasks(db: &TestDb, kind: switchboard::domain::TaskKind) -> Vec<switchboard::store::TaskRecord> {
     let store = switchboard::store::Store::connect(&db.url).await.unwrap();
