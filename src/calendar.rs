@@ -69,7 +69,7 @@ pub fn parse_time_of_day(s: &str) -> Option<Time> {
     s.parse().ok()
 }
 
-fn parse_weekday(s: &str) -> Option<Weekday> {
+pub(crate) fn parse_weekday(s: &str) -> Option<Weekday> {
     Some(match s.trim().to_ascii_lowercase().as_str() {
         "mon" | "monday" => Weekday::Monday,
         "tue" | "tuesday" => Weekday::Tuesday,

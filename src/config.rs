@@ -18,6 +18,7 @@ use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
 use crate::domain::{Channel, TaskKind};
 use crate::followup::Checkpoints;
 use crate::registrations::RegistrationRules;
+use crate::shifts::ShiftSettings;
 
 /// The configuration file used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config/switchboard.toml";
@@ -36,6 +37,8 @@ pub struct Config {
     pub missed_calls: MissedCallsConfig,
     /// Callbacks for customers who registered for an event.
     pub registrations: RegistrationRules,
+    /// Named shifts and the wind-down before a shift's end.
+    pub shifts: ShiftSettings,
     /// Queue names. An agent serves the queues named in its skills.
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
@@ -203,6 +206,7 @@ impl Default for Config {
             cti: CtiConfig { tokens: BTreeMap::new() },
             calendar: CalendarSettings::default(),
             registrations: RegistrationRules::default(),
+            shifts: ShiftSettings::default(),
             missed_calls: MissedCallsConfig {
                 checkpoints: ["10:00", "13:00", "15:00", "17:00"].map(String::from).to_vec(),
             },
@@ -379,6 +383,9 @@ impl Config {
             problems.extend(checkpoints);
         }
         problems.extend(self.registrations.problems());
+        if let Err(shifts) = self.shifts.named_shifts() {
+            problems.extend(shifts);
+        }
         let Some(calendar) = calendar.filter(|_| problems.is_empty()) else {
             return Err(ConfigError { problems });
         };

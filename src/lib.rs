@@ -16,6 +16,8 @@ pub mod hub;
 pub mod registrations;
 pub mod schedule;
 pub mod server;
+pub mod shift_clock;
+pub mod shifts;
 pub mod sip;
 pub mod store;
 pub mod testing;

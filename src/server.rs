@@ -20,6 +20,7 @@ use crate::domain::{AgentStatus, TaskKind, TaskStatus};
 use crate::followup::Checkpoints;
 use crate::hub::{self, ConnId, Hub};
 use crate::schedule::Scheduler;
+use crate::shift_clock::ShiftClock;
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
 use crate::store::{CallWrite, MissedCall, Store, StoreError};
@@ -181,6 +182,13 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let checkpoint_task = tokio::spawn(runner.run(shutdown.clone()));
     let scheduler = Scheduler { store: store.clone(), hub: hub.clone(), rules: shared_rules };
     let schedule_task = tokio::spawn(scheduler.run(shutdown.clone()));
+    let shift_clock = ShiftClock {
+        store: store.clone(),
+        hub: hub.clone(),
+        calendar: rules.calendar.clone(),
+        wind_down: config.shifts.wind_down(),
+    };
+    let shift_task = tokio::spawn(shift_clock.run(shutdown.clone()));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let state = AppState::new(store.clone(), hub, auth, config, rules, (calendar, checkpoints), shutdown.clone());
     let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
@@ -200,6 +208,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     }
     if tokio::time::timeout(grace, schedule_task).await.is_err() {
         tracing::warn!("releasing scheduled tasks did not finish within the shutdown grace period");
+    }
+    if tokio::time::timeout(grace, shift_task).await.is_err() {
+        tracing::warn!("applying shift edges did not finish within the shutdown grace period");
     }
     hub_stop.cancel();
     if tokio::time::timeout(grace, hub_task).await.is_err() {

@@ -20,6 +20,7 @@ use crate::domain::BreakReason;
 
 mod endings;
 mod matching;
+mod shifts;
 mod timers;
 
 const MAX_PASSED_OVER_LISTED: usize = 8;
@@ -75,6 +76,9 @@ struct Agent {
     conn_epoch: u64,
     /// The key under which the agent sits in its queues' routable sets.
     routable_key: Option<AgentKey>,
+    /// In the last minutes of the shift, or past its end: no new offers
+    /// until the agent next comes on from offline.
+    winding_down: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -139,7 +143,7 @@ fn bucket(status: &AgentStatus, connected: bool) -> usize {
 
 impl Agent {
     fn can_take(&self, channel: Channel) -> bool {
-        if self.status != AgentStatus::Available || !self.connected || self.voice_load > 0 {
+        if self.status != AgentStatus::Available || !self.connected || self.winding_down || self.voice_load > 0 {
             return false;
         }
         match channel {
@@ -215,6 +219,8 @@ impl Dispatcher {
                 self.complete(now, agent, task, outcome, summary, out).map(|_| Reply::Done)
             }
             Command::Release { agent, task, note } => self.release(now, agent, task, note, out).map(|_| Reply::Done),
+            Command::ShiftEnding { agent } => self.wind_down(agent).map(|_| Reply::Done),
+            Command::EndShift { agent, note } => self.end_shift(now, agent, note, out).map(|_| Reply::Done),
         }?;
         self.rebalance(now, out);
         Ok(reply)
@@ -312,6 +318,7 @@ impl Dispatcher {
                     status_epoch: 0,
                     conn_epoch: 0,
                     routable_key: None,
+                    winding_down: false,
                 });
                 self.index_agent(a);
             }
@@ -361,6 +368,13 @@ impl Dispatcher {
         let a = self.agent_slot(id)?;
         if matches!(status, AgentStatus::Busy | AgentStatus::WrapUp) {
             return Err(DispatchError::StatusNotSettable(status.name()));
+        }
+        if force && status == AgentStatus::Available && self.agents[a as usize].winding_down {
+            // A supervisor keeps the agent on past the shift.
+            self.unindex_agent(a);
+            self.agents[a as usize].winding_down = false;
+            self.index_agent(a);
+            self.dirty_agents.push(a);
         }
         let agent = &mut self.agents[a as usize];
         if agent.status == AgentStatus::Busy && !force {
@@ -416,6 +430,10 @@ impl Dispatcher {
         let leaving_floor = matches!(status, AgentStatus::Offline | AgentStatus::Break(_));
         if matches!(agent.status, AgentStatus::Offline | AgentStatus::Break(_)) && status == AgentStatus::Available {
             agent.missed_in_a_row = 0;
+        }
+        if agent.status == AgentStatus::Offline && status == AgentStatus::Available {
+            // Back on: a new shift, or overtime the agent chose.
+            agent.winding_down = false;
         }
         if status == AgentStatus::Available || agent.status == AgentStatus::Busy {
             agent.idle_since = now;
@@ -495,7 +513,12 @@ impl Dispatcher {
             task.passed_over.push((a, until));
             self.arm(until, Timer::PassOverExpiry { task: id });
         }
-        self.task_mut(slot).state = TaskState::Waiting;
+        let task = self.task_mut(slot);
+        task.state = TaskState::Waiting;
+        if let Some(note) = &note {
+            // Shown to whoever takes it next.
+            task.card = Arc::new(TaskCard { handover_note: Some(note.clone()), ..(*task.card).clone() });
+        }
         self.enqueue(slot);
         let agent = self.agent_id(a);
         out.push(Effect::Record(Record::TaskReturned { task: id, agent, event, note, at: ts(now) }));

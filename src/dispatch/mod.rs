@@ -50,6 +50,8 @@ pub struct TaskCard {
     pub first_tried_at: Option<Timestamp>,
     /// How the last earlier attempt ended ("no_answer", "busy").
     pub last_outcome: Option<Outcome>,
+    /// The note of the agent who last handed the task back (end of shift).
+    pub handover_note: Option<String>,
 }
 
 /// A task entering the dispatcher: new, or recovered after a restart.
@@ -126,6 +128,19 @@ pub enum Command {
     Release {
         agent: UserId,
         task: TaskId,
+        note: Option<String>,
+    },
+    /// The agent's shift ends within the wind-down: offer nothing new.
+    /// Repeating it changes nothing.
+    ShiftEnding {
+        agent: UserId,
+    },
+    /// The agent's shift ended: offers go to others, held tasks return to
+    /// the queue with `note` shown on their next screen-pop, and the agent
+    /// goes offline. An inbound call in progress stays with the agent,
+    /// who goes offline when it ends.
+    EndShift {
+        agent: UserId,
         note: Option<String>,
     },
 }
@@ -214,6 +229,8 @@ pub enum WithdrawReason {
     AgentUnavailable,
     /// The agent's console disconnected and did not return within the grace period.
     Disconnected,
+    /// The agent's shift ended.
+    ShiftEnded,
 }
 
 /// What the shell must carry out, in order.
@@ -326,6 +343,8 @@ pub struct AgentView {
     pub connected: bool,
     pub tasks: Vec<TaskId>,
     pub missed_offers_in_a_row: u32,
+    /// At the end of a shift: offered nothing new.
+    pub winding_down: bool,
 }
 
 /// Where a live task is, for the REST view.

@@ -86,6 +86,7 @@ impl Sim {
             attempts_allowed: 2,
             first_tried_at: None,
             last_outcome: None,
+            handover_note: None,
         });
         self.ok(Command::AddTask(NewTask { card, plan, enqueued_at: self.now, held_by: None }));
         id
@@ -124,6 +125,7 @@ impl Sim {
 }
 
 mod retries;
+mod shifts;
 
 fn secs(s: i64) -> SignedDuration {
     SignedDuration::from_secs(s)
@@ -475,6 +477,7 @@ fn a_task_recovered_as_held_waits_for_its_agent() {
         attempts_allowed: 2,
         first_tried_at: None,
         last_outcome: None,
+        handover_note: None,
     });
     sim.ok(Command::AddTask(NewTask { card, plan, enqueued_at: sim.now, held_by: Some(a) }));
     assert_eq!(sim.d.live_task(id).unwrap().status, TaskStatus::Assigned);
@@ -499,6 +502,8 @@ enum Op {
     Complete(usize, usize),
     Release(usize),
     Cancel(usize),
+    ShiftEnding(usize),
+    EndShift(usize),
     Wait(i64),
 }
 
@@ -517,6 +522,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => ((0..6usize), (0..Outcome::ALL.len())).prop_map(|(a, o)| Op::Complete(a, o)),
         1 => (0..6usize).prop_map(Op::Release),
         1 => (0..64usize).prop_map(Op::Cancel),
+        1 => (0..6usize).prop_map(Op::ShiftEnding),
+        1 => (0..6usize).prop_map(Op::EndShift),
         2 => (1..90i64).prop_map(Op::Wait),
     ]
 }
@@ -568,6 +575,8 @@ proptest! {
                     None => Ok(Reply::Done),
                 },
                 Op::Release(i) => match held(&sim, i, false) { Some(t) => sim.cmd(Command::Release { agent: agents[i], task: t, note: None }), None => Ok(Reply::Done) },
+                Op::ShiftEnding(i) => sim.cmd(Command::ShiftEnding { agent: agents[i] }),
+                Op::EndShift(i) => sim.cmd(Command::EndShift { agent: agents[i], note: Some("handed over".into()) }),
                 Op::Cancel(n) => match created.get(n) {
                     Some(&t) if sim.d.live_task(t).is_some() => sim.cmd(Command::CancelTask { task: t }),
                     _ => Ok(Reply::Done),

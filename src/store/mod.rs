@@ -17,6 +17,7 @@ mod customers;
 mod followup;
 mod registrations;
 mod scheduled;
+mod shifts;
 mod tasks;
 mod users;
 
@@ -34,6 +35,7 @@ pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, 
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::registrations::NewRegistration;
+pub use self::shifts::ScheduleSpec;
 pub use self::tasks::{Attempt, AttemptsSoFar, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
 pub use self::users::{AgentPatch, NewUser, User};
 
@@ -197,7 +199,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 7] = [
+        let files: [(&str, &str, &str); 8] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -232,6 +234,11 @@ impl Store {
                 "events_ended",
                 include_str!("migrations/sqlite/0007_events_ended.sql"),
                 include_str!("migrations/postgres/0007_events_ended.sql"),
+            ),
+            (
+                "shifts",
+                include_str!("migrations/sqlite/0008_shifts.sql"),
+                include_str!("migrations/postgres/0008_shifts.sql"),
             ),
         ];
         let migrations = files

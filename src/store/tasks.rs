@@ -72,17 +72,20 @@ impl NewTaskRow {
             attempts_allowed: rules.kind(self.kind).attempts,
             first_tried_at: None,
             last_outcome: None,
+            handover_note: None,
         }
     }
 }
 
-/// The calls a task has had so far: attempts that ended with an outcome
-/// (a task handed back or recovered mid-call was not tried).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a task's earlier attempts left for the next one: the calls made
+/// (attempts that ended with an outcome; a task handed back or recovered
+/// mid-call was not tried), and the last handover note.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AttemptsSoFar {
     pub made: u32,
     pub first_at: Option<Timestamp>,
     pub last_outcome: Option<Outcome>,
+    pub handover_note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -135,6 +138,7 @@ impl TaskRecord {
             attempts_allowed: rules.kind(self.kind).attempts,
             first_tried_at: so_far.first_at,
             last_outcome: so_far.last_outcome,
+            handover_note: so_far.handover_note.clone(),
         });
         NewTask { card, plan, enqueued_at: self.enqueued_at, held_by }
     }
@@ -184,13 +188,16 @@ pub(super) const ATTEMPTS_SO_FAR: &str = "\
     (SELECT MIN(a.accepted_at) FROM attempts a WHERE a.task_id = tasks.id AND a.outcome IS NOT NULL) \
         AS first_attempt_at, \
     (SELECT a.outcome FROM attempts a WHERE a.task_id = tasks.id AND a.outcome IS NOT NULL \
-        ORDER BY a.number DESC LIMIT 1) AS last_outcome";
+        ORDER BY a.number DESC LIMIT 1) AS last_outcome, \
+    (SELECT e.note FROM task_events e WHERE e.task_id = tasks.id AND e.event IN ('released', 'shift_ended') \
+        ORDER BY e.id DESC LIMIT 1) AS handover_note";
 
 pub(super) fn attempts_so_far(row: &AnyRow) -> Result<AttemptsSoFar> {
     Ok(AttemptsSoFar {
         made: row.try_get::<i64, _>("attempts_made")? as u32,
         first_at: opt_ms(row.try_get("first_attempt_at")?)?,
         last_outcome: parse_opt(row, "last_outcome")?,
+        handover_note: row.try_get("handover_note")?,
     })
 }
 

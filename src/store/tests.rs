@@ -164,7 +164,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 7);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 8);
 }
 
 async fn checkpoint_runs(store: Store) {
@@ -215,7 +215,7 @@ async fn scheduled_tasks(store: Store) {
     assert!(store.due_scheduled(now()).await.unwrap().is_empty());
     assert_eq!(store.next_scheduled().await.unwrap(), Some(start));
     let due = store.due_scheduled(start).await.unwrap();
-    assert_eq!(due.iter().map(|(t, n)| (t.id, *n)).collect::<Vec<_>>(), [(task.id, AttemptsSoFar::default())]);
+    assert_eq!(due.iter().map(|(t, n)| (t.id, n.clone())).collect::<Vec<_>>(), [(task.id, AttemptsSoFar::default())]);
     assert!(store.release_scheduled(task.id, start).await.unwrap());
     assert!(!store.release_scheduled(task.id, start).await.unwrap(), "released once");
     let released = store.task(task.id).await.unwrap().unwrap();
@@ -252,8 +252,9 @@ async fn scheduled_tasks(store: Store) {
     assert_eq!(waiting.events.last().unwrap().event, "retry_scheduled");
     assert!(store.due_scheduled(rang).await.unwrap().is_empty());
     let due = store.due_scheduled(retry_at).await.unwrap();
-    let so_far = AttemptsSoFar { made: 1, first_at: Some(tried), last_outcome: Some(Outcome::NoAnswer) };
-    assert_eq!(due.iter().map(|(t, n)| (t.id, *n)).collect::<Vec<_>>(), [(task.id, so_far)]);
+    let so_far =
+        AttemptsSoFar { made: 1, first_at: Some(tried), last_outcome: Some(Outcome::NoAnswer), handover_note: None };
+    assert_eq!(due.iter().map(|(t, n)| (t.id, n.clone())).collect::<Vec<_>>(), [(task.id, so_far)]);
     store.close().await;
 }
 
@@ -268,4 +269,40 @@ async fn scheduled_tasks_on_postgres() {
         return;
     };
     scheduled_tasks(db.store().await).await;
+}
+
+async fn schedules_and_handover_notes(store: Store) {
+    let li = store.create_user(new_user("li"), now()).await.unwrap();
+    let wang = store.create_user(new_user("wang"), now()).await.unwrap();
+    let week: ScheduleSpec = [("mon".to_owned(), vec!["09:00-17:00".to_owned()])].into();
+    assert!(store.set_schedule(li.id, Some(&week)).await.unwrap());
+    assert!(!store.set_schedule(UserId::new(), Some(&week)).await.unwrap(), "no such agent");
+    assert_eq!(store.schedule(li.id).await.unwrap(), Some(week.clone()));
+    assert_eq!(store.schedule(wang.id).await.unwrap(), None);
+    assert_eq!(store.schedules().await.unwrap(), [(li.id, week)]);
+    assert!(store.set_schedule(li.id, None).await.unwrap());
+    assert!(store.schedules().await.unwrap().is_empty());
+
+    let (first, second) = (now(), now() + jiff::SignedDuration::from_secs(1));
+    assert!(store.set_handover_note(li.id, "first", first).await.unwrap());
+    assert!(store.set_handover_note(li.id, "second", second).await.unwrap());
+    // Clearing the note that was applied leaves a newer one alone.
+    store.clear_handover_note(li.id, first).await.unwrap();
+    assert_eq!(store.handover_note(li.id).await.unwrap(), Some(("second".to_owned(), second)));
+    store.clear_handover_note(li.id, second).await.unwrap();
+    assert_eq!(store.handover_note(li.id).await.unwrap(), None);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn schedules_and_handover_notes_on_sqlite() {
+    schedules_and_handover_notes(TestDb::sqlite().store().await).await;
+}
+
+#[tokio::test]
+async fn schedules_and_handover_notes_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    schedules_and_handover_notes(db.store().await).await;
 }

@@ -316,6 +316,7 @@ impl Dispatcher {
                 connected: a.connected,
                 tasks: a.tasks.iter().map(|&s| self.task(s).card.id).collect(),
                 missed_offers_in_a_row: a.missed_in_a_row,
+                winding_down: a.winding_down,
             })
             .collect()
     }

@@ -66,6 +66,7 @@ fn the_last_attempt_allowed_closes_the_task_unreachable() {
         attempts_allowed: 2,
         first_tried_at: Some(local(&cal, "2026-12-08T10:05")),
         last_outcome: Some(Outcome::NoAnswer),
+        handover_note: None,
     });
     let t = card.id;
     sim.ok(Command::AddTask(NewTask { card, plan, enqueued_at: sim.now, held_by: None }));
