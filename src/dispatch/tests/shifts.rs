@@ -2,6 +2,7 @@
 //! the end, held work returns to the queue with the handover note.
 
 use super::*;
+use crate::shifts::ShiftEvent;
 
 fn offered_card(effects: &[Effect], agent: UserId) -> Option<Arc<TaskCard>> {
     effects.iter().find_map(|e| match e {
@@ -71,4 +72,57 @@ fn a_supervisor_can_keep_an_agent_on_past_the_wind_down() {
     let t = sim.task(TaskKind::NewSignupCallback, None);
     sim.ok(Command::ForceStatus { agent: li, status: AgentStatus::Available });
     assert_eq!(offered_card(&sim.drain(), li).map(|c| c.id), Some(t));
+}
+
+/// The day as the shell runs it, on the virtual clock: the early shift's
+/// wind-down from 16:50, its end at 17:00.
+#[test]
+fn on_the_clock_the_early_shifts_callback_returns_at_17_00_with_the_note() {
+    use crate::calendar::tests::{local, show};
+    use crate::shifts::{ShiftSettings, WeeklySchedule, due_events};
+
+    let mut sim = Sim::new();
+    let cal = sim.d.rules().calendar.clone();
+    sim.now = local(&cal, "2026-12-07T16:30"); // a Monday
+    let named = ShiftSettings::default().named_shifts().unwrap();
+    let week = WeeklySchedule::parse(&[("mon".to_owned(), vec!["early".to_owned()])].into(), &named).unwrap();
+    let li = sim.agent("li", &["callbacks"]);
+    let held = sim.task(TaskKind::MissedCallCallback, None);
+    sim.ok(Command::Accept { agent: li, task: held });
+    sim.drain();
+    let note = "customer asked for a call after 18:00";
+    let mut returned_at = None;
+    let mut offered_in_wind_down = false;
+    for _ in 0..40 {
+        let last = sim.now;
+        sim.advance(SignedDuration::from_mins(1));
+        for event in due_events([(li, &week)], &cal, SignedDuration::from_mins(10), last, sim.now) {
+            match event {
+                ShiftEvent::WindDown(a) => sim.ok(Command::ShiftEnding { agent: a }),
+                ShiftEvent::End(a) => sim.ok(Command::EndShift { agent: a, note: Some(note.into()) }),
+            }
+        }
+        if show(&cal, sim.now) == "2026-12-07 16:55 Mon" {
+            // A new task in the wind-down waits for someone else.
+            sim.task(TaskKind::NewSignupCallback, None);
+        }
+        let effects = sim.drain();
+        offered_in_wind_down |= offered_card(&effects, li).is_some();
+        if effects.iter().any(|e| matches!(e, Effect::TaskRevoked { task, .. } if *task == held)) {
+            returned_at.get_or_insert(show(&cal, sim.now));
+        }
+    }
+    assert!(!offered_in_wind_down, "li was offered work in the last ten minutes");
+    assert_eq!(returned_at.as_deref(), Some("2026-12-07 17:00 Mon"));
+    assert_eq!(sim.status(li), AgentStatus::Offline);
+    // The late shift's agent takes the new signup first (nearer deadline),
+    // then the handed-back callback, with the note.
+    let wang = sim.agent("wang", &["callbacks"]);
+    let first = offered_card(&sim.drain(), wang).expect("an offer");
+    assert_eq!(first.kind, TaskKind::NewSignupCallback);
+    sim.ok(Command::Accept { agent: wang, task: first.id });
+    sim.ok(Command::Complete { agent: wang, task: first.id, outcome: Outcome::Reached, summary: None });
+    sim.advance(SignedDuration::from_secs(31));
+    let next = offered_card(&sim.drain(), wang).expect("the handed-back callback");
+    assert_eq!((next.id, next.handover_note.as_deref()), (held, Some(note)));
 }
