@@ -46,6 +46,7 @@ fn task(d: &Dispatcher, kind: TaskKind, now: Timestamp, rng: &mut Lcg) -> NewTas
         first_tried_at: None,
         last_outcome: None,
         handover_note: None,
+        reserved: None,
     });
     NewTask { card, plan, enqueued_at: now - SignedDuration::from_millis((rng.next() % 600_000) as i64), held_by: None }
 }

@@ -14,6 +14,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, CalendarSettings};
+use crate::cases::CaseRules;
 use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
 use crate::domain::{Channel, TaskKind};
 use crate::followup::Checkpoints;
@@ -39,6 +40,8 @@ pub struct Config {
     pub registrations: RegistrationRules,
     /// Named shifts and the wind-down before a shift's end.
     pub shifts: ShiftSettings,
+    /// Complaint cases: deadlines and reminders.
+    pub cases: CaseRules,
     /// Queue names. An agent serves the queues named in its skills.
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
@@ -207,6 +210,7 @@ impl Default for Config {
             calendar: CalendarSettings::default(),
             registrations: RegistrationRules::default(),
             shifts: ShiftSettings::default(),
+            cases: CaseRules::default(),
             missed_calls: MissedCallsConfig {
                 checkpoints: ["10:00", "13:00", "15:00", "17:00"].map(String::from).to_vec(),
             },
@@ -383,6 +387,7 @@ impl Config {
             problems.extend(checkpoints);
         }
         problems.extend(self.registrations.problems());
+        problems.extend(self.cases.problems());
         if let Err(shifts) = self.shifts.named_shifts() {
             problems.extend(shifts);
         }

@@ -133,6 +133,52 @@ impl TaskStatus {
 }
 
 identifiers! {
+    /// Where a complaint case came in.
+    CaseChannel {
+        Phone = "phone",
+        Forum = "forum",
+        Wechat = "wechat",
+        Weibo = "weibo",
+    }
+}
+
+identifiers! {
+    /// Where a complaint case is: `open` until the customer has had an
+    /// answer, `answered` while the responsible team works on it, `resolved`
+    /// when it is done (the customer is then called to confirm they are
+    /// satisfied).
+    CaseStatus {
+        Open = "open",
+        Answered = "answered",
+        Resolved = "resolved",
+    }
+}
+
+identifiers! {
+    /// A step recorded on a complaint case: `answered` (the customer was
+    /// given an answer, the 24-hour rule), `merchant_replied` (forum and
+    /// Weibo), `resolved` (a callback to confirm satisfaction follows),
+    /// `reopened`, `note` (the status stays), `reassigned` (a new owner).
+    CaseStep {
+        Answered = "answered",
+        MerchantReplied = "merchant_replied",
+        Resolved = "resolved",
+        Reopened = "reopened",
+        Note = "note",
+        Reassigned = "reassigned",
+    }
+}
+
+identifiers! {
+    /// Which deadline of a complaint case: answering the customer, or the
+    /// merchant's reply.
+    CaseDeadline {
+        Answer = "answer",
+        MerchantReply = "merchant_reply",
+    }
+}
+
+identifiers! {
     /// What a user may do. Agents and dispatchers receive work; supervisors
     /// watch and steer; admins manage users.
     Role {
@@ -268,6 +314,10 @@ macro_rules! id_type {
 id_type!(
     /// Identifies a task for its whole life, across restarts and nodes.
     TaskId
+);
+id_type!(
+    /// Identifies a complaint case.
+    CaseId
 );
 id_type!(
     /// Identifies a user; for agents and dispatchers also their seat in the dispatcher.

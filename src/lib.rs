@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod calendar;
+pub mod case_watch;
+pub mod cases;
 pub mod checkpoints;
 pub mod cli;
 pub mod config;

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{self, Auth};
 use crate::calendar::Calendar;
+use crate::case_watch::CaseWatch;
 use crate::checkpoints::Runner;
 use crate::config::{Config, ConfigError};
 use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
@@ -180,7 +181,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         checkpoints: checkpoints.clone(),
     };
     let checkpoint_task = tokio::spawn(runner.run(shutdown.clone()));
-    let scheduler = Scheduler { store: store.clone(), hub: hub.clone(), rules: shared_rules };
+    let scheduler = Scheduler { store: store.clone(), hub: hub.clone(), rules: shared_rules.clone() };
     let schedule_task = tokio::spawn(scheduler.run(shutdown.clone()));
     let shift_clock = ShiftClock {
         store: store.clone(),
@@ -189,6 +190,14 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         wind_down: config.shifts.wind_down(),
     };
     let shift_task = tokio::spawn(shift_clock.run(shutdown.clone()));
+    let case_watch = CaseWatch {
+        store: store.clone(),
+        hub: hub.clone(),
+        rules: shared_rules.clone(),
+        calendar: rules.calendar.clone(),
+        remind_before: SignedDuration::from_mins(config.cases.remind_before_minutes as i64),
+    };
+    let case_task = tokio::spawn(case_watch.run(shutdown.clone()));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let state = AppState::new(store.clone(), hub, auth, config, rules, (calendar, checkpoints), shutdown.clone());
     let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
@@ -211,6 +220,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     }
     if tokio::time::timeout(grace, shift_task).await.is_err() {
         tracing::warn!("applying shift edges did not finish within the shutdown grace period");
+    }
+    if tokio::time::timeout(grace, case_task).await.is_err() {
+        tracing::warn!("reminding case owners did not finish within the shutdown grace period");
     }
     hub_stop.cancel();
     if tokio::time::timeout(grace, hub_task).await.is_err() {

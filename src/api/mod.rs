@@ -3,6 +3,7 @@
 //! and map every failure to [`ApiError`].
 
 pub mod agents;
+pub mod cases;
 pub mod cti;
 pub mod error;
 pub mod extract;
@@ -39,6 +40,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         floor::list_queues, floor::get_customer, floor::put_customer, floor::health,
         cti::post_event, cti::list_calls, cti::get_call,
         missed::report, missed::backlog, registrations::register, registrations::event_ended,
+        cases::create_case, cases::list_cases, cases::get_case, cases::record_step,
     ),
     modifiers(&BearerAuth)
 )]
@@ -86,6 +88,9 @@ pub fn router() -> Router<AppState> {
         .route("/registrations", post(registrations::register))
         .route("/events/{id}/ended", post(registrations::event_ended))
         .route("/calls/{task_id}", get(cti::get_call))
+        .route("/cases", post(cases::create_case).get(cases::list_cases))
+        .route("/cases/{id}", get(cases::get_case))
+        .route("/cases/{id}/steps", post(cases::record_step))
         .route("/openapi.json", get(openapi_json));
     Router::new()
         .nest("/api/v1", v1)

@@ -46,6 +46,8 @@ struct Task {
     state: TaskState,
     /// Agents who declined or let an offer of this task lapse, and until when.
     passed_over: Vec<(u32, i64)>,
+    /// Kept for this agent until then (a case's owner).
+    reserved: Option<(u32, i64)>,
     /// The current offer's number, unique in the dispatcher, so the
     /// timeout timer of an earlier offer (of this task or of an earlier
     /// task in the same slot) is ignored.
@@ -164,8 +166,16 @@ impl Agent {
 }
 
 impl Task {
-    fn passed_over_by(&self, agent: u32, now: i64) -> bool {
-        self.passed_over.iter().any(|&(a, until)| a == agent && until > now)
+    /// Why the task may not go to `agent` now, if it may not: the agent
+    /// passed it over recently, or it is kept for another agent.
+    fn kept_from(&self, agent: u32, now: i64) -> Option<&'static str> {
+        if self.passed_over.iter().any(|&(a, until)| a == agent && until > now) {
+            Some("passed_recently")
+        } else if self.reserved.is_some_and(|(owner, until)| owner != agent && until > now) {
+            Some("reserved_for_another_agent")
+        } else {
+            None
+        }
     }
 }
 
@@ -264,6 +274,12 @@ impl Dispatcher {
             }
         };
         let deadline = new.plan.deadline.map(ms).unwrap_or(i64::MAX);
+        // Kept for an agent the dispatcher knows; the expiry timer makes it
+        // everyone's when the reservation ends.
+        let reserved = new.card.reserved.and_then(|r| Some((*self.agent_index.get(&r.agent)?, ms(r.until))));
+        if let Some((_, until)) = reserved.filter(|&(_, until)| until > now) {
+            self.arm(until, Timer::PassOverExpiry { task: id });
+        }
         let key = (255 - new.plan.priority, deadline, ms(new.enqueued_at), self.task_seq, slot);
         self.tasks[slot as usize] = Some(Task {
             card: new.card,
@@ -272,6 +288,7 @@ impl Dispatcher {
             key,
             state: TaskState::Waiting,
             passed_over: Vec::new(),
+            reserved,
             offer_epoch: 0,
         });
         self.task_index.insert(id, slot);

@@ -52,6 +52,17 @@ pub struct TaskCard {
     pub last_outcome: Option<Outcome>,
     /// The note of the agent who last handed the task back (end of shift).
     pub handover_note: Option<String>,
+    /// Kept for one agent until a time (a complaint case's owner).
+    pub reserved: Option<Reservation>,
+}
+
+/// A task kept for one agent until `until`; after that anyone serving its
+/// queue may take it, so the work is not stuck behind an absent owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Reservation {
+    pub agent: UserId,
+    #[schema(value_type = String)]
+    pub until: Timestamp,
 }
 
 /// A task entering the dispatcher: new, or recovered after a restart.
@@ -214,7 +225,8 @@ pub struct Explanation {
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct PassedOver {
     pub agent: UserId,
-    /// `at_capacity` or `passed_recently` (declined it or let it time out).
+    /// `at_capacity`, `passed_recently` (declined it or let it time out) or
+    /// `reserved_for_another_agent`.
     pub reason: &'static str,
 }
 

@@ -71,10 +71,17 @@ impl Sim {
     }
 
     fn task(&mut self, kind: TaskKind, deadline: Option<Timestamp>) -> TaskId {
-        let id = TaskId::new();
         let plan = self.d.rules().plan(kind, self.now, None, deadline);
-        let card = Arc::new(TaskCard {
-            id,
+        let card = Arc::new(self.card(kind, &plan));
+        let id = card.id;
+        self.ok(Command::AddTask(NewTask { card, plan, enqueued_at: self.now, held_by: None }));
+        id
+    }
+
+    /// A first attempt's card for `kind` as planned now; tests change what they need.
+    fn card(&self, kind: TaskKind, plan: &TaskPlan) -> TaskCard {
+        TaskCard {
+            id: TaskId::new(),
             kind,
             customer_phone: Phone::parse("13800138000").unwrap(),
             reason: None,
@@ -87,9 +94,8 @@ impl Sim {
             first_tried_at: None,
             last_outcome: None,
             handover_note: None,
-        });
-        self.ok(Command::AddTask(NewTask { card, plan, enqueued_at: self.now, held_by: None }));
-        id
+            reserved: None,
+        }
     }
 
     /// Takes the effects produced since the last call.
@@ -464,21 +470,7 @@ fn a_task_recovered_as_held_waits_for_its_agent() {
     }));
     let id = TaskId::new();
     let plan = sim.d.rules().plan(TaskKind::NewSignupCallback, sim.now, None, None);
-    let card = Arc::new(TaskCard {
-        id,
-        kind: TaskKind::NewSignupCallback,
-        customer_phone: Phone::parse("13800138000").unwrap(),
-        reason: None,
-        deadline: plan.deadline,
-        priority: plan.priority,
-        queue: "callbacks".into(),
-        created_at: sim.now,
-        attempt: 1,
-        attempts_allowed: 2,
-        first_tried_at: None,
-        last_outcome: None,
-        handover_note: None,
-    });
+    let card = Arc::new(TaskCard { id, ..sim.card(TaskKind::NewSignupCallback, &plan) });
     sim.ok(Command::AddTask(NewTask { card, plan, enqueued_at: sim.now, held_by: Some(a) }));
     assert_eq!(sim.d.live_task(id).unwrap().status, TaskStatus::Assigned);
     let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a }).unwrap() else { panic!() };

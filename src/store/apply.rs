@@ -259,6 +259,8 @@ pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow)
         user(t.created_by),
         if t.not_before.is_some() { TaskStatus::Scheduled } else { TaskStatus::Waiting }.as_str().into(),
         t.not_before.map(ms).into(),
+        user(t.reserved.map(|r| r.agent)),
+        t.reserved.map(|r| ms(r.until)).into(),
     ]);
     events.push([id(t.id), at.into(), "created".into(), user(t.created_by), Arg::Text(None)]);
 }
@@ -280,8 +282,8 @@ pub(crate) fn batch_with_tasks(first: Rows, new: &[NewTaskRow]) -> Batch {
 pub(crate) fn new_tasks() -> Rows {
     Rows::new(
         "INSERT INTO tasks (id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
-         created_at, enqueued_at, created_by, updated_at, not_before) VALUES ",
-        "(#1, #2, #3, #4, #5, #11, #6, #7, #8, #9, #9, #10, #9, #12)",
+         created_at, enqueued_at, created_by, updated_at, not_before, reserved_for, reserved_until) VALUES ",
+        "(#1, #2, #3, #4, #5, #11, #6, #7, #8, #9, #9, #10, #9, #12, #13, #14)",
         "",
     )
 }

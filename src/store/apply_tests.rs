@@ -52,6 +52,7 @@ fn history(seed: u64) -> History {
             created_at: start,
             created_by: None,
             not_before: None,
+            reserved: None,
         })
         .collect();
     let mut stages = vec![Stage::Waiting; tasks.len()];

@@ -209,6 +209,15 @@ impl Batch {
         Ok(())
     }
 
+    /// Runs the statements inside a transaction the caller has open (see
+    /// `Store::write_tx`), for writes that depend on a conditional update.
+    pub(crate) async fn run_in(self, conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+        for (sql, args) in self.queries(backend) {
+            run(&mut *conn, backend, sql, args).await?;
+        }
+        Ok(())
+    }
+
     /// Runs the batch as one transaction on SQLite's write connection, which
     /// the caller holds. The transaction travels with the statements
     /// (`BEGIN IMMEDIATE; ...; COMMIT` in one query), so a batch costs one

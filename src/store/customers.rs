@@ -6,7 +6,7 @@ use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::*;
-use crate::domain::{Outcome, Phone, TaskId, TaskKind, TaskStatus};
+use crate::domain::{CaseId, CaseStatus, Outcome, Phone, TaskId, TaskKind};
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct Customer {
@@ -39,13 +39,16 @@ pub struct PastCall {
     pub summary: Option<String>,
 }
 
+/// A complaint case of the caller not yet resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct OpenCase {
-    pub task_id: TaskId,
-    pub status: TaskStatus,
-    pub reason: Option<String>,
-    pub created_at: Timestamp,
-    pub deadline: Option<Timestamp>,
+    pub case_id: CaseId,
+    pub status: CaseStatus,
+    pub merchant: String,
+    pub category: String,
+    pub received_at: Timestamp,
+    /// The customer is answered by then.
+    pub answer_by: Timestamp,
 }
 
 impl Store {
@@ -102,9 +105,8 @@ impl Store {
                  WHERE t.customer_phone = $1 AND a.ended_at IS NOT NULL \
                  ORDER BY a.ended_at DESC LIMIT 10) AS recent \
              UNION ALL \
-             SELECT 'case', id, status, reason, NULL, NULL, created_at, deadline FROM tasks \
-             WHERE customer_phone = $1 AND kind = 'complaint_follow_up' \
-               AND status IN ('waiting', 'offered', 'assigned')",
+             SELECT 'case', id, status, merchant, category, NULL, received_at, answer_by FROM cases \
+             WHERE customer_phone = $1 AND status <> 'resolved'",
         )
         .bind(phone.as_str())
         .fetch_all(&self.pool)
@@ -130,17 +132,18 @@ impl Store {
                     ended_at: from_ms(r.try_get("n1")?)?,
                 }),
                 _ => open_cases.push(OpenCase {
-                    task_id: parse(r, "s1")?,
+                    case_id: parse(r, "s1")?,
                     status: parse(r, "s2")?,
-                    reason: r.try_get("s3")?,
-                    created_at: from_ms(r.try_get("n1")?)?,
-                    deadline: opt_ms(r.try_get("n2")?)?,
+                    merchant: r.try_get::<Option<String>, _>("s3")?.unwrap_or_default(),
+                    category: r.try_get::<Option<String>, _>("s4")?.unwrap_or_default(),
+                    received_at: from_ms(r.try_get("n1")?)?,
+                    answer_by: from_ms(r.try_get::<Option<i64>, _>("n2")?.unwrap_or_default())?,
                 }),
             }
         }
         // A UNION ALL keeps no order: newest calls first, oldest cases first.
         past_calls.sort_by_key(|c| std::cmp::Reverse(c.ended_at));
-        open_cases.sort_by_key(|c| c.created_at);
+        open_cases.sort_by_key(|c| c.received_at);
         Ok(CustomerProfile { phone: phone.clone(), customer, past_calls, open_cases })
     }
 }

@@ -13,6 +13,7 @@
 mod apply;
 mod batch;
 mod calls;
+mod cases;
 mod customers;
 mod followup;
 mod registrations;
@@ -32,6 +33,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Row, SqlStr};
 
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
+pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::registrations::NewRegistration;
@@ -199,7 +201,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 8] = [
+        let files: [(&str, &str, &str); 9] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -239,6 +241,11 @@ impl Store {
                 "shifts",
                 include_str!("migrations/sqlite/0008_shifts.sql"),
                 include_str!("migrations/postgres/0008_shifts.sql"),
+            ),
+            (
+                "cases",
+                include_str!("migrations/sqlite/0009_cases.sql"),
+                include_str!("migrations/postgres/0009_cases.sql"),
             ),
         ];
         let migrations = files

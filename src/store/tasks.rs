@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
 use super::*;
-use crate::dispatch::{NewTask, Record, Rules, TaskCard, TaskPlan};
+use crate::dispatch::{NewTask, Record, Reservation, Rules, TaskCard, TaskPlan};
 use crate::domain::{Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 
 /// A task as first written, before the dispatcher sees it.
@@ -28,6 +28,8 @@ pub struct NewTaskRow {
     pub created_by: Option<UserId>,
     /// Offered to no one before this; the task is stored `scheduled`.
     pub not_before: Option<Timestamp>,
+    /// Kept for one agent until a time.
+    pub reserved: Option<Reservation>,
 }
 
 impl NewTaskRow {
@@ -54,6 +56,7 @@ impl NewTaskRow {
             created_at,
             created_by,
             not_before: None,
+            reserved: None,
         }
     }
 
@@ -73,6 +76,7 @@ impl NewTaskRow {
             first_tried_at: None,
             last_outcome: None,
             handover_note: None,
+            reserved: self.reserved,
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct TaskRecord {
     pub deadline: Option<Timestamp>,
     /// A scheduled task is offered to no one before this.
     pub not_before: Option<Timestamp>,
+    /// Kept for one agent (a complaint case's owner) until a time.
+    pub reserved: Option<Reservation>,
     pub created_at: Timestamp,
     /// When the task entered its queue; kept when it returns there.
     pub enqueued_at: Timestamp,
@@ -139,6 +145,7 @@ impl TaskRecord {
             first_tried_at: so_far.first_at,
             last_outcome: so_far.last_outcome,
             handover_note: so_far.handover_note.clone(),
+            reserved: self.reserved,
         });
         NewTask { card, plan, enqueued_at: self.enqueued_at, held_by }
     }
@@ -202,7 +209,7 @@ pub(super) fn attempts_so_far(row: &AnyRow) -> Result<AttemptsSoFar> {
 }
 
 pub(super) const TASK_COLUMNS: &str = "id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
-     created_at, enqueued_at, created_by, agent_id, outcome, closed_at, not_before";
+     created_at, enqueued_at, created_by, agent_id, outcome, closed_at, not_before, reserved_for, reserved_until";
 
 const ATTEMPT_COLUMNS: &str = "number, agent_id, accepted_at, ended_at, outcome, summary";
 
@@ -230,6 +237,10 @@ pub(super) fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
         reason: row.try_get("reason")?,
         deadline: opt_ms(row.try_get("deadline")?)?,
         not_before: opt_ms(row.try_get("not_before")?)?,
+        reserved: match (parse_opt(row, "reserved_for")?, opt_ms(row.try_get("reserved_until")?)?) {
+            (Some(agent), Some(until)) => Some(Reservation { agent, until }),
+            _ => None,
+        },
         created_at: from_ms(row.try_get("created_at")?)?,
         enqueued_at: from_ms(row.try_get("enqueued_at")?)?,
         created_by: parse_opt(row, "created_by")?,

@@ -24,6 +24,30 @@ pub(super) fn new_user(name: &str) -> NewUser {
     }
 }
 
+fn new_case(phone: &str, owner: UserId) -> NewCase {
+    let received_at = now();
+    NewCase {
+        id: crate::domain::CaseId::new(),
+        channel: crate::domain::CaseChannel::Forum,
+        customer_phone: Phone::parse(phone).unwrap(),
+        customer_name: None,
+        merchant: "Sunny Tiles".into(),
+        category: "late delivery".into(),
+        brand: None,
+        major: false,
+        occurred_at: None,
+        place: Some("expo hall 2".into()),
+        description: "tiles promised for Monday never came".into(),
+        owner,
+        received_at,
+        deadlines: crate::cases::Deadlines {
+            answer_by: received_at + jiff::SignedDuration::from_hours(24),
+            merchant_reply_by: Some(received_at + jiff::SignedDuration::from_hours(30)),
+        },
+        created_by: Some(owner),
+    }
+}
+
 fn new_task(phone: &str, kind: TaskKind) -> NewTaskRow {
     NewTaskRow {
         id: TaskId::new(),
@@ -37,6 +61,7 @@ fn new_task(phone: &str, kind: TaskKind) -> NewTaskRow {
         created_at: now(),
         created_by: None,
         not_before: None,
+        reserved: None,
     }
 }
 
@@ -112,6 +137,7 @@ async fn lifecycle(store: Store) {
 
     // The customer profile the screen-pop shows.
     let phone = Phone::parse("13800138000").unwrap();
+    store.insert_case(&new_case("13800138000", alice.id)).await.unwrap();
     store.upsert_customer(&phone, Some("Wang Li"), None, now()).await.unwrap();
     store.upsert_customer(&phone, None, Some("prefers mornings"), now()).await.unwrap();
     let p = store.customer_profile(&phone).await.unwrap();
@@ -164,7 +190,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 8);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 9);
 }
 
 async fn checkpoint_runs(store: Store) {
@@ -305,4 +331,67 @@ async fn schedules_and_handover_notes_on_postgres() {
         return;
     };
     schedules_and_handover_notes(db.store().await).await;
+}
+
+async fn cases_lifecycle(store: Store) {
+    use crate::domain::{CaseDeadline, CaseStatus, CaseStep};
+    let li = store.create_user(new_user("li"), now()).await.unwrap();
+    let case = new_case("13900000001", li.id);
+    store.insert_case(&case).await.unwrap();
+    let stored = store.case(case.id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.owner_id, stored.history.len()), (CaseStatus::Open, li.id, 1));
+    assert_eq!(stored.merchant_reply_by, case.deadlines.merchant_reply_by);
+
+    // A reminder is put before the owner once per deadline.
+    let reminder = new_task("13900000001", TaskKind::ComplaintFollowUp);
+    assert!(store.add_case_reminder(case.id, CaseDeadline::Answer, &reminder, now()).await.unwrap());
+    let again = new_task("13900000001", TaskKind::ComplaintFollowUp);
+    assert!(!store.add_case_reminder(case.id, CaseDeadline::Answer, &again, now()).await.unwrap());
+    assert!(store.task(again.id).await.unwrap().is_none(), "nothing written the second time");
+    assert!(store.task(reminder.id).await.unwrap().is_some());
+
+    // A step based on the current version applies; one based on an older version does not.
+    let seen = store.case(case.id).await.unwrap().unwrap().updated_at;
+    let at = seen + jiff::SignedDuration::from_mins(5);
+    let step = |step, status, seen, follow_up: Option<NewTaskRow>| CaseStepWrite {
+        case: case.id,
+        seen,
+        step,
+        status,
+        by: li.id,
+        note: Some("told her the merchant will call".into()),
+        new_owner: None,
+        follow_up,
+        at,
+    };
+    assert!(store.record_case_step(step(CaseStep::Answered, CaseStatus::Answered, seen, None)).await.unwrap());
+    assert!(!store.record_case_step(step(CaseStep::Note, CaseStatus::Answered, seen, None)).await.unwrap(), "stale");
+    let follow_up = new_task("13900000001", TaskKind::ComplaintFollowUp);
+    let resolve = step(CaseStep::Resolved, CaseStatus::Resolved, at, Some(follow_up.clone()));
+    assert!(store.record_case_step(resolve).await.unwrap());
+    let done = store.case(case.id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.answered_at, done.resolved_at), (CaseStatus::Resolved, Some(at), Some(at)));
+    assert_eq!(done.follow_up_task, Some(follow_up.id));
+    assert_eq!(done.reminded, [CaseDeadline::Answer]);
+    let steps: Vec<&str> = done.history.iter().map(|e| e.step.as_str()).collect();
+    assert_eq!(steps, ["received", "reminder", "answered", "resolved"]);
+    assert!(store.task(follow_up.id).await.unwrap().is_some(), "the callback is stored with the step");
+    let unresolved = CaseFilter { unresolved: true, limit: 10, ..Default::default() };
+    assert!(store.cases(&unresolved).await.unwrap().is_empty());
+    let mine = CaseFilter { owner: Some(li.id), limit: 10, ..Default::default() };
+    assert_eq!(store.cases(&mine).await.unwrap().len(), 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn cases_on_sqlite() {
+    cases_lifecycle(TestDb::sqlite().store().await).await;
+}
+
+#[tokio::test]
+async fn cases_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    cases_lifecycle(db.store().await).await;
 }

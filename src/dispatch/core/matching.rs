@@ -32,8 +32,8 @@ impl Dispatcher {
             let agent = &self.agents[a as usize];
             let reason = if !agent.can_take(task.channel) {
                 "at_capacity"
-            } else if task.passed_over_by(a, now) {
-                "passed_recently"
+            } else if let Some(reason) = task.kept_from(a, now) {
+                reason
             } else {
                 chosen = Some(a);
                 break;
@@ -63,7 +63,7 @@ impl Dispatcher {
                 }
                 let candidate = self.queues[q].waiting[channel_slot(channel)]
                     .iter()
-                    .find(|key| !self.task(key.4).passed_over_by(a, now));
+                    .find(|key| self.task(key.4).kept_from(a, now).is_none());
                 if let Some(&key) = candidate
                     && best.is_none_or(|b| key < b)
                 {
@@ -359,7 +359,7 @@ impl Dispatcher {
                         return Err(format!("waiting task {} is not (only) in its queue", task.card.id));
                     }
                     for &(_, _, a) in &self.queues[task.queue as usize].routable {
-                        if self.agents[a as usize].can_take(task.channel) && !task.passed_over_by(a, now) {
+                        if self.agents[a as usize].can_take(task.channel) && task.kept_from(a, now).is_none() {
                             return Err(format!("agent {a} idles while task {} waits", task.card.id));
                         }
                     }

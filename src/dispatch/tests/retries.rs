@@ -54,19 +54,11 @@ fn the_last_attempt_allowed_closes_the_task_unreachable() {
     // The second attempt, as the scheduler hands it back.
     let plan = sim.d.rules().plan(TaskKind::MissedCallCallback, sim.now, None, Some(local(&cal, "2026-12-08T22:30")));
     let card = Arc::new(TaskCard {
-        id: TaskId::new(),
-        kind: TaskKind::MissedCallCallback,
-        customer_phone: Phone::parse("13800138000").unwrap(),
-        reason: None,
-        deadline: plan.deadline,
-        priority: plan.priority,
-        queue: "callbacks".into(),
         created_at: local(&cal, "2026-12-08T10:00"),
         attempt: 2,
-        attempts_allowed: 2,
         first_tried_at: Some(local(&cal, "2026-12-08T10:05")),
         last_outcome: Some(Outcome::NoAnswer),
-        handover_note: None,
+        ..sim.card(TaskKind::MissedCallCallback, &plan)
     });
     let t = card.id;
     sim.ok(Command::AddTask(NewTask { card, plan, enqueued_at: sim.now, held_by: None }));

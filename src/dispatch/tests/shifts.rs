@@ -1,5 +1,6 @@
 //! Shift edges on the virtual clock: no new offers in the wind-down; at
-//! the end, held work returns to the queue with the handover note.
+//! the end, held work returns to the queue with the handover note. And a
+//! task kept for one agent (a case's owner) until its reservation ends.
 
 use super::*;
 use crate::shifts::ShiftEvent;
@@ -125,4 +126,32 @@ fn on_the_clock_the_early_shifts_callback_returns_at_17_00_with_the_note() {
     sim.advance(SignedDuration::from_secs(31));
     let next = offered_card(&sim.drain(), wang).expect("the handed-back callback");
     assert_eq!((next.id, next.handover_note.as_deref()), (held, Some(note)));
+}
+
+#[test]
+fn a_reserved_task_waits_for_its_agent_until_the_reservation_ends() {
+    let mut sim = Sim::new();
+    let wang = sim.agent("wang", &["complaints"]);
+    let li = sim.agent("li", &["complaints"]);
+    sim.ok(Command::SetStatus { agent: li, status: AgentStatus::Break(BreakReason::new("lunch").unwrap()) });
+    sim.drain();
+    let plan = sim.d.rules().plan(TaskKind::ComplaintFollowUp, sim.now, None, None);
+    let until = sim.now + SignedDuration::from_mins(30);
+    let card = Arc::new(TaskCard {
+        reserved: Some(Reservation { agent: li, until }),
+        ..sim.card(TaskKind::ComplaintFollowUp, &plan)
+    });
+    let t = card.id;
+    sim.ok(Command::AddTask(NewTask { card, plan, enqueued_at: sim.now, held_by: None }));
+    assert!(offered_card(&sim.drain(), wang).is_none(), "kept for li");
+    // li is back from lunch: li gets it.
+    sim.ok(Command::SetStatus { agent: li, status: AgentStatus::Available });
+    assert_eq!(offered_card(&sim.drain(), li).map(|c| c.id), Some(t));
+    sim.ok(Command::Decline { agent: li, task: t });
+    sim.drain();
+    // Declined and kept for li: it waits; when the reservation ends, wang takes it.
+    sim.advance(SignedDuration::from_mins(29));
+    assert!(offered_card(&sim.drain(), wang).is_none());
+    sim.advance(SignedDuration::from_mins(1));
+    assert_eq!(offered_card(&sim.drain(), wang).map(|c| c.id), Some(t));
 }

@@ -1,0 +1,256 @@
+//! Complaint cases (客诉): opened from any channel, owned by a named agent,
+//! every step on the record. The deadline rules are in `crate::cases`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::cases::{CaseDeadline, CaseError};
+use crate::dispatch::{Command, NewTask};
+use crate::domain::{CaseChannel, CaseId, CaseStatus, CaseStep, Phone, TaskKind, UserId};
+use crate::server::AppState;
+use crate::store::{CaseFilter, CaseRecord, CaseStepWrite, NewCase, NewTaskRow};
+
+const MAX_TEXT_CHARS: usize = 4000;
+const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCase {
+    pub channel: CaseChannel,
+    #[schema(value_type = String, example = "13800138000")]
+    pub customer_phone: Phone,
+    pub customer_name: Option<String>,
+    pub merchant: String,
+    /// What kind of complaint (late delivery, quality, service, ...).
+    pub category: String,
+    pub brand: Option<String>,
+    /// A major complaint, reported to management weekly until resolved.
+    #[serde(default)]
+    pub major: bool,
+    /// When and where it happened, as the customer tells it.
+    #[schema(value_type = Option<String>)]
+    pub occurred_at: Option<Timestamp>,
+    pub place: Option<String>,
+    /// What happened.
+    pub description: String,
+    /// The agent responsible; defaults to the agent opening the case.
+    pub owner: Option<UserId>,
+    /// When the complaint came in (default now); the deadlines count from it.
+    #[schema(value_type = Option<String>)]
+    pub received_at: Option<Timestamp>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordStep {
+    pub step: CaseStep,
+    pub note: Option<String>,
+    /// The new owner, for `reassigned`.
+    pub owner: Option<UserId>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListCases {
+    pub status: Option<CaseStatus>,
+    pub owner: Option<UserId>,
+    /// Only cases past a deadline they have not met.
+    pub overdue: Option<bool>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// A case with what its clock says now.
+#[derive(Serialize, ToSchema)]
+pub struct CaseView {
+    #[serde(flatten)]
+    pub case: CaseRecord,
+    /// Past a deadline it has not met: kept, worked and counted, never dropped.
+    pub overdue: bool,
+    /// Deadlines not yet met, earliest first.
+    pub pending: Vec<PendingDeadline>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PendingDeadline {
+    pub deadline: CaseDeadline,
+    #[schema(value_type = String)]
+    pub by: Timestamp,
+}
+
+impl From<CaseError> for ApiError {
+    fn from(e: CaseError) -> Self {
+        ApiError::conflict("step_not_allowed", e.to_string())
+    }
+}
+
+fn view(case: CaseRecord, now: Timestamp) -> CaseView {
+    let clock = case.clock();
+    let pending = clock.pending().into_iter().map(|(deadline, by)| PendingDeadline { deadline, by }).collect();
+    CaseView { overdue: clock.overdue(now), pending, case }
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(ApiError::unprocessable("invalid_field", format!("{field}: 1-{max} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+fn optional_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    value.filter(|v| !v.trim().is_empty()).map(|v| text(field, &v, max)).transpose()
+}
+
+/// The owner must be someone who takes work.
+async fn agent(state: &AppState, id: UserId) -> Result<UserId, ApiError> {
+    match state.store.user(id).await? {
+        Some(u) if u.role.takes_work() => Ok(u.id),
+        _ => Err(ApiError::unprocessable("unknown_owner", "owner: no such agent")),
+    }
+}
+
+/// Open a complaint case. Its deadlines follow `[cases]`: the customer is
+/// answered within 24 hours; forum and Weibo complaints need the
+/// merchant's reply within a working day.
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = CreateCase, security(("bearer" = [])),
+    responses((status = 201, body = CaseView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateCase>,
+) -> Result<(StatusCode, Json<CaseView>), ApiError> {
+    let now = Timestamp::now();
+    let received_at = req.received_at.unwrap_or(now);
+    if received_at > now + jiff::SignedDuration::from_mins(5) {
+        return Err(ApiError::unprocessable("invalid_field", "received_at: must not be in the future"));
+    }
+    let owner = match (req.owner, caller.role().takes_work()) {
+        (Some(owner), _) => agent(&state, owner).await?,
+        (None, true) => caller.id(),
+        (None, false) => return Err(ApiError::unprocessable("invalid_field", "owner: required")),
+    };
+    let case = NewCase {
+        id: CaseId::new(),
+        channel: req.channel,
+        customer_phone: req.customer_phone,
+        customer_name: optional_text("customer_name", req.customer_name, MAX_NAME_CHARS)?,
+        merchant: text("merchant", &req.merchant, MAX_NAME_CHARS)?,
+        category: text("category", &req.category, MAX_NAME_CHARS)?,
+        brand: optional_text("brand", req.brand, MAX_NAME_CHARS)?,
+        major: req.major,
+        occurred_at: req.occurred_at,
+        place: optional_text("place", req.place, MAX_NAME_CHARS)?,
+        description: text("description", &req.description, MAX_TEXT_CHARS)?,
+        owner,
+        received_at,
+        deadlines: state.config.cases.deadlines(&state.calendar, req.channel, received_at),
+        created_by: Some(caller.id()),
+    };
+    state.store.insert_case(&case).await?;
+    tracing::info!(case = %case.id, channel = %case.channel, %owner, "complaint case opened");
+    let stored = state.store.case(case.id).await?.ok_or_else(|| ApiError::not_found("case"))?;
+    Ok((StatusCode::CREATED, Json(view(stored, now))))
+}
+
+/// Complaint cases, newest first (agents see the cases they own).
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(ListCases), security(("bearer" = [])),
+    responses((status = 200, body = Vec<CaseView>), (status = 401, body = ErrorBody)))]
+pub async fn list_cases(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListCases>,
+) -> Result<Json<Vec<CaseView>>, ApiError> {
+    let owner = if caller.role().oversees() { q.owner } else { Some(caller.id()) };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    // Overdue depends on the clock, so it is filtered here, among every
+    // case the store returns (all unresolved ones for `overdue=true`).
+    let filter = CaseFilter {
+        status: q.status,
+        owner,
+        unresolved: q.overdue == Some(true),
+        limit: if q.overdue.is_some() { 100_000 } else { limit },
+    };
+    let now = Timestamp::now();
+    let cases = state.store.cases(&filter).await?.into_iter().map(|c| view(c, now));
+    Ok(Json(cases.filter(|v| q.overdue.is_none_or(|o| v.overdue == o)).take(limit as usize).collect()))
+}
+
+/// One case with its history (its owner, supervisors and admins).
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = CaseId, Path)), security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<CaseId>,
+) -> Result<Json<CaseView>, ApiError> {
+    let case = state.store.case(id).await?.ok_or_else(|| ApiError::not_found("case"))?;
+    caller.require_self_or_oversight(case.owner_id)?;
+    Ok(Json(view(case, Timestamp::now())))
+}
+
+/// Record a step (its owner, supervisors and admins): the customer was
+/// answered, the merchant replied, resolved (which creates the callback
+/// that confirms the customer is satisfied), reopened, a note, a new owner.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/steps", tag = "cases", params(("id" = CaseId, Path)),
+    request_body = RecordStep, security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`step_not_allowed` now, or `case_changed` meanwhile"),
+        (status = 422, body = ErrorBody)))]
+pub async fn record_step(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<CaseId>,
+    ApiJson(req): ApiJson<RecordStep>,
+) -> Result<Json<CaseView>, ApiError> {
+    let case = state.store.case(id).await?.ok_or_else(|| ApiError::not_found("case"))?;
+    caller.require_self_or_oversight(case.owner_id)?;
+    let note = optional_text("note", req.note, MAX_TEXT_CHARS)?;
+    let new_owner = match (req.step, req.owner) {
+        (CaseStep::Reassigned, Some(owner)) => Some(agent(&state, owner).await?),
+        (CaseStep::Reassigned, None) => return Err(ApiError::unprocessable("invalid_field", "owner: required")),
+        (_, Some(_)) => return Err(ApiError::unprocessable("invalid_field", "owner: only with `reassigned`")),
+        (_, None) => None,
+    };
+    let status = case.clock().after(req.step)?;
+    let now = Timestamp::now();
+    let follow_up = (req.step == CaseStep::Resolved).then(|| {
+        let plan = state.rules.plan(TaskKind::ComplaintFollowUp, now, None, None);
+        let reason = format!("complaint about {} resolved: call to confirm the customer is satisfied", case.merchant);
+        let phone = case.customer_phone.clone();
+        (NewTaskRow::planned(&state.rules, TaskKind::ComplaintFollowUp, &plan, phone, Some(reason), now, None), plan)
+    });
+    let write = CaseStepWrite {
+        case: id,
+        seen: case.updated_at,
+        step: req.step,
+        status,
+        by: caller.id(),
+        note,
+        new_owner,
+        follow_up: follow_up.as_ref().map(|(row, _)| row.clone()),
+        at: now,
+    };
+    if !state.store.record_case_step(write).await? {
+        return Err(ApiError::conflict("case_changed", "the case changed meanwhile; read it again"));
+    }
+    tracing::info!(case = %id, step = %req.step, by = %caller.id(), "case step recorded");
+    if let Some((row, plan)) = follow_up {
+        let new = NewTask { card: Arc::new(row.card(&state.rules)), plan, enqueued_at: now, held_by: None };
+        if let Err(e) = state.hub.command(Command::AddTask(new)).await {
+            // Stored with the step: the next start dispatches it.
+            tracing::warn!(task = %row.id, error = %e, "satisfaction callback stored but not dispatched");
+        }
+    }
+    let stored = state.store.case(id).await?.ok_or_else(|| ApiError::not_found("case"))?;
+    Ok(Json(view(stored, now)))
+}
