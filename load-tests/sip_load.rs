@@ -154,6 +154,11 @@ async fn main() {
 
     println!("{calls} calls offered at {rate}/s over {seconds} s, {agents} agents; SIPp ran {elapsed:.1} s");
     println!("SIPp: exit {status}, successful {ok}, failed {failed}");
+    // SIPp ends when its last call does: calls over its run time is the rate
+    // the server kept up with (the offered rate when it kept up).
+    if let Ok(n) = ok.parse::<f64>() {
+        println!("sustained: {:.0} calls/s redirected", n / elapsed);
+    }
     if !rtt.is_empty() {
         println!(
             "INVITE -> 302:        n={} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
