@@ -359,4 +359,50 @@ mod tests {
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("shifts.named.Night!: \"22:00-06:00\"")), "{problems:?}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+        /// However the clock moves (ticks of any length), each shift end in
+        /// the span fires exactly one `End`, and no `WindDown` comes
+        /// outside a shift's last minutes.
+        #[test]
+        fn each_shift_end_fires_once_whatever_the_ticks(
+            ticks in proptest::collection::vec(1i64..(3 * 3600), 1..80),
+            late_on in proptest::collection::vec(proptest::bool::ANY, 7),
+        ) {
+            let cal = cal();
+            let days: Vec<(&str, &[&str])> = DAY_KEYS
+                .iter()
+                .zip(&late_on)
+                .map(|(d, late)| (*d, if *late { &["late"][..] } else { &["early"][..] }))
+                .collect();
+            let w = week(&days);
+            let agent = UserId::new();
+            let ten = SignedDuration::from_mins(10);
+            let start = local(&cal, "2026-12-07T00:00");
+            let (mut now, mut ends) = (start, 0);
+            for secs in ticks {
+                let last = now;
+                now += SignedDuration::from_secs(secs);
+                for event in due_events([(agent, &w)], &cal, ten, last, now) {
+                    match event {
+                        ShiftEvent::End(_) => ends += 1,
+                        ShiftEvent::WindDown(_) => {
+                            let (_, end) = w.shift_at(&cal, now).expect("a wind-down inside a shift");
+                            proptest::prop_assert!(end - ten <= now && now < end);
+                        }
+                    }
+                }
+            }
+            // Every shift end between the start and the last tick, day by day.
+            let mut all = 0;
+            let mut day = cal.date_of(start);
+            while day <= cal.date_of(now) {
+                all += w.instants(&cal, day, day).filter(|(_, e)| start < *e && *e <= now).count();
+                day = day.tomorrow().unwrap();
+            }
+            proptest::prop_assert_eq!(ends, all);
+        }
+    }
 }

@@ -131,3 +131,39 @@ fn more_attempts_when_the_kind_allows_them() {
     let yesterday = Some(local(&cal, "2026-12-07T22:30"));
     assert_eq!(rules.next_attempt(TaskKind::MissedCallCallback, 1, yesterday, now), NextAttempt::DayOver);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Whenever an attempt fails and whatever the deadline: a retry comes
+    /// at least the gap later, in working hours, and never after the end
+    /// of the deadline's day; the last attempt allowed is never retried.
+    #[test]
+    fn a_retry_is_after_the_gap_in_hours_and_inside_the_deadlines_day(
+        now_min in 0i64..(14 * 24 * 60),
+        deadline_after_min in proptest::option::of(-(2 * 24 * 60)..(5 * 24 * 60i64)),
+        attempt in 1u32..4,
+    ) {
+        let rules = Rules::manual_defaults();
+        let cal = rules.calendar.clone();
+        let start = local(&cal, "2026-12-07T00:00");
+        let now = start + SignedDuration::from_mins(now_min);
+        let deadline = deadline_after_min.map(|m| now + SignedDuration::from_mins(m));
+        match rules.next_attempt(TaskKind::MissedCallCallback, attempt, deadline, now) {
+            NextAttempt::At(at) => {
+                prop_assert!(attempt < 2, "retried past the attempts allowed");
+                prop_assert!(at >= now + rules.retry_gap);
+                prop_assert!(cal.is_open(at), "retry at {} outside working hours", show(&cal, at));
+                if let Some(d) = deadline {
+                    prop_assert!(at <= d.max(cal.end_of_day(d)), "retry after the deadline's day");
+                }
+            }
+            NextAttempt::AttemptsUsed => prop_assert!(attempt >= 2),
+            NextAttempt::DayOver => {
+                let d = deadline.expect("only a deadline ends a day");
+                let next = cal.open_at_or_after(now + rules.retry_gap);
+                prop_assert!(next > d.max(cal.end_of_day(d)));
+            }
+        }
+    }
+}
