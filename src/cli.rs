@@ -49,6 +49,11 @@ pub struct StoreArgs {
     /// Folder of the embedded database [default: data/].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Database instead of the embedded one: postgres://USER@HOST/DB (the
+    /// store several nodes share) or sqlite:PATH. Overrides
+    /// `server.database_url`.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -102,6 +107,11 @@ fn load(args: &StoreArgs) -> Result<Config, String> {
     let mut config = Config::load_default_or(args.config.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(dir) = &args.data_dir {
         config.server.data_dir = dir.clone();
+    }
+    if let Some(url) = &args.database_url {
+        config.server.database_url = url.clone();
+        // Checked like the file's value, naming the key.
+        config.rules().map_err(|e| e.to_string())?;
     }
     Ok(config)
 }

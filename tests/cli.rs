@@ -8,7 +8,7 @@ use switchboard::testing::temp_dir;
 
 fn switchboard() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.env_remove("RUST_LOG");
+    cmd.env_remove("RUST_LOG").env_remove("DATABASE_URL");
     cmd
 }
 
@@ -47,6 +47,25 @@ fn user_add_reads_the_password_from_stdin_and_refuses_bad_input() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password: at least 8 characters"));
     std::fs::remove_dir_all(data).unwrap();
+}
+
+#[test]
+fn the_database_is_chosen_by_flag_or_database_url() {
+    let dir = temp_dir("cli");
+    let db = dir.join("elsewhere.db");
+    let url = format!("sqlite:{}?mode=rwc", db.display());
+    let out = switchboard().args(["migrate", "--database-url", &url]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(db.exists(), "migrated where the flag said");
+    std::fs::remove_file(&db).unwrap();
+    let out = switchboard().arg("migrate").env("DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(db.exists(), "migrated where DATABASE_URL said");
+    let out = switchboard().arg("migrate").env("DATABASE_URL", "mysql://db/x").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.database_url: must be empty, postgres://... or sqlite:..."), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
