@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::TestServer;
 use common::sipp::{SippRun, assert_passed};
 use serde_json::json;
-use switchboard::domain::{TaskKind, TaskStatus};
+use switchboard::domain::{TaskId, TaskKind, TaskStatus};
 use switchboard::store::Store;
 use switchboard::testing::TestDb;
 
@@ -395,6 +395,17 @@ async fn cti_events_drive_the_call_and_its_record() {
     assert_eq!(record["offered_agents"], json!([li]));
     assert!(record["talk_ms"].as_i64().unwrap() >= 50, "{record}");
     assert!(record["wait_ms"].as_i64().is_some());
+    // The PBX ended the call: the agent writes its summary in wrap-up.
+    console
+        .send(json!({"type": "summary", "task_id": task, "summary": "asked about the 12 May expo", "ref": "s1"}))
+        .await;
+    assert_eq!(console.expect("ack").await["ref"], "s1");
+    let (_, stored) = admin.get(&format!("/api/v1/tasks/{task}")).await;
+    assert_eq!(stored["attempts"][0]["summary"], "asked about the 12 May expo", "{stored}");
+    assert_eq!(stored["events"].as_array().unwrap().last().unwrap()["event"], "summary");
+    let stranger = json!({"type": "summary", "task_id": TaskId::new(), "summary": "x"});
+    console.send(stranger).await;
+    assert_eq!(console.expect("error").await["code"], "no_finished_attempt");
 
     // Refused: no token, a wrong token, an unknown call.
     let (s, _) = server.client(None).post("/api/v1/cti/events", event("e3", "ringing")).await;

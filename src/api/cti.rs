@@ -4,7 +4,8 @@
 //! naming the call by the SIP Call-ID of its INVITE and the agent by user
 //! name. `answered` is the agent taking the offered call (as `accept` on the
 //! console); `hangup` ends it (as `complete` with outcome `reached`) and
-//! starts wrap-up; `no_answer` is a declined offer: the task goes back to
+//! starts wrap-up, in which the agent's console can add the call summary
+//! (the `summary` message); `no_answer` is a declined offer: the task goes back to
 //! the queue, and because the caller is at the PBX and no longer queued at
 //! Switchboard, the connector closes it as a missed call, which the
 //! follow-up calls back (the PBX may also send the caller to the hotline

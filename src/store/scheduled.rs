@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::tasks::{ATTEMPTS_SO_FAR, AttemptsSoFar, TASK_COLUMNS, attempts_so_far, task_from_row};
+use super::tasks::{ATTEMPTS_SO_FAR, AttemptsSoFar, TASK_COLUMNS, attempts_so_far, insert_event, task_from_row};
 use super::*;
 use crate::domain::{TaskId, UserId};
 
@@ -69,15 +69,7 @@ impl Store {
                 if changed == 0 {
                     return Ok(false);
                 }
-                sqlx::query(
-                    "INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ($1, $2, $3, $4, NULL)",
-                )
-                .bind(&id)
-                .bind(at)
-                .bind(event)
-                .bind(by)
-                .execute(&mut *conn)
-                .await?;
+                insert_event(conn, &id, at, event, by, None).await?;
                 Ok(true)
             })
         })

@@ -253,6 +253,26 @@ pub(super) fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
     })
 }
 
+/// Adds one event to a task's trail inside the caller's transaction.
+pub(super) async fn insert_event(
+    conn: &mut sqlx::AnyConnection,
+    task: &str,
+    at: i64,
+    event: &str,
+    agent: Option<String>,
+    note: Option<String>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO task_events (task_id, at, event, agent_id, note) VALUES ($1, $2, $3, $4, $5)")
+        .bind(task)
+        .bind(at)
+        .bind(event)
+        .bind(agent)
+        .bind(note)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Writes a new waiting task and its `created` event in one transaction.
     pub async fn insert_task(&self, t: &NewTaskRow) -> Result<()> {
@@ -335,6 +355,34 @@ impl Store {
         ));
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((task_from_row(r)?, attempts_so_far(r)?))).collect()
+    }
+
+    /// Writes the call summary of `agent`'s last finished attempt at a task,
+    /// with a `summary` event: for a call the PBX ended (`hangup`), whose
+    /// attempt closed without one, or to correct one. False when the agent
+    /// has no finished attempt at the task.
+    pub async fn set_attempt_summary(&self, task: TaskId, agent: UserId, summary: &str, at: Timestamp) -> Result<bool> {
+        let (task, agent, summary, at) = (task.to_string(), agent.to_string(), summary.to_owned(), ms(at));
+        self.write_tx(move |conn| {
+            Box::pin(async move {
+                let changed = sqlx::query(
+                    "UPDATE attempts SET summary = $1 WHERE id = (SELECT id FROM attempts \
+                     WHERE task_id = $2 AND agent_id = $3 AND ended_at IS NOT NULL ORDER BY number DESC LIMIT 1)",
+                )
+                .bind(&summary)
+                .bind(&task)
+                .bind(&agent)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    return Ok(false);
+                }
+                insert_event(conn, &task, at, "summary", Some(agent), Some(summary)).await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     /// Writes the dispatcher's records in order, in one transaction.

@@ -48,6 +48,12 @@ pub enum ClientMsg {
         task_id: TaskId,
         note: Option<String>,
     },
+    /// The call summary for a task already finished (a call the PBX ended,
+    /// during wrap-up); replaces the one of your last attempt at it.
+    Summary {
+        task_id: TaskId,
+        summary: String,
+    },
     Ping,
 }
 

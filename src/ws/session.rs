@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::{ClientMsg, Incoming, Outgoing, ServerMsg};
 use crate::auth::{Auth, Claims};
 use crate::dispatch::{Command, DispatchError};
-use crate::domain::UserId;
+use crate::domain::{TaskId, UserId};
 use crate::hub::{ConnId, Hub, HubError, Push};
 use crate::store::Store;
 
@@ -245,6 +245,9 @@ async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
         ClientMsg::Complete { task_id, outcome, summary } => {
             Command::Complete { agent, task: task_id, outcome, summary }
         }
+        ClientMsg::Summary { task_id, summary } => {
+            return write_summary(env, agent, task_id, &summary, reference).await;
+        }
         ClientMsg::SetStatus { status } => Command::SetStatus { agent, status },
         ClientMsg::Release { task_id, note } => Command::Release { agent, task: task_id, note },
     };
@@ -252,6 +255,33 @@ async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
         Ok(_) => ServerMsg::Ack { reference },
         Err(HubError::Stopped) => ServerMsg::error("shutting_down", "the server is shutting down", reference),
         Err(HubError::Dispatch(e)) => ServerMsg::error(dispatch_code(&e), e.to_string(), reference),
+    }
+}
+
+/// A summary written after the call: straight to the store, since the
+/// task has left the dispatcher.
+async fn write_summary(
+    env: &SessionEnv,
+    agent: UserId,
+    task: TaskId,
+    summary: &str,
+    reference: Option<String>,
+) -> ServerMsg {
+    let summary = summary.trim();
+    if summary.is_empty() {
+        return ServerMsg::error("bad_message", "summary: empty", reference);
+    }
+    if summary.chars().count() > MAX_SUMMARY_CHARS {
+        let message = format!("a summary is at most {MAX_SUMMARY_CHARS} characters");
+        return ServerMsg::error("summary_too_long", message, reference);
+    }
+    match env.store.set_attempt_summary(task, agent, summary, Timestamp::now()).await {
+        Ok(true) => ServerMsg::Ack { reference },
+        Ok(false) => ServerMsg::error("no_finished_attempt", "you have no finished attempt at this task", reference),
+        Err(e) => {
+            tracing::error!(error = %e, %task, "writing a call summary failed");
+            ServerMsg::error("internal", "internal error; see the server log", reference)
+        }
     }
 }
 
