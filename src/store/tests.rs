@@ -395,3 +395,23 @@ async fn cases_on_postgres() {
     };
     cases_lifecycle(db.store().await).await;
 }
+
+/// PostgreSQL over TLS: `sslmode=require` encrypts (the server's own
+/// statistics say so), and `verify-full` checks the certificate, refusing
+/// a self-signed one that no trusted root vouches for.
+#[tokio::test]
+async fn postgres_over_tls() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = Store::connect(&format!("{}&sslmode=require", db.url)).await.unwrap();
+    let row = sqlx::query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetch_one(&store.pool).await;
+    match row {
+        Ok(row) => assert!(row.try_get::<bool, _>("ssl").unwrap(), "sslmode=require connected without TLS"),
+        Err(e) => panic!("reading pg_stat_ssl: {e}"),
+    }
+    store.close().await;
+    let refused = Store::connect(&format!("{}&sslmode=verify-full", db.url)).await;
+    let err = refused.err().expect("a certificate no trusted root vouches for must be refused").to_string();
+    assert!(err.to_lowercase().contains("certificate"), "refused for another reason: {err}");
+}
