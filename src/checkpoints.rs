@@ -35,7 +35,7 @@ pub struct Runner {
     pub writer: Writer,
     pub hub: Hub,
     pub rules: Arc<Rules>,
-    pub calendar: Calendar,
+    pub calendar: Arc<Calendar>,
     pub checkpoints: Checkpoints,
 }
 

@@ -54,16 +54,18 @@ impl AppState {
         auth: Arc<Auth>,
         config: Config,
         rules: Rules,
-        (calendar, checkpoints): (Calendar, Checkpoints),
+        checkpoints: Checkpoints,
         shutdown: CancellationToken,
     ) -> Self {
+        // One calendar: the dispatcher's rules hold it too.
+        let calendar = rules.calendar.clone();
         AppState {
             store,
             hub,
             auth,
             config: Arc::new(config),
             rules: Arc::new(rules),
-            calendar: Arc::new(calendar),
+            calendar,
             checkpoints: Arc::new(checkpoints),
             shutdown,
             sessions: TaskTracker::new(),
@@ -130,7 +132,7 @@ pub enum ServerError {
 /// record before returning.
 pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
     let rules = config.rules()?;
-    let (calendar, checkpoints) = (config.calendar()?, config.checkpoints()?);
+    let checkpoints = config.checkpoints()?;
     let store = Store::connect(&config.database_url()).await?;
     store.migrate().await?;
     let secret = if config.auth.token_secret.is_empty() {
@@ -177,7 +179,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         writer: writer.clone(),
         hub: hub.clone(),
         rules: shared_rules.clone(),
-        calendar: calendar.clone(),
+        calendar: rules.calendar.clone(),
         checkpoints: checkpoints.clone(),
     };
     let checkpoint_task = tokio::spawn(runner.run(shutdown.clone()));
@@ -199,7 +201,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     };
     let case_task = tokio::spawn(case_watch.run(shutdown.clone()));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let state = AppState::new(store.clone(), hub, auth, config, rules, (calendar, checkpoints), shutdown.clone());
+    let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shutdown.clone());
     let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
     tracing::info!(http = %http_addr, database = ?store.backend(), "switchboard is serving");
     let served = axum::serve(listeners.http, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;

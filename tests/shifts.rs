@@ -106,9 +106,17 @@ async fn handing_over_at_once_and_bad_schedules() {
     let (status, mine) = li_http.get(&path).await;
     assert_eq!((status, &mine["schedule"]), (200, &ok["schedule"]), "unchanged by the refused ones");
 
+    // A note waits for the shift's end; it can be read and withdrawn.
+    let handover = format!("/api/v1/agents/{li}/handover");
+    let (status, left) = li_http.post(&handover, json!({"note": "the Zhang callback is half done"})).await;
+    assert_eq!(status, 200, "{left}");
+    let (status, read) = li_http.get(&handover).await;
+    assert_eq!((status, &read["note"], &read["applies_at"]), (200, &left["note"], &left["applies_at"]), "{read}");
+    assert_eq!(li_http.delete(&handover).await.0, 204);
+    assert_eq!(li_http.get(&handover).await.0, 404);
+
     // Without shifts, a note alone is refused; `now` hands over at once.
     admin.put(&path, json!({})).await;
-    let handover = format!("/api/v1/agents/{li}/handover");
     let (status, err) = li_http.post(&handover, json!({"note": "for later"})).await;
     assert_eq!((status, err["error"]["code"].as_str()), (422, Some("no_schedule")));
     let (status, err) = li_http.post(&handover, json!({"note": "  ", "now": true})).await;

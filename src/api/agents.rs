@@ -83,6 +83,8 @@ pub struct AgentInfo {
     pub connected: bool,
     pub tasks: Vec<TaskId>,
     pub missed_offers_in_a_row: u32,
+    /// In the last minutes of a shift or past its end: offered nothing new.
+    pub winding_down: bool,
 }
 
 fn agent_info(user: User, live: Option<&AgentView>) -> AgentInfo {
@@ -100,6 +102,7 @@ fn agent_info(user: User, live: Option<&AgentView>) -> AgentInfo {
         connected: live.is_some_and(|l| l.connected),
         tasks: live.map(|l| l.tasks.clone()).unwrap_or_default(),
         missed_offers_in_a_row: live.map_or(0, |l| l.missed_offers_in_a_row),
+        winding_down: live.is_some_and(|l| l.winding_down),
     }
 }
 

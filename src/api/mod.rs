@@ -37,6 +37,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::cancel_task,
         agents::create_user, agents::create_agent, agents::list_agents, agents::get_agent, agents::update_agent,
         agents::set_status, shifts::put_schedule, shifts::get_schedule, shifts::handover,
+        shifts::get_handover, shifts::delete_handover,
         floor::list_queues, floor::get_customer, floor::put_customer, floor::health,
         cti::post_event, cti::list_calls, cti::get_call,
         missed::report, missed::backlog, registrations::register, registrations::event_ended,
@@ -79,7 +80,10 @@ pub fn router() -> Router<AppState> {
         .route("/agents/{id}", get(agents::get_agent).patch(agents::update_agent))
         .route("/agents/{id}/status", put(agents::set_status))
         .route("/agents/{id}/schedule", put(shifts::put_schedule).get(shifts::get_schedule))
-        .route("/agents/{id}/handover", post(shifts::handover))
+        .route(
+            "/agents/{id}/handover",
+            post(shifts::handover).get(shifts::get_handover).delete(shifts::delete_handover),
+        )
         .route("/queues", get(floor::list_queues))
         .route("/customers/{phone}", get(floor::get_customer).put(floor::put_customer))
         .route("/cti/events", post(cti::post_event))

@@ -160,3 +160,39 @@ pub async fn handover(
     tracing::info!(agent = %id, by = %caller.id(), %applies_at, "handover note left");
     Ok(Json(HandoverView { agent_id: id, note, written_at: now, applies_at }))
 }
+
+/// The note waiting for the end of the agent's shift (the agent, or a
+/// supervisor or admin).
+#[utoipa::path(get, path = "/api/v1/agents/{id}/handover", tag = "agents", params(("id" = UserId, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = HandoverView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such agent, or no note waiting")))]
+pub async fn get_handover(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<UserId>,
+) -> Result<Json<HandoverView>, ApiError> {
+    caller.require_self_or_oversight(id)?;
+    agent_exists(&state, id).await?;
+    let (note, written_at) =
+        state.store.handover_note(id).await?.ok_or_else(|| ApiError::not_found("handover note"))?;
+    let applies_at = agent_schedule(&state, id).await?.next_end_after(&state.calendar, Timestamp::now());
+    let applies_at = applies_at.ok_or_else(|| ApiError::not_found("handover note"))?;
+    Ok(Json(HandoverView { agent_id: id, note, written_at, applies_at }))
+}
+
+/// Withdraw the note waiting for the end of the shift.
+#[utoipa::path(delete, path = "/api/v1/agents/{id}/handover", tag = "agents", params(("id" = UserId, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_handover(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<UserId>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    caller.require_self_or_oversight(id)?;
+    agent_exists(&state, id).await?;
+    let (_, written_at) = state.store.handover_note(id).await?.ok_or_else(|| ApiError::not_found("handover note"))?;
+    state.store.clear_handover_note(id, written_at).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -24,8 +24,8 @@ async fn app(db: &TestDb) -> (Router, AppState) {
         shutdown.clone(),
     );
     let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
-    let clock = (config.calendar().unwrap(), config.checkpoints().unwrap());
-    let state = AppState::new(store, hub, auth.into(), config, rules, clock, shutdown);
+    let checkpoints = config.checkpoints().unwrap();
+    let state = AppState::new(store, hub, auth.into(), config, rules, checkpoints, shutdown);
     (router().with_state(state.clone()), state)
 }
 

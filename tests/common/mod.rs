@@ -160,6 +160,9 @@ impl Http {
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
         self.raw("PATCH", path, Some(body.to_string()), "application/json").await
     }
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.raw("DELETE", path, None, "application/json").await
+    }
 
     pub async fn raw(&self, method: &str, path: &str, body: Option<String>, content_type: &str) -> (u16, Value) {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
