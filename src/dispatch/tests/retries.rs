@@ -2,6 +2,8 @@
 //! the gap, never after the end of the deadline's day, and closes as
 //! `unreachable` when the attempts run out.
 
+use proptest::prelude::*;
+
 use super::*;
 use crate::calendar::tests::{local, show};
 
