@@ -10,11 +10,11 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
-use crate::calendar::Calendar;
-use crate::dispatch::{Command, NewTask, Reservation, Rules};
+use crate::dispatch::{Command, Reservation, Rules};
 use crate::domain::{CaseDeadline, TaskKind};
 use crate::hub::Hub;
 use crate::store::{CaseFilter, CaseRecord, NewTaskRow, Store, StoreError};
+use crate::wake;
 
 /// Longest sleep: a case opened meanwhile (by REST, or on another node)
 /// is looked at this late at most.
@@ -27,25 +27,15 @@ pub struct CaseWatch {
     pub store: Store,
     pub hub: Hub,
     pub rules: Arc<Rules>,
-    pub calendar: Arc<Calendar>,
     pub remind_before: SignedDuration,
 }
 
 impl CaseWatch {
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            let wait = match self.tick(Timestamp::now()).await {
-                Ok(next) => {
-                    next.map_or(MAX_SLEEP, |t| t.duration_since(Timestamp::now()).unsigned_abs().min(MAX_SLEEP))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "reminding case owners failed; will retry");
-                    MAX_SLEEP
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
+            let round = self.tick(Timestamp::now()).await;
+            if !wake::until_next(round, MAX_SLEEP, MAX_SLEEP, "reminding case owners", &shutdown).await {
+                return;
             }
         }
     }
@@ -80,7 +70,7 @@ impl CaseWatch {
     ) -> Result<(), StoreError> {
         let kind = TaskKind::ComplaintFollowUp;
         let plan = self.rules.plan(kind, now, None, Some(by));
-        let local = by.to_zoned(self.calendar.time_zone().clone()).strftime("%m-%d %H:%M");
+        let local = by.to_zoned(self.rules.calendar.time_zone().clone()).strftime("%m-%d %H:%M");
         let about = format!("complaint about {} ({})", case.merchant, case.category);
         let reason = match deadline {
             CaseDeadline::Answer => format!("{about}: answer the customer by {local}"),
@@ -96,8 +86,7 @@ impl CaseWatch {
             return Ok(()); // reminded by another node, or resolved meanwhile
         }
         tracing::info!(case = %case.id, deadline = %deadline, task = %row.id, owner = %case.owner_id, "case owner reminded");
-        let new = NewTask { card: Arc::new(row.card(&self.rules)), plan, enqueued_at: now, held_by: None };
-        if let Err(e) = self.hub.command(Command::AddTask(new)).await {
+        if let Err(e) = self.hub.command(Command::AddTask(row.to_new_task(&self.rules, plan))).await {
             tracing::warn!(task = %row.id, error = %e, "case reminder stored but not dispatched");
         }
         Ok(())

@@ -12,6 +12,14 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Calendar;
 pub use crate::domain::{CaseChannel, CaseDeadline, CaseStatus, CaseStep};
 
+impl CaseStep {
+    /// A resolved complaint is followed by a call to the customer to
+    /// confirm they are satisfied (DOMAIN.md, "Complaints").
+    pub fn calls_for_satisfaction_check(self) -> bool {
+        self == CaseStep::Resolved
+    }
+}
+
 impl CaseChannel {
     /// Public complaints the merchant must answer within a working day.
     pub fn needs_merchant_reply(self) -> bool {

@@ -16,12 +16,12 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
-use crate::calendar::Calendar;
-use crate::dispatch::{Command, NewTask, Rules};
+use crate::dispatch::{Command, Rules};
 use crate::domain::TaskKind;
 use crate::followup::{self, Checkpoints};
 use crate::hub::Hub;
 use crate::store::{CheckpointCallback, NewTaskRow, Store};
+use crate::wake;
 use crate::writer::Writer;
 
 /// Longest sleep before the clock is looked at again, so that a wall-clock
@@ -35,7 +35,6 @@ pub struct Runner {
     pub writer: Writer,
     pub hub: Hub,
     pub rules: Arc<Rules>,
-    pub calendar: Arc<Calendar>,
     pub checkpoints: Checkpoints,
 }
 
@@ -43,28 +42,19 @@ impl Runner {
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
             let now = Timestamp::now();
-            let wait = match self.catch_up(now).await {
-                Ok(()) => {
-                    let after = now.checked_add(SignedDuration::from_millis(1)).unwrap_or(now);
-                    let next = self.checkpoints.release_at(&self.calendar, after);
-                    let until = next.duration_since(Timestamp::now()).unsigned_abs();
-                    until.min(MAX_SLEEP)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "missed-call checkpoint failed; will retry");
-                    RETRY
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
+            let round = self.catch_up(now).await.map(|()| {
+                let after = now.checked_add(SignedDuration::from_millis(1)).unwrap_or(now);
+                Some(self.checkpoints.release_at(&self.rules.calendar, after))
+            });
+            if !wake::until_next(round, MAX_SLEEP, RETRY, "missed-call checkpoint", &shutdown).await {
+                return;
             }
         }
     }
 
     /// Fires the latest checkpoint at or before `now` unless it has fired.
     async fn catch_up(&self, now: Timestamp) -> Result<(), crate::store::StoreError> {
-        let Some(latest) = self.checkpoints.latest_at_or_before(&self.calendar, now) else { return Ok(()) };
+        let Some(latest) = self.checkpoints.latest_at_or_before(&self.rules.calendar, now) else { return Ok(()) };
         if self.store.last_checkpoint_run().await?.is_some_and(|last| last >= latest) {
             return Ok(());
         }
@@ -76,12 +66,12 @@ impl Runner {
         let _ = self.writer.flush().await;
         let backlog: Vec<followup::Miss> = self.store.missed_backlog().await?.iter().map(|e| e.miss()).collect();
         let answered: HashMap<_, _> = self.store.answered_backlog_callers().await?;
-        let release = followup::release(&self.calendar, &self.checkpoints, &backlog, &answered, checkpoint);
+        let release = followup::release(&self.rules.calendar, &self.checkpoints, &backlog, &answered, checkpoint);
         let mut callbacks = Vec::with_capacity(release.callbacks.len());
         let mut tasks = Vec::with_capacity(release.callbacks.len());
         for cb in &release.callbacks {
             let plan = self.rules.plan(TaskKind::MissedCallCallback, now, None, Some(cb.deadline));
-            let reason = Some(followup::describe(&self.calendar, cb));
+            let reason = Some(followup::describe(&self.rules.calendar, cb));
             let row = NewTaskRow::planned(
                 &self.rules,
                 TaskKind::MissedCallCallback,
@@ -91,7 +81,7 @@ impl Runner {
                 now,
                 None,
             );
-            tasks.push(NewTask { card: Arc::new(row.card(&self.rules)), plan, enqueued_at: now, held_by: None });
+            tasks.push(row.to_new_task(&self.rules, plan));
             callbacks.push(CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() });
         }
         if !self.store.fire_checkpoint(checkpoint, now, &callbacks, &release.got_through).await? {

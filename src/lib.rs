@@ -30,6 +30,7 @@ pub mod shifts;
 pub mod sip;
 pub mod store;
 pub mod testing;
+pub mod wake;
 pub mod writer;
 pub mod ws;
 

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::{Command, Rules};
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
+use crate::wake;
 
 /// Longest wait between looks at the schedule: a task scheduled meanwhile
 /// (by REST, or by another node) is released at most this late.
@@ -30,17 +31,9 @@ pub struct Scheduler {
 impl Scheduler {
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            let wait = match self.release_due(Timestamp::now()).await {
-                Ok(Some(next)) => next.duration_since(Timestamp::now()).unsigned_abs().min(MAX_SLEEP),
-                Ok(None) => MAX_SLEEP,
-                Err(e) => {
-                    tracing::error!(error = %e, "releasing scheduled tasks failed; will retry");
-                    RETRY
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
+            let round = self.release_due(Timestamp::now()).await;
+            if !wake::until_next(round, MAX_SLEEP, RETRY, "releasing scheduled tasks", &shutdown).await {
+                return;
             }
         }
     }

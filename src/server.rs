@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{self, Auth};
-use crate::calendar::Calendar;
 use crate::case_watch::CaseWatch;
 use crate::checkpoints::Runner;
 use crate::config::{Config, ConfigError};
@@ -35,8 +34,8 @@ pub struct AppState {
     pub hub: Hub,
     pub auth: Arc<Auth>,
     pub config: Arc<Config>,
+    /// The dispatcher's rules, with the centre's calendar (`rules.calendar`).
     pub rules: Arc<Rules>,
-    pub calendar: Arc<Calendar>,
     pub checkpoints: Arc<Checkpoints>,
     /// Fires when the server starts shutting down; sessions close on it.
     pub shutdown: CancellationToken,
@@ -57,15 +56,12 @@ impl AppState {
         checkpoints: Checkpoints,
         shutdown: CancellationToken,
     ) -> Self {
-        // One calendar: the dispatcher's rules hold it too.
-        let calendar = rules.calendar.clone();
         AppState {
             store,
             hub,
             auth,
             config: Arc::new(config),
             rules: Arc::new(rules),
-            calendar,
             checkpoints: Arc::new(checkpoints),
             shutdown,
             sessions: TaskTracker::new(),
@@ -179,7 +175,6 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         writer: writer.clone(),
         hub: hub.clone(),
         rules: shared_rules.clone(),
-        calendar: rules.calendar.clone(),
         checkpoints: checkpoints.clone(),
     };
     let checkpoint_task = tokio::spawn(runner.run(shutdown.clone()));
@@ -196,7 +191,6 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         store: store.clone(),
         hub: hub.clone(),
         rules: shared_rules.clone(),
-        calendar: rules.calendar.clone(),
         remind_before: SignedDuration::from_mins(config.cases.remind_before_minutes as i64),
     };
     let case_task = tokio::spawn(case_watch.run(shutdown.clone()));

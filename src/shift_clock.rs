@@ -16,6 +16,7 @@ use crate::domain::UserId;
 use crate::hub::{Hub, HubError};
 use crate::shifts::{self, ShiftEvent, WeeklySchedule};
 use crate::store::{Store, StoreError};
+use crate::wake;
 
 /// Longest sleep: how late a schedule change or an agent logging in during
 /// a wind-down is noticed.
@@ -36,19 +37,12 @@ impl ShiftClock {
         let mut last = Timestamp::now();
         loop {
             let now = Timestamp::now();
-            let wait = match self.tick(last, now).await {
-                Ok(next) => {
-                    last = now;
-                    next.map_or(MAX_SLEEP, |t| t.duration_since(Timestamp::now()).unsigned_abs().min(MAX_SLEEP))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "applying shift edges failed; will retry");
-                    MAX_SLEEP
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
+            let round = self.tick(last, now).await;
+            if round.is_ok() {
+                last = now;
+            }
+            if !wake::until_next(round, MAX_SLEEP, MAX_SLEEP, "applying shift edges", &shutdown).await {
+                return;
             }
         }
     }

@@ -6,14 +6,12 @@ use std::time::{Duration, Instant};
 
 use switchboard::testing::temp_dir;
 
-fn switchboard() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.env_remove("RUST_LOG").env_remove("DATABASE_URL");
-    cmd
-}
+#[path = "common/binary.rs"]
+mod bin;
+use bin::binary;
 
 fn user_add(data: &std::path::Path, args: &[&str], password: &str) -> std::process::Output {
-    let mut child = switchboard()
+    let mut child = binary()
         .args(["user", "add"])
         .args(args)
         .arg("--data-dir")
@@ -54,14 +52,14 @@ fn the_database_is_chosen_by_flag_or_database_url() {
     let dir = temp_dir("cli");
     let db = dir.join("elsewhere.db");
     let url = format!("sqlite:{}?mode=rwc", db.display());
-    let out = switchboard().args(["migrate", "--database-url", &url]).output().unwrap();
+    let out = binary().args(["migrate", "--database-url", &url]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(db.exists(), "migrated where the flag said");
     std::fs::remove_file(&db).unwrap();
-    let out = switchboard().arg("migrate").env("DATABASE_URL", &url).output().unwrap();
+    let out = binary().arg("migrate").env("DATABASE_URL", &url).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(db.exists(), "migrated where DATABASE_URL said");
-    let out = switchboard().arg("migrate").env("DATABASE_URL", "mysql://db/x").output().unwrap();
+    let out = binary().arg("migrate").env("DATABASE_URL", "mysql://db/x").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("server.database_url: must be empty, postgres://... or sqlite:..."), "{err}");
@@ -73,17 +71,17 @@ fn check_config_names_the_bad_key() {
     let dir = temp_dir("cli");
     let file = dir.join("bad.toml");
     std::fs::write(&file, "[dispatch]\noffer_timeout_secs = 0\nwrap_up_secs = 99999\n").unwrap();
-    let out = switchboard().args(["check-config", "--config"]).arg(&file).output().unwrap();
+    let out = binary().args(["check-config", "--config"]).arg(&file).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("dispatch.offer_timeout_secs: must be 1-600"), "{err}");
     assert!(err.contains("dispatch.wrap_up_secs: must be at most 3600"), "{err}");
     std::fs::write(&file, "[kinds.taxi]\npriority = 1\n").unwrap();
-    let out = switchboard().args(["check-config", "--config"]).arg(&file).output().unwrap();
+    let out = binary().args(["check-config", "--config"]).arg(&file).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("kinds.taxi"));
-    let out = switchboard().args(["check-config", "--config", "config/switchboard.toml"]).output().unwrap();
+    let out = binary().args(["check-config", "--config", "config/switchboard.toml"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = switchboard().args(["check-config", "--config"]).arg(dir.join("missing.toml")).output().unwrap();
+    let out = binary().args(["check-config", "--config"]).arg(dir.join("missing.toml")).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -97,11 +95,11 @@ fn every_command_has_help() {
         &["check-config", "--help"],
         &["user", "add", "--help"],
     ] {
-        let out = switchboard().args(args).output().unwrap();
+        let out = binary().args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
     }
-    let out = switchboard().args(["serve", "--help"]).output().unwrap();
+    let out = binary().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in ["--config", "--http", "--sip", "--data-dir"] {
         assert!(help.contains(flag), "serve --help lacks {flag}");
@@ -111,7 +109,7 @@ fn every_command_has_help() {
 #[test]
 fn a_fresh_serve_says_how_to_create_the_first_user_and_stops_on_sigterm() {
     let data = temp_dir("cli");
-    let mut child = switchboard()
+    let mut child = binary()
         .args(["serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .stderr(Stdio::piped())

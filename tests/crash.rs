@@ -2,14 +2,17 @@
 //! binary is killed with SIGKILL in the middle of a burst of new tasks and
 //! accepts, with callbacks pending, and started again on the same data.
 
+#[path = "common/binary.rs"]
+mod bin;
 mod common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use bin::binary;
 use common::{Console, Http};
 use futures_util::{SinkExt, StreamExt};
 use jiff::{SignedDuration, Timestamp};
@@ -18,12 +21,6 @@ use switchboard::testing::temp_dir;
 use tokio_tungstenite::tungstenite::Message;
 
 const PASSWORD: &str = "a long password";
-
-fn switchboard() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.env_remove("RUST_LOG").env_remove("DATABASE_URL");
-    cmd
-}
 
 /// A running server, killed (SIGKILL) when dropped, so a failing test
 /// leaves no process behind.
@@ -45,7 +42,7 @@ impl Drop for Server {
 /// Starts `serve` on `data` and returns it with its HTTP address, read
 /// from its "serving" log line.
 fn serve(data: &std::path::Path) -> (Server, SocketAddr) {
-    let mut child = switchboard()
+    let mut child = binary()
         .args(["serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .stderr(Stdio::piped())
@@ -64,17 +61,10 @@ fn serve(data: &std::path::Path) -> (Server, SocketAddr) {
     (Server(child), addr)
 }
 
-async fn login(addr: SocketAddr, user: &str) -> Http {
-    let (status, body) =
-        Http { addr, token: None }.post("/api/v1/login", json!({"username": user, "password": PASSWORD})).await;
-    assert_eq!(status, 200, "{body}");
-    Http { addr, token: Some(body["token"].as_str().unwrap().to_owned()) }
-}
-
 #[tokio::test]
 async fn a_killed_server_loses_no_task_and_assigns_none_twice() {
     let data = temp_dir("crash");
-    let mut add = switchboard()
+    let mut add = binary()
         .args(["user", "add", "admin", "--role", "admin", "--data-dir"])
         .arg(&data)
         .stdin(Stdio::piped())
@@ -85,7 +75,7 @@ async fn a_killed_server_loses_no_task_and_assigns_none_twice() {
     assert!(add.wait().unwrap().success());
 
     let (mut server, addr) = serve(&data);
-    let admin = login(addr, "admin").await;
+    let admin = Http::login(addr, "admin", PASSWORD).await;
     let agents = ["li", "wang", "zhao", "qian"];
     for name in agents {
         let body = json!({"username": name, "password": PASSWORD, "skills": ["callbacks", "marketing"]});
@@ -112,7 +102,7 @@ async fn a_killed_server_loses_no_task_and_assigns_none_twice() {
     // arrive; the server is killed in the middle of it.
     let mut consoles = Vec::new();
     for name in agents {
-        let http = login(addr, name).await;
+        let http = Http::login(addr, name, PASSWORD).await;
         let mut console = Console::open(addr).await;
         console.auth(&http).await;
         consoles.push(tokio::spawn(async move {
@@ -158,7 +148,7 @@ async fn a_killed_server_loses_no_task_and_assigns_none_twice() {
     // Started again on the same data: every task that got its 201 is there,
     // none is held by two agents, the callbacks are still due.
     let (mut server, addr) = serve(&data);
-    let admin = login(addr, "admin").await;
+    let admin = Http::login(addr, "admin", PASSWORD).await;
     let mut holders: HashSet<String> = HashSet::new();
     for id in &created {
         let (status, task) = admin.get(&format!("/api/v1/tasks/{id}")).await;

@@ -193,9 +193,13 @@ pub async fn get_agent(
     agent_response(&state, id).await
 }
 
+/// The user `id` if it takes work (an agent or a dispatcher), else 404.
+pub(super) async fn find_agent(state: &AppState, id: UserId) -> Result<User, ApiError> {
+    state.store.user(id).await?.filter(|u| u.role.takes_work()).ok_or_else(|| ApiError::not_found("agent"))
+}
+
 async fn agent_response(state: &AppState, id: UserId) -> Result<Json<AgentInfo>, ApiError> {
-    let user =
-        state.store.user(id).await?.filter(|u| u.role.takes_work()).ok_or_else(|| ApiError::not_found("agent"))?;
+    let user = find_agent(state, id).await?;
     let live = state.hub.query(move |d, _| d.agents_view().into_iter().find(|v| v.id == id)).await?;
     Ok(Json(agent_info(user, live.as_ref())))
 }
@@ -220,8 +224,7 @@ pub async fn update_agent(
         back_office_capacity: req.back_office_capacity,
     };
     accounts::check_patch(&state.rules, &patch)?;
-    let user =
-        state.store.user(id).await?.filter(|u| u.role.takes_work()).ok_or_else(|| ApiError::not_found("agent"))?;
+    let user = find_agent(&state, id).await?;
     let user = state
         .store
         .update_agent(user.id, patch, Timestamp::now())

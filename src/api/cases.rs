@@ -1,8 +1,6 @@
 //! Complaint cases (客诉): opened from any channel, owned by a named agent,
 //! every step on the record. The deadline rules are in `crate::cases`.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::cases::{CaseDeadline, CaseError};
-use crate::dispatch::{Command, NewTask};
+use crate::dispatch::Command;
 use crate::domain::{CaseChannel, CaseId, CaseStatus, CaseStep, Phone, TaskKind, UserId};
 use crate::server::AppState;
 use crate::store::{CaseFilter, CaseRecord, CaseStepWrite, NewCase, NewTaskRow};
@@ -110,12 +108,10 @@ fn optional_text(field: &str, value: Option<String>, max: usize) -> Result<Optio
     value.filter(|v| !v.trim().is_empty()).map(|v| text(field, &v, max)).transpose()
 }
 
-/// The owner must be someone who takes work.
-async fn agent(state: &AppState, id: UserId) -> Result<UserId, ApiError> {
-    match state.store.user(id).await? {
-        Some(u) if u.role.takes_work() => Ok(u.id),
-        _ => Err(ApiError::unprocessable("unknown_owner", "owner: no such agent")),
-    }
+/// The owner must be someone who takes work; naming anyone else is bad input.
+async fn check_owner(state: &AppState, id: UserId) -> Result<UserId, ApiError> {
+    let agent = state.store.user(id).await?.filter(|u| u.role.takes_work());
+    agent.map(|u| u.id).ok_or_else(|| ApiError::unprocessable("unknown_owner", "owner: no such agent"))
 }
 
 /// Open a complaint case. Its deadlines follow `[cases]`: the customer is
@@ -135,7 +131,7 @@ pub async fn create_case(
         return Err(ApiError::unprocessable("invalid_field", "received_at: must not be in the future"));
     }
     let owner = match (req.owner, caller.role().takes_work()) {
-        (Some(owner), _) => agent(&state, owner).await?,
+        (Some(owner), _) => check_owner(&state, owner).await?,
         (None, true) => caller.id(),
         (None, false) => return Err(ApiError::unprocessable("invalid_field", "owner: required")),
     };
@@ -153,7 +149,7 @@ pub async fn create_case(
         description: text("description", &req.description, MAX_TEXT_CHARS)?,
         owner,
         received_at,
-        deadlines: state.config.cases.deadlines(&state.calendar, req.channel, received_at),
+        deadlines: state.config.cases.deadlines(&state.rules.calendar, req.channel, received_at),
         created_by: Some(caller.id()),
     };
     state.store.insert_case(&case).await?;
@@ -216,14 +212,14 @@ pub async fn record_step(
     caller.require_self_or_oversight(case.owner_id)?;
     let note = optional_text("note", req.note, MAX_TEXT_CHARS)?;
     let new_owner = match (req.step, req.owner) {
-        (CaseStep::Reassigned, Some(owner)) => Some(agent(&state, owner).await?),
+        (CaseStep::Reassigned, Some(owner)) => Some(check_owner(&state, owner).await?),
         (CaseStep::Reassigned, None) => return Err(ApiError::unprocessable("invalid_field", "owner: required")),
         (_, Some(_)) => return Err(ApiError::unprocessable("invalid_field", "owner: only with `reassigned`")),
         (_, None) => None,
     };
     let status = case.clock().after(req.step)?;
     let now = Timestamp::now();
-    let follow_up = (req.step == CaseStep::Resolved).then(|| {
+    let follow_up = req.step.calls_for_satisfaction_check().then(|| {
         let plan = state.rules.plan(TaskKind::ComplaintFollowUp, now, None, None);
         let reason = format!("complaint about {} resolved: call to confirm the customer is satisfied", case.merchant);
         let phone = case.customer_phone.clone();
@@ -244,12 +240,11 @@ pub async fn record_step(
         return Err(ApiError::conflict("case_changed", "the case changed meanwhile; read it again"));
     }
     tracing::info!(case = %id, step = %req.step, by = %caller.id(), "case step recorded");
-    if let Some((row, plan)) = follow_up {
-        let new = NewTask { card: Arc::new(row.card(&state.rules)), plan, enqueued_at: now, held_by: None };
-        if let Err(e) = state.hub.command(Command::AddTask(new)).await {
-            // Stored with the step: the next start dispatches it.
-            tracing::warn!(task = %row.id, error = %e, "satisfaction callback stored but not dispatched");
-        }
+    if let Some((row, plan)) = follow_up
+        && let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await
+    {
+        // Stored with the step: the next start dispatches it.
+        tracing::warn!(task = %row.id, error = %e, "satisfaction callback stored but not dispatched");
     }
     let stored = state.store.case(id).await?.ok_or_else(|| ApiError::not_found("case"))?;
     Ok(Json(view(stored, now)))

@@ -48,11 +48,11 @@ pub struct BacklogView {
 }
 
 fn local(state: &AppState, t: Timestamp) -> String {
-    t.to_zoned(state.calendar.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    t.to_zoned(state.rules.calendar.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
 fn view(state: &AppState, e: BacklogEntry) -> BacklogView {
-    let release_at = state.checkpoints.release_at(&state.calendar, e.at);
+    let release_at = state.checkpoints.release_at(&state.rules.calendar, e.at);
     BacklogView {
         id: e.id,
         at: local(state, e.at),

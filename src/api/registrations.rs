@@ -2,8 +2,6 @@
 //! callbacks the rules call for (`src/registrations.rs`) are created with
 //! the registration, all or nothing.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +13,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::tasks::live_view;
-use crate::dispatch::{Command, NewTask};
+use crate::dispatch::Command;
 use crate::domain::{Phone, Role, TaskId, TaskKind};
 use crate::registrations::{self, CustomerKind, EventKind, Registration, RegistrationError};
 use crate::server::AppState;
@@ -91,10 +89,11 @@ pub async fn register(
         event_date: body.event_date,
         registered_at: at,
     };
-    let plans =
-        registrations::plan(&state.calendar, &state.config.registrations, &registration).map_err(|e| match e {
+    let plans = registrations::plan(&state.rules.calendar, &state.config.registrations, &registration).map_err(
+        |e| match e {
             RegistrationError::EventInPast { .. } => ApiError::unprocessable("event_in_past", e.to_string()),
-        })?;
+        },
+    )?;
     let phone = &body.customer_phone;
     match body.customer_kind {
         CustomerKind::Returning if !state.store.knows_customer(phone).await? => {
@@ -137,8 +136,7 @@ pub async fn register(
     // Stored first, with the registration: a crash leaves all or nothing.
     state.store.add_registration(&stored, &tasks).await?;
     for (row, plan) in rows.into_iter().filter(|(row, _)| row.not_before.is_none()) {
-        let new = NewTask { card: Arc::new(row.card(&state.rules)), plan, enqueued_at: now, held_by: None };
-        if let Err(e) = state.hub.command(Command::AddTask(new)).await {
+        if let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
             // Stored: the next start dispatches it.
             tracing::warn!(task = %row.id, error = %e, "registration callback stored but not dispatched");
         }
@@ -236,8 +234,7 @@ pub async fn event_ended(
         return Err(ApiError::conflict("event_already_ended", "this event has already ended; nothing was created"));
     }
     for (row, plan) in rows {
-        let new = NewTask { card: Arc::new(row.card(&state.rules)), plan, enqueued_at: now, held_by: None };
-        if let Err(e) = state.hub.command(Command::AddTask(new)).await {
+        if let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
             tracing::warn!(task = %row.id, error = %e, "marketing callback stored but not dispatched");
         }
     }

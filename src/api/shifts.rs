@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::agents::find_agent;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
 use crate::dispatch::Command;
@@ -63,15 +64,8 @@ impl From<ScheduleError> for ApiError {
     }
 }
 
-async fn agent_exists(state: &AppState, id: UserId) -> Result<(), ApiError> {
-    match state.store.user(id).await? {
-        Some(u) if u.role.takes_work() => Ok(()),
-        _ => Err(ApiError::not_found("agent")),
-    }
-}
-
 fn view(state: &AppState, agent_id: UserId, schedule: &WeeklySchedule) -> ScheduleView {
-    let next_shift_end = schedule.next_end_after(&state.calendar, Timestamp::now());
+    let next_shift_end = schedule.next_end_after(&state.rules.calendar, Timestamp::now());
     ScheduleView { agent_id, schedule: schedule.to_spec(), next_shift_end }
 }
 
@@ -99,7 +93,7 @@ pub async fn put_schedule(
     caller.require(&[Role::Supervisor, Role::Admin])?;
     let named = state.config.shifts.named_shifts().map_err(|p| ApiError::internal(&p.join("; ")))?;
     let schedule = WeeklySchedule::parse(&spec, &named)?;
-    agent_exists(&state, id).await?;
+    find_agent(&state, id).await?;
     let to_store = (!schedule.is_empty()).then(|| schedule.to_spec());
     if !state.store.set_schedule(id, to_store.as_ref()).await? {
         return Err(ApiError::not_found("agent"));
@@ -118,7 +112,7 @@ pub async fn get_schedule(
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     caller.require_self_or_oversight(id)?;
-    agent_exists(&state, id).await?;
+    find_agent(&state, id).await?;
     Ok(Json(view(&state, id, &agent_schedule(&state, id).await?)))
 }
 
@@ -141,14 +135,14 @@ pub async fn handover(
     if note.is_empty() || note.chars().count() > MAX_NOTE_CHARS {
         return Err(ApiError::unprocessable("invalid_field", format!("note: 1-{MAX_NOTE_CHARS} characters")));
     }
-    agent_exists(&state, id).await?;
+    find_agent(&state, id).await?;
     let now = Timestamp::now();
     if req.now {
         state.hub.command(Command::EndShift { agent: id, note: Some(note.clone()) }).await?;
         tracing::info!(agent = %id, by = %caller.id(), "handed over at once");
         return Ok(Json(HandoverView { agent_id: id, note, written_at: now, applies_at: now }));
     }
-    let Some(applies_at) = agent_schedule(&state, id).await?.next_end_after(&state.calendar, now) else {
+    let Some(applies_at) = agent_schedule(&state, id).await?.next_end_after(&state.rules.calendar, now) else {
         return Err(ApiError::unprocessable(
             "no_schedule",
             "this agent has no shifts, so no shift end to hand over at; send \"now\": true to hand over at once",
@@ -173,10 +167,10 @@ pub async fn get_handover(
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<HandoverView>, ApiError> {
     caller.require_self_or_oversight(id)?;
-    agent_exists(&state, id).await?;
+    find_agent(&state, id).await?;
     let (note, written_at) =
         state.store.handover_note(id).await?.ok_or_else(|| ApiError::not_found("handover note"))?;
-    let applies_at = agent_schedule(&state, id).await?.next_end_after(&state.calendar, Timestamp::now());
+    let applies_at = agent_schedule(&state, id).await?.next_end_after(&state.rules.calendar, Timestamp::now());
     let applies_at = applies_at.ok_or_else(|| ApiError::not_found("handover note"))?;
     Ok(Json(HandoverView { agent_id: id, note, written_at, applies_at }))
 }
@@ -191,7 +185,7 @@ pub async fn delete_handover(
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     caller.require_self_or_oversight(id)?;
-    agent_exists(&state, id).await?;
+    find_agent(&state, id).await?;
     let (_, written_at) = state.store.handover_note(id).await?.ok_or_else(|| ApiError::not_found("handover note"))?;
     state.store.clear_handover_note(id, written_at).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

@@ -1,7 +1,5 @@
 //! Tasks: create, list, read, cancel.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::dispatch::{Command, NewTask};
+use crate::dispatch::Command;
 use crate::domain::{Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
 use crate::server::AppState;
 use crate::store::{NewTaskRow, TaskFilter, TaskRecord};
@@ -96,8 +94,7 @@ pub async fn create_task(
         tracing::info!(task = %id, kind = %req.kind, %start, "task scheduled");
         return Ok((StatusCode::CREATED, Json(live_view(&state, id).await?)));
     }
-    let card = Arc::new(row.card(&state.rules));
-    match state.hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: now, held_by: None })).await {
+    match state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
         Ok(_) => {}
         // Stored, so the next start dispatches it.
         Err(crate::hub::HubError::Stopped) => {

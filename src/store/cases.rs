@@ -324,23 +324,17 @@ impl Store {
         self.write_tx(move |conn| {
             Box::pin(async move {
                 let (id, kind) = (case.to_string(), deadline.as_str());
-                let changed = sqlx::query(
+                let claimed = sqlx::query(
                     "UPDATE cases SET reminded = reminded || $1 || ',' \
-                     WHERE id = $2 AND status <> 'resolved' AND reminded NOT LIKE '%' || $1 || ',%'",
+                     WHERE id = $2 AND status <> 'resolved' AND reminded NOT LIKE '%' || $1 || ',%' \
+                     RETURNING status",
                 )
                 .bind(kind)
                 .bind(&id)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if changed == 0 {
-                    return Ok(false);
-                }
-                let status: String = sqlx::query("SELECT status FROM cases WHERE id = $1")
-                    .bind(&id)
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get("status")?;
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(row) = claimed else { return Ok(false) };
+                let status: String = row.try_get("status")?;
                 let mut event = case_event_row();
                 event.push([
                     id.into(),

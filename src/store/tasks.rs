@@ -60,6 +60,12 @@ impl NewTaskRow {
         }
     }
 
+    /// The new task as the dispatcher takes it, entering its queue when it
+    /// was created.
+    pub fn to_new_task(&self, rules: &Rules, plan: TaskPlan) -> NewTask {
+        NewTask { card: Arc::new(self.card(rules)), plan, enqueued_at: self.created_at, held_by: None }
+    }
+
     /// What the dispatcher and the screen-pop know of the new task.
     pub fn card(&self, rules: &Rules) -> TaskCard {
         TaskCard {

@@ -84,10 +84,7 @@ impl TestServer {
     }
 
     pub async fn login(&self, user: &str, password: &str) -> Http {
-        let (status, body) =
-            self.client(None).post("/api/v1/login", json!({"username": user, "password": password})).await;
-        assert_eq!(status, 200, "{body}");
-        self.client(Some(body["token"].as_str().unwrap().to_owned()))
+        Http::login(self.addr, user, password).await
     }
 
     /// Creates an agent through the API and returns its id.
@@ -148,6 +145,14 @@ pub struct Http {
 }
 
 impl Http {
+    /// Logs in to the server at `addr` and keeps the token.
+    pub async fn login(addr: SocketAddr, user: &str, password: &str) -> Http {
+        let (status, body) =
+            Http { addr, token: None }.post("/api/v1/login", json!({"username": user, "password": password})).await;
+        assert_eq!(status, 200, "{body}");
+        Http { addr, token: Some(body["token"].as_str().unwrap().to_owned()) }
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.raw("GET", path, None, "application/json").await
     }

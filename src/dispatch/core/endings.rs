@@ -74,7 +74,7 @@ impl Dispatcher {
     ) -> Result<(), DispatchError> {
         let (a, slot) = self.held_by(id, task)?;
         self.detach(a, slot);
-        let card = self.task(slot).card.clone();
+        let card = &self.task(slot).card;
         let next = if outcome.is_failed_call() && card.kind.calls_out() {
             Some(self.rules.next_attempt(card.kind, card.attempt, card.deadline, ts(now)))
         } else {
