@@ -49,7 +49,11 @@ async fn a_queued_call_is_redirected_when_an_agent_frees_up() {
     // Started first, so that a missing SIPp skips the test before anyone waits for its call.
     let Some(caller) = common::sipp::Sipp::start(Some(server.sip_addr), "queued", 1, &[]) else { return };
     let connect_later = async {
-        // Wait until the call is queued, then let the agent log in.
+        // Wait until the call is queued, then let the agent log in. The
+        // connector sends 182 on its next tick (every 50 ms) after the
+        // dispatcher has the call, so give it a few ticks: an agent who
+        // logs in before that is offered the call before the caller ever
+        // hears it was queued.
         for _ in 0..100 {
             let (_, queues) = admin.get("/api/v1/queues").await;
             if queues[0]["waiting"] == 1 {
@@ -57,6 +61,7 @@ async fn a_queued_call_is_redirected_when_an_agent_frees_up() {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        tokio::time::sleep(Duration::from_millis(250)).await;
         let mut console = server.console("li").await;
         console.expect("offer").await
     };
