@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// SIP address for the PBX connector [default: 127.0.0.1:5060].
     #[arg(long, value_name = "ADDR")]
     pub sip: Option<SocketAddr>,
+    /// Keep the live state in Redis (redis://HOST:PORT/DB): nodes sharing
+    /// one Redis and one PostgreSQL serve one centre. Overrides `redis.url`.
+    #[arg(long = "redis", value_name = "URL", env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -147,6 +151,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(sip) = args.sip {
         config.server.sip = sip;
     }
+    if let Some(url) = args.redis_url {
+        config.redis.url = url;
+        config.rules().map_err(|e| e.to_string())?;
+    }
     let listeners =
         Listeners::bind(&config).await.map_err(|e| format!("cannot listen on {}: {e}", config.server.http))?;
     let shutdown = CancellationToken::new();
@@ -188,6 +196,7 @@ fn check_config(args: ConfigArgs) -> Result<(), String> {
         shown.auth.token_secret = "(set)".into();
     }
     shown.server.database_url = redact(&shown.server.database_url);
+    shown.redis.url = redact(&shown.redis.url);
     println!("{}", serde_json::to_string_pretty(&shown).expect("config serialises"));
     eprintln!("configuration is valid");
     Ok(())

@@ -42,6 +42,8 @@ pub struct Config {
     pub shifts: ShiftSettings,
     /// Complaint cases: deadlines and reminders.
     pub cases: CaseRules,
+    /// The live state in Redis; without a URL the server runs alone on its store.
+    pub redis: RedisConfig,
     /// Queue names. An agent serves the queues named in its skills.
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
@@ -82,6 +84,25 @@ pub struct DispatchConfig {
     pub default_back_office_capacity: u8,
     /// Seconds between an unanswered call (no answer, busy) and the next attempt.
     pub retry_gap_secs: u64,
+}
+
+/// Redis as the live store (`docs/redis.md`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Empty: no Redis, the node runs alone. Otherwise `redis://[:PASSWORD@]HOST[:PORT][/DB]`
+    /// or `rediss://` for TLS.
+    pub url: String,
+    /// Every key starts with `{prefix}:`; the braces make it a Cluster hash
+    /// tag, so all of one centre's keys share a slot and its scripts may
+    /// touch several of them.
+    pub prefix: String,
+    /// How long the leading node's lease lasts without renewal: the most a
+    /// dead node's work waits before another node takes it over.
+    pub lease_ms: u64,
+    /// Changes held in memory while Redis does not answer; past this, new
+    /// work is refused with 503 (SIP: 503 with Retry-After).
+    pub max_pending: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -211,6 +232,12 @@ impl Default for Config {
             registrations: RegistrationRules::default(),
             shifts: ShiftSettings::default(),
             cases: CaseRules::default(),
+            redis: RedisConfig {
+                url: String::new(),
+                prefix: "switchboard".to_owned(),
+                lease_ms: 5000,
+                max_pending: 10_000,
+            },
             missed_calls: MissedCallsConfig {
                 checkpoints: ["10:00", "13:00", "15:00", "17:00"].map(String::from).to_vec(),
             },
@@ -320,6 +347,19 @@ impl Config {
             "server.database_url",
             "must be empty, postgres://... or sqlite:...",
         );
+        let redis = &self.redis;
+        check(
+            redis.url.is_empty() || redis.url.starts_with("redis://") || redis.url.starts_with("rediss://"),
+            "redis.url",
+            "must be empty, redis://... or rediss://...",
+        );
+        check(
+            !redis.prefix.is_empty() && redis.prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)),
+            "redis.prefix",
+            "must be letters, digits, '-', '_', '.' or ':' (no braces: the prefix is the hash tag)",
+        );
+        check((1000..=60_000).contains(&redis.lease_ms), "redis.lease_ms", "must be 1000-60000");
+        check((100..=1_000_000).contains(&redis.max_pending), "redis.max_pending", "must be 100-1000000");
         let sip = &self.sip;
         check((1..=60).contains(&sip.queued_interval_secs), "sip.queued_interval_secs", "must be 1-60");
         check((1..=86_400).contains(&sip.max_wait_secs), "sip.max_wait_secs", "must be 1-86400");

@@ -17,6 +17,8 @@ use crate::dispatch::{
     AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard, WithdrawReason,
 };
 use crate::domain::{AgentStatus, TaskId, TaskKind, UserId};
+use crate::live::LiveOp;
+use crate::live::writer::{LiveWriter, Outbox};
 use crate::writer::Writer;
 
 /// What the hub pushes to one agent's connection.
@@ -51,6 +53,34 @@ pub enum CallEvent {
     Returned { task: TaskId },
     /// The task is closed.
     Closed { task: TaskId },
+}
+
+/// Something the hub owes the outside because of a change it made. With
+/// Redis these wait in the live writer until the change is in Redis
+/// (`live/writer.rs`); without, they go out at once.
+pub enum Delivery {
+    Push(mpsc::UnboundedSender<Push>, Push),
+    Call(mpsc::UnboundedSender<CallEvent>, CallEvent),
+    Reply(Box<dyn FnOnce() + Send>),
+    /// Answered with the store writer's "tell me when all is stored".
+    Flush(oneshot::Sender<oneshot::Receiver<()>>),
+}
+
+impl Delivery {
+    pub fn deliver(self, writer: &Writer) {
+        match self {
+            Delivery::Push(tx, push) => {
+                let _ = tx.send(push);
+            }
+            Delivery::Call(tx, event) => {
+                let _ = tx.send(event);
+            }
+            Delivery::Reply(reply) => reply(),
+            Delivery::Flush(reply) => {
+                let _ = reply.send(writer.flush());
+            }
+        }
+    }
 }
 
 pub type ConnId = u64;
@@ -137,8 +167,12 @@ struct Actor {
     dispatcher: Dispatcher,
     conns: HashMap<UserId, (ConnId, mpsc::UnboundedSender<Push>)>,
     writer: Writer,
+    /// With Redis: where changes go before they are delivered.
+    live: Option<LiveWriter>,
     calls: Option<mpsc::UnboundedSender<CallEvent>>,
     effects: Vec<Effect>,
+    ops: Vec<LiveOp>,
+    deliveries: Vec<Delivery>,
 }
 
 /// Starts the hub. It runs until `shutdown` fires; then it hands back every
@@ -147,11 +181,21 @@ struct Actor {
 pub fn spawn(
     dispatcher: Dispatcher,
     writer: Writer,
+    live: Option<LiveWriter>,
     calls: Option<mpsc::UnboundedSender<CallEvent>>,
     shutdown: CancellationToken,
 ) -> (Hub, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(1024);
-    let actor = Actor { dispatcher, conns: HashMap::new(), writer, calls, effects: Vec::new() };
+    let actor = Actor {
+        dispatcher,
+        conns: HashMap::new(),
+        writer,
+        live,
+        calls,
+        effects: Vec::new(),
+        ops: Vec::new(),
+        deliveries: Vec::new(),
+    };
     (Hub { tx }, tokio::spawn(actor.run(rx, shutdown)))
 }
 
@@ -192,9 +236,17 @@ impl Actor {
             // Replies go after the effects, so a console sees what its
             // command caused before the acknowledgement.
             Msg::Command(cmd, reply) => {
+                let added = match &cmd {
+                    Command::AddTask(new) if self.live.is_some() => Some(new.card.id),
+                    _ => None,
+                };
                 let result = self.dispatcher.handle(now, cmd, &mut self.effects);
-                self.carry_out();
-                let _ = reply.send(result);
+                if let Some(live) = added.and_then(|id| Some((id, self.dispatcher.live_task(id)?))) {
+                    self.ops.push(LiveOp::from_live_task(live.0, &live.1));
+                }
+                self.reply_after(move || {
+                    let _ = reply.send(result);
+                });
             }
             Msg::Attach { agent, conn, tx, reply } => {
                 let result = self.dispatcher.handle(now, Command::Connect { agent }, &mut self.effects);
@@ -207,8 +259,9 @@ impl Actor {
                 {
                     let _ = old.send(Push::Replaced);
                 }
-                self.carry_out();
-                let _ = reply.send(result);
+                self.reply_after(move || {
+                    let _ = reply.send(result);
+                });
             }
             Msg::Detach { agent, conn } => {
                 if self.conns.get(&agent).is_some_and(|(c, _)| *c == conn) {
@@ -218,13 +271,51 @@ impl Actor {
             }
             Msg::Query(q) => q(&self.dispatcher, now),
             Msg::Flush(reply) => {
+                self.deliveries.push(Delivery::Flush(reply));
                 self.carry_out();
-                let _ = reply.send(self.writer.flush());
             }
         }
     }
 
+    /// Carries out the effects, then `reply`: a console sees what its
+    /// command caused before the acknowledgement, and with Redis the
+    /// acknowledgement waits until the change is there.
+    fn reply_after(&mut self, reply: impl FnOnce() + Send + 'static) {
+        let records = self.collect_effects();
+        self.deliveries.push(Delivery::Reply(Box::new(reply)));
+        self.send_out(records);
+    }
+
     fn carry_out(&mut self) {
+        let records = self.collect_effects();
+        self.send_out(records);
+    }
+
+    /// Hands the records and what is owed to the live writer, or without
+    /// Redis writes and delivers at once.
+    fn send_out(&mut self, records: Vec<Record>) {
+        if records.is_empty() && self.deliveries.is_empty() && self.ops.is_empty() {
+            return;
+        }
+        match &self.live {
+            Some(live) => live.send(Outbox {
+                records,
+                ops: std::mem::take(&mut self.ops),
+                deliveries: std::mem::take(&mut self.deliveries),
+            }),
+            None => {
+                if !records.is_empty() && !self.writer.records(records) {
+                    tracing::error!("the store writer has stopped; records are being lost");
+                }
+                for d in self.deliveries.drain(..) {
+                    d.deliver(&self.writer);
+                }
+            }
+        }
+    }
+
+    /// Turns the effects into records (returned) and deliveries (queued).
+    fn collect_effects(&mut self) -> Vec<Record> {
         let mut records = Vec::new();
         let mut effects = std::mem::take(&mut self.effects);
         for effect in effects.drain(..) {
@@ -241,17 +332,15 @@ impl Actor {
                 Effect::AgentStatusChanged { agent, status, since } => (agent, Push::Status { status, since }),
             };
             if let Some((_, tx)) = self.conns.get(&agent) {
-                let _ = tx.send(push);
+                self.deliveries.push(Delivery::Push(tx.clone(), push));
             }
         }
         self.effects = effects;
-        if !records.is_empty() && !self.writer.records(records) {
-            tracing::error!("the store writer has stopped; records are being lost");
-        }
+        records
     }
 
     /// Forwards what concerns inbound calls to the SIP connector.
-    fn tell_calls(&self, effect: &Effect) {
+    fn tell_calls(&mut self, effect: &Effect) {
         let Some(calls) = &self.calls else { return };
         let event = match effect {
             Effect::Offer { agent, offer } if offer.task.kind == TaskKind::InboundCall => {
@@ -265,6 +354,6 @@ impl Actor {
             Effect::Record(Record::TaskReturned { task, .. }) => CallEvent::Returned { task: *task },
             _ => return,
         };
-        let _ = calls.send(event);
+        self.deliveries.push(Delivery::Call(calls.clone(), event));
     }
 }

@@ -22,6 +22,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod followup;
 pub mod hub;
+pub mod live;
 pub mod registrations;
 pub mod schedule;
 pub mod server;

@@ -19,11 +19,13 @@ use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
 use crate::domain::{AgentStatus, TaskKind, TaskStatus};
 use crate::followup::Checkpoints;
 use crate::hub::{self, ConnId, Hub};
+use crate::live::writer::{LiveWriter, Outbox};
+use crate::live::{Live, LiveError, LiveHealth, LiveOp, lease};
 use crate::schedule::Scheduler;
 use crate::shift_clock::ShiftClock;
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
-use crate::store::{CallWrite, MissedCall, Store, StoreError};
+use crate::store::{CallWrite, JournalPosition, MissedCall, Store, StoreError};
 use crate::writer::Writer;
 use crate::{accounts, api, ws};
 
@@ -43,6 +45,8 @@ pub struct AppState {
     /// Checked against when a login names an unknown user, to take as long
     /// as a real check. Computed once at start (one argon2 hash, ~10 ms).
     pub decoy_hash: String,
+    /// With Redis: whether it answers and how much waits for it.
+    pub live: Option<Arc<LiveHealth>>,
     conn_ids: Arc<AtomicU64>,
 }
 
@@ -66,8 +70,14 @@ impl AppState {
             shutdown,
             sessions: TaskTracker::new(),
             decoy_hash: auth::decoy_hash(),
+            live: None,
             conn_ids: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    pub fn with_live(mut self, health: Option<Arc<LiveHealth>>) -> Self {
+        self.live = health;
+        self
     }
 
     pub fn next_conn_id(&self) -> ConnId {
@@ -121,12 +131,21 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    /// Another node took the lease while this one was cut off from Redis:
+    /// this node stopped so that only one decides. Restarted, it serves
+    /// again as a standby.
+    #[error("another node took over the lease; this node stopped")]
+    Fenced,
 }
 
 /// Runs the server until `shutdown` fires, then stops taking work, closes
 /// agents' sockets, hands back outstanding offers and writes every pending
 /// record before returning.
 pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
+    // A node fenced out by another stops itself without touching the caller's token.
+    let shutdown = shutdown.child_token();
     let rules = config.rules()?;
     let checkpoints = config.checkpoints()?;
     let store = Store::connect(&config.database_url()).await?;
@@ -141,6 +160,13 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         SignedDuration::from_secs(config.auth.token_ttl_secs as i64),
         SignedDuration::from_secs(config.auth.ws_ticket_ttl_secs as i64),
     ));
+    let leading = match config.redis.url.is_empty() {
+        true => None,
+        false => match lead(&config, &store, &shutdown).await? {
+            Some(leading) => Some(leading),
+            None => return Ok(()),
+        },
+    };
     let dispatcher = recover(&store, &rules).await?;
     if store.user_count().await? == 0 {
         tracing::warn!(
@@ -153,7 +179,32 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let (calls_tx, calls_rx) = tokio::sync::mpsc::unbounded_channel();
     let calls_tx = listeners.sip.is_some().then_some(calls_tx);
     let (writer, writer_task) = Writer::spawn(store.clone());
-    let (hub, hub_task) = hub::spawn(dispatcher, writer.clone(), calls_tx, hub_stop.clone());
+    let fenced = CancellationToken::new();
+    let lease_stop = CancellationToken::new();
+    let live = leading.map(|(live, epoch)| {
+        let health = LiveHealth::new(config.redis.max_pending);
+        let (live_writer, task) = LiveWriter::spawn(
+            live.clone(),
+            epoch,
+            config.redis.prefix.clone(),
+            writer.clone(),
+            health.clone(),
+            fenced.clone(),
+        );
+        // Redis's live state restarts from what this node recovered.
+        live_writer.send(snapshot(&dispatcher));
+        tokio::spawn(lease::keep(live.clone(), epoch, health.clone(), fenced.clone(), lease_stop.clone()));
+        let stop = shutdown.clone();
+        let fenced = fenced.clone();
+        tokio::spawn(async move {
+            fenced.cancelled().await;
+            stop.cancel();
+        });
+        (live, live_writer, task, health)
+    });
+    let (hub, hub_task) =
+        hub::spawn(dispatcher, writer.clone(), live.as_ref().map(|l| l.1.clone()), calls_tx, hub_stop.clone());
+    let health = live.as_ref().map(|l| l.3.clone());
     let shared_rules = Arc::new(rules.clone());
     let sip_tasks = TaskTracker::new();
     if let Some((udp, tcp)) = listeners.sip {
@@ -164,6 +215,10 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
         let (connector, inputs) =
             Connector::new(settings, shared_rules.clone(), hub.clone(), writer.clone(), Some(udp.clone()));
+        let connector = match &health {
+            Some(h) => connector.with_live_health(h.clone()),
+            None => connector,
+        };
         let rate = config.sip.rate_per_source;
         sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), max, rate, shutdown.clone()));
         sip_tasks.spawn(transport::serve_tcp(tcp, inbound_tx, max, idle, shutdown.clone()));
@@ -195,8 +250,11 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     };
     let case_task = tokio::spawn(case_watch.run(shutdown.clone()));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shutdown.clone());
-    let app = api::router().route("/ws", get(ws::upgrade)).with_state(state.clone());
+    let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shutdown.clone()).with_live(health);
+    let app = api::router()
+        .route("/ws", get(ws::upgrade))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::refuse_changes_while_buffer_full))
+        .with_state(state.clone());
     tracing::info!(http = %http_addr, database = ?store.backend(), "switchboard is serving");
     let served = axum::serve(listeners.http, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
     // Sessions watch the same token and close their sockets with 1001.
@@ -224,6 +282,20 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     if tokio::time::timeout(grace, hub_task).await.is_err() {
         tracing::error!("the dispatcher did not stop within the shutdown grace period");
     }
+    // The live writer stops once the hub has dropped its handle; then the
+    // lease goes, so a standby takes over at once.
+    if let Some((live, live_writer, task, _)) = live {
+        drop(live_writer);
+        if tokio::time::timeout(grace, task).await.is_err() {
+            tracing::error!("changes could not all be written to redis within the shutdown grace period");
+        }
+        lease_stop.cancel();
+        if !fenced.is_cancelled()
+            && let Err(e) = live.release_lease().await
+        {
+            tracing::warn!(error = %e, "giving up the lease failed; another node takes over when it lapses");
+        }
+    }
     // The writer stops once the hub, the connector and this are done with it.
     drop(writer);
     if tokio::time::timeout(grace, writer_task).await.is_err() {
@@ -232,7 +304,59 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     store.close().await;
     tracing::info!("switchboard stopped");
     served?;
+    if fenced.is_cancelled() {
+        return Err(ServerError::Fenced);
+    }
     Ok(())
+}
+
+/// With Redis: connects, waits until this node holds the lease (a standby
+/// waits here while another node leads), then brings SQL up to the journal
+/// so that recovery sees every change the last leader made. `None` if
+/// shutdown came first.
+async fn lead(
+    config: &Config,
+    store: &Store,
+    shutdown: &CancellationToken,
+) -> Result<Option<(Live, u64)>, ServerError> {
+    let node = uuid::Uuid::now_v7().to_string();
+    let lease_time = Duration::from_millis(config.redis.lease_ms);
+    let live = Live::connect(&config.redis.url, &config.redis.prefix, lease_time, &node).await?;
+    let Some(epoch) = lease::acquire(&live, shutdown).await? else { return Ok(None) };
+    tracing::info!(node, epoch, "this node leads");
+    let replayed = replay_journal(store, &live, &config.redis.prefix).await?;
+    let in_redis = live.tasks().await?.len();
+    tracing::info!(replayed, live_tasks_in_redis = in_redis, "the store caught up with the redis journal");
+    Ok(Some((live, epoch)))
+}
+
+/// Writes into SQL the journal's batches it does not hold yet, each with
+/// its position in one transaction, so a batch is never applied twice.
+/// Returns how many records it wrote.
+pub async fn replay_journal(store: &Store, live: &Live, prefix: &str) -> Result<usize, ServerError> {
+    let mut position = store.journal_position(prefix).await?;
+    let mut replayed = 0;
+    loop {
+        let batches = live.journal_after(&position, 256).await?;
+        if batches.is_empty() {
+            return Ok(replayed);
+        }
+        for (id, records) in batches {
+            let at = JournalPosition { prefix: prefix.to_owned(), id };
+            store.write(&[], &records, Some(&at)).await?;
+            replayed += records.len();
+            position = at.id;
+        }
+    }
+}
+
+/// The dispatcher's live state as one batch for Redis: what was there is
+/// replaced by what this node recovered.
+fn snapshot(d: &Dispatcher) -> Outbox {
+    let mut ops = vec![LiveOp::Clear];
+    ops.extend(d.live_tasks().iter().map(|(id, t)| LiveOp::from_live_task(*id, t)));
+    ops.extend(d.agents_view().into_iter().map(|a| LiveOp::Agent(a.id, a.status)));
+    Outbox { ops, ..Outbox::default() }
 }
 
 /// Rebuilds the dispatcher from the store: agents with their break status,

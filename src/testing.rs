@@ -1,5 +1,5 @@
 //! Helpers for tests that need a real database: a throw-away SQLite file,
-//! or a PostgreSQL schema of their own. Public so that the end-to-end tests
+//! a PostgreSQL schema of their own, or a Redis key prefix of their own. Public so that the end-to-end tests
 //! in `tests/` share them.
 //!
 //! PostgreSQL comes from `SWITCHBOARD_TEST_POSTGRES` (default
@@ -106,4 +106,51 @@ pub fn require_service(name: &str, addr: &str, why: &str) {
         panic!("{name} at {addr} is required in CI but unavailable: {why}");
     }
     eprintln!("SKIPPED: {name} at {addr} is not reachable ({why}); set CI=true to make this a failure");
+}
+
+/// A key prefix of its own in the test Redis; its keys go when dropped.
+///
+/// Redis comes from `REDIS_URL` (default `redis://127.0.0.1:6379`). Like
+/// PostgreSQL, a missing Redis skips the test on a developer machine and
+/// fails it in CI.
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl TestRedis {
+    pub async fn new(label: &str) -> Option<TestRedis> {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let reached = async {
+            let client = redis::Client::open(url.as_str())?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(3), reached).await {
+            Ok(Ok(_)) => Some(TestRedis { url, prefix: format!("sbtest-{label}-{}", random_hex(6)) }),
+            outcome => {
+                let why = match outcome {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                require_service("Redis", &url, &why);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let pattern = format!("{{{}}}:*", self.prefix);
+        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
+        let Ok(mut conn) = client.get_connection() else { return };
+        let keys: Vec<String> = match redis::Commands::scan_match(&mut conn, &pattern) {
+            Ok(iter) => iter.filter_map(Result::ok).collect(),
+            Err(_) => return,
+        };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<i64> = redis::Commands::del(&mut conn, keys);
+        }
+    }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::dispatch::Record;
-use crate::store::{CallWrite, Store};
+use crate::store::{CallWrite, JournalPosition, Store};
 
 /// The most changes in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -26,8 +26,15 @@ const MAX_BATCH: usize = 4096;
 /// the caller a task of its own waiting for the answer.
 pub type Stored = Box<dyn FnOnce(bool) + Send>;
 
+/// The Redis journal entry a batch of records came from, and who hears
+/// when SQL holds it (the live writer, which then trims the journal).
+pub struct Journaled {
+    pub position: JournalPosition,
+    pub committed: Stored,
+}
+
 enum Write {
-    Records(Vec<Record>),
+    Records(Vec<Record>, Option<Journaled>),
     /// A call write; `Stored`, if any, hears whether it was stored.
     Call(Box<CallWrite>, Option<Stored>),
     /// Answered once everything sent before it is stored.
@@ -49,7 +56,13 @@ impl Writer {
 
     /// Queues the dispatcher's records; false if the writer has stopped.
     pub fn records(&self, records: Vec<Record>) -> bool {
-        self.tx.send(Write::Records(records)).is_ok()
+        self.tx.send(Write::Records(records, None)).is_ok()
+    }
+
+    /// Queues records that are already in the Redis journal, with their
+    /// position there, written in the same transaction.
+    pub fn journaled(&self, records: Vec<Record>, journaled: Journaled) -> bool {
+        self.tx.send(Write::Records(records, Some(journaled))).is_ok()
     }
 
     /// Queues a call write without waiting for it.
@@ -80,18 +93,24 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
     let mut records = Vec::new();
     let mut calls = Vec::new();
     let mut flushes = Vec::new();
+    let mut journaled: Vec<Journaled> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(write) = next {
             match write {
-                Write::Records(r) => records.extend(r),
+                Write::Records(r, j) => {
+                    records.extend(r);
+                    journaled.extend(j);
+                }
                 Write::Call(w, done) => calls.push((*w, done)),
                 Write::Flush(reply) => flushes.push(reply),
             }
             next = if records.len() + calls.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
         let writes: Vec<CallWrite> = calls.iter().map(|(w, _)| w.clone()).collect();
-        match store.write(&writes, &records).await {
+        // Positions only grow: the last one covers the batch.
+        let position = journaled.last().map(|j| j.position.clone());
+        match store.write(&writes, &records, position.as_ref()).await {
             Ok(()) => {
                 for (_, done) in calls.drain(..) {
                     if let Some(done) = done {
@@ -101,8 +120,11 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
             }
             Err(e) => {
                 tracing::error!(error = %e, calls = calls.len(), records = records.len(), "a write batch failed");
-                recover(&store, &mut calls, &records).await;
+                recover(&store, &mut calls, &records, position.as_ref()).await;
             }
+        }
+        for j in journaled.drain(..) {
+            (j.committed)(true);
         }
         records.clear();
         for reply in flushes.drain(..) {
@@ -115,9 +137,14 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
 /// (reported to its sender) cannot hold the rest; the dispatcher's records
 /// again and again until they are stored, so a database hiccup delays
 /// them rather than dropping them.
-async fn recover(store: &Store, calls: &mut Vec<(CallWrite, Option<Stored>)>, records: &[Record]) {
+async fn recover(
+    store: &Store,
+    calls: &mut Vec<(CallWrite, Option<Stored>)>,
+    records: &[Record],
+    position: Option<&JournalPosition>,
+) {
     for (write, done) in calls.drain(..) {
-        let result = store.write(std::slice::from_ref(&write), &[]).await;
+        let result = store.write(std::slice::from_ref(&write), &[], None).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, ?write, "a call write failed");
         }
@@ -126,8 +153,8 @@ async fn recover(store: &Store, calls: &mut Vec<(CallWrite, Option<Stored>)>, re
         }
     }
     let mut delay = Duration::from_millis(50);
-    while !records.is_empty() {
-        match store.apply(records).await {
+    while !records.is_empty() || position.is_some() {
+        match store.write(&[], records, position).await {
             Ok(()) => break,
             Err(e) => {
                 tracing::error!(error = %e, records = records.len(), "writing dispatcher records failed; retrying");

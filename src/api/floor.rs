@@ -74,14 +74,28 @@ pub async fn put_customer(
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `degraded` while Redis does not answer (the server goes on
+    /// answering, holds changes up to `redis.max_pending`, then refuses new
+    /// work with 503).
     pub status: &'static str,
     pub live_tasks: usize,
+    /// `ok`, `unreachable`, or `not_configured` (the node runs alone).
+    pub redis: &'static str,
+    /// Changes made but not yet in Redis.
+    pub pending_changes: usize,
 }
 
-/// Liveness and readiness: the dispatcher answers and the database is reachable.
+/// Liveness and readiness: the dispatcher answers, the database is
+/// reachable, and whether Redis is.
 #[utoipa::path(get, path = "/health", tag = "floor", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     let live_tasks = state.hub.query(|d, _| d.live_task_count()).await?;
     state.store.user_count().await?;
-    Ok(Json(Health { status: "ok", live_tasks }))
+    let (redis, pending_changes) = match &state.live {
+        None => ("not_configured", 0),
+        Some(h) if h.is_degraded() => ("unreachable", h.pending()),
+        Some(h) => ("ok", h.pending()),
+    };
+    let status = if redis == "unreachable" { "degraded" } else { "ok" };
+    Ok(Json(Health { status, live_tasks, redis, pending_changes }))
 }

@@ -102,3 +102,29 @@ pub fn router() -> Router<AppState> {
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
+
+/// While Redis does not answer and the changes waiting for it fill the
+/// buffer (`redis.max_pending`), requests that would change anything are
+/// refused with 503 and `Retry-After` rather than queued without bound;
+/// reads and logins go on.
+pub async fn refuse_changes_while_buffer_full(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, Method, header};
+    use axum::response::IntoResponse;
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let login = matches!(req.uri().path(), "/api/v1/login" | "/api/v1/ws-ticket");
+    if changes && !login && state.live.as_ref().is_some_and(|h| !h.accepting()) {
+        let mut resp = ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "live_store_unavailable",
+            "the live store (Redis) does not answer and the changes waiting for it fill the buffer; retry shortly",
+        )
+        .into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return resp;
+    }
+    next.run(req).await
+}

@@ -21,6 +21,7 @@ async fn app(db: &TestDb) -> (Router, AppState) {
         Dispatcher::new(rules.clone()),
         crate::writer::Writer::spawn(store.clone()).0,
         None,
+        None,
         shutdown.clone(),
     );
     let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));

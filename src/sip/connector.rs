@@ -36,6 +36,7 @@ use crate::config::{Config, UntrustedPolicy};
 use crate::dispatch::{Command, NewTask, QueueIdx, Rules};
 use crate::domain::{Phone, TaskId, TaskKind, UserId};
 use crate::hub::{CallEvent, Hub};
+use crate::live::LiveHealth;
 use crate::store::{CallOutcome, CallWrite, MissedCall, NewTaskRow};
 use crate::writer::Writer;
 
@@ -140,7 +141,13 @@ pub struct Connector {
     limiter: RateLimiter,
     internal_tx: mpsc::UnboundedSender<Internal>,
     writer: Writer,
+    /// With Redis: whether new calls can be taken (`LiveHealth::accepting`).
+    live: Option<Arc<LiveHealth>>,
 }
+
+/// Retry-After on a call refused while Redis is unreachable: short, since
+/// the buffer drains as soon as Redis answers.
+const LIVE_RETRY_AFTER_SECS: u64 = 5;
 
 fn now_ms() -> i64 {
     Timestamp::now().as_millisecond()
@@ -171,6 +178,7 @@ impl Connector {
             limiter,
             internal_tx,
             writer,
+            live: None,
         };
         (connector, ConnectorInputs { internal: internal_rx })
     }
@@ -329,11 +337,23 @@ impl Connector {
         }
     }
 
+    /// Refuses new calls (503 with Retry-After) while too many changes wait
+    /// for an unreachable Redis, so the PBX sends them elsewhere or plays
+    /// its busy message rather than queueing callers nobody can be sure of.
+    pub fn with_live_health(mut self, health: Arc<LiveHealth>) -> Self {
+        self.live = Some(health);
+        self
+    }
+
     fn on_invite(&mut self, now: i64, key: TxKey, req: Request, peer: Peer) {
         let called = uri_user(&req.uri).unwrap_or_default().to_owned();
         let Some(&queue) = self.settings.numbers.get(&called) else {
             return self.respond(now, &key, &req, peer, (404, "Not Found"), vec![]);
         };
+        if self.live.as_ref().is_some_and(|h| !h.accepting()) {
+            let retry = vec![("Retry-After", LIVE_RETRY_AFTER_SECS.to_string())];
+            return self.respond(now, &key, &req, peer, (503, "Service Unavailable"), retry);
+        }
         self.respond(now, &key, &req, peer, (100, "Trying"), vec![]);
         let caller = req.headers.get("From").and_then(address_user).and_then(|u| Phone::parse(u).ok());
         let called_for_record = called.clone();

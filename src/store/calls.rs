@@ -38,7 +38,7 @@ impl Store {
 
     /// Applies the connector's writes in order, in one transaction.
     pub async fn apply_call_writes(&self, writes: &[CallWrite]) -> Result<()> {
-        self.write(writes, &[]).await
+        self.write(writes, &[], None).await
     }
 
     /// Missed calls since `since`, one entry per caller, oldest first.

@@ -38,7 +38,7 @@ pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::registrations::NewRegistration;
 pub use self::shifts::ScheduleSpec;
-pub use self::tasks::{Attempt, AttemptsSoFar, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
+pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
 pub use self::users::{AgentPatch, NewUser, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +201,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 9] = [
+        let files: [(&str, &str, &str); 10] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -246,6 +246,11 @@ impl Store {
                 "cases",
                 include_str!("migrations/sqlite/0009_cases.sql"),
                 include_str!("migrations/postgres/0009_cases.sql"),
+            ),
+            (
+                "live_journal",
+                include_str!("migrations/sqlite/0010_live_journal.sql"),
+                include_str!("migrations/postgres/0010_live_journal.sql"),
             ),
         ];
         let migrations = files

@@ -9,9 +9,19 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
+use super::batch::Rows;
 use super::*;
 use crate::dispatch::{NewTask, Record, Reservation, Rules, TaskCard, TaskPlan};
 use crate::domain::{Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
+
+/// A Redis journal entry whose records a write brings SQL up to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalPosition {
+    /// The centre's Redis key prefix.
+    pub prefix: String,
+    /// The entry's stream id.
+    pub id: String,
+}
 
 /// A task as first written, before the dispatcher sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -391,18 +401,43 @@ impl Store {
         .await
     }
 
+    /// How far these tables hold the Redis journal of `prefix` ("0-0": none of it).
+    pub async fn journal_position(&self, prefix: &str) -> Result<String> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT position FROM live_journal WHERE prefix = $1")
+            .bind(prefix)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map_or_else(|| "0-0".to_owned(), |r| r.0))
+    }
+
     /// Writes the dispatcher's records in order, in one transaction.
     pub async fn apply(&self, records: &[Record]) -> Result<()> {
-        self.write(&[], records).await
+        self.write(&[], records, None).await
     }
 
     /// Writes the connector's changes and the dispatcher's records, each in
     /// order, in one transaction. The call writes go first: a task's
-    /// records only ever follow the write that stored the task.
-    pub async fn write(&self, calls: &[CallWrite], records: &[Record]) -> Result<()> {
+    /// records only ever follow the write that stored the task. With
+    /// `journal`, the Redis journal position these records reach is written
+    /// in the same transaction (table `live_journal`).
+    pub async fn write(
+        &self,
+        calls: &[CallWrite],
+        records: &[Record],
+        journal: Option<&JournalPosition>,
+    ) -> Result<()> {
         let mut batch = super::batch::Batch::default();
         super::apply::add_call_writes(&mut batch, calls);
         super::apply::add_records(&mut batch, records);
+        if let Some(position) = journal {
+            let mut row = Rows::new(
+                "INSERT INTO live_journal (prefix, position) VALUES ",
+                "(#1, #2)",
+                " ON CONFLICT (prefix) DO UPDATE SET position = excluded.position",
+            );
+            row.push([position.prefix.as_str().into(), position.id.as_str().into()]);
+            batch.push(row);
+        }
         if batch.is_empty() {
             return Ok(());
         }

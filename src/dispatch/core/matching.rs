@@ -258,6 +258,11 @@ impl Dispatcher {
         Some(LiveTask { status, agent, channel: task.channel })
     }
 
+    /// Every live task with where it is, in no particular order.
+    pub fn live_tasks(&self) -> Vec<(TaskId, LiveTask)> {
+        self.task_index.keys().filter_map(|&id| Some((id, self.live_task(id)?))).collect()
+    }
+
     pub fn live_task_count(&self) -> usize {
         self.task_index.len()
     }

@@ -1,0 +1,327 @@
+//! Redis as the live store: the lease of the leading node, the journal of
+//! the dispatcher's records, and the live state (where each task is, each
+//! agent's status) as other nodes and tools see it.
+//!
+//! Only this module knows Redis. Every multi-key change is one of the Lua
+//! scripts next to this file; every key starts with the configured prefix in
+//! braces, a Cluster hash tag, so all of them live in one slot. The rules
+//! for what is written when are in `writer.rs`; what lives where, and why,
+//! in ARCHITECTURE.md ("Redis and SQL").
+
+pub mod journal;
+pub mod lease;
+pub mod writer;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use crate::dispatch::{LiveTask, Record};
+use crate::domain::{AgentStatus, TaskId, TaskStatus, UserId};
+
+/// How long start-up waits for Redis to answer before giving up with a
+/// clear error (the client would otherwise retry for much longer).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Another node took the lease: this node's state is no longer the truth.
+    #[error("another node leads now (this node's epoch {0} was fenced out)")]
+    Fenced(u64),
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+}
+
+/// The keys of one centre. All share the hash tag `{prefix}`.
+#[derive(Clone, Debug)]
+struct Keys {
+    lease: String,
+    epoch: String,
+    journal: String,
+    meta: String,
+    tasks: String,
+    agents: String,
+}
+
+impl Keys {
+    fn new(prefix: &str) -> Keys {
+        let key = |name: &str| format!("{{{prefix}}}:{name}");
+        Keys {
+            lease: key("lease"),
+            epoch: key("epoch"),
+            journal: key("journal"),
+            meta: key("meta"),
+            tasks: key("tasks"),
+            agents: key("agents"),
+        }
+    }
+}
+
+/// One change of the live state, as the apply script takes it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveOp {
+    /// Where a live task is now: waiting, or offered to / held by an agent.
+    Task {
+        task: TaskId,
+        status: TaskStatus,
+        agent: Option<UserId>,
+    },
+    TaskGone(TaskId),
+    Agent(UserId, AgentStatus),
+    /// Forget every task and agent: a snapshot of the new leader follows.
+    Clear,
+}
+
+impl LiveOp {
+    /// The live-state change a record stands for.
+    pub fn from_record(r: &Record) -> LiveOp {
+        let task =
+            |task: &TaskId, status, agent: Option<&UserId>| LiveOp::Task { task: *task, status, agent: agent.copied() };
+        match r {
+            Record::TaskOffered { task: t, agent, .. } => task(t, TaskStatus::Offered, Some(agent)),
+            Record::TaskAssigned { task: t, agent, .. } => task(t, TaskStatus::Assigned, Some(agent)),
+            Record::TaskReturned { task: t, .. } => task(t, TaskStatus::Waiting, None),
+            Record::TaskClosed { task, .. } | Record::TaskRetry { task, .. } => LiveOp::TaskGone(*task),
+            Record::AgentStatus { agent, status, .. } => LiveOp::Agent(*agent, status.clone()),
+        }
+    }
+
+    /// A live task as the dispatcher has it.
+    pub fn from_live_task(task: TaskId, live: &LiveTask) -> LiveOp {
+        LiveOp::Task { task, status: live.status, agent: live.agent }
+    }
+
+    fn push_args(&self, args: &mut Vec<String>) {
+        match self {
+            LiveOp::Task { task, status, agent } => {
+                args.push("T".into());
+                args.push(task.to_string());
+                args.push(match agent {
+                    Some(agent) => format!("{} {agent}", status.as_str()),
+                    None => status.as_str().to_owned(),
+                });
+            }
+            LiveOp::TaskGone(id) => {
+                args.push("D".into());
+                args.push(id.to_string());
+            }
+            LiveOp::Agent(id, status) => {
+                args.push("A".into());
+                args.push(id.to_string());
+                args.push(serde_json::to_string(status).expect("status serialises"));
+            }
+            LiveOp::Clear => args.push("X".into()),
+        }
+    }
+}
+
+/// What `/health` and the API read: whether Redis answers, and how much
+/// waits for it. Shared between the writer, the lease keeper and handlers.
+#[derive(Debug)]
+pub struct LiveHealth {
+    degraded: AtomicBool,
+    pending: AtomicUsize,
+    max_pending: usize,
+}
+
+impl LiveHealth {
+    pub fn new(max_pending: usize) -> Arc<LiveHealth> {
+        Arc::new(LiveHealth { degraded: AtomicBool::new(false), pending: AtomicUsize::new(0), max_pending })
+    }
+
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    /// Changes made but not yet in Redis.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// New work is refused once this many changes wait for Redis.
+    pub fn accepting(&self) -> bool {
+        self.pending() < self.max_pending
+    }
+
+    pub(crate) fn set_degraded(&self, degraded: bool) {
+        let was = self.degraded.swap(degraded, Ordering::Relaxed);
+        if was != degraded {
+            if degraded {
+                tracing::error!("redis does not answer: new work is held, then refused once the buffer is full");
+            } else {
+                tracing::info!("redis answers again");
+            }
+        }
+    }
+
+    pub(crate) fn add_pending(&self, n: usize) {
+        self.pending.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn done_pending(&self, n: usize) {
+        self.pending.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+/// The connection to Redis and the scripts, for one centre (prefix) and one node.
+#[derive(Clone)]
+pub struct Live {
+    conn: ConnectionManager,
+    keys: Arc<Keys>,
+    node: Arc<str>,
+    lease: Duration,
+    scripts: Arc<Scripts>,
+}
+
+struct Scripts {
+    apply: Script,
+    lease: Script,
+    release: Script,
+}
+
+impl Live {
+    /// Connects, failing within a few seconds with a clear error if Redis
+    /// does not answer. `node` names this process in the lease.
+    pub async fn connect(url: &str, prefix: &str, lease: Duration, node: &str) -> Result<Live, LiveError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, client.get_connection_manager_with_config(config))
+            .await
+            .map_err(|_| LiveError::Timeout(CONNECT_TIMEOUT))??;
+        Ok(Live {
+            conn,
+            keys: Arc::new(Keys::new(prefix)),
+            node: node.into(),
+            lease,
+            scripts: Arc::new(Scripts {
+                apply: Script::new(include_str!("apply.lua")),
+                lease: Script::new(include_str!("lease.lua")),
+                release: Script::new(include_str!("release.lua")),
+            }),
+        })
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    pub fn lease_time(&self) -> Duration {
+        self.lease
+    }
+
+    /// Takes or renews the lease: the epoch this node now leads in, or
+    /// `None` while another node leads. `held` is the epoch it last held.
+    pub async fn take_lease(&self, held: Option<u64>) -> Result<Option<u64>, LiveError> {
+        let k = &self.keys;
+        let epoch: i64 = self
+            .scripts
+            .lease
+            .key(&k.lease)
+            .key(&k.epoch)
+            .key(&k.meta)
+            .arg(&*self.node)
+            .arg(self.lease.as_millis() as u64)
+            .arg(held.map(|e| e.to_string()).unwrap_or_default())
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(u64::try_from(epoch).ok())
+    }
+
+    /// Gives the lease up if this node holds it.
+    pub async fn release_lease(&self) -> Result<(), LiveError> {
+        let _: i64 =
+            self.scripts.release.key(&self.keys.lease).arg(&*self.node).invoke_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// Applies one batch under `epoch`; returns the journal id of its
+    /// records ("" when it had none). Applying the same `seq` again returns
+    /// the first answer and changes nothing.
+    pub async fn apply(&self, epoch: u64, seq: u64, records: &[Record], ops: &[LiveOp]) -> Result<String, LiveError> {
+        let k = &self.keys;
+        let mut args = Vec::with_capacity(3 + ops.len() * 3);
+        args.push(epoch.to_string());
+        args.push(seq.to_string());
+        args.push(if records.is_empty() { String::new() } else { journal::encode(records) });
+        for op in ops {
+            op.push_args(&mut args);
+        }
+        let result: Result<String, redis::RedisError> = self
+            .scripts
+            .apply
+            .key(&k.epoch)
+            .key(&k.journal)
+            .key(&k.meta)
+            .key(&k.tasks)
+            .key(&k.agents)
+            .arg(args)
+            .invoke_async(&mut self.conn.clone())
+            .await;
+        match result {
+            Err(e) if e.code() == Some("FENCED") => Err(LiveError::Fenced(epoch)),
+            other => Ok(other?),
+        }
+    }
+
+    /// The journal's batches after `position` ("0-0" for all), oldest first,
+    /// at most `count`.
+    pub async fn journal_after(&self, position: &str, count: usize) -> Result<Vec<(String, Vec<Record>)>, LiveError> {
+        let start = format!("({position}");
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(&self.keys.journal)
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let mut batches = Vec::with_capacity(entries.len());
+        for (id, fields) in entries {
+            let records = fields.iter().find(|(f, _)| f == "records").map(|(_, v)| v.as_str()).unwrap_or("[]");
+            batches.push((id, journal::decode(records)?));
+        }
+        Ok(batches)
+    }
+
+    /// Drops journal entries SQL already holds (those before `position`).
+    pub async fn trim_journal(&self, position: &str) -> Result<(), LiveError> {
+        let _: i64 = redis::cmd("XTRIM")
+            .arg(&self.keys.journal)
+            .arg("MINID")
+            .arg(position)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// The live tasks as Redis has them: id → "waiting" | "offered AGENT" | "assigned AGENT".
+    pub async fn tasks(&self) -> Result<std::collections::HashMap<String, String>, LiveError> {
+        Ok(self.conn.clone().hgetall(&self.keys.tasks).await?)
+    }
+
+    /// The agents' statuses as Redis has them.
+    pub async fn agents(&self) -> Result<std::collections::HashMap<String, String>, LiveError> {
+        Ok(self.conn.clone().hgetall(&self.keys.agents).await?)
+    }
+
+    /// Deletes every key of this centre (tests; `switchboard` never calls it).
+    pub async fn delete_all(&self) -> Result<(), LiveError> {
+        let k = &self.keys;
+        let _: i64 = self.conn.clone().del(&[&k.lease, &k.epoch, &k.journal, &k.meta, &k.tasks, &k.agents]).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
