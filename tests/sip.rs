@@ -144,43 +144,30 @@ async fn rest_created_inbound_tasks_do_not_confuse_the_connector() {
     server.stop().await;
 }
 
-/// Sends raw bytes over UDP from `from` and returns the status codes of the
-/// responses that arrive within `wait`.
-async fn udp_exchange(server: &TestServer, from: &str, bytes: &[u8], wait: Duration) -> Vec<u16> {
-    let socket = tokio::net::UdpSocket::bind(format!("{from}:0")).await.unwrap();
-    socket.send_to(bytes, server.sip_addr).await.unwrap();
-    let mut codes = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    while let Ok(Ok((n, _))) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await {
-        let text = String::from_utf8_lossy(&buf[..n]);
-        codes.push(text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0));
-    }
-    codes
-}
-
-fn request(method: &str, branch: &str, extra: &str) -> Vec<u8> {
-    format!(
-        "{method} sip:4000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{branch}\r\n\
-         From: <sip:13900009999@pbx>;tag=f{branch}\r\nTo: <sip:4000@pbx>\r\nCall-ID: {branch}@test\r\n\
-         CSeq: 1 {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
-    )
-    .into_bytes()
-}
-
 #[tokio::test]
 async fn methods_outside_the_queue_get_the_right_answers() {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
     let wait = Duration::from_millis(300);
-    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("BYE", "m1", ""), wait).await, [481]);
-    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("INFO", "m2", ""), wait).await, [481]);
-    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("REGISTER", "m3", ""), wait).await, [405]);
-    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("FROBNICATE", "m4", ""), wait).await, [501]);
-    assert_eq!(udp_exchange(&server, "127.0.0.1", &request("ACK", "m5", ""), wait).await, Vec::<u16>::new());
-    let wrong_number = String::from_utf8(request("INVITE", "m6", "")).unwrap().replace("sip:4000@", "sip:4999@");
-    assert_eq!(udp_exchange(&server, "127.0.0.1", wrong_number.as_bytes(), wait).await, [404]);
-    let cancel_nothing = request("CANCEL", "m7", "");
-    assert_eq!(udp_exchange(&server, "127.0.0.1", &cancel_nothing, wait).await, [481]);
+    assert_eq!(common::udp_exchange(&server, "127.0.0.1", &common::sip_request("BYE", "m1", ""), wait).await, [481]);
+    assert_eq!(common::udp_exchange(&server, "127.0.0.1", &common::sip_request("INFO", "m2", ""), wait).await, [481]);
+    assert_eq!(
+        common::udp_exchange(&server, "127.0.0.1", &common::sip_request("REGISTER", "m3", ""), wait).await,
+        [405]
+    );
+    assert_eq!(
+        common::udp_exchange(&server, "127.0.0.1", &common::sip_request("FROBNICATE", "m4", ""), wait).await,
+        [501]
+    );
+    assert_eq!(
+        common::udp_exchange(&server, "127.0.0.1", &common::sip_request("ACK", "m5", ""), wait).await,
+        Vec::<u16>::new()
+    );
+    let wrong_number =
+        String::from_utf8(common::sip_request("INVITE", "m6", "")).unwrap().replace("sip:4000@", "sip:4999@");
+    assert_eq!(common::udp_exchange(&server, "127.0.0.1", wrong_number.as_bytes(), wait).await, [404]);
+    let cancel_nothing = common::sip_request("CANCEL", "m7", "");
+    assert_eq!(common::udp_exchange(&server, "127.0.0.1", &cancel_nothing, wait).await, [481]);
     server.stop().await;
 }
 
@@ -208,7 +195,7 @@ async fn torture_messages_over_udp_get_the_rfc_4475_answers() {
     ];
     for (file, expected) in cases {
         let bytes = std::fs::read(dir.join(format!("{file}.dat"))).unwrap();
-        let got = udp_exchange(&server, "127.0.0.1", &bytes, Duration::from_millis(300)).await;
+        let got = common::udp_exchange(&server, "127.0.0.1", &bytes, Duration::from_millis(300)).await;
         assert_eq!(&got, expected, "{file}");
     }
     assert!(inbound_tasks(&db).await.is_empty(), "no torture message made a call");
@@ -222,7 +209,7 @@ async fn a_caller_waiting_too_long_gets_480_and_becomes_a_missed_call() {
     config.sip.max_wait_secs = 1;
     let server = TestServer::start_with(config).await;
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    socket.send_to(&request("INVITE", "w1", ""), server.sip_addr).await.unwrap();
+    socket.send_to(&common::sip_request("INVITE", "w1", ""), server.sip_addr).await.unwrap();
     let mut buf = vec![0u8; 65536];
     let mut seen = Vec::new();
     while let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await {
@@ -272,8 +259,9 @@ async fn tcp_frames_by_content_length_and_closes_bad_or_idle_connections() {
 
     // Two requests in one write, compact Content-Length: two answers.
     let mut stream = tokio::net::TcpStream::connect(server.sip_addr).await.unwrap();
-    let mut two = tcp(&String::from_utf8(request("OPTIONS", "t1", "")).unwrap()).replace("Content-Length: 0", "l: 0");
-    two.push_str(&tcp(&String::from_utf8(request("OPTIONS", "t2", "")).unwrap()));
+    let mut two =
+        tcp(&String::from_utf8(common::sip_request("OPTIONS", "t1", "")).unwrap()).replace("Content-Length: 0", "l: 0");
+    two.push_str(&tcp(&String::from_utf8(common::sip_request("OPTIONS", "t2", "")).unwrap()));
     stream.write_all(two.as_bytes()).await.unwrap();
     let (text, closed) = tcp_read_until_closed(&mut stream, Duration::from_millis(500)).await;
     assert_eq!(text.matches("SIP/2.0 200 OK").count(), 2, "{text}");
@@ -286,7 +274,7 @@ async fn tcp_frames_by_content_length_and_closes_bad_or_idle_connections() {
 
     // A bad Content-Length: 400, then the connection is closed.
     let mut stream = tokio::net::TcpStream::connect(server.sip_addr).await.unwrap();
-    let bad = tcp(&String::from_utf8(request("OPTIONS", "t3", "")).unwrap())
+    let bad = tcp(&String::from_utf8(common::sip_request("OPTIONS", "t3", "")).unwrap())
         .replace("Content-Length: 0", "Content-Length: ten");
     stream.write_all(bad.as_bytes()).await.unwrap();
     let (text, closed) = tcp_read_until_closed(&mut stream, Duration::from_secs(2)).await;
@@ -295,7 +283,9 @@ async fn tcp_frames_by_content_length_and_closes_bad_or_idle_connections() {
 
     // Over the size limit: closed.
     let mut stream = tokio::net::TcpStream::connect(server.sip_addr).await.unwrap();
-    let big = tcp(&String::from_utf8(request("OPTIONS", "t4", &format!("Subject: {}\r\n", "x".repeat(4096)))).unwrap());
+    let big =
+        tcp(&String::from_utf8(common::sip_request("OPTIONS", "t4", &format!("Subject: {}\r\n", "x".repeat(4096))))
+            .unwrap());
     stream.write_all(big.as_bytes()).await.unwrap();
     let (text, closed) = tcp_read_until_closed(&mut stream, Duration::from_secs(2)).await;
     assert!(closed && !text.contains("200 OK"), "{text}");
@@ -315,7 +305,7 @@ async fn a_flood_from_one_address_does_not_stop_calls_from_another() {
     let flood = tokio::spawn(async move {
         let socket = tokio::net::UdpSocket::bind("127.0.0.2:0").await.unwrap();
         for i in 0..20_000 {
-            let _ = socket.send_to(&request("OPTIONS", &format!("f{i}"), ""), target).await;
+            let _ = socket.send_to(&common::sip_request("OPTIONS", &format!("f{i}"), ""), target).await;
         }
         let mut answered = 0;
         let mut buf = vec![0u8; 65536];
@@ -469,7 +459,7 @@ async fn a_graceful_stop_sends_waiting_callers_503_and_records_them() {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    socket.send_to(&request("INVITE", "s1", ""), server.sip_addr).await.unwrap();
+    socket.send_to(&common::sip_request("INVITE", "s1", ""), server.sip_addr).await.unwrap();
     let mut buf = vec![0u8; 65536];
     loop {
         let (n, _) = tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await.unwrap().unwrap();

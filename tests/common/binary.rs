@@ -6,6 +6,6 @@
 /// inherited from the developer's shell.
 pub fn binary() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.env_remove("RUST_LOG").env_remove("DATABASE_URL");
+    cmd.env_remove("RUST_LOG").env_remove("DATABASE_URL").env_remove("REDIS_URL");
     cmd
 }

@@ -286,3 +286,32 @@ impl Console {
         }
     }
 }
+
+/// Sends raw bytes over UDP from `from` and returns the status codes of the
+/// responses that arrive within `wait`.
+pub async fn udp_exchange(server: &TestServer, from: &str, bytes: &[u8], wait: Duration) -> Vec<u16> {
+    let responses = udp_responses(server, from, bytes, wait).await;
+    responses.iter().map(|text| text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)).collect()
+}
+
+/// Sends raw bytes over UDP from `from` and returns the responses that
+/// arrive within `wait`, as text.
+pub async fn udp_responses(server: &TestServer, from: &str, bytes: &[u8], wait: Duration) -> Vec<String> {
+    let socket = tokio::net::UdpSocket::bind(format!("{from}:0")).await.unwrap();
+    socket.send_to(bytes, server.sip_addr).await.unwrap();
+    let mut responses = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(Ok((n, _))) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await {
+        responses.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    responses
+}
+
+pub fn sip_request(method: &str, branch: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "{method} sip:4000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{branch}\r\n\
+         From: <sip:13900009999@pbx>;tag=f{branch}\r\nTo: <sip:4000@pbx>\r\nCall-ID: {branch}@test\r\n\
+         CSeq: 1 {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
