@@ -292,8 +292,15 @@ pub(super) async fn insert_event(
 impl Store {
     /// Writes a new waiting task and its `created` event in one transaction.
     pub async fn insert_task(&self, t: &NewTaskRow) -> Result<()> {
+        self.insert_tasks(std::slice::from_ref(t)).await
+    }
+
+    /// Several new tasks in one transaction: all or none.
+    pub async fn insert_tasks(&self, rows: &[NewTaskRow]) -> Result<()> {
         let (mut tasks, mut events) = (super::apply::new_tasks(), super::apply::events());
-        super::apply::push_new_task(&mut tasks, &mut events, t);
+        for t in rows {
+            super::apply::push_new_task(&mut tasks, &mut events, t);
+        }
         let mut batch = super::batch::Batch::default();
         batch.push(tasks);
         batch.push(events);
