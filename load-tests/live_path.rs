@@ -99,7 +99,7 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
     let live_writer = match redis {
         None => None,
         Some(r) => {
-            let live = Live::connect(&r.url, &r.prefix, Duration::from_secs(5), "bench").await.unwrap();
+            let live = Live::connect(&r.url, &r.prefix, Duration::from_secs(5), "bench", "127.0.0.1:1").await.unwrap();
             let epoch = live.take_lease(None).await.unwrap().expect("a fresh prefix has a free lease");
             let health = LiveHealth::new(1_000_000);
             let (lw, task) = LiveWriter::spawn(live, epoch, r.prefix.clone(), writer.clone(), health, stop.clone());

@@ -60,6 +60,11 @@ pub struct ServerConfig {
     pub database_url: String,
     /// How long shutdown waits for connections and writes to finish.
     pub shutdown_grace_secs: u64,
+    /// With several nodes: the `HOST:PORT` at which the other nodes reach
+    /// this node's HTTP listener (they pass their agents' requests to the
+    /// leading node). Empty: the address `http` is bound to, which must
+    /// then not be a wildcard such as 0.0.0.0.
+    pub advertise_http: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -198,6 +203,7 @@ impl Default for Config {
                 data_dir: PathBuf::from("data"),
                 database_url: String::new(),
                 shutdown_grace_secs: 10,
+                advertise_http: String::new(),
             },
             auth: AuthConfig {
                 token_ttl_secs: 3600,

@@ -24,6 +24,7 @@ pub mod followup;
 pub mod hub;
 pub mod live;
 pub mod registrations;
+pub mod relay;
 pub mod schedule;
 pub mod server;
 pub mod shift_clock;

@@ -1,5 +1,6 @@
 //! Wiring: store, recovery, hub, HTTP and WebSocket, and graceful shutdown.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,7 @@ use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
 use crate::store::{CallWrite, JournalPosition, MissedCall, Store, StoreError};
 use crate::writer::Writer;
-use crate::{accounts, api, ws};
+use crate::{accounts, api, relay, ws};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -143,7 +144,7 @@ pub enum ServerError {
 /// Runs the server until `shutdown` fires, then stops taking work, closes
 /// agents' sockets, hands back outstanding offers and writes every pending
 /// record before returning.
-pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
+pub async fn run(config: Config, mut listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
     // A node fenced out by another stops itself without touching the caller's token.
     let shutdown = shutdown.child_token();
     let rules = config.rules()?;
@@ -162,10 +163,14 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     ));
     let leading = match config.redis.url.is_empty() {
         true => None,
-        false => match lead(&config, &store, &shutdown).await? {
-            Some(leading) => Some(leading),
-            None => return Ok(()),
-        },
+        false => {
+            let (leading, http) = lead(&config, &store, listeners.http, &shutdown).await?;
+            listeners.http = http;
+            match leading {
+                Some(leading) => Some(leading),
+                None => return Ok(()),
+            }
+        }
     };
     let dispatcher = recover(&store, &rules).await?;
     if store.user_count().await? == 0 {
@@ -310,24 +315,70 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     Ok(())
 }
 
-/// With Redis: connects, waits until this node holds the lease (a standby
-/// waits here while another node leads), then brings SQL up to the journal
-/// so that recovery sees every change the last leader made. `None` if
-/// shutdown came first.
+/// With Redis: connects and takes the lease; while another node leads,
+/// relays this node's HTTP and WebSocket clients to it (`relay.rs`) and
+/// waits to take over. Once leading, brings SQL up to the journal so that
+/// recovery sees every change the last leader made. `None` if shutdown
+/// came first. Hands the HTTP listener back for the leader's own routes.
 async fn lead(
     config: &Config,
     store: &Store,
+    http: TcpListener,
     shutdown: &CancellationToken,
-) -> Result<Option<(Live, u64)>, ServerError> {
+) -> Result<(Option<(Live, u64)>, TcpListener), ServerError> {
     let node = uuid::Uuid::now_v7().to_string();
     let lease_time = Duration::from_millis(config.redis.lease_ms);
-    let live = Live::connect(&config.redis.url, &config.redis.prefix, lease_time, &node).await?;
-    let Some(epoch) = lease::acquire(&live, shutdown).await? else { return Ok(None) };
+    let advertise = match config.server.advertise_http.as_str() {
+        "" if http.local_addr()?.ip().is_unspecified() => {
+            return Err(ServerError::Config(ConfigError {
+                problems: vec![
+                    "server.advertise_http: must be set when server.http is a wildcard address and redis.url is set \
+                     (the other nodes need an address to reach this one)"
+                        .into(),
+                ],
+            }));
+        }
+        "" => http.local_addr()?.to_string(),
+        addr => addr.to_owned(),
+    };
+    let live = Live::connect(&config.redis.url, &config.redis.prefix, lease_time, &node, &advertise).await?;
+    let (epoch, http) = relay_until_leader(&live, http, shutdown).await?;
+    let Some(epoch) = epoch else { return Ok((None, http)) };
     tracing::info!(node, epoch, "this node leads");
     let replayed = replay_journal(store, &live, &config.redis.prefix).await?;
     let in_redis = live.tasks().await?.len();
     tracing::info!(replayed, live_tasks_in_redis = in_redis, "the store caught up with the redis journal");
-    Ok(Some((live, epoch)))
+    Ok((Some((live, epoch)), http))
+}
+
+/// Takes the lease at once if it is free; otherwise serves as a relay on
+/// `http` until this node wins it (or shutdown), then stops relaying and
+/// returns the listener, which kept its port throughout.
+async fn relay_until_leader(
+    live: &Live,
+    http: TcpListener,
+    shutdown: &CancellationToken,
+) -> Result<(Option<u64>, TcpListener), ServerError> {
+    if let Some(epoch) = live.take_lease(None).await? {
+        return Ok((Some(epoch), http));
+    }
+    let addr = http.local_addr()?;
+    let leader = live.leader().await?.unwrap_or_default();
+    tracing::info!(http = %addr, leader, "another node leads; this node is relaying to it until it can take over");
+    let kept = http.into_std()?;
+    let relaying = TcpListener::from_std(kept.try_clone()?)?;
+    let won = CancellationToken::new();
+    let relay = axum::serve(relaying, relay::router(live.clone()))
+        .with_graceful_shutdown(won.clone().cancelled_owned())
+        .into_future();
+    let relay = tokio::spawn(relay);
+    let epoch = lease::acquire(live, shutdown).await;
+    won.cancel();
+    // Relayed connections to the old leader have closed with it.
+    if tokio::time::timeout(Duration::from_secs(2), relay).await.is_err() {
+        tracing::warn!("relayed connections did not close within 2 s of taking over");
+    }
+    Ok((epoch?, TcpListener::from_std(kept)?))
 }
 
 /// Writes into SQL the journal's batches it does not hold yet, each with

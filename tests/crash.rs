@@ -9,12 +9,10 @@ mod bin;
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use bin::binary;
+use bin::Server;
 use common::{Console, Http};
 use futures_util::{SinkExt, StreamExt};
 use jiff::{SignedDuration, Timestamp};
@@ -24,47 +22,21 @@ use tokio_tungstenite::tungstenite::Message;
 
 const PASSWORD: &str = "a long password";
 
-/// A running server, killed (SIGKILL) when dropped, so a failing test
-/// leaves no process behind.
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Redis for the server, if the test uses it: URL and key prefix.
-type RedisArgs<'a> = Option<(&'a str, &'a str)>;
-
-/// Starts `serve` on `data` and returns it with its HTTP address, read
-/// from its "serving" log line.
-fn serve(data: &std::path::Path, redis: RedisArgs) -> (Server, SocketAddr) {
-    let mut cmd = binary();
-    cmd.args(["serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--data-dir"]).arg(data);
-    if let Some((url, prefix)) = redis {
+/// Starts a node on `data`, with Redis if given (URL, key prefix).
+fn serve(data: &std::path::Path, redis: Option<(&str, &str)>) -> (Server, SocketAddr) {
+    let data = data.to_str().unwrap();
+    match redis {
+        None => bin::serve(&["--data-dir", data], &[]),
         // A short lease: the restarted node waits for the killed one's lease to lapse.
-        cmd.args(["--redis", url]).env("SWITCHBOARD_REDIS__PREFIX", prefix).env("SWITCHBOARD_REDIS__LEASE_MS", "1000");
+        Some((url, prefix)) => bin::serve(
+            &["--data-dir", data, "--redis", url],
+            &[("SWITCHBOARD_REDIS__PREFIX", prefix), ("SWITCHBOARD_REDIS__LEASE_MS", "1000")],
+        ),
     }
-    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server exited early").unwrap();
-        if line.contains("switchboard is serving") {
-            let http = line.split_whitespace().find_map(|w| w.strip_prefix("http=")).expect("http= in the line");
-            break http.parse().unwrap();
-        }
-    };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), addr)
+}
+
+fn add_admin(data: &std::path::Path) {
+    bin::add_admin(&["--data-dir", data.to_str().unwrap()], PASSWORD);
 }
 
 #[tokio::test]
@@ -107,18 +79,6 @@ async fn with_redis_a_killed_node_loses_nothing_and_keeps_every_acknowledged_acc
     }
     server.kill();
     std::fs::remove_dir_all(data).unwrap();
-}
-
-fn add_admin(data: &std::path::Path) {
-    let mut add = binary()
-        .args(["user", "add", "admin", "--role", "admin", "--data-dir"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    assert!(add.wait().unwrap().success());
 }
 
 const AGENTS: [&str; 4] = ["li", "wang", "zhao", "qian"];

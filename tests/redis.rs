@@ -192,7 +192,7 @@ async fn redis_stopped_for_ten_seconds_degrades_then_reconciles_without_duplicat
     // The counts match: dispatcher, Redis and SQL, with no duplicates.
     let expected = 3 + created;
     assert_eq!(live_in_dispatcher(&admin).await, expected);
-    let live = Live::connect(&redis.url, "switchboard", Duration::from_secs(5), "test").await.unwrap();
+    let live = Live::connect(&redis.url, "switchboard", Duration::from_secs(5), "test", "127.0.0.1:1").await.unwrap();
     assert_eq!(live.tasks().await.unwrap().len() as u64, expected, "Redis's live tasks");
     let (_, stored) = admin.get("/api/v1/tasks?kind=new_signup_callback&limit=1000").await;
     let stored = stored.as_array().unwrap();

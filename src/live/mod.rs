@@ -175,7 +175,11 @@ impl LiveHealth {
 pub struct Live {
     conn: ConnectionManager,
     keys: Arc<Keys>,
+    /// This node's id.
     node: Arc<str>,
+    /// What the lease holds while this node leads: its id and the address
+    /// relays pass requests to.
+    holder: Arc<str>,
     lease: Duration,
     scripts: Arc<Scripts>,
 }
@@ -188,8 +192,9 @@ struct Scripts {
 
 impl Live {
     /// Connects, failing within a few seconds with a clear error if Redis
-    /// does not answer. `node` names this process in the lease.
-    pub async fn connect(url: &str, prefix: &str, lease: Duration, node: &str) -> Result<Live, LiveError> {
+    /// does not answer. `node` names this process in the lease, `http` is
+    /// where other nodes reach its HTTP listener while it leads.
+    pub async fn connect(url: &str, prefix: &str, lease: Duration, node: &str, http: &str) -> Result<Live, LiveError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -203,6 +208,7 @@ impl Live {
             conn,
             keys: Arc::new(Keys::new(prefix)),
             node: node.into(),
+            holder: format!("{node} {http}").into(),
             lease,
             scripts: Arc::new(Scripts {
                 apply: Script::new(include_str!("apply.lua")),
@@ -230,7 +236,7 @@ impl Live {
             .key(&k.lease)
             .key(&k.epoch)
             .key(&k.meta)
-            .arg(&*self.node)
+            .arg(&*self.holder)
             .arg(self.lease.as_millis() as u64)
             .arg(held.map(|e| e.to_string()).unwrap_or_default())
             .invoke_async(&mut self.conn.clone())
@@ -241,8 +247,14 @@ impl Live {
     /// Gives the lease up if this node holds it.
     pub async fn release_lease(&self) -> Result<(), LiveError> {
         let _: i64 =
-            self.scripts.release.key(&self.keys.lease).arg(&*self.node).invoke_async(&mut self.conn.clone()).await?;
+            self.scripts.release.key(&self.keys.lease).arg(&*self.holder).invoke_async(&mut self.conn.clone()).await?;
         Ok(())
+    }
+
+    /// The HTTP address of the node that leads now, if any.
+    pub async fn leader(&self) -> Result<Option<String>, LiveError> {
+        let holder: Option<String> = self.conn.clone().get(&self.keys.lease).await?;
+        Ok(holder.and_then(|h| h.split_once(' ').map(|(_, addr)| addr.to_owned())))
     }
 
     /// Applies one batch under `epoch`; returns the journal id of its

@@ -8,7 +8,9 @@ use super::*;
 use crate::testing::TestRedis;
 
 async fn node(redis: &TestRedis, name: &str) -> Live {
-    Live::connect(&redis.url, &redis.prefix, Duration::from_secs(5), name).await.expect("connect to redis")
+    Live::connect(&redis.url, &redis.prefix, Duration::from_secs(5), name, "127.0.0.1:8080")
+        .await
+        .expect("connect to redis")
 }
 
 fn offered(task: TaskId, agent: UserId) -> Record {
