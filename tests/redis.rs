@@ -206,3 +206,30 @@ async fn redis_stopped_for_ten_seconds_degrades_then_reconciles_without_duplicat
     console.expect("offer").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_leader_whose_lease_another_node_took_stops_and_cannot_write() {
+    let Some(redis) = switchboard::testing::TestRedis::new("fenced").await else { return };
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    config.redis.url = redis.url.clone();
+    config.redis.prefix = redis.prefix.clone();
+    config.redis.lease_ms = 1000;
+    let mut server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    let body = json!({"kind": "new_signup_callback", "customer_phone": "13900000001"});
+    assert_eq!(admin.post("/api/v1/tasks", body).await.0, 201);
+
+    // As if this node had been paused past its lease and another took over.
+    let other = Live::connect(&redis.url, &redis.prefix, Duration::from_secs(1), "other", "127.0.0.1:1").await.unwrap();
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("DEL").arg(format!("{{{}}}:lease", redis.prefix)).query_async(&mut conn).await.unwrap();
+    let epoch = other.take_lease(None).await.unwrap().expect("the lease is free");
+    let before = other.tasks().await.unwrap();
+
+    let ended = server.ended_within(Duration::from_secs(5)).await.expect("the fenced node stops by itself");
+    assert!(matches!(ended, Err(switchboard::ServerError::Fenced)), "{ended:?}");
+    assert_eq!(other.tasks().await.unwrap(), before, "the fenced node changed nothing after");
+    assert_eq!(other.take_lease(Some(epoch)).await.unwrap(), Some(epoch), "the new leader keeps its lease");
+}

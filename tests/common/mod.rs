@@ -75,6 +75,15 @@ impl TestServer {
         self.task.take().unwrap().await.unwrap().unwrap();
     }
 
+    /// Waits up to `wait` for the server to stop without being asked, and
+    /// returns how it ended (`None`: still running).
+    pub async fn ended_within(&mut self, wait: Duration) -> Option<Result<(), switchboard::ServerError>> {
+        let task = self.task.as_mut()?;
+        let ended = tokio::time::timeout(wait, task).await.ok()?.unwrap();
+        self.task = None;
+        Some(ended)
+    }
+
     pub fn client(&self, token: Option<String>) -> Http {
         Http { addr: self.addr, token }
     }
