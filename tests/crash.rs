@@ -27,10 +27,16 @@ fn serve(data: &std::path::Path, redis: Option<(&str, &str)>) -> (Server, Socket
     let data = data.to_str().unwrap();
     match redis {
         None => bin::serve(&["--data-dir", data], &[]),
-        // A short lease: the restarted node waits for the killed one's lease to lapse.
+        // A short lease: the restarted node waits for the killed one's lease
+        // to lapse. No wrap-up: agents who finished what they held from the
+        // last round take offers again at once.
         Some((url, prefix)) => bin::serve(
             &["--data-dir", data, "--redis", url],
-            &[("SWITCHBOARD_REDIS__PREFIX", prefix), ("SWITCHBOARD_REDIS__LEASE_MS", "1000")],
+            &[
+                ("SWITCHBOARD_REDIS__PREFIX", prefix),
+                ("SWITCHBOARD_REDIS__LEASE_MS", "1000"),
+                ("SWITCHBOARD_DISPATCH__WRAP_UP_SECS", "0"),
+            ],
         ),
     }
 }
@@ -62,7 +68,8 @@ async fn with_redis_a_killed_node_loses_nothing_and_keeps_every_acknowledged_acc
     let (mut server, mut addr) = serve(&data, args);
     let admin = Http::login(addr, "admin", PASSWORD).await;
     let pending = setup(&admin).await;
-    let mut all = Burst::default();
+    // 200 tasks already waiting when the first round starts.
+    let mut all = Burst { created: waiting_tasks(&admin, 200).await, accepted: Vec::new() };
     // Killed at a different moment each round: while tasks are enqueued,
     // offers sent and accepts in flight; the misses wait for their
     // checkpoint throughout.
@@ -84,6 +91,18 @@ async fn with_redis_a_killed_node_loses_nothing_and_keeps_every_acknowledged_acc
 const AGENTS: [&str; 4] = ["li", "wang", "zhao", "qian"];
 
 /// What must still be due after every restart.
+/// Creates `n` tasks while no agent is connected: they wait.
+async fn waiting_tasks(admin: &Http, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let body = json!({"kind": "new_signup_callback", "customer_phone": format!("1360000{i:04}")});
+        let (status, task) = admin.post("/api/v1/tasks", body).await;
+        assert_eq!((status, &task["status"]), (201, &json!("waiting")), "{task}");
+        ids.push(task["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
 struct Pending {
     scheduled: Vec<String>,
     later: String,

@@ -92,3 +92,52 @@ async fn a_batch_applies_once_even_when_sent_again() {
     a.apply(epoch, 3, &[], &[LiveOp::Clear]).await.unwrap();
     assert!(a.tasks().await.unwrap().is_empty() && a.agents().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_new_leader_writes_into_sql_what_the_journal_holds_once() {
+    let Some(redis) = TestRedis::new("replay").await else { return };
+    let db = crate::testing::TestDb::sqlite();
+    let store = db.store().await;
+    let rules = crate::dispatch::Rules::manual_defaults();
+    let now = Timestamp::now();
+    let plan = rules.plan(crate::domain::TaskKind::NewSignupCallback, now, None, None);
+    let phone = crate::domain::Phone::parse("13900000001").unwrap();
+    let row = crate::store::NewTaskRow::planned(
+        &rules,
+        crate::domain::TaskKind::NewSignupCallback,
+        &plan,
+        phone,
+        None,
+        now,
+        None,
+    );
+    store.insert_task(&row).await.unwrap();
+    let user = crate::store::NewUser {
+        username: "li".into(),
+        role: crate::domain::Role::Agent,
+        password_hash: String::new(),
+        display_name: "Li".into(),
+        sip_uri: None,
+        skills: vec!["callbacks".into()],
+        voice_capacity: 1,
+        back_office_capacity: 2,
+    };
+    let agent = store.create_user(user, now).await.unwrap().id;
+
+    // The old leader put an offer and an accept in Redis and died before SQL.
+    let a = node(&redis, "a").await;
+    let epoch = a.take_lease(None).await.unwrap().unwrap();
+    let records = [offered(row.id, agent), Record::TaskAssigned { task: row.id, agent, at: now }];
+    let ops: Vec<LiveOp> = records.iter().map(LiveOp::from_record).collect();
+    a.apply(epoch, 1, &records[..1], &ops[..1]).await.unwrap();
+    a.apply(epoch, 2, &records[1..], &ops[1..]).await.unwrap();
+
+    let replayed = crate::server::replay_journal(&store, &a, &redis.prefix).await.unwrap();
+    assert_eq!(replayed, 2);
+    let task = store.task(row.id).await.unwrap().unwrap();
+    assert_eq!((task.status, task.agent_id), (TaskStatus::Assigned, Some(agent)));
+    assert_eq!(task.attempts.len(), 1);
+    // Again (a second take-over before the journal was trimmed): nothing more.
+    assert_eq!(crate::server::replay_journal(&store, &a, &redis.prefix).await.unwrap(), 0);
+    assert_eq!(store.task(row.id).await.unwrap().unwrap().attempts.len(), 1, "no attempt twice");
+}
