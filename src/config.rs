@@ -96,8 +96,11 @@ pub struct DispatchConfig {
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
     /// Empty: no Redis, the node runs alone. Otherwise `redis://[:PASSWORD@]HOST[:PORT][/DB]`
-    /// or `rediss://` for TLS.
+    /// or `rediss://` for TLS; with `cluster`, one or more such URLs of
+    /// Cluster nodes, separated by commas.
     pub url: String,
+    /// `url` names the nodes of a Redis Cluster.
+    pub cluster: bool,
     /// Every key starts with `{prefix}:`; the braces make it a Cluster hash
     /// tag, so all of one centre's keys share a slot and its scripts may
     /// touch several of them.
@@ -240,6 +243,7 @@ impl Default for Config {
             cases: CaseRules::default(),
             redis: RedisConfig {
                 url: String::new(),
+                cluster: false,
                 prefix: "switchboard".to_owned(),
                 lease_ms: 5000,
                 max_pending: 10_000,
@@ -354,11 +358,13 @@ impl Config {
             "must be empty, postgres://... or sqlite:...",
         );
         let redis = &self.redis;
+        let urls: Vec<&str> = redis.url.split(',').map(str::trim).collect();
         check(
-            redis.url.is_empty() || redis.url.starts_with("redis://") || redis.url.starts_with("rediss://"),
+            redis.url.is_empty() || urls.iter().all(|u| u.starts_with("redis://") || u.starts_with("rediss://")),
             "redis.url",
             "must be empty, redis://... or rediss://...",
         );
+        check(redis.cluster || urls.len() == 1, "redis.url", "several URLs only with redis.cluster = true");
         check(
             !redis.prefix.is_empty() && redis.prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)),
             "redis.prefix",

@@ -341,7 +341,12 @@ async fn lead(
         "" => http.local_addr()?.to_string(),
         addr => addr.to_owned(),
     };
-    let live = Live::connect(&config.redis.url, &config.redis.prefix, lease_time, &node, &advertise).await?;
+    let live = if config.redis.cluster {
+        let seeds: Vec<&str> = config.redis.url.split(',').map(str::trim).collect();
+        Live::connect_cluster(&seeds, &config.redis.prefix, lease_time, &node, &advertise).await?
+    } else {
+        Live::connect(&config.redis.url, &config.redis.prefix, lease_time, &node, &advertise).await?
+    };
     let (epoch, http) = relay_until_leader(&live, http, shutdown).await?;
     let Some(epoch) = epoch else { return Ok((None, http)) };
     tracing::info!(node, epoch, "this node leads");

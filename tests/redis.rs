@@ -24,10 +24,15 @@ struct OwnRedis {
 
 impl OwnRedis {
     async fn start() -> Option<OwnRedis> {
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(extra: &[&str]) -> Option<OwnRedis> {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = temp_dir("redis");
         let spawned = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -232,4 +237,65 @@ async fn a_leader_whose_lease_another_node_took_stops_and_cannot_write() {
     assert!(matches!(ended, Err(switchboard::ServerError::Fenced)), "{ended:?}");
     assert_eq!(other.tasks().await.unwrap(), before, "the fenced node changed nothing after");
     assert_eq!(other.take_lease(Some(epoch)).await.unwrap(), Some(epoch), "the new leader keeps its lease");
+}
+
+#[tokio::test]
+async fn on_a_redis_cluster_the_live_state_sits_in_one_slot() {
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let Some(node) = OwnRedis::start_with(&["--cluster-enabled", "yes"]).await else { return };
+        nodes.push(node);
+    }
+    let addrs: Vec<String> = nodes.iter().map(|n| n.url.trim_start_matches("redis://").to_owned()).collect();
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(created.success(), "redis-cli --cluster create");
+    for node in &nodes {
+        let client = redis::Client::open(node.url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        for _ in 0..100 {
+            let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(&mut conn).await.unwrap();
+            if info.contains("cluster_state:ok") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let urls: Vec<&str> = nodes.iter().map(|n| n.url.as_str()).collect();
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    config.redis.url = urls.join(",");
+    config.redis.cluster = true;
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["callbacks"]).await;
+    let mut console = server.console("li").await;
+    for i in 0..3 {
+        let body = json!({"kind": "new_signup_callback", "customer_phone": format!("1390000000{i}")});
+        assert_eq!(admin.post("/api/v1/tasks", body).await.0, 201);
+    }
+    let offer = console.expect("offer").await;
+    console.send(json!({"type": "accept", "task_id": offer["task"]["id"]})).await;
+    console.expect("task_assigned").await;
+
+    let live =
+        Live::connect_cluster(&urls, "switchboard", Duration::from_secs(5), "test", "127.0.0.1:1").await.unwrap();
+    let tasks = live.tasks().await.unwrap();
+    assert_eq!(tasks.len(), 3);
+    assert_eq!(tasks[offer["task"]["id"].as_str().unwrap()].split(' ').next(), Some("assigned"));
+    // Every key of the centre on the one node that owns its slot.
+    let mut holders = 0;
+    for node in &nodes {
+        let client = redis::Client::open(node.url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("{switchboard}:*").query_async(&mut conn).await.unwrap();
+        holders += usize::from(!keys.is_empty());
+    }
+    assert_eq!(holders, 1, "one node holds all of the centre's keys");
+    server.stop().await;
 }

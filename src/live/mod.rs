@@ -16,8 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value};
 
 use crate::dispatch::{LiveTask, Record};
 use crate::domain::{AgentStatus, TaskId, TaskStatus, UserId};
@@ -170,10 +172,47 @@ impl LiveHealth {
     }
 }
 
+/// One Redis, or a Redis Cluster. Every key of a centre shares one hash
+/// tag, so on a Cluster every command and script goes to the one node that
+/// owns the centre's slot, and a script may touch all of them.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// The connection to Redis and the scripts, for one centre (prefix) and one node.
 #[derive(Clone)]
 pub struct Live {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Arc<Keys>,
     /// This node's id.
     node: Arc<str>,
@@ -204,7 +243,30 @@ impl Live {
         let conn = tokio::time::timeout(CONNECT_TIMEOUT, client.get_connection_manager_with_config(config))
             .await
             .map_err(|_| LiveError::Timeout(CONNECT_TIMEOUT))??;
-        Ok(Live {
+        Ok(Live::new(Conn::Single(conn), prefix, lease, node, http))
+    }
+
+    /// Like [`Live::connect`], to a Redis Cluster through any of `seeds`.
+    pub async fn connect_cluster(
+        seeds: &[&str],
+        prefix: &str,
+        lease: Duration,
+        node: &str,
+        http: &str,
+    ) -> Result<Live, LiveError> {
+        let client = ClusterClient::builder(seeds.to_vec())
+            .connection_timeout(Duration::from_secs(2))
+            .response_timeout(Duration::from_secs(2))
+            .retries(2)
+            .build()?;
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_connection())
+            .await
+            .map_err(|_| LiveError::Timeout(CONNECT_TIMEOUT))??;
+        Ok(Live::new(Conn::Cluster(conn), prefix, lease, node, http))
+    }
+
+    fn new(conn: Conn, prefix: &str, lease: Duration, node: &str, http: &str) -> Live {
+        Live {
             conn,
             keys: Arc::new(Keys::new(prefix)),
             node: node.into(),
@@ -215,7 +277,7 @@ impl Live {
                 lease: Script::new(include_str!("lease.lua")),
                 release: Script::new(include_str!("release.lua")),
             }),
-        })
+        }
     }
 
     pub fn node(&self) -> &str {
