@@ -323,6 +323,10 @@ id_type!(
     /// Identifies a user; for agents and dispatchers also their seat in the dispatcher.
     UserId
 );
+id_type!(
+    /// Identifies a private-car order (pickup, charter or drop-off).
+    CarOrderId
+);
 
 /// A telephone number as the customer record keys it: digits with an
 /// optional leading `+`, 3 to 20 digits. Spaces and dashes are dropped.

@@ -23,6 +23,7 @@ pub mod domain;
 pub mod followup;
 pub mod hub;
 pub mod live;
+pub mod pooling;
 pub mod registrations;
 pub mod relay;
 pub mod schedule;
