@@ -179,6 +179,17 @@ identifiers! {
 }
 
 identifiers! {
+    /// Where a private-car driver is in the day: the dispatcher sets it
+    /// (and, once dispatched, the trip does).
+    DriverStatus {
+        OffDuty = "off_duty",
+        Available = "available",
+        Assigned = "assigned",
+        OnTrip = "on_trip",
+    }
+}
+
+identifiers! {
     /// What a user may do. Agents and dispatchers receive work; supervisors
     /// watch and steer; admins manage users.
     Role {
@@ -326,6 +337,10 @@ id_type!(
 id_type!(
     /// Identifies a private-car order (pickup, charter or drop-off).
     CarOrderId
+);
+id_type!(
+    /// Identifies a private-car driver.
+    DriverId
 );
 
 /// A telephone number as the customer record keys it: digits with an

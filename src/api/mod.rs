@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod cases;
 pub mod cti;
+pub mod drivers;
 pub mod error;
 pub mod extract;
 pub mod floor;
@@ -42,6 +43,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         cti::post_event, cti::list_calls, cti::get_call,
         missed::report, missed::backlog, registrations::register, registrations::event_ended,
         cases::create_case, cases::list_cases, cases::get_case, cases::record_step,
+        drivers::create_driver, drivers::list_drivers, drivers::get_driver, drivers::patch_driver,
     ),
     modifiers(&BearerAuth)
 )]
@@ -95,6 +97,8 @@ pub fn router() -> Router<AppState> {
         .route("/cases", post(cases::create_case).get(cases::list_cases))
         .route("/cases/{id}", get(cases::get_case))
         .route("/cases/{id}/steps", post(cases::record_step))
+        .route("/drivers", post(drivers::create_driver).get(drivers::list_drivers))
+        .route("/drivers/{id}", get(drivers::get_driver).patch(drivers::patch_driver))
         .route("/openapi.json", get(openapi_json));
     Router::new()
         .nest("/api/v1", v1)

@@ -15,6 +15,7 @@ mod batch;
 mod calls;
 mod cases;
 mod customers;
+mod drivers;
 mod followup;
 mod registrations;
 mod scheduled;
@@ -35,6 +36,7 @@ use sqlx::{Any, AnyPool, Row, SqlStr};
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
+pub use self::drivers::{Driver, NewDriver};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::registrations::NewRegistration;
 pub use self::shifts::ScheduleSpec;
@@ -201,7 +203,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 10] = [
+        let files: [(&str, &str, &str); 11] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -251,6 +253,11 @@ impl Store {
                 "live_journal",
                 include_str!("migrations/sqlite/0010_live_journal.sql"),
                 include_str!("migrations/postgres/0010_live_journal.sql"),
+            ),
+            (
+                "drivers",
+                include_str!("migrations/sqlite/0011_drivers.sql"),
+                include_str!("migrations/postgres/0011_drivers.sql"),
             ),
         ];
         let migrations = files

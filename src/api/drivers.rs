@@ -1,0 +1,122 @@
+//! Private-car drivers: `POST/GET /api/v1/drivers`, `GET/PATCH
+//! /api/v1/drivers/{id}`. Dispatchers keep them; supervisors and admins
+//! may too.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::domain::{DriverId, DriverStatus, Phone, Role};
+use crate::server::AppState;
+use crate::store::{Driver, NewDriver};
+
+/// Who keeps the drivers.
+const KEEPERS: &[Role] = &[Role::Dispatcher, Role::Supervisor, Role::Admin];
+/// The largest vehicle the centre dispatches (a coach).
+const MAX_SEATS: u32 = 60;
+const MAX_TEXT: usize = 200;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDriver {
+    pub name: String,
+    #[schema(value_type = String, example = "13900001111")]
+    pub phone: Phone,
+    /// Passenger seats, 1-60.
+    pub seats: u32,
+    /// The service area the driver covers.
+    pub area: String,
+    /// Make, model and plate.
+    pub vehicle: Option<String>,
+    /// Default `available`.
+    pub status: Option<DriverStatus>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchDriver {
+    pub status: DriverStatus,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListDrivers {
+    pub status: Option<DriverStatus>,
+}
+
+fn text(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > MAX_TEXT {
+        return Err(ApiError::unprocessable("invalid_field", format!("{field}: 1-{MAX_TEXT} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+/// Add a driver.
+#[utoipa::path(post, path = "/api/v1/drivers", tag = "drivers", request_body = CreateDriver, security(("bearer" = [])),
+    responses((status = 201, body = Driver), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_driver(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateDriver>,
+) -> Result<(StatusCode, Json<Driver>), ApiError> {
+    caller.require(KEEPERS)?;
+    if !(1..=MAX_SEATS).contains(&req.seats) {
+        return Err(ApiError::unprocessable("invalid_field", format!("seats: 1-{MAX_SEATS}")));
+    }
+    let new = NewDriver {
+        name: text("name", &req.name)?,
+        phone: req.phone,
+        vehicle: req.vehicle.as_deref().map(|v| text("vehicle", v)).transpose()?,
+        seats: req.seats,
+        area: text("area", &req.area)?,
+        status: req.status.unwrap_or(DriverStatus::Available),
+    };
+    let driver = state.store.create_driver(new, Timestamp::now()).await?;
+    Ok((StatusCode::CREATED, Json(driver)))
+}
+
+/// List drivers, by name; `?status=available` for those free now.
+#[utoipa::path(get, path = "/api/v1/drivers", tag = "drivers", params(ListDrivers), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Driver>), (status = 403, body = ErrorBody)))]
+pub async fn list_drivers(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListDrivers>,
+) -> Result<Json<Vec<Driver>>, ApiError> {
+    caller.require(KEEPERS)?;
+    Ok(Json(state.store.drivers(q.status).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/drivers/{id}", tag = "drivers", security(("bearer" = [])),
+    responses((status = 200, body = Driver), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_driver(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<DriverId>,
+) -> Result<Json<Driver>, ApiError> {
+    caller.require(KEEPERS)?;
+    state.store.driver(id).await?.map(Json).ok_or_else(|| ApiError::not_found("driver"))
+}
+
+/// Set a driver's status (`off_duty`, `available`, `assigned`, `on_trip`).
+#[utoipa::path(patch, path = "/api/v1/drivers/{id}", tag = "drivers", request_body = PatchDriver,
+    security(("bearer" = [])),
+    responses((status = 200, body = Driver), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn patch_driver(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<DriverId>,
+    ApiJson(req): ApiJson<PatchDriver>,
+) -> Result<Json<Driver>, ApiError> {
+    caller.require(KEEPERS)?;
+    let driver = state.store.set_driver_status(id, req.status, Timestamp::now()).await?;
+    driver.map(Json).ok_or_else(|| ApiError::not_found("driver"))
+}
