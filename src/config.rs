@@ -14,6 +14,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, CalendarSettings};
+use crate::cars::CarRules;
 use crate::cases::CaseRules;
 use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
 use crate::domain::{Channel, TaskKind};
@@ -42,6 +43,8 @@ pub struct Config {
     pub shifts: ShiftSettings,
     /// Complaint cases: deadlines and reminders.
     pub cases: CaseRules,
+    /// Private-car orders: confirmation deadlines and pooling.
+    pub cars: CarRules,
     /// The live state in Redis; without a URL the server runs alone on its store.
     pub redis: RedisConfig,
     /// Queue names. An agent serves the queues named in its skills.
@@ -241,6 +244,7 @@ impl Default for Config {
             registrations: RegistrationRules::default(),
             shifts: ShiftSettings::default(),
             cases: CaseRules::default(),
+            cars: CarRules::default(),
             redis: RedisConfig {
                 url: String::new(),
                 cluster: false,
@@ -440,6 +444,7 @@ impl Config {
         }
         problems.extend(self.registrations.problems());
         problems.extend(self.cases.problems());
+        problems.extend(self.cars.problems());
         if let Err(shifts) = self.shifts.named_shifts() {
             problems.extend(shifts);
         }

@@ -179,6 +179,27 @@ identifiers! {
 }
 
 identifiers! {
+    /// What a private-car order is: meet a passenger at the airport, hire
+    /// the car for a time, or take passengers to the airport (the one kind
+    /// that is pooled).
+    CarOrderKind {
+        Pickup = "pickup",
+        Charter = "charter",
+        Dropoff = "dropoff",
+    }
+}
+
+identifiers! {
+    /// Where a private-car order is: `open` until a driver is dispatched.
+    CarOrderStatus {
+        Open = "open",
+        Dispatched = "dispatched",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+}
+
+identifiers! {
     /// Where a private-car driver is in the day: the dispatcher sets it
     /// (and, once dispatched, the trip does).
     DriverStatus {

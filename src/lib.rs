@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod calendar;
+pub mod cars;
 pub mod case_watch;
 pub mod cases;
 pub mod checkpoints;

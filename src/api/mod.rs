@@ -3,6 +3,7 @@
 //! and map every failure to [`ApiError`].
 
 pub mod agents;
+pub mod cars;
 pub mod cases;
 pub mod cti;
 pub mod drivers;
@@ -44,6 +45,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         missed::report, missed::backlog, registrations::register, registrations::event_ended,
         cases::create_case, cases::list_cases, cases::get_case, cases::record_step,
         drivers::create_driver, drivers::list_drivers, drivers::get_driver, drivers::patch_driver,
+        cars::create_car_order, cars::list_car_orders, cars::get_car_order, cars::pool_proposals,
     ),
     modifiers(&BearerAuth)
 )]
@@ -99,6 +101,9 @@ pub fn router() -> Router<AppState> {
         .route("/cases/{id}/steps", post(cases::record_step))
         .route("/drivers", post(drivers::create_driver).get(drivers::list_drivers))
         .route("/drivers/{id}", get(drivers::get_driver).patch(drivers::patch_driver))
+        .route("/car-orders", post(cars::create_car_order).get(cars::list_car_orders))
+        .route("/car-orders/{id}", get(cars::get_car_order))
+        .route("/pool-proposals", get(cars::pool_proposals))
         .route("/openapi.json", get(openapi_json));
     Router::new()
         .nest("/api/v1", v1)

@@ -13,6 +13,7 @@
 mod apply;
 mod batch;
 mod calls;
+mod cars;
 mod cases;
 mod customers;
 mod drivers;
@@ -34,6 +35,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Row, SqlStr};
 
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
+pub use self::cars::{CarOrder, CarOrderEvent, NewCarOrder};
 pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::drivers::{Driver, NewDriver};
@@ -203,7 +205,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 11] = [
+        let files: [(&str, &str, &str); 12] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -258,6 +260,11 @@ impl Store {
                 "drivers",
                 include_str!("migrations/sqlite/0011_drivers.sql"),
                 include_str!("migrations/postgres/0011_drivers.sql"),
+            ),
+            (
+                "car_orders",
+                include_str!("migrations/sqlite/0012_car_orders.sql"),
+                include_str!("migrations/postgres/0012_car_orders.sql"),
             ),
         ];
         let migrations = files

@@ -1,0 +1,211 @@
+//! Private-car orders: `POST/GET /api/v1/car-orders`, `GET
+//! /api/v1/car-orders/{id}`, and the pools proposed among open drop-offs,
+//! `GET /api/v1/pool-proposals`. Each order becomes a `car_dispatch` task
+//! for the dispatchers, due when a driver must have confirmed it
+//! (`src/cars.rs`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, Caller};
+use crate::cars::{CarOrderError, OrderRequest};
+use crate::dispatch::Command;
+use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, DriverStatus, Phone, Role, TaskKind};
+use crate::pooling::{self, DropOff};
+use crate::server::AppState;
+use crate::store::{CarOrder, NewCarOrder, NewTaskRow};
+
+const MAX_TEXT: usize = 200;
+/// Who sees the dispatch board.
+const DISPATCH: &[Role] = &[Role::Dispatcher, Role::Supervisor, Role::Admin];
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCarOrder {
+    pub kind: CarOrderKind,
+    /// The passenger's name.
+    pub passenger: String,
+    #[schema(value_type = String, example = "13800138000")]
+    pub phone: Phone,
+    pub passengers: u32,
+    /// Pickups and drop-offs: the airport.
+    pub airport: Option<String>,
+    /// RFC 3339: the pickup at arrival, the charter's start, the drop-off's departure.
+    #[schema(value_type = String)]
+    pub time: Timestamp,
+    /// Pieces of luggage.
+    pub luggage: Option<u32>,
+    pub flight: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl From<CarOrderError> for ApiError {
+    fn from(e: CarOrderError) -> Self {
+        let code = match e {
+            CarOrderError::TimeInPast => "time_in_past",
+            CarOrderError::NoPassengers | CarOrderError::TooManyPassengers { .. } => "passengers",
+            CarOrderError::AirportMissing(_) => "airport_missing",
+        };
+        ApiError::unprocessable(code, e.to_string())
+    }
+}
+
+fn optional_text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value.map(|v| v.trim().to_owned()) {
+        Some(v) if v.chars().count() > MAX_TEXT => {
+            Err(ApiError::unprocessable("invalid_field", format!("{field}: at most {MAX_TEXT} characters")))
+        }
+        Some(v) if v.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// The largest vehicle among the drivers who are not off duty, or among
+/// all drivers when every one is; 0 without drivers.
+async fn largest_vehicle(state: &AppState, on_duty_only: bool) -> Result<u32, ApiError> {
+    let drivers = state.store.drivers(None).await?;
+    let on_duty = drivers.iter().filter(|d| d.status != DriverStatus::OffDuty).map(|d| d.seats).max();
+    let any = drivers.iter().map(|d| d.seats).max();
+    Ok(if on_duty_only { on_duty.unwrap_or(0) } else { on_duty.or(any).unwrap_or(0) })
+}
+
+/// Take a private-car order. It becomes a `car_dispatch` task for the
+/// dispatchers, due by the time a driver must have confirmed it.
+#[utoipa::path(post, path = "/api/v1/car-orders", tag = "cars", request_body = CreateCarOrder, security(("bearer" = [])),
+    responses((status = 201, body = CarOrder), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_car_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateCarOrder>,
+) -> Result<(StatusCode, Json<CarOrder>), ApiError> {
+    let now = Timestamp::now();
+    let passenger = optional_text("passenger", Some(req.passenger))?
+        .ok_or_else(|| ApiError::unprocessable("invalid_field", "passenger: the name is required"))?;
+    let airport = optional_text("airport", req.airport)?;
+    let request = OrderRequest { kind: req.kind, passengers: req.passengers, airport: airport.clone(), time: req.time };
+    let rules = &state.config.cars;
+    rules.check(&request, now, largest_vehicle(&state, false).await?)?;
+    let confirm_by = rules.confirm_by(req.time, now);
+    let order = NewCarOrder {
+        id: CarOrderId::new(),
+        kind: req.kind,
+        passenger,
+        phone: req.phone,
+        passengers: req.passengers,
+        luggage: req.luggage,
+        flight: optional_text("flight", req.flight)?,
+        airport,
+        from_address: optional_text("from", req.from)?,
+        to_address: optional_text("to", req.to)?,
+        time: req.time,
+        confirm_by,
+        created_by: Some(caller.id()),
+        created_at: now,
+    };
+    let plan = state.rules.plan(TaskKind::CarDispatch, now, None, Some(confirm_by));
+    let zone = state.rules.calendar.time_zone();
+    let reason = format!(
+        "{} for {} ({} passenger{}{}) at {}: find a driver, phone to confirm, dispatch",
+        order.kind.as_str(),
+        order.passenger,
+        order.passengers,
+        if order.passengers == 1 { "" } else { "s" },
+        order.airport.as_deref().map(|a| format!(", {a}")).unwrap_or_default(),
+        order.time.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M"),
+    );
+    let row = NewTaskRow {
+        created_by: Some(caller.id()),
+        ..NewTaskRow::planned(&state.rules, TaskKind::CarDispatch, &plan, order.phone.clone(), Some(reason), now, None)
+    };
+    state.store.create_car_order(&order, &row).await?;
+    if let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
+        tracing::warn!(task = %row.id, error = %e, "car order stored but its task not dispatched");
+    }
+    tracing::info!(order = %order.id, kind = order.kind.as_str(), "car order taken");
+    let stored =
+        state.store.car_order(order.id).await?.ok_or_else(|| ApiError::internal(&"a stored order vanished"))?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Open orders, soonest service first.
+#[utoipa::path(get, path = "/api/v1/car-orders", tag = "cars", security(("bearer" = [])),
+    responses((status = 200, body = Vec<CarOrder>), (status = 403, body = ErrorBody)))]
+pub async fn list_car_orders(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<CarOrder>>, ApiError> {
+    caller.require(DISPATCH)?;
+    Ok(Json(state.store.car_orders(CarOrderStatus::Open).await?))
+}
+
+/// One order with every step of its history.
+#[utoipa::path(get, path = "/api/v1/car-orders/{id}", tag = "cars", security(("bearer" = [])),
+    responses((status = 200, body = CarOrder), (status = 404, body = ErrorBody)))]
+pub async fn get_car_order(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<CarOrderId>,
+) -> Result<Json<CarOrder>, ApiError> {
+    state.store.car_order(id).await?.map(Json).ok_or_else(|| ApiError::not_found("car order"))
+}
+
+/// A pool the server proposes: open drop-offs to one airport, departing
+/// within `cars.pool_window_minutes`, whose passengers fit the largest car
+/// on duty.
+#[derive(Serialize, ToSchema)]
+pub struct PoolProposalView {
+    /// Stable while the same orders make the pool.
+    pub id: String,
+    pub order_ids: Vec<CarOrderId>,
+    pub airport: String,
+    /// Passengers in all.
+    pub seats: u32,
+    #[schema(value_type = String)]
+    pub earliest: Timestamp,
+    #[schema(value_type = String)]
+    pub latest: Timestamp,
+}
+
+/// Pools proposed among the open drop-offs now.
+#[utoipa::path(get, path = "/api/v1/pool-proposals", tag = "cars", security(("bearer" = [])),
+    responses((status = 200, body = Vec<PoolProposalView>), (status = 403, body = ErrorBody)))]
+pub async fn pool_proposals(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PoolProposalView>>, ApiError> {
+    caller.require(DISPATCH)?;
+    let open: Vec<DropOff> = state
+        .store
+        .car_orders(CarOrderStatus::Open)
+        .await?
+        .into_iter()
+        .filter(|o| o.kind == CarOrderKind::Dropoff)
+        .filter_map(|o| Some(DropOff { order: o.id, airport: o.airport?, departs: o.time, passengers: o.passengers }))
+        .collect();
+    let capacity = largest_vehicle(&state, true).await?;
+    let proposals = pooling::propose(&open, state.config.cars.pool_window(), capacity);
+    Ok(Json(
+        proposals
+            .into_iter()
+            .map(|p| {
+                let mut hash = Sha256::new();
+                for id in &p.orders {
+                    hash.update(id.0.as_bytes());
+                }
+                let id: String = hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+                PoolProposalView {
+                    id,
+                    order_ids: p.orders,
+                    airport: p.airport,
+                    seats: p.seats,
+                    earliest: p.earliest,
+                    latest: p.latest,
+                }
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,184 @@
+//! Private-car orders, stored with their dispatch task and their history.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use utoipa::ToSchema;
+
+use super::apply::{events, new_tasks, push_new_task};
+use super::batch::{Arg, Batch, Rows};
+use super::*;
+use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, TaskId, UserId};
+
+/// An order to store.
+#[derive(Clone, Debug)]
+pub struct NewCarOrder {
+    pub id: CarOrderId,
+    pub kind: CarOrderKind,
+    pub passenger: String,
+    pub phone: Phone,
+    pub passengers: u32,
+    pub luggage: Option<u32>,
+    pub flight: Option<String>,
+    pub airport: Option<String>,
+    pub from_address: Option<String>,
+    pub to_address: Option<String>,
+    pub time: Timestamp,
+    pub confirm_by: Timestamp,
+    pub created_by: Option<UserId>,
+    pub created_at: Timestamp,
+}
+
+/// One step in an order's history.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct CarOrderEvent {
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+    pub event: String,
+    pub user_id: Option<UserId>,
+    pub detail: Option<String>,
+}
+
+/// An order as stored, with its history.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct CarOrder {
+    pub id: CarOrderId,
+    pub kind: CarOrderKind,
+    pub status: CarOrderStatus,
+    pub passenger: String,
+    #[schema(value_type = String)]
+    pub phone: Phone,
+    pub passengers: u32,
+    pub luggage: Option<u32>,
+    pub flight: Option<String>,
+    pub airport: Option<String>,
+    pub from_address: Option<String>,
+    pub to_address: Option<String>,
+    /// When the service starts (the pickup, the charter, the departure).
+    #[schema(value_type = String)]
+    pub time: Timestamp,
+    /// By when a driver must have confirmed.
+    #[schema(value_type = String)]
+    pub confirm_by: Timestamp,
+    /// The dispatchers' `car_dispatch` task.
+    pub task_id: TaskId,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    pub events: Vec<CarOrderEvent>,
+}
+
+const COLUMNS: &str = "id, kind, status, passenger, phone, passengers, luggage, flight, airport, from_address, \
+                       to_address, service_time, confirm_by, task_id, created_at";
+
+fn count(row: &AnyRow, col: &str) -> Result<Option<u32>> {
+    let v: Option<i64> = row.try_get(col)?;
+    v.map(|v| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{col} {v}")))).transpose()
+}
+
+fn order_from_row(row: &AnyRow) -> Result<CarOrder> {
+    Ok(CarOrder {
+        id: parse(row, "id")?,
+        kind: parse(row, "kind")?,
+        status: parse(row, "status")?,
+        passenger: row.try_get("passenger")?,
+        phone: Phone::parse(&row.try_get::<String, _>("phone")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        passengers: count(row, "passengers")?.unwrap_or_default(),
+        luggage: count(row, "luggage")?,
+        flight: row.try_get("flight")?,
+        airport: row.try_get("airport")?,
+        from_address: row.try_get("from_address")?,
+        to_address: row.try_get("to_address")?,
+        time: from_ms(row.try_get("service_time")?)?,
+        confirm_by: from_ms(row.try_get("confirm_by")?)?,
+        task_id: parse(row, "task_id")?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        events: Vec::new(),
+    })
+}
+
+impl Store {
+    /// Stores an order with its `car_dispatch` task and its `created`
+    /// event, all or nothing.
+    pub async fn create_car_order(&self, o: &NewCarOrder, task: &NewTaskRow) -> Result<()> {
+        let (mut tasks, mut task_events) = (new_tasks(), events());
+        push_new_task(&mut tasks, &mut task_events, task);
+        let mut order = Rows::new(
+            "INSERT INTO car_orders (id, kind, status, passenger, phone, passengers, luggage, flight, airport, \
+             from_address, to_address, service_time, confirm_by, task_id, created_by, created_at, updated_at) VALUES ",
+            "(#1, #2, 'open', #3, #4, #5, #6, #7, #8, #9, #10, #11, #12, #13, #14, #15, #15)",
+            "",
+        );
+        let user = |u: Option<UserId>| Arg::Text(u.map(|u| u.to_string()));
+        order.push([
+            o.id.to_string().into(),
+            o.kind.as_str().into(),
+            o.passenger.clone().into(),
+            o.phone.as_str().into(),
+            i64::from(o.passengers).into(),
+            o.luggage.map(i64::from).into(),
+            o.flight.clone().into(),
+            o.airport.clone().into(),
+            o.from_address.clone().into(),
+            o.to_address.clone().into(),
+            ms(o.time).into(),
+            ms(o.confirm_by).into(),
+            task.id.to_string().into(),
+            user(o.created_by),
+            ms(o.created_at).into(),
+        ]);
+        let mut history = Rows::new(
+            "INSERT INTO car_order_events (order_id, at, event, user_id, detail) VALUES ",
+            "(#1, #2, #3, #4, #5)",
+            "",
+        );
+        history.push([
+            o.id.to_string().into(),
+            ms(o.created_at).into(),
+            "created".into(),
+            user(o.created_by),
+            Arg::Text(None),
+        ]);
+        let mut batch = Batch::default();
+        batch.push(tasks);
+        batch.push(task_events);
+        batch.push(order);
+        batch.push(history);
+        self.commit(batch).await
+    }
+
+    /// One order with its history.
+    pub async fn car_order(&self, id: CarOrderId) -> Result<Option<CarOrder>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM car_orders WHERE id = $1"));
+        let Some(row) = sqlx::query(sql).bind(id.to_string()).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let mut order = order_from_row(&row)?;
+        let rows =
+            sqlx::query("SELECT at, event, user_id, detail FROM car_order_events WHERE order_id = $1 ORDER BY id")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+        order.events = rows
+            .iter()
+            .map(|r| {
+                Ok(CarOrderEvent {
+                    at: from_ms(r.try_get("at")?)?,
+                    event: r.try_get("event")?,
+                    user_id: parse_opt(r, "user_id")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(order))
+    }
+
+    /// Orders in `status`, soonest service first (without their history).
+    pub async fn car_orders(&self, status: CarOrderStatus) -> Result<Vec<CarOrder>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM car_orders WHERE status = $1 ORDER BY service_time, id"
+        ));
+        let rows = sqlx::query(sql).bind(status.as_str()).fetch_all(&self.pool).await?;
+        rows.iter().map(order_from_row).collect()
+    }
+}
