@@ -89,6 +89,18 @@ async fn live_in_dispatcher(admin: &common::Http) -> u64 {
         .sum()
 }
 
+/// An agent `li` on a console, and three callbacks created.
+async fn one_agent_three_tasks(server: &TestServer) -> (common::Http, common::Console) {
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["callbacks"]).await;
+    let console = server.console("li").await;
+    for i in 0..3 {
+        let body = json!({"kind": "new_signup_callback", "customer_phone": format!("1390000000{i}")});
+        assert_eq!(admin.post("/api/v1/tasks", body).await.0, 201);
+    }
+    (admin, console)
+}
+
 #[tokio::test]
 async fn redis_stopped_for_ten_seconds_degrades_then_reconciles_without_duplicates() {
     let Some(redis) = OwnRedis::start().await else { return };
@@ -97,13 +109,7 @@ async fn redis_stopped_for_ten_seconds_degrades_then_reconciles_without_duplicat
     config.redis.url = redis.url.clone();
     config.redis.max_pending = 100;
     let server = TestServer::start_with(config).await;
-    let admin = server.admin().await;
-    server.add_agent(&admin, "li", &["callbacks"]).await;
-    let mut console = server.console("li").await;
-    for i in 0..3 {
-        let body = json!({"kind": "new_signup_callback", "customer_phone": format!("1390000000{i}")});
-        assert_eq!(admin.post("/api/v1/tasks", body).await.0, 201);
-    }
+    let (admin, mut console) = one_agent_three_tasks(&server).await;
     console.expect("offer").await;
     assert_eq!(health(&server).await["redis"], "ok");
 
@@ -272,13 +278,7 @@ async fn on_a_redis_cluster_the_live_state_sits_in_one_slot() {
     config.redis.url = urls.join(",");
     config.redis.cluster = true;
     let server = TestServer::start_with(config).await;
-    let admin = server.admin().await;
-    server.add_agent(&admin, "li", &["callbacks"]).await;
-    let mut console = server.console("li").await;
-    for i in 0..3 {
-        let body = json!({"kind": "new_signup_callback", "customer_phone": format!("1390000000{i}")});
-        assert_eq!(admin.post("/api/v1/tasks", body).await.0, 201);
-    }
+    let (_admin, mut console) = one_agent_three_tasks(&server).await;
     let offer = console.expect("offer").await;
     console.send(json!({"type": "accept", "task_id": offer["task"]["id"]})).await;
     console.expect("task_assigned").await;
