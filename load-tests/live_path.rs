@@ -102,7 +102,7 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
             let live = Live::connect(&r.url, &r.prefix, Duration::from_secs(5), "bench", "127.0.0.1:1").await.unwrap();
             let epoch = live.take_lease(None).await.unwrap().expect("a fresh prefix has a free lease");
             let health = LiveHealth::new(1_000_000);
-            let (lw, task) = LiveWriter::spawn(live, epoch, r.prefix.clone(), writer.clone(), health, stop.clone());
+            let (lw, task) = LiveWriter::spawn(live, epoch, writer.clone(), health, stop.clone());
             live_task = Some(task);
             Some(lw)
         }

@@ -282,8 +282,14 @@ impl Actor {
     /// acknowledgement waits until the change is there.
     fn reply_after(&mut self, reply: impl FnOnce() + Send + 'static) {
         let records = self.collect_effects();
-        self.deliveries.push(Delivery::Reply(Box::new(reply)));
-        self.send_out(records);
+        if self.live.is_some() {
+            self.deliveries.push(Delivery::Reply(Box::new(reply)));
+            self.send_out(records);
+        } else {
+            // Without Redis the effects go out now: no need to box the reply.
+            self.send_out(records);
+            reply();
+        }
     }
 
     fn carry_out(&mut self) {

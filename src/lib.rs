@@ -23,6 +23,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod followup;
 pub mod hub;
+pub mod leading;
 pub mod live;
 pub mod pooling;
 pub mod registrations;

@@ -14,6 +14,7 @@
 //! obvious pool behind.
 
 use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
 
 use crate::domain::CarOrderId;
 
@@ -37,6 +38,18 @@ pub struct PoolProposal {
     pub seats: u32,
     pub earliest: Timestamp,
     pub latest: Timestamp,
+}
+
+impl PoolProposal {
+    /// Names the pool by its orders, so that the same orders keep the same
+    /// id while proposals are recomputed as orders come and go.
+    pub fn id(&self) -> String {
+        let mut hash = Sha256::new();
+        for order in &self.orders {
+            hash.update(order.0.as_bytes());
+        }
+        hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// Proposes pools among `open`: same airport, departures at most `window`

@@ -1,6 +1,5 @@
 //! Wiring: store, recovery, hub, HTTP and WebSocket, and graceful shutdown.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,15 +19,15 @@ use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
 use crate::domain::{AgentStatus, TaskKind, TaskStatus};
 use crate::followup::Checkpoints;
 use crate::hub::{self, ConnId, Hub};
-use crate::live::writer::{LiveWriter, Outbox};
-use crate::live::{Live, LiveError, LiveHealth, LiveOp, lease};
+use crate::live::writer::LiveWriter;
+use crate::live::{LiveError, LiveHealth, lease};
 use crate::schedule::Scheduler;
 use crate::shift_clock::ShiftClock;
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
-use crate::store::{CallWrite, JournalPosition, MissedCall, Store, StoreError};
+use crate::store::{CallWrite, MissedCall, Store, StoreError};
 use crate::writer::Writer;
-use crate::{accounts, api, relay, ws};
+use crate::{accounts, api, leading, ws};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -164,7 +163,7 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     let leading = match config.redis.url.is_empty() {
         true => None,
         false => {
-            let (leading, http) = lead(&config, &store, listeners.http, &shutdown).await?;
+            let (leading, http) = leading::lead(&config, &store, listeners.http, &shutdown).await?;
             listeners.http = http;
             match leading {
                 Some(leading) => Some(leading),
@@ -188,16 +187,10 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     let lease_stop = CancellationToken::new();
     let live = leading.map(|(live, epoch)| {
         let health = LiveHealth::new(config.redis.max_pending);
-        let (live_writer, task) = LiveWriter::spawn(
-            live.clone(),
-            epoch,
-            config.redis.prefix.clone(),
-            writer.clone(),
-            health.clone(),
-            fenced.clone(),
-        );
+        let (live_writer, task) =
+            LiveWriter::spawn(live.clone(), epoch, writer.clone(), health.clone(), fenced.clone());
         // Redis's live state restarts from what this node recovered.
-        live_writer.send(snapshot(&dispatcher));
+        live_writer.send(leading::snapshot(&dispatcher));
         tokio::spawn(lease::keep(live.clone(), epoch, health.clone(), fenced.clone(), lease_stop.clone()));
         let stop = shutdown.clone();
         let fenced = fenced.clone();
@@ -313,106 +306,6 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
         return Err(ServerError::Fenced);
     }
     Ok(())
-}
-
-/// With Redis: connects and takes the lease; while another node leads,
-/// relays this node's HTTP and WebSocket clients to it (`relay.rs`) and
-/// waits to take over. Once leading, brings SQL up to the journal so that
-/// recovery sees every change the last leader made. `None` if shutdown
-/// came first. Hands the HTTP listener back for the leader's own routes.
-async fn lead(
-    config: &Config,
-    store: &Store,
-    http: TcpListener,
-    shutdown: &CancellationToken,
-) -> Result<(Option<(Live, u64)>, TcpListener), ServerError> {
-    let node = uuid::Uuid::now_v7().to_string();
-    let lease_time = Duration::from_millis(config.redis.lease_ms);
-    let advertise = match config.server.advertise_http.as_str() {
-        "" if http.local_addr()?.ip().is_unspecified() => {
-            return Err(ServerError::Config(ConfigError {
-                problems: vec![
-                    "server.advertise_http: must be set when server.http is a wildcard address and redis.url is set \
-                     (the other nodes need an address to reach this one)"
-                        .into(),
-                ],
-            }));
-        }
-        "" => http.local_addr()?.to_string(),
-        addr => addr.to_owned(),
-    };
-    let live = if config.redis.cluster {
-        let seeds: Vec<&str> = config.redis.url.split(',').map(str::trim).collect();
-        Live::connect_cluster(&seeds, &config.redis.prefix, lease_time, &node, &advertise).await?
-    } else {
-        Live::connect(&config.redis.url, &config.redis.prefix, lease_time, &node, &advertise).await?
-    };
-    let (epoch, http) = relay_until_leader(&live, http, shutdown).await?;
-    let Some(epoch) = epoch else { return Ok((None, http)) };
-    tracing::info!(node, epoch, "this node leads");
-    let replayed = replay_journal(store, &live, &config.redis.prefix).await?;
-    let in_redis = live.tasks().await?.len();
-    tracing::info!(replayed, live_tasks_in_redis = in_redis, "the store caught up with the redis journal");
-    Ok((Some((live, epoch)), http))
-}
-
-/// Takes the lease at once if it is free; otherwise serves as a relay on
-/// `http` until this node wins it (or shutdown), then stops relaying and
-/// returns the listener, which kept its port throughout.
-async fn relay_until_leader(
-    live: &Live,
-    http: TcpListener,
-    shutdown: &CancellationToken,
-) -> Result<(Option<u64>, TcpListener), ServerError> {
-    if let Some(epoch) = live.take_lease(None).await? {
-        return Ok((Some(epoch), http));
-    }
-    let addr = http.local_addr()?;
-    let leader = live.leader().await?.unwrap_or_default();
-    tracing::info!(http = %addr, leader, "another node leads; this node is relaying to it until it can take over");
-    let kept = http.into_std()?;
-    let relaying = TcpListener::from_std(kept.try_clone()?)?;
-    let won = CancellationToken::new();
-    let relay = axum::serve(relaying, relay::router(live.clone()))
-        .with_graceful_shutdown(won.clone().cancelled_owned())
-        .into_future();
-    let relay = tokio::spawn(relay);
-    let epoch = lease::acquire(live, shutdown).await;
-    won.cancel();
-    // Relayed connections to the old leader have closed with it.
-    if tokio::time::timeout(Duration::from_secs(2), relay).await.is_err() {
-        tracing::warn!("relayed connections did not close within 2 s of taking over");
-    }
-    Ok((epoch?, TcpListener::from_std(kept)?))
-}
-
-/// Writes into SQL the journal's batches it does not hold yet, each with
-/// its position in one transaction, so a batch is never applied twice.
-/// Returns how many records it wrote.
-pub async fn replay_journal(store: &Store, live: &Live, prefix: &str) -> Result<usize, ServerError> {
-    let mut position = store.journal_position(prefix).await?;
-    let mut replayed = 0;
-    loop {
-        let batches = live.journal_after(&position, 256).await?;
-        if batches.is_empty() {
-            return Ok(replayed);
-        }
-        for (id, records) in batches {
-            let at = JournalPosition { prefix: prefix.to_owned(), id };
-            store.write(&[], &records, Some(&at)).await?;
-            replayed += records.len();
-            position = at.id;
-        }
-    }
-}
-
-/// The dispatcher's live state as one batch for Redis: what was there is
-/// replaced by what this node recovered.
-fn snapshot(d: &Dispatcher) -> Outbox {
-    let mut ops = vec![LiveOp::Clear];
-    ops.extend(d.live_tasks().iter().map(|(id, t)| LiveOp::from_live_task(*id, t)));
-    ops.extend(d.agents_view().into_iter().map(|a| LiveOp::Agent(a.id, a.status)));
-    Outbox { ops, ..Outbox::default() }
 }
 
 /// Rebuilds the dispatcher from the store: agents with their break status,

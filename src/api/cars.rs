@@ -9,11 +9,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Caller};
+use super::extract::{ApiJson, ApiPath, Caller, optional_text, text};
 use crate::cars::{CarOrderError, OrderRequest};
 use crate::dispatch::Command;
 use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, DriverStatus, Phone, Role, TaskKind};
@@ -57,16 +56,6 @@ impl From<CarOrderError> for ApiError {
     }
 }
 
-fn optional_text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
-    match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.chars().count() > MAX_TEXT => {
-            Err(ApiError::unprocessable("invalid_field", format!("{field}: at most {MAX_TEXT} characters")))
-        }
-        Some(v) if v.is_empty() => Ok(None),
-        other => Ok(other),
-    }
-}
-
 /// The largest vehicle among the drivers who are not off duty, or among
 /// all drivers when every one is; 0 without drivers.
 async fn largest_vehicle(state: &AppState, on_duty_only: bool) -> Result<u32, ApiError> {
@@ -86,9 +75,8 @@ pub async fn create_car_order(
     ApiJson(req): ApiJson<CreateCarOrder>,
 ) -> Result<(StatusCode, Json<CarOrder>), ApiError> {
     let now = Timestamp::now();
-    let passenger = optional_text("passenger", Some(req.passenger))?
-        .ok_or_else(|| ApiError::unprocessable("invalid_field", "passenger: the name is required"))?;
-    let airport = optional_text("airport", req.airport)?;
+    let passenger = text("passenger", &req.passenger, MAX_TEXT)?;
+    let airport = optional_text("airport", req.airport, MAX_TEXT)?;
     let request = OrderRequest { kind: req.kind, passengers: req.passengers, airport: airport.clone(), time: req.time };
     let rules = &state.config.cars;
     rules.check(&request, now, largest_vehicle(&state, false).await?)?;
@@ -100,10 +88,10 @@ pub async fn create_car_order(
         phone: req.phone,
         passengers: req.passengers,
         luggage: req.luggage,
-        flight: optional_text("flight", req.flight)?,
+        flight: optional_text("flight", req.flight, MAX_TEXT)?,
         airport,
-        from_address: optional_text("from", req.from)?,
-        to_address: optional_text("to", req.to)?,
+        from_address: optional_text("from", req.from, MAX_TEXT)?,
+        to_address: optional_text("to", req.to, MAX_TEXT)?,
         time: req.time,
         confirm_by,
         created_by: Some(caller.id()),
@@ -191,20 +179,13 @@ pub async fn pool_proposals(
     Ok(Json(
         proposals
             .into_iter()
-            .map(|p| {
-                let mut hash = Sha256::new();
-                for id in &p.orders {
-                    hash.update(id.0.as_bytes());
-                }
-                let id: String = hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
-                PoolProposalView {
-                    id,
-                    order_ids: p.orders,
-                    airport: p.airport,
-                    seats: p.seats,
-                    earliest: p.earliest,
-                    latest: p.latest,
-                }
+            .map(|p| PoolProposalView {
+                id: p.id(),
+                order_ids: p.orders,
+                airport: p.airport,
+                seats: p.seats,
+                earliest: p.earliest,
+                latest: p.latest,
             })
             .collect(),
     ))

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
 use crate::cases::{CaseDeadline, CaseError};
 use crate::dispatch::Command;
 use crate::domain::{CaseChannel, CaseId, CaseStatus, CaseStep, Phone, TaskKind, UserId};
@@ -94,18 +94,6 @@ fn view(case: CaseRecord, now: Timestamp) -> CaseView {
     let clock = case.clock();
     let pending = clock.pending().into_iter().map(|(deadline, by)| PendingDeadline { deadline, by }).collect();
     CaseView { overdue: clock.overdue(now), pending, case }
-}
-
-fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max {
-        return Err(ApiError::unprocessable("invalid_field", format!("{field}: 1-{max} characters")));
-    }
-    Ok(value.to_owned())
-}
-
-fn optional_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
-    value.filter(|v| !v.trim().is_empty()).map(|v| text(field, &v, max)).transpose()
 }
 
 /// The owner must be someone who takes work; naming anyone else is bad input.

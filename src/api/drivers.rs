@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
 use crate::domain::{DriverId, DriverStatus, Phone, Role};
 use crate::server::AppState;
 use crate::store::{Driver, NewDriver};
@@ -49,14 +49,6 @@ pub struct ListDrivers {
     pub status: Option<DriverStatus>,
 }
 
-fn text(field: &str, value: &str) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > MAX_TEXT {
-        return Err(ApiError::unprocessable("invalid_field", format!("{field}: 1-{MAX_TEXT} characters")));
-    }
-    Ok(value.to_owned())
-}
-
 /// Add a driver.
 #[utoipa::path(post, path = "/api/v1/drivers", tag = "drivers", request_body = CreateDriver, security(("bearer" = [])),
     responses((status = 201, body = Driver), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
@@ -71,11 +63,11 @@ pub async fn create_driver(
         return Err(ApiError::unprocessable("invalid_field", format!("seats: 1-{MAX_SEATS}")));
     }
     let new = NewDriver {
-        name: text("name", &req.name)?,
+        name: text("name", &req.name, MAX_TEXT)?,
         phone: req.phone,
-        vehicle: req.vehicle.as_deref().map(|v| text("vehicle", v)).transpose()?,
+        vehicle: optional_text("vehicle", req.vehicle, MAX_TEXT)?,
         seats: req.seats,
-        area: text("area", &req.area)?,
+        area: text("area", &req.area, MAX_TEXT)?,
         status: req.status.unwrap_or(DriverStatus::Available),
     };
     let driver = state.store.create_driver(new, Timestamp::now()).await?;

@@ -11,6 +11,20 @@ use crate::auth::{AuthError, Claims};
 use crate::domain::{Role, UserId};
 use crate::server::AppState;
 
+/// A required text field, trimmed: 1 to `max` characters, or 422 naming the field.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(ApiError::unprocessable("invalid_field", format!("{field}: 1-{max} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+/// An optional text field: absent or blank is `None`, otherwise as [`text`].
+pub fn optional_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    value.filter(|v| !v.trim().is_empty()).map(|v| text(field, &v, max)).transpose()
+}
+
 /// `axum::Json` with errors in the API's shape.
 pub struct ApiJson<T>(pub T);
 

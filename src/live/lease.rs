@@ -9,17 +9,11 @@ use tokio_util::sync::CancellationToken;
 use super::{Live, LiveHealth};
 
 /// Waits until this node holds the lease and returns its epoch, or `None`
-/// if `shutdown` fired first. Another node leading is a normal state for a
-/// standby node, said once in the log.
+/// if `shutdown` fired first; tries five times per lease time.
 pub async fn acquire(live: &Live, shutdown: &CancellationToken) -> Result<Option<u64>, super::LiveError> {
-    let mut said = false;
     loop {
         if let Some(epoch) = live.take_lease(None).await? {
             return Ok(Some(epoch));
-        }
-        if !said {
-            tracing::info!(node = live.node(), "another node leads; this one waits to take over");
-            said = true;
         }
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(None),

@@ -44,6 +44,8 @@ pub enum LiveError {
 /// The keys of one centre. All share the hash tag `{prefix}`.
 #[derive(Clone, Debug)]
 struct Keys {
+    /// The centre's prefix, as configured (without braces).
+    prefix: String,
     lease: String,
     epoch: String,
     journal: String,
@@ -56,6 +58,7 @@ impl Keys {
     fn new(prefix: &str) -> Keys {
         let key = |name: &str| format!("{{{prefix}}}:{name}");
         Keys {
+            prefix: prefix.to_owned(),
             lease: key("lease"),
             epoch: key("epoch"),
             journal: key("journal"),
@@ -214,8 +217,6 @@ impl ConnectionLike for Conn {
 pub struct Live {
     conn: Conn,
     keys: Arc<Keys>,
-    /// This node's id.
-    node: Arc<str>,
     /// What the lease holds while this node leads: its id and the address
     /// relays pass requests to.
     holder: Arc<str>,
@@ -269,7 +270,6 @@ impl Live {
         Live {
             conn,
             keys: Arc::new(Keys::new(prefix)),
-            node: node.into(),
             holder: format!("{node} {http}").into(),
             lease,
             scripts: Arc::new(Scripts {
@@ -280,8 +280,9 @@ impl Live {
         }
     }
 
-    pub fn node(&self) -> &str {
-        &self.node
+    /// The centre's key prefix, which also names its journal position in SQL.
+    pub fn prefix(&self) -> &str {
+        &self.keys.prefix
     }
 
     pub fn lease_time(&self) -> Duration {
@@ -384,16 +385,14 @@ impl Live {
         Ok(self.conn.clone().hgetall(&self.keys.tasks).await?)
     }
 
+    /// How many live tasks Redis lists.
+    pub async fn task_count(&self) -> Result<usize, LiveError> {
+        Ok(self.conn.clone().hlen(&self.keys.tasks).await?)
+    }
+
     /// The agents' statuses as Redis has them.
     pub async fn agents(&self) -> Result<std::collections::HashMap<String, String>, LiveError> {
         Ok(self.conn.clone().hgetall(&self.keys.agents).await?)
-    }
-
-    /// Deletes every key of this centre (tests; `switchboard` never calls it).
-    pub async fn delete_all(&self) -> Result<(), LiveError> {
-        let k = &self.keys;
-        let _: i64 = self.conn.clone().del(&[&k.lease, &k.epoch, &k.journal, &k.meta, &k.tasks, &k.agents]).await?;
-        Ok(())
     }
 }
 

@@ -49,13 +49,12 @@ impl LiveWriter {
     pub fn spawn(
         live: Live,
         epoch: u64,
-        prefix: String,
         sql: Writer,
         health: Arc<LiveHealth>,
         fenced: CancellationToken,
     ) -> (LiveWriter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(live, epoch, prefix, sql, health.clone(), fenced, rx));
+        let task = tokio::spawn(run(live, epoch, sql, health.clone(), fenced, rx));
         (LiveWriter { tx, health }, task)
     }
 
@@ -71,7 +70,6 @@ impl LiveWriter {
 async fn run(
     live: Live,
     epoch: u64,
-    prefix: String,
     sql: Writer,
     health: Arc<LiveHealth>,
     fenced: CancellationToken,
@@ -99,11 +97,10 @@ async fn run(
             records.extend(outbox.records);
             deliveries.extend(outbox.deliveries);
         }
-        let mut position = String::new();
         if !ops.is_empty() || !records.is_empty() {
             seq += 1;
-            match apply_until_in(&live, epoch, seq, &records, &ops, &health).await {
-                Ok(id) => position = id,
+            let position = match apply_until_in(&live, epoch, seq, &records, &ops, &health).await {
+                Ok(id) => id,
                 Err(e) => {
                     tracing::error!(error = %e, "this node no longer leads: it stops deciding");
                     fenced.cancel();
@@ -115,12 +112,9 @@ async fn run(
                     }
                     break;
                 }
-            }
-        }
-        if !records.is_empty() {
-            let queued = if position.is_empty() {
-                sql.records(records)
-            } else {
+            };
+            // Records always have a journal entry (the script appends them).
+            if !records.is_empty() {
                 let trim_tx = trim_tx.clone();
                 let id = position.clone();
                 let committed = Box::new(move |ok: bool| {
@@ -128,13 +122,12 @@ async fn run(
                         let _ = trim_tx.send(id);
                     }
                 });
-                sql.journaled(
-                    records,
-                    Journaled { position: JournalPosition { prefix: prefix.clone(), id: position }, committed },
-                )
-            };
-            if !queued {
-                tracing::error!("the store writer has stopped; records stay in the Redis journal for the next start");
+                let position = JournalPosition { prefix: live.prefix().to_owned(), id: position };
+                if !sql.journaled(records, Journaled { position, committed }) {
+                    tracing::error!(
+                        "the store writer has stopped; records stay in the Redis journal for the next start"
+                    );
+                }
             }
         }
         for d in deliveries {
