@@ -29,8 +29,12 @@ async fn car_orders_become_dispatch_tasks_and_drop_offs_pool(db: &TestDb) {
     let admin = server.admin().await;
     let body = json!({"username": "zhou", "password": "agent-password", "role": "dispatcher", "skills": ["travel"]});
     assert_eq!(admin.post("/api/v1/users", body).await.0, 201);
-    for (name, phone, seats) in [("王师傅", "13900001111", 6), ("Li", "13900002222", 4)] {
-        let body = json!({"name": name, "phone": phone, "seats": seats, "area": "Pudong"});
+    for (name, phone, seats, status) in [
+        ("王师傅", "13900001111", 6, "available"),
+        ("Li", "13900002222", 4, "available"),
+        ("Zhao", "13900003333", 8, "off_duty"),
+    ] {
+        let body = json!({"name": name, "phone": phone, "seats": seats, "area": "Pudong", "status": status});
         assert_eq!(admin.post("/api/v1/drivers", body).await.0, 201);
     }
     let dispatcher = server.login("zhou", "agent-password").await;
@@ -87,6 +91,11 @@ async fn car_orders_become_dispatch_tasks_and_drop_offs_pool(db: &TestDb) {
     let ahead = due.duration_since(Timestamp::now());
     assert!(ahead > SignedDuration::from_mins(14) && ahead <= SignedDuration::from_mins(15), "{urgent}");
 
+    // Eight passengers fit the van of a driver off duty now: taken (not pooled,
+    // and pools are sized by the cars on duty, six seats).
+    let body = json!({"kind": "charter", "passenger": "赵六", "phone": "13800138004", "passengers": 8, "time": at(t)});
+    assert_eq!(dispatcher.post("/api/v1/car-orders", body).await.0, 201);
+
     // Bad orders: a clear 4xx, nothing written.
     let (_, before) = dispatcher.get("/api/v1/car-orders").await;
     let past = at(Timestamp::now() - SignedDuration::from_hours(1));
@@ -96,7 +105,7 @@ async fn car_orders_become_dispatch_tasks_and_drop_offs_pool(db: &TestDb) {
             "time_in_past",
         ),
         (
-            json!({"kind": "dropoff", "passenger": "A", "phone": "13800138003", "passengers": 7, "airport": "PVG", "time": at(t)}),
+            json!({"kind": "dropoff", "passenger": "A", "phone": "13800138003", "passengers": 9, "airport": "PVG", "time": at(t)}),
             "passengers",
         ),
         (
@@ -124,6 +133,6 @@ async fn car_orders_become_dispatch_tasks_and_drop_offs_pool(db: &TestDb) {
     }
     let (_, after) = dispatcher.get("/api/v1/car-orders").await;
     assert_eq!(before, after, "nothing half-written");
-    assert_eq!(after.as_array().unwrap().len(), 5);
+    assert_eq!(after.as_array().unwrap().len(), 6);
     server.stop().await;
 }

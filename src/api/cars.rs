@@ -18,7 +18,7 @@ use crate::dispatch::Command;
 use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, DriverStatus, Phone, Role, TaskKind};
 use crate::pooling::{self, DropOff};
 use crate::server::AppState;
-use crate::store::{CarOrder, NewCarOrder, NewTaskRow};
+use crate::store::{CarOrder, Driver, NewCarOrder, NewTaskRow};
 
 const MAX_TEXT: usize = 200;
 /// Who sees the dispatch board.
@@ -56,13 +56,9 @@ impl From<CarOrderError> for ApiError {
     }
 }
 
-/// The largest vehicle among the drivers who are not off duty, or among
-/// all drivers when every one is; 0 without drivers.
-async fn largest_vehicle(state: &AppState, on_duty_only: bool) -> Result<u32, ApiError> {
-    let drivers = state.store.drivers(None).await?;
-    let on_duty = drivers.iter().filter(|d| d.status != DriverStatus::OffDuty).map(|d| d.seats).max();
-    let any = drivers.iter().map(|d| d.seats).max();
-    Ok(if on_duty_only { on_duty.unwrap_or(0) } else { on_duty.or(any).unwrap_or(0) })
+/// Seats of the largest vehicle among the drivers that pass `keep`; 0 without any.
+async fn largest_vehicle(state: &AppState, keep: impl Fn(&Driver) -> bool) -> Result<u32, ApiError> {
+    Ok(state.store.drivers(None).await?.iter().filter(|d| keep(d)).map(|d| d.seats).max().unwrap_or(0))
 }
 
 /// Take a private-car order. It becomes a `car_dispatch` task for the
@@ -79,7 +75,8 @@ pub async fn create_car_order(
     let airport = optional_text("airport", req.airport, MAX_TEXT)?;
     let request = OrderRequest { kind: req.kind, passengers: req.passengers, airport: airport.clone(), time: req.time };
     let rules = &state.config.cars;
-    rules.check(&request, now, largest_vehicle(&state, false).await?)?;
+    // Any driver's car counts: one off duty now may drive at the order's time.
+    rules.check(&request, now, largest_vehicle(&state, |_| true).await?)?;
     let confirm_by = rules.confirm_by(req.time, now);
     let order = NewCarOrder {
         id: CarOrderId::new(),
@@ -174,7 +171,8 @@ pub async fn pool_proposals(
         .filter(|o| o.kind == CarOrderKind::Dropoff)
         .filter_map(|o| Some(DropOff { order: o.id, airport: o.airport?, departs: o.time, passengers: o.passengers }))
         .collect();
-    let capacity = largest_vehicle(&state, true).await?;
+    // Proposals are for now: the largest car of a driver on duty.
+    let capacity = largest_vehicle(&state, |d| d.status != DriverStatus::OffDuty).await?;
     let proposals = pooling::propose(&open, state.config.cars.pool_window(), capacity);
     Ok(Json(
         proposals
