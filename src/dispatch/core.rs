@@ -209,8 +209,15 @@ impl Dispatcher {
         let now = ms(now);
         let reply = match cmd {
             Command::AddTask(new) => self.add_task(now, new, out).map(|_| Reply::Done),
-            Command::CancelTask { task } => self.close_task(now, task, TaskStatus::Cancelled, out).map(|_| Reply::Done),
-            Command::Abandon { task } => self.close_task(now, task, TaskStatus::Abandoned, out).map(|_| Reply::Done),
+            Command::CancelTask { task } => {
+                self.close_task(now, task, TaskStatus::Cancelled, None, out).map(|_| Reply::Done)
+            }
+            Command::Abandon { task } => {
+                self.close_task(now, task, TaskStatus::Abandoned, None, out).map(|_| Reply::Done)
+            }
+            Command::Settle { task, outcome, summary } => {
+                self.close_task(now, task, TaskStatus::Completed, Some((outcome, summary)), out).map(|_| Reply::Done)
+            }
             Command::UpsertAgent(profile) => {
                 self.upsert_agent(now, profile);
                 Ok(Reply::Done)

@@ -101,6 +101,15 @@ pub enum Command {
     Abandon {
         task: TaskId,
     },
+    /// The work a task stands for was done elsewhere (a car order
+    /// dispatched, a policy number recorded, an inn that processed its
+    /// booking): closes it as `completed` with `outcome` and `summary`,
+    /// taken back from whoever was offered or held it.
+    Settle {
+        task: TaskId,
+        outcome: Outcome,
+        summary: String,
+    },
     /// Create or update an agent; a new agent starts `offline`.
     UpsertAgent(AgentProfile),
     /// The agent's console connected; replies with [`Reply::Snapshot`].
@@ -237,6 +246,8 @@ pub enum WithdrawReason {
     Timeout,
     /// The task was cancelled.
     Cancelled,
+    /// The work was done elsewhere (the order dispatched, the inn processed the booking).
+    Settled,
     /// The agent went on break or offline.
     AgentUnavailable,
     /// The agent's console disconnected and did not return within the grace period.

@@ -456,6 +456,24 @@ fn cancelling_an_offered_task_rescinds_it_and_closes_it() {
 }
 
 #[test]
+fn settling_a_held_task_takes_it_back_and_closes_it_done() {
+    let mut sim = Sim::new();
+    let a = sim.agent("a", &["travel"]);
+    let t = sim.task(TaskKind::CarDispatch, None);
+    sim.ok(Command::Accept { agent: a, task: t });
+    sim.drain();
+    let summary = "dispatched in trip 7 with Wang".to_owned();
+    sim.ok(Command::Settle { task: t, outcome: Outcome::Done, summary: summary.clone() });
+    let effects = sim.drain();
+    assert!(effects.contains(&Effect::TaskRevoked { agent: a, task: t, reason: WithdrawReason::Settled }));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Record(Record::TaskClosed {
+        status: TaskStatus::Completed, outcome: Some(Outcome::Done), summary: Some(s), agent: Some(x), ..
+    }) if *s == summary && *x == a)));
+    assert!(sim.d.live_task(t).is_none());
+    assert_eq!(sim.cmd(Command::Settle { task: t, outcome: Outcome::Done, summary }), Err(DispatchError::UnknownTask));
+}
+
+#[test]
 fn a_task_recovered_as_held_waits_for_its_agent() {
     let mut sim = Sim::new();
     let a = UserId::new();

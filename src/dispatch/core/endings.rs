@@ -5,15 +5,18 @@
 use super::*;
 
 impl Dispatcher {
-    /// Closes a live task without an attempt outcome: cancelled by staff or
-    /// abandoned by the caller.
+    /// Closes a live task from outside its agent's hands: cancelled by
+    /// staff, abandoned by the caller, or settled because the work it stood
+    /// for was done elsewhere (`outcome` and `summary` then say how).
     pub(super) fn close_task(
         &mut self,
         now: i64,
         id: TaskId,
         status: TaskStatus,
+        ending: Option<(Outcome, String)>,
         out: &mut Vec<Effect>,
     ) -> Result<(), DispatchError> {
+        let reason = if ending.is_some() { WithdrawReason::Settled } else { WithdrawReason::Cancelled };
         let slot = self.task_slot(id)?;
         let task = self.task(slot);
         let agent = match task.state {
@@ -22,20 +25,12 @@ impl Dispatcher {
                 None
             }
             TaskState::Offered { agent, .. } => {
-                out.push(Effect::OfferRescinded {
-                    agent: self.agent_id(agent),
-                    task: id,
-                    reason: WithdrawReason::Cancelled,
-                });
+                out.push(Effect::OfferRescinded { agent: self.agent_id(agent), task: id, reason });
                 self.detach(agent, slot);
                 Some(agent)
             }
             TaskState::Assigned { agent } => {
-                out.push(Effect::TaskRevoked {
-                    agent: self.agent_id(agent),
-                    task: id,
-                    reason: WithdrawReason::Cancelled,
-                });
+                out.push(Effect::TaskRevoked { agent: self.agent_id(agent), task: id, reason });
                 self.detach(agent, slot);
                 self.after_held_task_ends(now, agent, slot, out);
                 Some(agent)
@@ -45,8 +40,8 @@ impl Dispatcher {
             task: id,
             status,
             agent: agent.map(|a| self.agent_id(a)),
-            outcome: None,
-            summary: None,
+            outcome: ending.as_ref().map(|(o, _)| *o),
+            summary: ending.map(|(_, s)| s),
             at: ts(now),
         }));
         self.remove_task(slot);

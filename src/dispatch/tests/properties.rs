@@ -22,6 +22,8 @@ enum Op {
     Complete(usize, usize),
     Release(usize),
     Cancel(usize),
+    /// Closed from outside as done (a car order dispatched).
+    Settle(usize),
     ShiftEnding(usize),
     EndShift(usize),
     Wait(i64),
@@ -42,6 +44,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => ((0..6usize), (0..Outcome::ALL.len())).prop_map(|(a, o)| Op::Complete(a, o)),
         1 => (0..6usize).prop_map(Op::Release),
         1 => (0..64usize).prop_map(Op::Cancel),
+        1 => (0..64usize).prop_map(Op::Settle),
         1 => (0..6usize).prop_map(Op::ShiftEnding),
         1 => (0..6usize).prop_map(Op::EndShift),
         2 => (1..90i64).prop_map(Op::Wait),
@@ -99,6 +102,12 @@ proptest! {
                 Op::EndShift(i) => sim.cmd(Command::EndShift { agent: agents[i], note: Some("handed over".into()) }),
                 Op::Cancel(n) => match created.get(n) {
                     Some(&t) if sim.d.live_task(t).is_some() => sim.cmd(Command::CancelTask { task: t }),
+                    _ => Ok(Reply::Done),
+                },
+                Op::Settle(n) => match created.get(n) {
+                    Some(&t) if sim.d.live_task(t).is_some() => {
+                        sim.cmd(Command::Settle { task: t, outcome: Outcome::Done, summary: "done elsewhere".into() })
+                    }
                     _ => Ok(Reply::Done),
                 },
                 Op::Wait(s) => { sim.advance(secs(s)); Ok(Reply::Done) }
