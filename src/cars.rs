@@ -21,11 +21,15 @@ pub struct CarRules {
     pub urgent_minutes: u32,
     /// Drop-offs departing at most this many minutes apart may pool.
     pub pool_window_minutes: u32,
+    /// How long a trip keeps its driver before the first service time and
+    /// after the last (driving there, waiting, driving back): two trips of
+    /// one driver may not overlap by these spans.
+    pub trip_minutes: u32,
 }
 
 impl Default for CarRules {
     fn default() -> Self {
-        CarRules { confirm_before_minutes: 120, urgent_minutes: 15, pool_window_minutes: 30 }
+        CarRules { confirm_before_minutes: 120, urgent_minutes: 15, pool_window_minutes: 30, trip_minutes: 90 }
     }
 }
 
@@ -64,7 +68,14 @@ impl CarRules {
         if !(1..=24 * 60).contains(&self.pool_window_minutes) {
             problems.push("cars.pool_window_minutes: must be 1-1440".into());
         }
+        if !(1..=24 * 60).contains(&self.trip_minutes) {
+            problems.push("cars.trip_minutes: must be 1-1440".into());
+        }
         problems
+    }
+
+    pub fn trip_span(&self) -> SignedDuration {
+        SignedDuration::from_mins(i64::from(self.trip_minutes))
     }
 
     pub fn pool_window(&self) -> SignedDuration {

@@ -19,6 +19,7 @@ use crate::cases::CaseRules;
 use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
 use crate::domain::{Channel, TaskKind};
 use crate::followup::Checkpoints;
+use crate::inns::InnRules;
 use crate::registrations::RegistrationRules;
 use crate::shifts::ShiftSettings;
 
@@ -45,6 +46,7 @@ pub struct Config {
     pub cases: CaseRules,
     /// Private-car orders: confirmation deadlines and pooling.
     pub cars: CarRules,
+    pub inns: InnRules,
     /// The live state in Redis; without a URL the server runs alone on its store.
     pub redis: RedisConfig,
     /// Queue names. An agent serves the queues named in its skills.
@@ -245,6 +247,7 @@ impl Default for Config {
             shifts: ShiftSettings::default(),
             cases: CaseRules::default(),
             cars: CarRules::default(),
+            inns: InnRules::default(),
             redis: RedisConfig {
                 url: String::new(),
                 cluster: false,
@@ -445,6 +448,7 @@ impl Config {
         problems.extend(self.registrations.problems());
         problems.extend(self.cases.problems());
         problems.extend(self.cars.problems());
+        problems.extend(self.inns.problems());
         if let Err(shifts) = self.shifts.named_shifts() {
             problems.extend(shifts);
         }

@@ -200,6 +200,38 @@ identifiers! {
 }
 
 identifiers! {
+    /// Where a trip is: `planned` until a driver confirms on the phone,
+    /// `confirmed`, then `dispatched` (the passengers told, insurance
+    /// due), `completed` when every order is; or `cancelled`.
+    TripStatus {
+        Planned = "planned",
+        Confirmed = "confirmed",
+        Dispatched = "dispatched",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+}
+
+identifiers! {
+    /// How a dispatcher's phone call to a driver about a trip ended.
+    DriverCallOutcome {
+        Confirmed = "confirmed",
+        Declined = "declined",
+        NoAnswer = "no_answer",
+    }
+}
+
+identifiers! {
+    /// A booking at an inn as its back office reports it: the centre
+    /// phones the inn about one left `unprocessed` too long.
+    InnOrderStatus {
+        Unprocessed = "unprocessed",
+        Processed = "processed",
+        Cancelled = "cancelled",
+    }
+}
+
+identifiers! {
     /// Where a private-car driver is in the day: the dispatcher sets it
     /// (and, once dispatched, the trip does).
     DriverStatus {
@@ -362,6 +394,18 @@ id_type!(
 id_type!(
     /// Identifies a private-car driver.
     DriverId
+);
+id_type!(
+    /// Identifies a trip: the orders one driver drives together.
+    TripId
+);
+id_type!(
+    /// Identifies an inn whose bookings the centre watches.
+    InnId
+);
+id_type!(
+    /// Identifies a booking at an inn, as the centre stores it.
+    InnOrderId
 );
 
 /// A telephone number as the customer record keys it: digits with an

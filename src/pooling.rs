@@ -94,6 +94,41 @@ pub fn propose(open: &[DropOff], window: SignedDuration, capacity: u32) -> Vec<P
     proposals
 }
 
+/// Why a group of orders chosen by a dispatcher cannot ride together.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GroupError {
+    #[error("a pool has two or more orders")]
+    TooFew,
+    #[error("the orders go to different airports ({0} and {1})")]
+    Airports(String, String),
+    #[error("the departures are {minutes} minutes apart; a pool spans at most {window}")]
+    OutsideWindow { minutes: i64, window: i64 },
+    #[error("{seats} passengers do not fit the largest car on duty ({capacity} seats)")]
+    OverCapacity { seats: u32, capacity: u32 },
+}
+
+/// Checks a group a dispatcher put together (an edited proposal) by the
+/// same rules proposals follow; returns the passengers in all.
+pub fn check_group(orders: &[DropOff], window: SignedDuration, capacity: u32) -> Result<u32, GroupError> {
+    let (Some(first), true) = (orders.first(), orders.len() >= 2) else {
+        return Err(GroupError::TooFew);
+    };
+    if let Some(other) = orders.iter().find(|o| o.airport != first.airport) {
+        return Err(GroupError::Airports(first.airport.clone(), other.airport.clone()));
+    }
+    let earliest = orders.iter().map(|o| o.departs).min().expect("not empty");
+    let latest = orders.iter().map(|o| o.departs).max().expect("not empty");
+    let span = latest.duration_since(earliest);
+    if span > window {
+        return Err(GroupError::OutsideWindow { minutes: span.as_mins(), window: window.as_mins() });
+    }
+    let seats = orders.iter().map(|o| o.passengers).sum();
+    if seats > capacity {
+        return Err(GroupError::OverCapacity { seats, capacity });
+    }
+    Ok(seats)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{HashMap, HashSet};
@@ -108,6 +143,24 @@ mod tests {
 
     fn order(airport: &str, minute: i64, passengers: u32) -> DropOff {
         DropOff { order: CarOrderId::new(), airport: airport.into(), departs: at(minute), passengers }
+    }
+
+    #[test]
+    fn an_edited_group_follows_the_proposal_rules() {
+        let window = SignedDuration::from_mins(30);
+        let (a, b, far) = (order("PVG", 0, 2), order("PVG", 25, 3), order("PVG", 45, 1));
+        assert_eq!(check_group(&[a.clone(), b.clone()], window, 6), Ok(5));
+        assert_eq!(check_group(std::slice::from_ref(&a), window, 6), Err(GroupError::TooFew));
+        assert_eq!(
+            check_group(&[a.clone(), far], window, 6),
+            Err(GroupError::OutsideWindow { minutes: 45, window: 30 })
+        );
+        assert_eq!(
+            check_group(&[a.clone(), b.clone()], window, 4),
+            Err(GroupError::OverCapacity { seats: 5, capacity: 4 })
+        );
+        let sha = order("SHA", 5, 1);
+        assert_eq!(check_group(&[a, sha], window, 6), Err(GroupError::Airports("PVG".into(), "SHA".into())));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{self, Auth};
+use crate::board::Board;
 use crate::case_watch::CaseWatch;
 use crate::checkpoints::Runner;
 use crate::config::{Config, ConfigError};
@@ -26,6 +27,7 @@ use crate::shift_clock::ShiftClock;
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
 use crate::store::{CallWrite, MissedCall, Store, StoreError};
+use crate::travel_watch::TravelWatch;
 use crate::writer::Writer;
 use crate::{accounts, api, leading, ws};
 
@@ -47,6 +49,8 @@ pub struct AppState {
     pub decoy_hash: String,
     /// With Redis: whether it answers and how much waits for it.
     pub live: Option<Arc<LiveHealth>>,
+    /// The dispatchers' board: touched by whatever changes travel work.
+    pub board: Board,
     conn_ids: Arc<AtomicU64>,
 }
 
@@ -71,6 +75,7 @@ impl AppState {
             sessions: TaskTracker::new(),
             decoy_hash: auth::decoy_hash(),
             live: None,
+            board: Board::default(),
             conn_ids: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -247,8 +252,20 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
         remind_before: SignedDuration::from_mins(config.cases.remind_before_minutes as i64),
     };
     let case_task = tokio::spawn(case_watch.run(shutdown.clone()));
+    let board = Board::default();
+    let board_task = tokio::spawn(board.clone().run(store.clone(), config.cars.clone(), shutdown.clone()));
+    let travel_watch = TravelWatch {
+        store: store.clone(),
+        hub: hub.clone(),
+        rules: shared_rules.clone(),
+        inns: config.inns.clone(),
+        board: board.clone(),
+    };
+    let travel_task = tokio::spawn(travel_watch.run(shutdown.clone()));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shutdown.clone()).with_live(health);
+    let mut state =
+        AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shutdown.clone()).with_live(health);
+    state.board = board;
     let app = api::router()
         .route("/ws", get(ws::upgrade))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::refuse_changes_while_buffer_full))
@@ -264,17 +281,18 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     if tokio::time::timeout(grace, sip_tasks.wait()).await.is_err() {
         tracing::warn!("the SIP connector did not stop within the shutdown grace period");
     }
-    if tokio::time::timeout(grace, checkpoint_task).await.is_err() {
-        tracing::warn!("the missed-call checkpoint did not finish within the shutdown grace period");
-    }
-    if tokio::time::timeout(grace, schedule_task).await.is_err() {
-        tracing::warn!("releasing scheduled tasks did not finish within the shutdown grace period");
-    }
-    if tokio::time::timeout(grace, shift_task).await.is_err() {
-        tracing::warn!("applying shift edges did not finish within the shutdown grace period");
-    }
-    if tokio::time::timeout(grace, case_task).await.is_err() {
-        tracing::warn!("reminding case owners did not finish within the shutdown grace period");
+    let clock_loops = [
+        ("the missed-call checkpoint", checkpoint_task),
+        ("releasing scheduled tasks", schedule_task),
+        ("applying shift edges", shift_task),
+        ("reminding case owners", case_task),
+        ("watching travel work", travel_task),
+        ("the dispatch board", board_task),
+    ];
+    for (what, task) in clock_loops {
+        if tokio::time::timeout(grace, task).await.is_err() {
+            tracing::warn!("{what} did not finish within the shutdown grace period");
+        }
     }
     hub_stop.cancel();
     if tokio::time::timeout(grace, hub_task).await.is_err() {

@@ -8,21 +8,21 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller, optional_text, text};
+use crate::board::{self, PoolProposalView};
 use crate::cars::{CarOrderError, OrderRequest};
 use crate::dispatch::Command;
-use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, DriverStatus, Phone, Role, TaskKind};
-use crate::pooling::{self, DropOff};
+use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, Role, TaskKind};
 use crate::server::AppState;
 use crate::store::{CarOrder, Driver, NewCarOrder, NewTaskRow};
 
 const MAX_TEXT: usize = 200;
 /// Who sees the dispatch board.
-const DISPATCH: &[Role] = &[Role::Dispatcher, Role::Supervisor, Role::Admin];
+pub(super) const DISPATCH: &[Role] = &[Role::Dispatcher, Role::Supervisor, Role::Admin];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -113,6 +113,7 @@ pub async fn create_car_order(
     if let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
         tracing::warn!(task = %row.id, error = %e, "car order stored but its task not dispatched");
     }
+    state.board.touch();
     tracing::info!(order = %order.id, kind = order.kind.as_str(), "car order taken");
     let stored =
         state.store.car_order(order.id).await?.ok_or_else(|| ApiError::internal(&"a stored order vanished"))?;
@@ -138,24 +139,8 @@ pub async fn get_car_order(
     state.store.car_order(id).await?.map(Json).ok_or_else(|| ApiError::not_found("car order"))
 }
 
-/// A pool the server proposes: open drop-offs to one airport, departing
-/// within `cars.pool_window_minutes`, whose passengers fit the largest car
-/// on duty.
-#[derive(Serialize, ToSchema)]
-pub struct PoolProposalView {
-    /// Stable while the same orders make the pool.
-    pub id: String,
-    pub order_ids: Vec<CarOrderId>,
-    pub airport: String,
-    /// Passengers in all.
-    pub seats: u32,
-    #[schema(value_type = String)]
-    pub earliest: Timestamp,
-    #[schema(value_type = String)]
-    pub latest: Timestamp,
-}
-
-/// Pools proposed among the open drop-offs now.
+/// Pools proposed among the open drop-offs not yet in a trip, leaving
+/// out proposals a dispatcher turned down.
 #[utoipa::path(get, path = "/api/v1/pool-proposals", tag = "cars", security(("bearer" = [])),
     responses((status = 200, body = Vec<PoolProposalView>), (status = 403, body = ErrorBody)))]
 pub async fn pool_proposals(
@@ -163,28 +148,6 @@ pub async fn pool_proposals(
     caller: Caller,
 ) -> Result<Json<Vec<PoolProposalView>>, ApiError> {
     caller.require(DISPATCH)?;
-    let open: Vec<DropOff> = state
-        .store
-        .car_orders(CarOrderStatus::Open)
-        .await?
-        .into_iter()
-        .filter(|o| o.kind == CarOrderKind::Dropoff)
-        .filter_map(|o| Some(DropOff { order: o.id, airport: o.airport?, departs: o.time, passengers: o.passengers }))
-        .collect();
-    // Proposals are for now: the largest car of a driver on duty.
-    let capacity = largest_vehicle(&state, |d| d.status != DriverStatus::OffDuty).await?;
-    let proposals = pooling::propose(&open, state.config.cars.pool_window(), capacity);
-    Ok(Json(
-        proposals
-            .into_iter()
-            .map(|p| PoolProposalView {
-                id: p.id(),
-                order_ids: p.orders,
-                airport: p.airport,
-                seats: p.seats,
-                earliest: p.earliest,
-                latest: p.latest,
-            })
-            .collect(),
-    ))
+    let open = state.store.car_orders(CarOrderStatus::Open).await?;
+    Ok(Json(board::pool_proposals(&state.store, &state.config.cars, &open).await?))
 }

@@ -71,6 +71,7 @@ pub async fn create_driver(
         status: req.status.unwrap_or(DriverStatus::Available),
     };
     let driver = state.store.create_driver(new, Timestamp::now()).await?;
+    state.board.touch();
     Ok((StatusCode::CREATED, Json(driver)))
 }
 
@@ -110,5 +111,6 @@ pub async fn patch_driver(
 ) -> Result<Json<Driver>, ApiError> {
     caller.require(KEEPERS)?;
     let driver = state.store.set_driver_status(id, req.status, Timestamp::now()).await?;
+    state.board.touch();
     driver.map(Json).ok_or_else(|| ApiError::not_found("driver"))
 }

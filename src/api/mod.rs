@@ -10,6 +10,7 @@ pub mod drivers;
 pub mod error;
 pub mod extract;
 pub mod floor;
+pub mod inns;
 pub mod missed;
 pub mod registrations;
 pub mod session;
@@ -17,6 +18,7 @@ pub mod shifts;
 pub mod tasks;
 #[cfg(test)]
 mod tests;
+pub mod trips;
 
 use axum::Json;
 use axum::Router;
@@ -46,6 +48,11 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         cases::create_case, cases::list_cases, cases::get_case, cases::record_step,
         drivers::create_driver, drivers::list_drivers, drivers::get_driver, drivers::patch_driver,
         cars::create_car_order, cars::list_car_orders, cars::get_car_order, cars::pool_proposals,
+        trips::plan_trip, trips::accept_pool, trips::reject_pool, trips::get_trip, trips::trip_suggestions,
+        trips::order_suggestions, trips::record_call, trips::dispatch_trip, trips::register_insurance,
+        trips::complete_order, trips::cancel_order, trips::dispatch_board,
+        inns::create_inn, inns::list_inns, inns::report_inn_order, inns::list_inn_orders, inns::get_inn_order,
+        inns::patch_inn_order,
     ),
     modifiers(&BearerAuth)
 )]
@@ -104,6 +111,21 @@ pub fn router() -> Router<AppState> {
         .route("/car-orders", post(cars::create_car_order).get(cars::list_car_orders))
         .route("/car-orders/{id}", get(cars::get_car_order))
         .route("/pool-proposals", get(cars::pool_proposals))
+        .route("/pool-proposals/{id}/accept", post(trips::accept_pool))
+        .route("/pool-proposals/{id}/reject", post(trips::reject_pool))
+        .route("/car-orders/{id}/suggested-drivers", get(trips::order_suggestions))
+        .route("/car-orders/{id}/insurance", post(trips::register_insurance))
+        .route("/car-orders/{id}/complete", post(trips::complete_order))
+        .route("/car-orders/{id}/cancel", post(trips::cancel_order))
+        .route("/trips", post(trips::plan_trip))
+        .route("/trips/{id}", get(trips::get_trip))
+        .route("/trips/{id}/suggested-drivers", get(trips::trip_suggestions))
+        .route("/trips/{id}/calls", post(trips::record_call))
+        .route("/trips/{id}/dispatch", post(trips::dispatch_trip))
+        .route("/dispatch-board", get(trips::dispatch_board))
+        .route("/inns", post(inns::create_inn).get(inns::list_inns))
+        .route("/inn-orders", post(inns::report_inn_order).get(inns::list_inn_orders))
+        .route("/inn-orders/{id}", get(inns::get_inn_order).patch(inns::patch_inn_order))
         .route("/openapi.json", get(openapi_json));
     Router::new()
         .nest("/api/v1", v1)

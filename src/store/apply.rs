@@ -268,15 +268,20 @@ pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow)
 /// A batch of `first` (a claim or a record the tasks belong to), then new
 /// tasks with their `created` events, to be stored together.
 pub(crate) fn batch_with_tasks(first: Rows, new: &[NewTaskRow]) -> Batch {
+    let mut batch = Batch::default();
+    batch.push(first);
+    push_tasks(&mut batch, new);
+    batch
+}
+
+/// Adds the inserts of `new` tasks, with their `created` events, to `batch`.
+pub(crate) fn push_tasks(batch: &mut Batch, new: &[NewTaskRow]) {
     let (mut tasks, mut task_events) = (new_tasks(), events());
     for t in new {
         push_new_task(&mut tasks, &mut task_events, t);
     }
-    let mut batch = Batch::default();
-    batch.push(first);
     batch.push(tasks);
     batch.push(task_events);
-    batch
 }
 
 pub(crate) fn new_tasks() -> Rows {

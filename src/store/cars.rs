@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 
 use super::apply::{events, new_tasks, push_new_task};
 use super::batch::{Arg, Batch, Rows};
+use super::history::{self, Book, OrderEvent};
 use super::*;
-use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, TaskId, UserId};
+use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, TaskId, TripId, UserId};
 
 /// An order to store.
 #[derive(Clone, Debug)]
@@ -28,16 +29,6 @@ pub struct NewCarOrder {
     pub confirm_by: Timestamp,
     pub created_by: Option<UserId>,
     pub created_at: Timestamp,
-}
-
-/// One step in an order's history.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub struct CarOrderEvent {
-    #[schema(value_type = String)]
-    pub at: Timestamp,
-    pub event: String,
-    pub user_id: Option<UserId>,
-    pub detail: Option<String>,
 }
 
 /// An order as stored, with its history.
@@ -63,20 +54,32 @@ pub struct CarOrder {
     pub confirm_by: Timestamp,
     /// The dispatchers' `car_dispatch` task.
     pub task_id: TaskId,
+    /// The trip the order rides in, once a dispatcher planned one.
+    pub trip_id: Option<TripId>,
+    /// The passenger's travel insurance, registered after dispatch; an
+    /// order cannot complete without it.
+    pub policy_number: Option<String>,
+    /// The `insurance_registration` task created at dispatch.
+    pub insurance_task_id: Option<TaskId>,
+    /// When the order passed its confirmation deadline without a driver
+    /// and went to the supervisors.
+    #[schema(value_type = Option<String>)]
+    pub escalated_at: Option<Timestamp>,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
-    pub events: Vec<CarOrderEvent>,
+    pub events: Vec<OrderEvent>,
 }
 
-const COLUMNS: &str = "id, kind, status, passenger, phone, passengers, luggage, flight, airport, from_address, \
-                       to_address, service_time, confirm_by, task_id, created_at";
+pub(super) const COLUMNS: &str = "id, kind, status, passenger, phone, passengers, luggage, flight, airport, from_address, \
+                       to_address, service_time, confirm_by, task_id, created_at, trip_id, policy_number, \
+                       insurance_task_id, escalated_at";
 
 fn count(row: &AnyRow, col: &str) -> Result<Option<u32>> {
     let v: Option<i64> = row.try_get(col)?;
     v.map(|v| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{col} {v}")))).transpose()
 }
 
-fn order_from_row(row: &AnyRow) -> Result<CarOrder> {
+pub(super) fn order_from_row(row: &AnyRow) -> Result<CarOrder> {
     Ok(CarOrder {
         id: parse(row, "id")?,
         kind: parse(row, "kind")?,
@@ -92,6 +95,10 @@ fn order_from_row(row: &AnyRow) -> Result<CarOrder> {
         time: from_ms(row.try_get("service_time")?)?,
         confirm_by: from_ms(row.try_get("confirm_by")?)?,
         task_id: parse(row, "task_id")?,
+        trip_id: parse_opt(row, "trip_id")?,
+        policy_number: row.try_get("policy_number")?,
+        insurance_task_id: parse_opt(row, "insurance_task_id")?,
+        escalated_at: row.try_get::<Option<i64>, _>("escalated_at")?.map(from_ms).transpose()?,
         created_at: from_ms(row.try_get("created_at")?)?,
         events: Vec::new(),
     })
@@ -154,22 +161,7 @@ impl Store {
             return Ok(None);
         };
         let mut order = order_from_row(&row)?;
-        let rows =
-            sqlx::query("SELECT at, event, user_id, detail FROM car_order_events WHERE order_id = $1 ORDER BY id")
-                .bind(id.to_string())
-                .fetch_all(&self.pool)
-                .await?;
-        order.events = rows
-            .iter()
-            .map(|r| {
-                Ok(CarOrderEvent {
-                    at: from_ms(r.try_get("at")?)?,
-                    event: r.try_get("event")?,
-                    user_id: parse_opt(r, "user_id")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect::<Result<_>>()?;
+        order.events = history::read(self, Book::CarOrders, &id.to_string()).await?;
         Ok(Some(order))
     }
 

@@ -93,12 +93,7 @@ impl Store {
                 })
             })
             .await;
-        match result {
-            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("driver with this phone number"))
-            }
-            other => other.map(|()| driver),
-        }
+        conflict_if_taken(result, "driver with this phone number").map(|()| driver)
     }
 
     /// Every driver, by name; only those with `status` when given.

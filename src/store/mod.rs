@@ -18,10 +18,13 @@ mod cases;
 mod customers;
 mod drivers;
 mod followup;
+mod history;
+mod inns;
 mod registrations;
 mod scheduled;
 mod shifts;
 mod tasks;
+mod trips;
 mod users;
 
 use std::borrow::Cow;
@@ -35,14 +38,17 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Row, SqlStr};
 
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
-pub use self::cars::{CarOrder, CarOrderEvent, NewCarOrder};
+pub use self::cars::{CarOrder, NewCarOrder};
 pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
 pub use self::drivers::{Driver, NewDriver};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
+pub use self::history::OrderEvent;
+pub use self::inns::{Inn, InnOrder, NewInnOrder, ReminderWrite};
 pub use self::registrations::NewRegistration;
 pub use self::shifts::ScheduleSpec;
 pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
+pub use self::trips::{DriverBooking, DriverCall, NewTrip, Trip, TripRefusal};
 pub use self::users::{AgentPatch, NewUser, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +61,30 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("stored value is not valid: {0}")]
     Corrupt(String),
+    /// A step on a trip or car order that its current state does not
+    /// allow; the transaction rolled back.
+    #[error("{0}")]
+    Refused(#[from] trips::TripRefusal),
+}
+
+/// A write refused by a unique index becomes `Conflict(what)`.
+pub(crate) fn conflict_if_taken<T>(result: Result<T>, what: &'static str) -> Result<T> {
+    match result {
+        Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+            Err(StoreError::Conflict(what))
+        }
+        other => other,
+    }
+}
+
+impl StoreError {
+    /// Splits a refusal (an answer for the user) from a failure.
+    pub(crate) fn refusal<T>(self) -> Result<std::result::Result<T, trips::TripRefusal>> {
+        match self {
+            StoreError::Refused(r) => Ok(Err(r)),
+            other => Err(other),
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -205,7 +235,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 12] = [
+        let files: [(&str, &str, &str); 14] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -265,6 +295,16 @@ impl Store {
                 "car_orders",
                 include_str!("migrations/sqlite/0012_car_orders.sql"),
                 include_str!("migrations/postgres/0012_car_orders.sql"),
+            ),
+            (
+                "car_trips",
+                include_str!("migrations/sqlite/0013_car_trips.sql"),
+                include_str!("migrations/postgres/0013_car_trips.sql"),
+            ),
+            (
+                "inns",
+                include_str!("migrations/sqlite/0014_inns.sql"),
+                include_str!("migrations/postgres/0014_inns.sql"),
             ),
         ];
         let migrations = files
@@ -352,3 +392,5 @@ where
 mod apply_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod travel_tests;

@@ -7,7 +7,7 @@ use crate::dispatch::Record;
 use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
 use crate::testing::TestDb;
 
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     "2026-03-02T02:00:00Z".parse().unwrap()
 }
 
@@ -48,7 +48,7 @@ fn new_case(phone: &str, owner: UserId) -> NewCase {
     }
 }
 
-fn new_task(phone: &str, kind: TaskKind) -> NewTaskRow {
+pub(super) fn new_task(phone: &str, kind: TaskKind) -> NewTaskRow {
     NewTaskRow {
         id: TaskId::new(),
         kind,
@@ -190,7 +190,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 12);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 14);
 }
 
 async fn checkpoint_runs(store: Store) {

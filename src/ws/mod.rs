@@ -50,6 +50,7 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
             max_message_bytes: limit,
             shutdown: state.shutdown.clone(),
             conn: state.next_conn_id(),
+            board: state.board.subscribe(),
         };
         state.sessions.track_future(session::run(incoming, Box::pin(outgoing), env))
     })

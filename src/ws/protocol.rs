@@ -6,6 +6,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::board::DispatchBoard;
 use crate::dispatch::{AgentSnapshot, Explanation, TaskCard, WithdrawReason};
 use crate::domain::{AgentStatus, Outcome, Role, TaskId, UserId};
 use crate::store::CustomerProfile;
@@ -99,6 +100,11 @@ pub enum ServerMsg {
         #[serde(flatten)]
         status: AgentStatus,
         since: Timestamp,
+    },
+    /// Dispatchers only: the whole dispatch board, sent after `hello` and
+    /// again whenever anything on it changes (the latest replaces the last).
+    Board {
+        board: Arc<DispatchBoard>,
     },
     Ack {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{ClientMsg, Incoming, Outgoing, ServerMsg};
 use crate::auth::{Auth, Claims};
+use crate::board::DispatchBoard;
 use crate::dispatch::{Command, DispatchError};
-use crate::domain::{TaskId, UserId};
+use crate::domain::{Role, TaskId, UserId};
 use crate::hub::{ConnId, Hub, HubError, Push};
 use crate::store::Store;
 
@@ -51,7 +52,12 @@ pub struct SessionEnv {
     pub max_message_bytes: usize,
     pub shutdown: CancellationToken,
     pub conn: ConnId,
+    /// The dispatch board, followed by dispatchers' sessions only.
+    pub board: BoardFeed,
 }
+
+/// The published dispatch board (`crate::board`).
+pub type BoardFeed = watch::Receiver<Option<Arc<DispatchBoard>>>;
 
 struct Writer<O> {
     sink: O,
@@ -115,8 +121,15 @@ where
     };
     tracing::info!(agent = %user.username, conn = env.conn, "agent connected");
     let hello = ServerMsg::Hello { user: agent, name: user.display_name.clone(), role: user.role, snapshot };
-    if out.send(&hello).await {
-        serve(&mut incoming, &mut out, &mut pushes, &env, agent).await;
+    let mut board = (user.role == Role::Dispatcher).then(|| env.board.clone());
+    let first_board = board.as_mut().and_then(|b| b.borrow_and_update().clone());
+    let greeted = out.send(&hello).await
+        && match first_board {
+            Some(b) => out.send(&ServerMsg::Board { board: b }).await,
+            None => true,
+        };
+    if greeted {
+        serve(&mut incoming, &mut out, &mut pushes, &mut board, &env, agent).await;
     }
     env.hub.detach(agent, env.conn).await;
     tracing::info!(agent = %user.username, conn = env.conn, "agent disconnected");
@@ -126,6 +139,7 @@ async fn serve<I, O>(
     incoming: &mut I,
     out: &mut Writer<O>,
     pushes: &mut mpsc::UnboundedReceiver<Push>,
+    board: &mut Option<BoardFeed>,
     env: &SessionEnv,
     agent: UserId,
 ) where
@@ -138,6 +152,20 @@ async fn serve<I, O>(
             push = pushes.recv() => {
                 let Some(push) = push else { return };
                 if !feed_push(out, push, env).await || !feed_pending(out, pushes, env).await || !out.flush().await {
+                    return;
+                }
+            }
+            changed = board_changed(board) => {
+                let latest = match (changed, board.as_mut()) {
+                    (true, Some(b)) => b.borrow_and_update().clone(),
+                    _ => None,
+                };
+                if !changed {
+                    *board = None; // the publisher stopped: the server is shutting down
+                }
+                if let Some(latest) = latest
+                    && !out.send(&ServerMsg::Board { board: latest }).await
+                {
                     return;
                 }
             }
@@ -156,6 +184,15 @@ async fn serve<I, O>(
                 }
             }
         }
+    }
+}
+
+/// Resolves when a followed board changes (false when its publisher is
+/// gone); never for a session that follows none.
+async fn board_changed(board: &mut Option<BoardFeed>) -> bool {
+    match board {
+        Some(b) => b.changed().await.is_ok(),
+        None => std::future::pending().await,
     }
 }
 
