@@ -2,10 +2,11 @@
 //! unprocessed is phoned at once, and phoned again until it acts. A booking
 //! still `unprocessed` `remind_after_minutes` after the inn's back office
 //! made it becomes an `inn_reminder` task; while it stays unprocessed, a new
-//! reminder follows every `repeat_minutes` after the last call ended. The
-//! booking is escalated to the supervisors when the reminders made reach
-//! `escalate_after_reminders`, or when a reminder is still waiting for an
-//! agent at the next due time; escalated reminders go ahead of the queue.
+//! reminder follows `repeat_minutes` after the last was made. The booking is
+//! escalated to the supervisors once the reminders made pass
+//! `escalate_after_reminders`, or when the last reminder is still open (not
+//! yet called, or waiting for its retry) at the next due time, which then
+//! gets no second task; escalated reminders go ahead of the queue.
 //! Pure: time is an argument.
 
 use jiff::{SignedDuration, Timestamp};
