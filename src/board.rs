@@ -26,8 +26,10 @@ use crate::store::{CarOrder, Driver, InnOrder, Store, StoreError, Trip};
 
 /// How long the loader lets a burst of changes settle before reading.
 const SETTLE: Duration = Duration::from_millis(30);
-/// Redrawn at least this often, so urgency follows the clock.
-const REFRESH: Duration = Duration::from_secs(60);
+/// Read again at least this often, for what changes without a touch (a
+/// reminder's task taken or ended by an agent, an escalation's clock); a
+/// board that did not change is not sent.
+const REFRESH: Duration = Duration::from_secs(5);
 
 /// A pool the server proposes: open drop-offs to one airport, departing
 /// within `cars.pool_window_minutes`, whose passengers fit the largest car
@@ -144,12 +146,19 @@ impl Board {
         self.nudge.notified().await
     }
 
-    /// The loader: one read per burst of changes, at least every minute.
+    /// The loader: one read per burst of changes, and every few seconds;
+    /// published only when something on it changed.
     pub async fn run(self, store: Store, rules: CarRules, shutdown: CancellationToken) {
         loop {
             match load(&store, &rules, Timestamp::now()).await {
                 Ok(board) => {
-                    self.latest.send_replace(Some(Arc::new(board)));
+                    self.latest.send_if_modified(|current| {
+                        let same = current.as_ref().is_some_and(|c| DispatchBoard { at: c.at, ..board.clone() } == **c);
+                        if !same {
+                            *current = Some(Arc::new(board));
+                        }
+                        !same
+                    });
                 }
                 Err(e) => tracing::error!(error = %e, "loading the dispatch board failed; will retry"),
             }

@@ -13,7 +13,7 @@ fn mins(m: i64) -> SignedDuration {
 }
 
 async fn escalation(store: Store) {
-    let order = NewCarOrder {
+    let new_order = || NewCarOrder {
         id: CarOrderId::new(),
         kind: CarOrderKind::Pickup,
         passenger: "王五".into(),
@@ -29,7 +29,33 @@ async fn escalation(store: Store) {
         created_by: None,
         created_at: now(),
     };
-    store.create_car_order(&order, &new_task("13800138002", TaskKind::CarDispatch)).await.unwrap();
+    let (order, confirmed) = (new_order(), new_order());
+    for o in [&order, &confirmed] {
+        store.create_car_order(o, &new_task("13800138002", TaskKind::CarDispatch)).await.unwrap();
+    }
+    // A driver confirmed for the second one in time: only the first escalates.
+    let driver = NewDriver {
+        name: "王师傅".into(),
+        phone: Phone::parse("13900001111").unwrap(),
+        vehicle: None,
+        seats: 6,
+        area: "PVG".into(),
+        status: crate::domain::DriverStatus::Available,
+    };
+    let driver = store.create_driver(driver, now()).await.unwrap();
+    let by = store.create_user(super::tests::new_user("zhou"), now()).await.unwrap().id;
+    let trip = NewTrip {
+        id: crate::domain::TripId::new(),
+        orders: vec![confirmed.id],
+        span: crate::trips::Span { start: now() + mins(90), end: now() + mins(270) },
+        passengers: 2,
+        pool_id: None,
+        by,
+        at: now(),
+    };
+    store.create_trip(&trip).await.unwrap().unwrap();
+    let yes = crate::domain::DriverCallOutcome::Confirmed;
+    store.record_driver_call(trip.id, driver.id, &driver.name, yes, by, now()).await.unwrap().unwrap();
     assert_eq!(store.next_car_order_deadline().await.unwrap(), Some(order.confirm_by));
     assert_eq!(store.escalate_overdue_car_orders(now() + mins(59)).await.unwrap(), []);
     assert_eq!(store.escalate_overdue_car_orders(now() + mins(60)).await.unwrap(), [order.id]);

@@ -83,6 +83,10 @@ pub struct DriverBooking {
     pub span: Span,
 }
 
+/// An order whose confirmation is still owed: in no trip, or in one no
+/// driver has confirmed yet.
+const UNCONFIRMED: &str = "(trip_id IS NULL OR trip_id IN (SELECT id FROM car_trips WHERE status = 'planned'))";
+
 type Refusable<T> = Result<std::result::Result<T, TripRefusal>>;
 
 async fn history(
@@ -552,10 +556,11 @@ impl Store {
     pub async fn escalate_overdue_car_orders(&self, now: Timestamp) -> Result<Vec<CarOrderId>> {
         self.write_tx(move |conn| {
             Box::pin(async move {
-                let rows = sqlx::query(
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE car_orders SET escalated_at = $1, updated_at = $1 \
-                     WHERE status = 'open' AND confirm_by <= $1 AND escalated_at IS NULL RETURNING id",
-                )
+                     WHERE status = 'open' AND confirm_by <= $1 AND escalated_at IS NULL AND {UNCONFIRMED} \
+                     RETURNING id"
+                )))
                 .bind(ms(now))
                 .fetch_all(&mut *conn)
                 .await?;
@@ -570,10 +575,11 @@ impl Store {
 
     /// The earliest confirmation deadline among open orders not escalated.
     pub async fn next_car_order_deadline(&self) -> Result<Option<Timestamp>> {
-        let row =
-            sqlx::query("SELECT MIN(confirm_by) AS due FROM car_orders WHERE status = 'open' AND escalated_at IS NULL")
-                .fetch_one(&self.pool)
-                .await?;
+        let sql = format!(
+            "SELECT MIN(confirm_by) AS due FROM car_orders WHERE status = 'open' AND escalated_at IS NULL \
+             AND {UNCONFIRMED}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
         row.try_get::<Option<i64>, _>("due")?.map(from_ms).transpose()
     }
 
