@@ -1,4 +1,6 @@
-//! Private-car orders, stored with their dispatch task and their history.
+//! Private-car orders, stored with their dispatch task and their history,
+//! and the steps of one order: insurance, completion, cancellation,
+//! escalation past its confirmation deadline.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -9,8 +11,9 @@ use utoipa::ToSchema;
 use super::apply::{events, new_tasks, push_new_task};
 use super::batch::{Arg, Batch, Rows};
 use super::history::{self, Book, OrderEvent};
+use super::trips::{Refusable, TripRefusal, UNCONFIRMED, close_if_scheduled, free_driver_if_idle, history};
 use super::*;
-use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, TaskId, TripId, UserId};
+use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, TaskId, TaskStatus, TripId, UserId};
 
 /// An order to store.
 #[derive(Clone, Debug)]
@@ -172,5 +175,160 @@ impl Store {
         ));
         let rows = sqlx::query(sql).bind(status.as_str()).fetch_all(&self.pool).await?;
         rows.iter().map(order_from_row).collect()
+    }
+
+    /// Records a dispatched order's insurance policy number; returns its
+    /// `insurance_registration` task, done now.
+    pub async fn register_insurance(
+        &self,
+        order: CarOrderId,
+        policy: &str,
+        by: UserId,
+        at: Timestamp,
+    ) -> Refusable<Option<TaskId>> {
+        let policy = policy.to_owned();
+        self.write_tx(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query("SELECT status, insurance_task_id FROM car_orders WHERE id = $1")
+                    .bind(order.to_string())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let status: CarOrderStatus = parse(&row, "status")?;
+                if status != CarOrderStatus::Dispatched {
+                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "dispatched")));
+                }
+                sqlx::query("UPDATE car_orders SET policy_number = $1, updated_at = $2 WHERE id = $3")
+                    .bind(&policy)
+                    .bind(ms(at))
+                    .bind(order.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+                history(conn, &[order], "insurance_registered", Some(by), Some(policy), at).await?;
+                parse_opt(&row, "insurance_task_id")
+            })
+        })
+        .await
+        .map(Ok)
+        .or_else(StoreError::refusal)
+    }
+
+    /// Completes a dispatched order that has its policy number. The trip
+    /// completes with its last order, and frees its driver.
+    pub async fn complete_car_order(&self, order: CarOrderId, by: UserId, at: Timestamp) -> Refusable<()> {
+        self.write_tx(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query("SELECT status, policy_number, trip_id FROM car_orders WHERE id = $1")
+                    .bind(order.to_string())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let status: CarOrderStatus = parse(&row, "status")?;
+                if status != CarOrderStatus::Dispatched {
+                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "dispatched")));
+                }
+                if row.try_get::<Option<String>, _>("policy_number")?.is_none() {
+                    return Err(StoreError::Refused(TripRefusal::InsuranceMissing));
+                }
+                sqlx::query("UPDATE car_orders SET status = 'completed', updated_at = $1 WHERE id = $2")
+                    .bind(ms(at))
+                    .bind(order.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+                history(conn, &[order], "completed", Some(by), None, at).await?;
+                let trip: String = row.try_get("trip_id")?;
+                let done = sqlx::query(
+                    "UPDATE car_trips SET status = 'completed', updated_at = $1 WHERE id = $2 AND NOT EXISTS \
+                     (SELECT 1 FROM car_orders WHERE trip_id = $2 AND status = 'dispatched') RETURNING driver_id",
+                )
+                .bind(ms(at))
+                .bind(&trip)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if let Some(done) = done {
+                    let driver: String = done.try_get("driver_id")?;
+                    free_driver_if_idle(conn, &driver, at).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .map(Ok)
+        .or_else(StoreError::refusal)
+    }
+
+    /// Cancels an order not yet dispatched; it leaves its trip, and a trip
+    /// left empty is cancelled (freeing its driver). Returns the order's
+    /// `car_dispatch` task, to cancel.
+    pub async fn cancel_car_order(&self, order: CarOrderId, by: UserId, at: Timestamp) -> Refusable<TaskId> {
+        self.write_tx(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query("SELECT status, trip_id, task_id FROM car_orders WHERE id = $1")
+                    .bind(order.to_string())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let status: CarOrderStatus = parse(&row, "status")?;
+                if status != CarOrderStatus::Open {
+                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "open")));
+                }
+                sqlx::query(
+                    "UPDATE car_orders SET status = 'cancelled', trip_id = NULL, updated_at = $1 WHERE id = $2",
+                )
+                .bind(ms(at))
+                .bind(order.to_string())
+                .execute(&mut *conn)
+                .await?;
+                history(conn, &[order], "cancelled", Some(by), None, at).await?;
+                if let Some(trip) = row.try_get::<Option<String>, _>("trip_id")? {
+                    let emptied = sqlx::query(
+                        "UPDATE car_trips SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND NOT EXISTS \
+                         (SELECT 1 FROM car_orders WHERE trip_id = $2) RETURNING driver_id",
+                    )
+                    .bind(ms(at))
+                    .bind(&trip)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    if let Some(driver) = emptied.and_then(|r| r.try_get::<Option<String>, _>("driver_id").ok()?) {
+                        free_driver_if_idle(conn, &driver, at).await?;
+                    }
+                }
+                let task: String = row.try_get("task_id")?;
+                close_if_scheduled(conn, &task, TaskStatus::Cancelled, "order cancelled", at).await?;
+                parse(&row, "task_id")
+            })
+        })
+        .await
+        .map(Ok)
+        .or_else(StoreError::refusal)
+    }
+
+    /// Open orders past their confirmation deadline not yet escalated:
+    /// marks them escalated (with a history line) and returns them.
+    pub async fn escalate_overdue_car_orders(&self, now: Timestamp) -> Result<Vec<CarOrderId>> {
+        self.write_tx(move |conn| {
+            Box::pin(async move {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE car_orders SET escalated_at = $1, updated_at = $1 \
+                     WHERE status = 'open' AND confirm_by <= $1 AND escalated_at IS NULL AND {UNCONFIRMED} \
+                     RETURNING id"
+                )))
+                .bind(ms(now))
+                .fetch_all(&mut *conn)
+                .await?;
+                let ids: Vec<CarOrderId> = rows.iter().map(|r| parse(r, "id")).collect::<Result<_>>()?;
+                let detail = "no driver dispatched by the confirmation deadline".to_owned();
+                history(conn, &ids, "escalated", None, Some(detail), now).await?;
+                Ok(ids)
+            })
+        })
+        .await
+    }
+
+    /// The earliest confirmation deadline among open orders not escalated.
+    pub async fn next_car_order_deadline(&self) -> Result<Option<Timestamp>> {
+        let sql = format!(
+            "SELECT MIN(confirm_by) AS due FROM car_orders WHERE status = 'open' AND escalated_at IS NULL \
+             AND {UNCONFIRMED}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
+        row.try_get::<Option<i64>, _>("due")?.map(from_ms).transpose()
     }
 }

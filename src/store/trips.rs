@@ -16,9 +16,7 @@ use super::batch::Batch;
 use super::cars::{COLUMNS, order_from_row};
 use super::history::{self, Book};
 use super::*;
-use crate::domain::{
-    CarOrderId, CarOrderStatus, DriverCallOutcome, DriverId, TaskId, TaskStatus, TripId, TripStatus, UserId,
-};
+use crate::domain::{CarOrderId, CarOrderStatus, DriverCallOutcome, DriverId, TaskStatus, TripId, TripStatus, UserId};
 use crate::trips::Span;
 
 /// Why a step on a trip or an order was refused; nothing was written.
@@ -85,11 +83,12 @@ pub struct DriverBooking {
 
 /// An order whose confirmation is still owed: in no trip, or in one no
 /// driver has confirmed yet.
-const UNCONFIRMED: &str = "(trip_id IS NULL OR trip_id IN (SELECT id FROM car_trips WHERE status = 'planned'))";
+pub(super) const UNCONFIRMED: &str =
+    "(trip_id IS NULL OR trip_id IN (SELECT id FROM car_trips WHERE status = 'planned'))";
 
-type Refusable<T> = Result<std::result::Result<T, TripRefusal>>;
+pub(super) type Refusable<T> = Result<std::result::Result<T, TripRefusal>>;
 
-async fn history(
+pub(super) async fn history(
     conn: &mut AnyConnection,
     orders: &[CarOrderId],
     event: &str,
@@ -149,7 +148,7 @@ pub(super) async fn close_if_scheduled(
 }
 
 /// A driver back to `available` once no confirmed or dispatched trip holds them.
-async fn free_driver_if_idle(conn: &mut AnyConnection, driver: &str, at: Timestamp) -> Result<()> {
+pub(super) async fn free_driver_if_idle(conn: &mut AnyConnection, driver: &str, at: Timestamp) -> Result<()> {
     sqlx::query(
         "UPDATE drivers SET status = 'available', updated_at = $1 WHERE id = $2 AND status = 'assigned' \
          AND NOT EXISTS (SELECT 1 FROM car_trips WHERE driver_id = $2 AND status IN ('confirmed', 'dispatched'))",
@@ -426,161 +425,6 @@ impl Store {
         .await
         .map(Ok)
         .or_else(StoreError::refusal)
-    }
-
-    /// Records a dispatched order's insurance policy number; returns its
-    /// `insurance_registration` task, done now.
-    pub async fn register_insurance(
-        &self,
-        order: CarOrderId,
-        policy: &str,
-        by: UserId,
-        at: Timestamp,
-    ) -> Refusable<Option<TaskId>> {
-        let policy = policy.to_owned();
-        self.write_tx(move |conn| {
-            Box::pin(async move {
-                let row = sqlx::query("SELECT status, insurance_task_id FROM car_orders WHERE id = $1")
-                    .bind(order.to_string())
-                    .fetch_one(&mut *conn)
-                    .await?;
-                let status: CarOrderStatus = parse(&row, "status")?;
-                if status != CarOrderStatus::Dispatched {
-                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "dispatched")));
-                }
-                sqlx::query("UPDATE car_orders SET policy_number = $1, updated_at = $2 WHERE id = $3")
-                    .bind(&policy)
-                    .bind(ms(at))
-                    .bind(order.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-                history(conn, &[order], "insurance_registered", Some(by), Some(policy), at).await?;
-                parse_opt(&row, "insurance_task_id")
-            })
-        })
-        .await
-        .map(Ok)
-        .or_else(StoreError::refusal)
-    }
-
-    /// Completes a dispatched order that has its policy number. The trip
-    /// completes with its last order, and frees its driver.
-    pub async fn complete_car_order(&self, order: CarOrderId, by: UserId, at: Timestamp) -> Refusable<()> {
-        self.write_tx(move |conn| {
-            Box::pin(async move {
-                let row = sqlx::query("SELECT status, policy_number, trip_id FROM car_orders WHERE id = $1")
-                    .bind(order.to_string())
-                    .fetch_one(&mut *conn)
-                    .await?;
-                let status: CarOrderStatus = parse(&row, "status")?;
-                if status != CarOrderStatus::Dispatched {
-                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "dispatched")));
-                }
-                if row.try_get::<Option<String>, _>("policy_number")?.is_none() {
-                    return Err(StoreError::Refused(TripRefusal::InsuranceMissing));
-                }
-                sqlx::query("UPDATE car_orders SET status = 'completed', updated_at = $1 WHERE id = $2")
-                    .bind(ms(at))
-                    .bind(order.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-                history(conn, &[order], "completed", Some(by), None, at).await?;
-                let trip: String = row.try_get("trip_id")?;
-                let done = sqlx::query(
-                    "UPDATE car_trips SET status = 'completed', updated_at = $1 WHERE id = $2 AND NOT EXISTS \
-                     (SELECT 1 FROM car_orders WHERE trip_id = $2 AND status = 'dispatched') RETURNING driver_id",
-                )
-                .bind(ms(at))
-                .bind(&trip)
-                .fetch_optional(&mut *conn)
-                .await?;
-                if let Some(done) = done {
-                    let driver: String = done.try_get("driver_id")?;
-                    free_driver_if_idle(conn, &driver, at).await?;
-                }
-                Ok(())
-            })
-        })
-        .await
-        .map(Ok)
-        .or_else(StoreError::refusal)
-    }
-
-    /// Cancels an order not yet dispatched; it leaves its trip, and a trip
-    /// left empty is cancelled (freeing its driver). Returns the order's
-    /// `car_dispatch` task, to cancel.
-    pub async fn cancel_car_order(&self, order: CarOrderId, by: UserId, at: Timestamp) -> Refusable<TaskId> {
-        self.write_tx(move |conn| {
-            Box::pin(async move {
-                let row = sqlx::query("SELECT status, trip_id, task_id FROM car_orders WHERE id = $1")
-                    .bind(order.to_string())
-                    .fetch_one(&mut *conn)
-                    .await?;
-                let status: CarOrderStatus = parse(&row, "status")?;
-                if status != CarOrderStatus::Open {
-                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "open")));
-                }
-                sqlx::query(
-                    "UPDATE car_orders SET status = 'cancelled', trip_id = NULL, updated_at = $1 WHERE id = $2",
-                )
-                .bind(ms(at))
-                .bind(order.to_string())
-                .execute(&mut *conn)
-                .await?;
-                history(conn, &[order], "cancelled", Some(by), None, at).await?;
-                if let Some(trip) = row.try_get::<Option<String>, _>("trip_id")? {
-                    let emptied = sqlx::query(
-                        "UPDATE car_trips SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND NOT EXISTS \
-                         (SELECT 1 FROM car_orders WHERE trip_id = $2) RETURNING driver_id",
-                    )
-                    .bind(ms(at))
-                    .bind(&trip)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    if let Some(driver) = emptied.and_then(|r| r.try_get::<Option<String>, _>("driver_id").ok()?) {
-                        free_driver_if_idle(conn, &driver, at).await?;
-                    }
-                }
-                let task: String = row.try_get("task_id")?;
-                close_if_scheduled(conn, &task, TaskStatus::Cancelled, "order cancelled", at).await?;
-                parse(&row, "task_id")
-            })
-        })
-        .await
-        .map(Ok)
-        .or_else(StoreError::refusal)
-    }
-
-    /// Open orders past their confirmation deadline not yet escalated:
-    /// marks them escalated (with a history line) and returns them.
-    pub async fn escalate_overdue_car_orders(&self, now: Timestamp) -> Result<Vec<CarOrderId>> {
-        self.write_tx(move |conn| {
-            Box::pin(async move {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE car_orders SET escalated_at = $1, updated_at = $1 \
-                     WHERE status = 'open' AND confirm_by <= $1 AND escalated_at IS NULL AND {UNCONFIRMED} \
-                     RETURNING id"
-                )))
-                .bind(ms(now))
-                .fetch_all(&mut *conn)
-                .await?;
-                let ids: Vec<CarOrderId> = rows.iter().map(|r| parse(r, "id")).collect::<Result<_>>()?;
-                let detail = "no driver dispatched by the confirmation deadline".to_owned();
-                history(conn, &ids, "escalated", None, Some(detail), now).await?;
-                Ok(ids)
-            })
-        })
-        .await
-    }
-
-    /// The earliest confirmation deadline among open orders not escalated.
-    pub async fn next_car_order_deadline(&self) -> Result<Option<Timestamp>> {
-        let sql = format!(
-            "SELECT MIN(confirm_by) AS due FROM car_orders WHERE status = 'open' AND escalated_at IS NULL \
-             AND {UNCONFIRMED}"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
-        row.try_get::<Option<i64>, _>("due")?.map(from_ms).transpose()
     }
 
     /// Turns a pool proposal down so it is not proposed again.
