@@ -192,9 +192,15 @@ async fn login(addr: SocketAddr, user: &str) -> Option<Http> {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Logs in at `addr` and opens an authenticated console there.
-async fn connect(addr: SocketAddr, name: &str) -> Option<Socket> {
-    let http = login(addr, name).await?;
+/// Opens an authenticated console at `addr` with the agent's token (valid
+/// on every node: they share the signing secret), logging in first if the
+/// agent has none yet. A console keeps its token across reconnects, as a
+/// real one does, so a take-over is not also a storm of password checks.
+async fn connect(addr: SocketAddr, name: &str, token: &mut Option<String>) -> Option<Socket> {
+    if token.is_none() {
+        *token = login(addr, name).await?.token;
+    }
+    let http = Http { addr, token: token.clone() };
     let (status, ticket) = http.try_post("/api/v1/ws-ticket", json!({})).await?;
     if status != 200 {
         return None;
@@ -213,8 +219,9 @@ async fn agent(i: usize, nodes: [SocketAddr; 2], floor: Arc<Floor>, start: Insta
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1));
     let mut home = i % 2;
     let mut first = true;
+    let mut token = None;
     while !floor.stop.load(Ordering::SeqCst) {
-        let Some(mut ws) = connect(nodes[home], &name).await else {
+        let Some(mut ws) = connect(nodes[home], &name, &mut token).await else {
             home = 1 - home;
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
