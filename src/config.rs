@@ -18,6 +18,7 @@ use crate::cars::CarRules;
 use crate::cases::CaseRules;
 use crate::dispatch::{KindRule, MAX_QUEUES, Rules};
 use crate::domain::{Channel, TaskKind};
+use crate::figures::FigureRules;
 use crate::followup::Checkpoints;
 use crate::inns::InnRules;
 use crate::registrations::RegistrationRules;
@@ -47,6 +48,8 @@ pub struct Config {
     /// Private-car orders: confirmation deadlines and pooling.
     pub cars: CarRules,
     pub inns: InnRules,
+    /// The floor's live figures: the service level threshold, targets.
+    pub figures: FigureRules,
     /// The live state in Redis; without a URL the server runs alone on its store.
     pub redis: RedisConfig,
     /// Queue names. An agent serves the queues named in its skills.
@@ -248,6 +251,7 @@ impl Default for Config {
             cases: CaseRules::default(),
             cars: CarRules::default(),
             inns: InnRules::default(),
+            figures: FigureRules::default(),
             redis: RedisConfig {
                 url: String::new(),
                 cluster: false,
@@ -449,6 +453,7 @@ impl Config {
         problems.extend(self.cases.problems());
         problems.extend(self.cars.problems());
         problems.extend(self.inns.problems());
+        problems.extend(self.figures.problems());
         if let Err(shifts) = self.shifts.named_shifts() {
             problems.extend(shifts);
         }

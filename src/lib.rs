@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
+pub mod figures;
 pub mod followup;
 pub mod hub;
 pub mod inns;
