@@ -57,7 +57,7 @@ impl From<CarOrderError> for ApiError {
 }
 
 /// Seats of the largest vehicle among the drivers that pass `keep`; 0 without any.
-async fn largest_vehicle(state: &AppState, keep: impl Fn(&Driver) -> bool) -> Result<u32, ApiError> {
+pub(super) async fn largest_vehicle(state: &AppState, keep: impl Fn(&Driver) -> bool) -> Result<u32, ApiError> {
     Ok(state.store.drivers(None).await?.iter().filter(|d| keep(d)).map(|d| d.seats).max().unwrap_or(0))
 }
 

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::cars::DISPATCH;
+use super::cars::{DISPATCH, largest_vehicle};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller, text};
 use crate::board;
@@ -123,7 +123,7 @@ async fn plan(state: &AppState, caller: &Caller, ids: &[CarOrderId], pool: Optio
                 passengers: o.passengers,
             })
             .collect();
-        let capacity = state.store.drivers(None).await?.iter().map(|d| d.seats).max().unwrap_or(0);
+        let capacity = largest_vehicle(state, |_| true).await?;
         pooling::check_group(&drop_offs, state.config.cars.pool_window(), capacity)?;
     }
     let first = orders.iter().map(|o| o.time).min().expect("one or more");
@@ -339,9 +339,14 @@ pub async fn record_call(
 /// (closed already, or waiting in the schedule, which the store closed) is
 /// left as it is.
 pub(super) async fn settle(state: &AppState, task: TaskId, summary: String) {
-    match state.hub.command(Command::Settle { task, outcome: Outcome::Done, summary }).await {
+    close_if_live(state, Command::Settle { task, outcome: Outcome::Done, summary }, task).await;
+}
+
+/// Sends a command that closes `task`, ignoring that it is no longer live.
+async fn close_if_live(state: &AppState, command: Command, task: TaskId) {
+    match state.hub.command(command).await {
         Ok(_) | Err(HubError::Dispatch(DispatchError::UnknownTask)) => {}
-        Err(e) => tracing::warn!(%task, error = %e, "settling a task failed"),
+        Err(e) => tracing::warn!(%task, error = %e, "closing a task whose work ended elsewhere failed"),
     }
 }
 
@@ -436,10 +441,7 @@ pub async fn cancel_order(
     caller.require(DISPATCH)?;
     load_order(&state, id).await?;
     let task = state.store.cancel_car_order(id, caller.id(), Timestamp::now()).await??;
-    match state.hub.command(Command::CancelTask { task }).await {
-        Ok(_) | Err(HubError::Dispatch(DispatchError::UnknownTask)) => {}
-        Err(e) => tracing::warn!(%task, error = %e, "cancelling a car order's task failed"),
-    }
+    close_if_live(&state, Command::CancelTask { task }, task).await;
     state.board.touch();
     Ok(Json(load_order(&state, id).await?))
 }

@@ -43,8 +43,6 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-#[cfg(test)]
-use self::scoring::Judged;
 use crate::domain::{AgentStatus, TaskId, TaskKind, TaskStatus, UserId};
 
 /// From `[figures]` in the configuration.

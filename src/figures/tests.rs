@@ -2,6 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::scoring::Judged;
 use super::*;
 
 fn at(hms: &str) -> Timestamp {

@@ -107,6 +107,21 @@ pub(super) fn order_from_row(row: &AnyRow) -> Result<CarOrder> {
     })
 }
 
+/// The order's row, refused unless the order is `need`: every step on
+/// one order starts here, inside its transaction.
+async fn order_in(conn: &mut sqlx::AnyConnection, order: CarOrderId, need: CarOrderStatus) -> Result<AnyRow> {
+    let row =
+        sqlx::query("SELECT status, policy_number, trip_id, task_id, insurance_task_id FROM car_orders WHERE id = $1")
+            .bind(order.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+    let status: CarOrderStatus = parse(&row, "status")?;
+    if status != need {
+        return Err(StoreError::Refused(TripRefusal::OrderState(status, need.as_str())));
+    }
+    Ok(row)
+}
+
 impl Store {
     /// Stores an order with its `car_dispatch` task and its `created`
     /// event, all or nothing.
@@ -189,14 +204,7 @@ impl Store {
         let policy = policy.to_owned();
         self.write_tx(move |conn| {
             Box::pin(async move {
-                let row = sqlx::query("SELECT status, insurance_task_id FROM car_orders WHERE id = $1")
-                    .bind(order.to_string())
-                    .fetch_one(&mut *conn)
-                    .await?;
-                let status: CarOrderStatus = parse(&row, "status")?;
-                if status != CarOrderStatus::Dispatched {
-                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "dispatched")));
-                }
+                let row = order_in(conn, order, CarOrderStatus::Dispatched).await?;
                 sqlx::query("UPDATE car_orders SET policy_number = $1, updated_at = $2 WHERE id = $3")
                     .bind(&policy)
                     .bind(ms(at))
@@ -217,14 +225,7 @@ impl Store {
     pub async fn complete_car_order(&self, order: CarOrderId, by: UserId, at: Timestamp) -> Refusable<()> {
         self.write_tx(move |conn| {
             Box::pin(async move {
-                let row = sqlx::query("SELECT status, policy_number, trip_id FROM car_orders WHERE id = $1")
-                    .bind(order.to_string())
-                    .fetch_one(&mut *conn)
-                    .await?;
-                let status: CarOrderStatus = parse(&row, "status")?;
-                if status != CarOrderStatus::Dispatched {
-                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "dispatched")));
-                }
+                let row = order_in(conn, order, CarOrderStatus::Dispatched).await?;
                 if row.try_get::<Option<String>, _>("policy_number")?.is_none() {
                     return Err(StoreError::Refused(TripRefusal::InsuranceMissing));
                 }
@@ -261,14 +262,7 @@ impl Store {
     pub async fn cancel_car_order(&self, order: CarOrderId, by: UserId, at: Timestamp) -> Refusable<TaskId> {
         self.write_tx(move |conn| {
             Box::pin(async move {
-                let row = sqlx::query("SELECT status, trip_id, task_id FROM car_orders WHERE id = $1")
-                    .bind(order.to_string())
-                    .fetch_one(&mut *conn)
-                    .await?;
-                let status: CarOrderStatus = parse(&row, "status")?;
-                if status != CarOrderStatus::Open {
-                    return Err(StoreError::Refused(TripRefusal::OrderState(status, "open")));
-                }
+                let row = order_in(conn, order, CarOrderStatus::Open).await?;
                 sqlx::query(
                     "UPDATE car_orders SET status = 'cancelled', trip_id = NULL, updated_at = $1 WHERE id = $2",
                 )
