@@ -107,7 +107,7 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
             Some(lw)
         }
     };
-    let (hub, hub_task) = hub::spawn(Dispatcher::new(rules.clone()), writer.clone(), live_writer, None, stop.clone());
+    let (hub, hub_task) = hub::spawn(Dispatcher::new(rules.clone()), writer.clone(), live_writer, None, None, stop.clone());
 
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Duration>();
     for i in 0..agents {

@@ -160,6 +160,11 @@ impl Calendar {
         }
     }
 
+    /// Local midnight of `t`'s day: where "today" starts for the figures.
+    pub fn start_of_day(&self, t: Timestamp) -> Timestamp {
+        self.at(self.date_of(t), Time::midnight())
+    }
+
     pub fn is_working_day(&self, date: Date) -> bool {
         if self.holidays.contains(&date) {
             return false;

@@ -17,6 +17,8 @@ use crate::dispatch::{
     AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard, WithdrawReason,
 };
 use crate::domain::{AgentStatus, TaskId, TaskKind, UserId};
+use crate::figures::FloorEvent;
+use crate::floor::FloorTx;
 use crate::live::LiveOp;
 use crate::live::writer::{LiveWriter, Outbox};
 use crate::writer::Writer;
@@ -163,6 +165,27 @@ impl Hub {
     }
 }
 
+/// What a command means for the live figures before the dispatcher's
+/// effects tell the rest: a task entering, an agent's name.
+enum FloorChange {
+    Event(FloorEvent),
+    Named(UserId, String),
+}
+
+fn floor_event_of(cmd: &Command) -> Option<FloorChange> {
+    match cmd {
+        Command::AddTask(new) => Some(FloorChange::Event(FloorEvent::Entered {
+            task: new.card.id,
+            kind: new.card.kind,
+            queue: new.card.queue.clone(),
+            deadline: new.card.deadline,
+            at: new.enqueued_at,
+        })),
+        Command::UpsertAgent(profile) => Some(FloorChange::Named(profile.id, profile.name.clone())),
+        _ => None,
+    }
+}
+
 struct Actor {
     dispatcher: Dispatcher,
     conns: HashMap<UserId, (ConnId, mpsc::UnboundedSender<Push>)>,
@@ -170,6 +193,8 @@ struct Actor {
     /// With Redis: where changes go before they are delivered.
     live: Option<LiveWriter>,
     calls: Option<mpsc::UnboundedSender<CallEvent>>,
+    /// The live figures' feed, told of every floor event.
+    floor: Option<FloorTx>,
     effects: Vec<Effect>,
     ops: Vec<LiveOp>,
     deliveries: Vec<Delivery>,
@@ -183,6 +208,7 @@ pub fn spawn(
     writer: Writer,
     live: Option<LiveWriter>,
     calls: Option<mpsc::UnboundedSender<CallEvent>>,
+    floor: Option<FloorTx>,
     shutdown: CancellationToken,
 ) -> (Hub, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(1024);
@@ -192,6 +218,7 @@ pub fn spawn(
         writer,
         live,
         calls,
+        floor,
         effects: Vec::new(),
         ops: Vec::new(),
         deliveries: Vec::new(),
@@ -240,7 +267,14 @@ impl Actor {
                     Command::AddTask(new) if self.live.is_some() => Some(new.card.id),
                     _ => None,
                 };
+                let floor = self.floor.as_ref().and_then(|_| floor_event_of(&cmd));
                 let result = self.dispatcher.handle(now, cmd, &mut self.effects);
+                if let (Some(tx), Some(event), true) = (&self.floor, floor, result.is_ok()) {
+                    match event {
+                        FloorChange::Event(e) => tx.event(e),
+                        FloorChange::Named(agent, name) => tx.named(agent, name),
+                    }
+                }
                 if let Some(live) = added.and_then(|id| Some((id, self.dispatcher.live_task(id)?))) {
                     self.ops.push(LiveOp::from_live_task(live.0, &live.1));
                 }
@@ -324,6 +358,9 @@ impl Actor {
     fn collect_effects(&mut self) -> Vec<Record> {
         let mut records = Vec::new();
         let mut effects = std::mem::take(&mut self.effects);
+        if let Some(floor) = &self.floor {
+            floor.effects(&effects);
+        }
         for effect in effects.drain(..) {
             self.tell_calls(&effect);
             let (agent, push) = match effect {

@@ -23,6 +23,7 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod figures;
+pub mod floor;
 pub mod followup;
 pub mod hub;
 pub mod inns;

@@ -18,6 +18,7 @@ use crate::checkpoints::Runner;
 use crate::config::{Config, ConfigError};
 use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
 use crate::domain::{AgentStatus, TaskKind, TaskStatus};
+use crate::floor::{self, FloorFeed};
 use crate::followup::Checkpoints;
 use crate::hub::{self, ConnId, Hub};
 use crate::live::writer::LiveWriter;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub live: Option<Arc<LiveHealth>>,
     /// The dispatchers' board: touched by whatever changes travel work.
     pub board: Board,
+    /// The live figures, followed by wallboards and `/metrics`.
+    pub floor: Option<FloorFeed>,
     conn_ids: Arc<AtomicU64>,
 }
 
@@ -76,6 +79,7 @@ impl AppState {
             decoy_hash: auth::decoy_hash(),
             live: None,
             board: Board::default(),
+            floor: None,
             conn_ids: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -205,9 +209,25 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
         });
         (live, live_writer, task, health)
     });
-    let (hub, hub_task) =
-        hub::spawn(dispatcher, writer.clone(), live.as_ref().map(|l| l.1.clone()), calls_tx, hub_stop.clone());
     let health = live.as_ref().map(|l| l.3.clone());
+    let (figures, names) =
+        floor::starting_figures(&store, config.figures.clone(), &rules.calendar, &dispatcher, Timestamp::now()).await?;
+    let sources = floor::Sources {
+        store: store.clone(),
+        calendar: rules.calendar.clone(),
+        checkpoints: Arc::new(checkpoints.clone()),
+        live: health.clone(),
+    };
+    let floor_stop = CancellationToken::new();
+    let (floor_tx, floor_feed, floor_task) = floor::spawn(figures, names, sources, floor_stop.clone());
+    let (hub, hub_task) = hub::spawn(
+        dispatcher,
+        writer.clone(),
+        live.as_ref().map(|l| l.1.clone()),
+        calls_tx,
+        Some(floor_tx),
+        hub_stop.clone(),
+    );
     let shared_rules = Arc::new(rules.clone());
     let sip_tasks = TaskTracker::new();
     if let Some((udp, tcp)) = listeners.sip {
@@ -266,6 +286,7 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     let mut state =
         AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shutdown.clone()).with_live(health);
     state.board = board;
+    state.floor = Some(floor_feed);
     let app = api::router()
         .route("/ws", get(ws::upgrade))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::refuse_changes_while_buffer_full))
@@ -298,6 +319,8 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     if tokio::time::timeout(grace, hub_task).await.is_err() {
         tracing::error!("the dispatcher did not stop within the shutdown grace period");
     }
+    floor_stop.cancel();
+    let _ = floor_task.await;
     // The live writer stops once the hub has dropped its handle; then the
     // lease goes, so a standby takes over at once.
     if let Some((live, live_writer, task, _)) = live {

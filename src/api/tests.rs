@@ -22,6 +22,7 @@ async fn app(db: &TestDb) -> (Router, AppState) {
         crate::writer::Writer::spawn(store.clone()).0,
         None,
         None,
+        None,
         shutdown.clone(),
     );
     let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));

@@ -33,6 +33,7 @@ pub mod scoring;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 pub use self::snapshot::{
     AgentFigures, CallWindow, CallbackFigures, CentreFigures, FloorFigures, KindFigures, Response,
@@ -84,6 +85,8 @@ pub enum FloorEvent {
     /// A task entered its queue: new, recovered at start, or back from the
     /// schedule for another attempt.
     Entered { task: TaskId, kind: TaskKind, queue: String, deadline: Option<Timestamp>, at: Timestamp },
+    /// Offered to an agent, who has not answered yet: no longer waiting.
+    Offered { task: TaskId, agent: UserId, at: Timestamp },
     /// Back to waiting: declined, offer timed out, handed back.
     Requeued { task: TaskId, at: Timestamp },
     /// An agent accepted it.
@@ -94,6 +97,19 @@ pub enum FloorEvent {
     Agent { agent: UserId, status: AgentStatus, at: Timestamp },
 }
 
+/// A task live in the dispatcher, as the figures need it at start-up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeedTask {
+    pub task: TaskId,
+    pub kind: TaskKind,
+    pub queue: String,
+    pub deadline: Option<Timestamp>,
+    /// When it entered (or re-entered) its queue.
+    pub enqueued_at: Timestamp,
+    pub status: TaskStatus,
+    pub agent: Option<UserId>,
+}
+
 struct LiveTask {
     kind: TaskKind,
     queue: String,
@@ -102,6 +118,8 @@ struct LiveTask {
     /// Since when it waits; `None` while an agent holds it.
     waiting_since: Option<Timestamp>,
     holder: Option<(UserId, Timestamp)>,
+    /// Offered to someone who has not answered yet.
+    offered: bool,
     answered_before: bool,
 }
 
@@ -195,10 +213,47 @@ impl Figures {
         self.kinds.entry((queue.to_owned(), kind)).or_default()
     }
 
+    /// Makes the live tasks those of `tasks` (the dispatcher's, after the
+    /// day's stored events were folded in at start-up): tasks that are not
+    /// live any more go (without counting), live ones the events did not
+    /// bring (entered before today) come in, and each is where `tasks`
+    /// says: waiting, offered or held.
+    pub fn seed(&mut self, tasks: Vec<SeedTask>) {
+        let keep: std::collections::HashSet<TaskId> = tasks.iter().map(|t| t.task).collect();
+        self.live.retain(|id, _| keep.contains(id));
+        for s in tasks {
+            let t = self.live.entry(s.task).or_insert(LiveTask {
+                kind: s.kind,
+                queue: s.queue.clone(),
+                deadline: s.deadline,
+                entered_at: s.enqueued_at,
+                waiting_since: Some(s.enqueued_at),
+                holder: None,
+                offered: false,
+                answered_before: false,
+            });
+            self.kinds.entry((s.queue, s.kind)).or_default();
+            match (s.status, s.agent) {
+                (TaskStatus::Assigned, Some(agent)) => {
+                    let since = t.holder.map_or(s.enqueued_at, |(_, since)| since);
+                    (t.holder, t.waiting_since, t.offered) = (Some((agent, since)), None, false);
+                }
+                (TaskStatus::Offered, _) => (t.holder, t.offered) = (None, true),
+                _ => {
+                    (t.holder, t.offered) = (None, false);
+                    t.waiting_since = t.waiting_since.or(Some(s.enqueued_at));
+                }
+            }
+        }
+    }
+
     /// Folds one event in; `day_start` is the start of the local day it falls in.
     pub fn observe(&mut self, event: &FloorEvent, day_start: Timestamp) {
         self.roll(day_start);
         match event {
+            // Replayed from the store, a task created to wait in the
+            // schedule enters at creation and again at release: once.
+            FloorEvent::Entered { task, .. } if self.live.contains_key(task) => {}
             FloorEvent::Entered { task, kind, queue, deadline, at } => {
                 self.kind_day(queue, *kind).entered += 1;
                 // A task back from the schedule enters afresh; only inbound
@@ -212,13 +267,19 @@ impl Figures {
                         entered_at: *at,
                         waiting_since: Some(*at),
                         holder: None,
+                        offered: false,
                         answered_before: false,
                     },
                 );
             }
+            FloorEvent::Offered { task, .. } => {
+                if let Some(t) = self.live.get_mut(task) {
+                    t.offered = true;
+                }
+            }
             FloorEvent::Requeued { task, at } => {
                 if let Some(t) = self.live.get_mut(task) {
-                    t.holder = None;
+                    (t.holder, t.offered) = (None, false);
                     t.waiting_since = Some(*at);
                 }
             }
@@ -242,7 +303,7 @@ impl Figures {
         let waited = at.duration_since(t.waiting_since.unwrap_or(at));
         let first = !t.answered_before;
         let (queue, kind, entered_at) = (t.queue.clone(), t.kind, t.entered_at);
-        (t.holder, t.waiting_since, t.answered_before) = (Some((agent, at)), None, true);
+        (t.holder, t.waiting_since, t.answered_before, t.offered) = (Some((agent, at)), None, true, false);
         self.response.add(waited);
         self.kind_day(&queue, kind).answered += 1;
         if kind == TaskKind::InboundCall && first {

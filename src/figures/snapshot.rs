@@ -15,7 +15,14 @@ pub struct KindFigures {
     pub kind: TaskKind,
     /// Waiting now: offered to or held by nobody.
     pub waiting: u32,
+    /// Offered to an agent who has not answered yet.
+    pub offered: u32,
+    /// Held by an agent.
+    pub held: u32,
     pub longest_wait_secs: i64,
+    /// Since when the longest-waiting task waits (a wallboard counts on from it).
+    #[schema(value_type = Option<String>)]
+    pub waiting_since: Option<Timestamp>,
     /// The earliest deadline among the live tasks of this kind.
     #[schema(value_type = Option<String>)]
     pub oldest_deadline: Option<Timestamp>,
@@ -32,6 +39,8 @@ pub struct AgentFigures {
     pub agent: UserId,
     #[serde(flatten)]
     pub status: AgentStatus,
+    #[schema(value_type = String)]
+    pub since: Timestamp,
     pub secs_in_status: i64,
     /// Attempts finished today.
     pub handled_today: u32,
@@ -130,7 +139,10 @@ impl Figures {
                     queue: queue.clone(),
                     kind: *kind,
                     waiting: 0,
+                    offered: 0,
+                    held: 0,
                     longest_wait_secs: 0,
+                    waiting_since: None,
                     oldest_deadline: None,
                     secs_to_breach: None,
                     entered_today: day.entered,
@@ -143,9 +155,16 @@ impl Figures {
         let (mut due, mut overdue) = (0, 0);
         for t in self.live.values() {
             let k = kinds.get_mut(&(t.queue.clone(), t.kind)).expect("every live task entered and was counted");
-            if let Some(since) = t.waiting_since {
-                k.waiting += 1;
-                k.longest_wait_secs = k.longest_wait_secs.max(now.duration_since(since).as_secs());
+            match (t.waiting_since, t.offered) {
+                (_, true) => k.offered += 1,
+                (Some(since), false) => {
+                    k.waiting += 1;
+                    if k.waiting_since.is_none_or(|s| since < s) {
+                        k.waiting_since = Some(since);
+                        k.longest_wait_secs = now.duration_since(since).as_secs().max(0);
+                    }
+                }
+                (None, false) => k.held += 1,
             }
             if let Some(deadline) = t.deadline {
                 if deadline > now {
@@ -165,6 +184,7 @@ impl Figures {
             .map(|(id, a)| AgentFigures {
                 agent: *id,
                 status: a.status.clone(),
+                since: a.since,
                 secs_in_status: now.duration_since(a.since).as_secs().max(0),
                 handled_today: a.handling.count,
                 average_handling_secs: a.handling.average_ms().map(|ms| ms / 1000),

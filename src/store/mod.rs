@@ -17,6 +17,7 @@ mod cars;
 mod cases;
 mod customers;
 mod drivers;
+mod floor;
 mod followup;
 mod history;
 mod inns;

@@ -263,6 +263,18 @@ impl Dispatcher {
         self.task_index.keys().filter_map(|&id| Some((id, self.live_task(id)?))).collect()
     }
 
+    /// Every live task with its card and since when it waits in its queue,
+    /// for the live figures to start from.
+    pub fn live_cards(&self) -> Vec<(Arc<TaskCard>, LiveTask, Timestamp)> {
+        self.task_index
+            .iter()
+            .filter_map(|(&id, &slot)| {
+                let task = self.task(slot);
+                Some((task.card.clone(), self.live_task(id)?, ts(task.key.2)))
+            })
+            .collect()
+    }
+
     pub fn live_task_count(&self) -> usize {
         self.task_index.len()
     }

@@ -1,0 +1,53 @@
+//! The day's task events as floor events, so that a node starting in the
+//! middle of the day (a restart, a take-over) shows the same figures as if
+//! it had watched since midnight.
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::*;
+use crate::domain::{TaskId, TaskStatus, UserId};
+use crate::figures::FloorEvent;
+
+impl Store {
+    /// Every stored task event since `since`, in order, as the live figures
+    /// read them. Events that do not move a task on the floor (notes) are
+    /// left out.
+    pub async fn floor_events_since(&self, since: Timestamp) -> Result<Vec<FloorEvent>> {
+        let rows = sqlx::query(
+            "SELECT e.task_id, e.at, e.event, e.agent_id, t.kind, t.queue, t.deadline \
+             FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE e.at >= $1 ORDER BY e.at, e.id",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let task: TaskId = parse(row, "task_id")?;
+            let at = from_ms(row.try_get("at")?)?;
+            let agent: Option<UserId> = parse_opt(row, "agent_id")?;
+            let event: String = row.try_get("event")?;
+            let floor = match (event.as_str(), agent) {
+                // Created, or released from the schedule (by the clock, not an agent).
+                ("created", _) | ("released", None) => FloorEvent::Entered {
+                    task,
+                    kind: parse(row, "kind")?,
+                    queue: row.try_get("queue")?,
+                    deadline: opt_ms(row.try_get("deadline")?)?,
+                    at,
+                },
+                ("offered", Some(agent)) => FloorEvent::Offered { task, agent, at },
+                ("accepted", Some(agent)) => FloorEvent::Answered { task, agent, at },
+                ("retry_scheduled", _) => FloorEvent::Left { task, status: TaskStatus::Scheduled, at },
+                (other, agent) => match other.parse::<TaskStatus>() {
+                    Ok(status) if status.is_terminal() => FloorEvent::Left { task, status, at },
+                    // Declined, timed out, handed back, agent gone.
+                    _ if agent.is_some() => FloorEvent::Requeued { task, at },
+                    _ => continue,
+                },
+            };
+            events.push(floor);
+        }
+        Ok(events)
+    }
+}
