@@ -101,13 +101,14 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
         Some(r) => {
             let live = Live::connect(&r.url, &r.prefix, Duration::from_secs(5), "bench", "127.0.0.1:1").await.unwrap();
             let epoch = live.take_lease(None).await.unwrap().expect("a fresh prefix has a free lease");
-            let health = LiveHealth::new(1_000_000);
+            let health = LiveHealth::new(1_000_000, Default::default());
             let (lw, task) = LiveWriter::spawn(live, epoch, writer.clone(), health, stop.clone());
             live_task = Some(task);
             Some(lw)
         }
     };
-    let (hub, hub_task) = hub::spawn(Dispatcher::new(rules.clone()), writer.clone(), live_writer, None, None, stop.clone());
+    let (hub, hub_task) =
+        hub::spawn(Dispatcher::new(rules.clone()), writer.clone(), live_writer, None, None, stop.clone());
 
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Duration>();
     for i in 0..agents {

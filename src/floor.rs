@@ -27,6 +27,7 @@ use crate::figures::wire::{self, Extras};
 use crate::figures::{FigureRules, Figures, FloorEvent, FloorFigures, SeedTask};
 use crate::followup::Checkpoints;
 use crate::live::LiveHealth;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// The least time between two patches: events closer together than this
@@ -46,7 +47,7 @@ enum Input {
 
 /// Where the hub sends floor events. Sending never waits.
 #[derive(Clone)]
-pub struct FloorTx(mpsc::UnboundedSender<Input>);
+pub struct FloorTx(mpsc::UnboundedSender<Input>, Arc<Metrics>);
 
 impl FloorTx {
     pub fn event(&self, event: FloorEvent) {
@@ -58,12 +59,17 @@ impl FloorTx {
         let _ = self.0.send(Input::Named(agent, name));
     }
 
-    /// The floor events among a batch of dispatcher effects.
+    /// The floor events among a batch of dispatcher effects; offers that
+    /// ended are counted for `/metrics` on the way.
     pub fn effects(&self, effects: &[Effect]) {
         for e in effects {
-            if let Effect::Record(r) = e
-                && let Some(event) = event_of(r)
-            {
+            let Effect::Record(r) = e else { continue };
+            match r {
+                Record::TaskAssigned { .. } => self.1.offer_ended("accepted"),
+                Record::TaskReturned { event: event @ ("declined" | "offer_timeout"), .. } => self.1.offer_ended(event),
+                _ => {}
+            }
+            if let Some(event) = event_of(r) {
                 self.event(event);
             }
         }
@@ -119,6 +125,11 @@ impl FloorFeed {
         self.latest.borrow().clone()
     }
 
+    /// Whether the publisher has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.latest.has_changed().is_err()
+    }
+
     /// Resolves when the publisher has stopped.
     pub async fn closed(&mut self) {
         while self.latest.changed().await.is_ok() {}
@@ -131,6 +142,7 @@ pub struct Sources {
     pub calendar: Arc<Calendar>,
     pub checkpoints: Arc<Checkpoints>,
     pub live: Option<Arc<LiveHealth>>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Sources {
@@ -204,8 +216,9 @@ pub fn spawn(
     let first = publisher.render(now).expect("the first board differs from nothing");
     let (latest_tx, latest) = watch::channel(Arc::new(first.0));
     let feed = FloorFeed { latest, patches: patches.clone() };
+    let metrics = publisher.sources.metrics.clone();
     let task = tokio::spawn(publisher.run(rx, latest_tx, patches, shutdown));
-    (FloorTx(tx), feed, task)
+    (FloorTx(tx, metrics), feed, task)
 }
 
 struct Publisher {
@@ -263,6 +276,12 @@ impl Publisher {
     fn take(&mut self, input: Input) {
         match input {
             Input::Event(event) => {
+                if let FloorEvent::Answered { task, at, .. } = &event
+                    && let Some(since) = self.figures.waiting_since(*task)
+                {
+                    let waited = at.duration_since(since).unsigned_abs();
+                    self.sources.metrics.answered_after(waited);
+                }
                 let day_start = self.sources.calendar.start_of_day(event_time(&event));
                 self.figures.observe(&event, day_start);
             }

@@ -29,6 +29,7 @@ pub mod hub;
 pub mod inns;
 pub mod leading;
 pub mod live;
+pub mod metrics;
 pub mod pooling;
 pub mod registrations;
 pub mod relay;
@@ -42,6 +43,7 @@ pub mod testing;
 pub mod travel_watch;
 pub mod trips;
 pub mod wake;
+pub mod web;
 pub mod writer;
 pub mod ws;
 

@@ -34,12 +34,13 @@ struct Relay {
     live: Live,
 }
 
-/// The relay's routes: `/health` answered here, `/ws` and everything else
-/// passed to the leader.
+/// The relay's routes: `/health` answered here, the sockets (`/ws`,
+/// `/ws/wallboard`) and everything else passed to the leader.
 pub fn router(live: Live) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ws", get(websocket))
+        .route("/ws/wallboard", get(websocket))
         .fallback(forward)
         .with_state(Relay { live })
 }
@@ -103,16 +104,18 @@ async fn forward(State(relay): State<Relay>, mut req: Request) -> Response {
 }
 
 /// Joins an agent's WebSocket to one of its own to the leader's `/ws`.
-async fn websocket(State(relay): State<Relay>, ws: WebSocketUpgrade) -> Response {
+async fn websocket(State(relay): State<Relay>, uri: axum::http::Uri, ws: WebSocketUpgrade) -> Response {
     let addr = match leader(&relay).await {
         Ok(addr) => addr,
         Err(resp) => return resp,
     };
-    ws.on_upgrade(move |socket| pipe(socket, addr))
+    let path = uri.path().to_owned();
+    ws.on_upgrade(move |socket| pipe(socket, addr, path))
 }
 
-async fn pipe(client: WebSocket, addr: String) {
-    let upstream = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(format!("ws://{addr}/ws")));
+async fn pipe(client: WebSocket, addr: String, path: String) {
+    let upstream =
+        tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(format!("ws://{addr}{path}")));
     let (mut client_tx, mut client_rx) = client.split();
     let upstream = match upstream.await {
         Ok(Ok((upstream, _))) => upstream,

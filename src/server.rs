@@ -23,6 +23,7 @@ use crate::followup::Checkpoints;
 use crate::hub::{self, ConnId, Hub};
 use crate::live::writer::LiveWriter;
 use crate::live::{LiveError, LiveHealth, lease};
+use crate::metrics::Metrics;
 use crate::schedule::Scheduler;
 use crate::shift_clock::ShiftClock;
 use crate::sip::connector::{Connector, SipSettings};
@@ -30,7 +31,7 @@ use crate::sip::transport;
 use crate::store::{CallWrite, MissedCall, Store, StoreError};
 use crate::travel_watch::TravelWatch;
 use crate::writer::Writer;
-use crate::{accounts, api, leading, ws};
+use crate::{accounts, api, leading, web, ws};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -54,6 +55,7 @@ pub struct AppState {
     pub board: Board,
     /// The live figures, followed by wallboards and `/metrics`.
     pub floor: Option<FloorFeed>,
+    pub metrics: Arc<Metrics>,
     conn_ids: Arc<AtomicU64>,
 }
 
@@ -80,6 +82,7 @@ impl AppState {
             live: None,
             board: Board::default(),
             floor: None,
+            metrics: Arc::default(),
             conn_ids: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -194,8 +197,9 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     let (writer, writer_task) = Writer::spawn(store.clone());
     let fenced = CancellationToken::new();
     let lease_stop = CancellationToken::new();
+    let metrics = Arc::new(Metrics::default());
     let live = leading.map(|(live, epoch)| {
-        let health = LiveHealth::new(config.redis.max_pending);
+        let health = LiveHealth::new(config.redis.max_pending, metrics.clone());
         let (live_writer, task) =
             LiveWriter::spawn(live.clone(), epoch, writer.clone(), health.clone(), fenced.clone());
         // Redis's live state restarts from what this node recovered.
@@ -217,6 +221,7 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
         calendar: rules.calendar.clone(),
         checkpoints: Arc::new(checkpoints.clone()),
         live: health.clone(),
+        metrics: metrics.clone(),
     };
     let floor_stop = CancellationToken::new();
     let (floor_tx, floor_feed, floor_task) = floor::spawn(figures, names, sources, floor_stop.clone());
@@ -242,6 +247,7 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
             Some(h) => connector.with_live_health(h.clone()),
             None => connector,
         };
+        let connector = connector.with_metrics(metrics.clone());
         let rate = config.sip.rate_per_source;
         sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), max, rate, shutdown.clone()));
         sip_tasks.spawn(transport::serve_tcp(tcp, inbound_tx, max, idle, shutdown.clone()));
@@ -287,8 +293,11 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
         AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shutdown.clone()).with_live(health);
     state.board = board;
     state.floor = Some(floor_feed);
+    state.metrics = metrics;
     let app = api::router()
+        .merge(web::router())
         .route("/ws", get(ws::upgrade))
+        .route("/ws/wallboard", get(ws::upgrade_wallboard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::refuse_changes_while_buffer_full))
         .with_state(state.clone());
     tracing::info!(http = %http_addr, database = ?store.backend(), "switchboard is serving");

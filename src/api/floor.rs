@@ -1,9 +1,9 @@
-//! Queues, customers and health.
+//! Queues and customers.
 
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
@@ -70,32 +70,4 @@ pub async fn put_customer(
     }
     let c = state.store.upsert_customer(&phone, req.name.as_deref(), req.notes.as_deref(), Timestamp::now()).await?;
     Ok(Json(c))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Health {
-    /// `ok`, or `degraded` while Redis does not answer (the server goes on
-    /// answering, holds changes up to `redis.max_pending`, then refuses new
-    /// work with 503).
-    pub status: &'static str,
-    pub live_tasks: usize,
-    /// `ok`, `unreachable`, or `not_configured` (the node runs alone).
-    pub redis: &'static str,
-    /// Changes made but not yet in Redis.
-    pub pending_changes: usize,
-}
-
-/// Liveness and readiness: the dispatcher answers, the database is
-/// reachable, and whether Redis is.
-#[utoipa::path(get, path = "/health", tag = "floor", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
-pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    let live_tasks = state.hub.query(|d, _| d.live_task_count()).await?;
-    state.store.user_count().await?;
-    let (redis, pending_changes) = match &state.live {
-        None => ("not_configured", 0),
-        Some(h) if h.is_degraded() => ("unreachable", h.pending()),
-        Some(h) => ("ok", h.pending()),
-    };
-    let status = if redis == "unreachable" { "degraded" } else { "ok" };
-    Ok(Json(Health { status, live_tasks, redis, pending_changes }))
 }

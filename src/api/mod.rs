@@ -12,6 +12,7 @@ pub mod extract;
 pub mod floor;
 pub mod inns;
 pub mod missed;
+pub mod ops;
 pub mod registrations;
 pub mod session;
 pub mod shifts;
@@ -42,7 +43,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         agents::create_user, agents::create_agent, agents::list_agents, agents::get_agent, agents::update_agent,
         agents::set_status, shifts::put_schedule, shifts::get_schedule, shifts::handover,
         shifts::get_handover, shifts::delete_handover,
-        floor::list_queues, floor::get_customer, floor::put_customer, floor::health,
+        floor::list_queues, floor::get_customer, floor::put_customer, ops::health, ops::figures,
         cti::post_event, cti::list_calls, cti::get_call,
         missed::report, missed::backlog, registrations::register, registrations::event_ended,
         cases::create_case, cases::list_cases, cases::get_case, cases::record_step,
@@ -96,6 +97,7 @@ pub fn router() -> Router<AppState> {
             post(shifts::handover).get(shifts::get_handover).delete(shifts::delete_handover),
         )
         .route("/queues", get(floor::list_queues))
+        .route("/figures", get(ops::figures))
         .route("/customers/{phone}", get(floor::get_customer).put(floor::put_customer))
         .route("/cti/events", post(cti::post_event))
         .route("/calls", get(cti::list_calls))
@@ -129,7 +131,8 @@ pub fn router() -> Router<AppState> {
         .route("/openapi.json", get(openapi_json));
     Router::new()
         .nest("/api/v1", v1)
-        .route("/health", get(floor::health))
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -298,6 +298,11 @@ impl Figures {
         }
     }
 
+    /// Since when a live task waits (`None` when it is held or unknown).
+    pub fn waiting_since(&self, task: TaskId) -> Option<Timestamp> {
+        self.live.get(&task).and_then(|t| t.waiting_since)
+    }
+
     fn answered(&mut self, task: TaskId, agent: UserId, at: Timestamp) {
         let Some(t) = self.live.get_mut(&task) else { return };
         let waited = at.duration_since(t.waiting_since.unwrap_or(at));

@@ -134,11 +134,13 @@ pub struct LiveHealth {
     degraded: AtomicBool,
     pending: AtomicUsize,
     max_pending: usize,
+    /// Where the writer's round trips are timed.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl LiveHealth {
-    pub fn new(max_pending: usize) -> Arc<LiveHealth> {
-        Arc::new(LiveHealth { degraded: AtomicBool::new(false), pending: AtomicUsize::new(0), max_pending })
+    pub fn new(max_pending: usize, metrics: Arc<crate::metrics::Metrics>) -> Arc<LiveHealth> {
+        Arc::new(LiveHealth { degraded: AtomicBool::new(false), pending: AtomicUsize::new(0), max_pending, metrics })
     }
 
     pub fn is_degraded(&self) -> bool {

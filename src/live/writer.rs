@@ -151,8 +151,10 @@ async fn apply_until_in(
 ) -> Result<String, LiveError> {
     let mut delay = Duration::from_millis(20);
     loop {
+        let started = std::time::Instant::now();
         match live.apply(epoch, seq, records, ops).await {
             Ok(id) => {
+                health.metrics.redis_round_trip(started.elapsed());
                 health.set_degraded(false);
                 return Ok(id);
             }

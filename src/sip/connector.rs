@@ -37,6 +37,7 @@ use crate::dispatch::{Command, NewTask, QueueIdx, Rules};
 use crate::domain::{Phone, TaskId, TaskKind, UserId};
 use crate::hub::{CallEvent, Hub};
 use crate::live::LiveHealth;
+use crate::metrics::Metrics;
 use crate::store::{CallOutcome, CallWrite, MissedCall, NewTaskRow};
 use crate::writer::Writer;
 
@@ -143,6 +144,7 @@ pub struct Connector {
     writer: Writer,
     /// With Redis: whether new calls can be taken (`LiveHealth::accepting`).
     live: Option<Arc<LiveHealth>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Retry-After on a call refused while Redis is unreachable: short, since
@@ -179,6 +181,7 @@ impl Connector {
             internal_tx,
             writer,
             live: None,
+            metrics: None,
         };
         (connector, ConnectorInputs { internal: internal_rx })
     }
@@ -252,6 +255,7 @@ impl Connector {
     /// Answers outside any transaction: refusals of bad or unwelcome requests.
     fn reply_stateless(&mut self, req: &Request, peer: Peer, code: u16, reason: &str) {
         let bytes = response(req, code, reason, peer.addr, reason).to_bytes();
+        self.count_final(code);
         self.send(Send { to: peer, bytes });
     }
 
@@ -269,7 +273,14 @@ impl Connector {
             resp.headers.push(name.to_owned(), value);
         }
         if let Some(send) = self.transactions.respond(now, key, code, resp.to_bytes()) {
+            self.count_final(code);
             self.send(send);
+        }
+    }
+
+    fn count_final(&self, code: u16) {
+        if let Some(m) = self.metrics.as_ref().filter(|_| code >= 200) {
+            m.sip_final_response(code);
         }
     }
 
@@ -342,6 +353,12 @@ impl Connector {
     /// its busy message rather than queueing callers nobody can be sure of.
     pub fn with_live_health(mut self, health: Arc<LiveHealth>) -> Self {
         self.live = Some(health);
+        self
+    }
+
+    /// Counts final responses by code in `/metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 

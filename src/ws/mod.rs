@@ -1,47 +1,31 @@
-//! `GET /ws`: the agent's console connection. The transport adapter lives
-//! here; the session logic, generic over any stream, is in [`session`].
+//! `GET /ws` (the agent's console) and `GET /ws/wallboard` (the live
+//! figures). The transport adapter lives here; the session logic, generic
+//! over any stream, is in [`session`] and [`wallboard`].
 
 pub mod protocol;
 pub mod session;
+pub mod wallboard;
 
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
-use axum::response::Response;
-use futures_util::future::ready;
-use futures_util::{SinkExt, StreamExt};
+use std::pin::Pin;
 
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::ready;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+
+use crate::metrics::SessionKind;
 use crate::server::AppState;
 use session::{Frame, Out, SessionEnv};
+use wallboard::WallboardEnv;
 
 /// Upgrades to a WebSocket and runs an agent session on it.
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let limit = state.config.websocket.max_message_bytes;
-    // The transport admits up to twice the limit so that the session can
-    // refuse an oversized message with a clear close code (1009) instead of
-    // the connection just breaking.
-    // Reads go through a 4 KiB buffer instead of tungstenite's default
-    // 128 KiB, which it zeroes on every read: console messages are small,
-    // and a floor of consoles would otherwise pay 128 KiB each in memory and
-    // a 128 KiB memset per message in time. Longer messages still arrive,
-    // over several reads.
-    ws.max_message_size(limit * 2).max_frame_size(limit * 2).read_buffer_size(4096).on_upgrade(move |socket| {
-        let (sink, stream) = socket.split();
-        let incoming = stream.filter_map(|m| {
-            ready(match m {
-                Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
-                Ok(Message::Binary(_)) => Some(Frame::Binary),
-                Ok(Message::Close(_)) | Err(_) => Some(Frame::Close),
-                Ok(Message::Ping(_) | Message::Pong(_)) => None,
-            })
-        });
-        let outgoing = sink.with(|o: Out| {
-            ready(Ok::<_, axum::Error>(match o {
-                Out::Text(t) => Message::Text(t.into()),
-                Out::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
-            }))
-        });
+    transport(ws, limit).on_upgrade(move |socket| {
+        let (incoming, outgoing) = frames(socket);
         let env = SessionEnv {
             hub: state.hub.clone(),
             store: state.store.clone(),
@@ -52,6 +36,75 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
             conn: state.next_conn_id(),
             board: state.board.subscribe(),
         };
-        state.sessions.track_future(session::run(incoming, Box::pin(outgoing), env))
+        let gauge = state.metrics.session(SessionKind::Agent);
+        state.sessions.track_future(async move {
+            session::run(incoming, outgoing, env).await;
+            drop(gauge);
+        })
     })
+}
+
+/// `GET /ws/wallboard`: the live figures for supervisors.
+pub async fn upgrade_wallboard(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let limit = state.config.websocket.max_message_bytes;
+    let Some(feed) = state.floor.clone() else {
+        return crate::api::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "figures_unavailable",
+            "the live figures are not running",
+        )
+        .into_response();
+    };
+    transport(ws, limit).on_upgrade(move |socket| {
+        let (incoming, outgoing) = frames(socket);
+        let env = WallboardEnv {
+            auth: state.auth.clone(),
+            auth_timeout: Duration::from_secs(state.config.auth.ws_auth_timeout_secs),
+            max_message_bytes: limit,
+            send_timeout: Duration::from_secs(state.config.websocket.wallboard_send_timeout_secs),
+            shutdown: state.shutdown.clone(),
+            feed,
+        };
+        let gauge = state.metrics.session(SessionKind::Wallboard);
+        state.sessions.track_future(async move {
+            wallboard::run(incoming, outgoing, env).await;
+            drop(gauge);
+        })
+    })
+}
+
+/// The transport's limits for a socket whose messages may be `limit` bytes.
+fn transport(ws: WebSocketUpgrade, limit: usize) -> WebSocketUpgrade {
+    // The transport admits up to twice the limit so that the session can
+    // refuse an oversized message with a clear close code (1009) instead of
+    // the connection just breaking.
+    // Reads go through a 4 KiB buffer instead of tungstenite's default
+    // 128 KiB, which it zeroes on every read: console messages are small,
+    // and a floor of consoles would otherwise pay 128 KiB each in memory and
+    // a 128 KiB memset per message in time. Longer messages still arrive,
+    // over several reads.
+    ws.max_message_size(limit * 2).max_frame_size(limit * 2).read_buffer_size(4096)
+}
+
+type Incoming = Pin<Box<dyn Stream<Item = Frame> + Send>>;
+type Outgoing = Pin<Box<dyn Sink<Out, Error = axum::Error> + Send>>;
+
+/// The socket as the sessions see it: frames without transport details.
+fn frames(socket: WebSocket) -> (Incoming, Outgoing) {
+    let (sink, stream) = socket.split();
+    let incoming = stream.filter_map(|m| {
+        ready(match m {
+            Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
+            Ok(Message::Binary(_)) => Some(Frame::Binary),
+            Ok(Message::Close(_)) | Err(_) => Some(Frame::Close),
+            Ok(Message::Ping(_) | Message::Pong(_)) => None,
+        })
+    });
+    let outgoing = sink.with(|o: Out| {
+        ready(Ok::<_, axum::Error>(match o {
+            Out::Text(t) => Message::Text(t.into()),
+            Out::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
+        }))
+    });
+    (Box::pin(incoming), Box::pin(outgoing))
 }

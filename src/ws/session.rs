@@ -40,6 +40,8 @@ pub mod close {
     pub const INTERNAL: u16 = 1011;
     /// Another connection of the same agent took over.
     pub const REPLACED: u16 = 4000;
+    /// A wallboard that could not keep up with the figures.
+    pub const TOO_SLOW: u16 = 4001;
 }
 
 const MAX_SUMMARY_CHARS: usize = 4000;
@@ -59,13 +61,22 @@ pub struct SessionEnv {
 /// The published dispatch board (`crate::board`).
 pub type BoardFeed = watch::Receiver<Option<Arc<DispatchBoard>>>;
 
-struct Writer<O> {
+pub(super) struct Writer<O> {
     sink: O,
     seq: u64,
 }
 
 impl<O: Sink<Out> + Unpin> Writer<O> {
-    async fn send(&mut self, msg: &ServerMsg) -> bool {
+    pub(super) fn new(sink: O) -> Self {
+        Writer { sink, seq: 0 }
+    }
+
+    /// The sink itself, for a session that writes pre-rendered frames.
+    pub(super) fn into_sink(self) -> O {
+        self.sink
+    }
+
+    pub(super) async fn send(&mut self, msg: &ServerMsg) -> bool {
         self.feed(msg).await && self.sink.flush().await.is_ok()
     }
 
@@ -83,7 +94,7 @@ impl<O: Sink<Out> + Unpin> Writer<O> {
         self.sink.flush().await.is_ok()
     }
 
-    async fn close(&mut self, code: u16, reason: &str) {
+    pub(super) async fn close(&mut self, code: u16, reason: &str) {
         let _ = self.sink.send(Out::Close(code, reason.to_owned())).await;
     }
 }
@@ -95,8 +106,9 @@ where
     I: Stream<Item = Frame> + Unpin,
     O: Sink<Out> + Unpin,
 {
-    let mut out = Writer { sink: outgoing, seq: 0 };
-    let Some(claims) = authenticate(&mut incoming, &mut out, &env).await else {
+    let mut out = Writer::new(outgoing);
+    let limits = (env.auth_timeout, env.max_message_bytes);
+    let Some(claims) = authenticate(&mut incoming, &mut out, &env.auth, limits, &TAKES_WORK).await else {
         return;
     };
     let agent = claims.user;
@@ -221,13 +233,34 @@ async fn feed_pending<O: Sink<Out> + Unpin>(
     true
 }
 
-async fn authenticate<I, O>(incoming: &mut I, out: &mut Writer<O>, env: &SessionEnv) -> Option<Claims>
+/// Who a socket admits, and what it says to anyone else.
+pub(super) struct Admission {
+    pub admits: fn(Role) -> bool,
+    /// The error code sent to a user of another role.
+    pub refusal: &'static str,
+    /// What the socket is for, in the refusal: "takes work", "shows the wallboard".
+    pub purpose: &'static str,
+}
+
+pub(super) const TAKES_WORK: Admission =
+    Admission { admits: Role::takes_work, refusal: "role_cannot_take_work", purpose: "take work" };
+
+/// Reads the first frame and redeems its ticket. `None` when the socket is
+/// to close (it has been told why).
+pub(super) async fn authenticate<I, O>(
+    incoming: &mut I,
+    out: &mut Writer<O>,
+    auth: &Auth,
+    limits: (Duration, usize),
+    admission: &Admission,
+) -> Option<Claims>
 where
     I: Stream<Item = Frame> + Unpin,
     O: Sink<Out> + Unpin,
 {
-    let secs = env.auth_timeout.as_secs();
-    let frame = match tokio::time::timeout(env.auth_timeout, incoming.next()).await {
+    let (auth_timeout, max_message_bytes) = limits;
+    let secs = auth_timeout.as_secs();
+    let frame = match tokio::time::timeout(auth_timeout, incoming.next()).await {
         Err(_) => {
             out.send(&ServerMsg::error("auth_timeout", format!("no ticket within {secs} s"), None)).await;
             out.close(close::POLICY, "authentication timed out").await;
@@ -237,18 +270,18 @@ where
         Ok(Some(f)) => f,
     };
     let claims = match frame {
-        Frame::Text(t) if t.len() <= env.max_message_bytes => match serde_json::from_str::<Incoming>(&t) {
-            Ok(Incoming { msg: ClientMsg::Auth { ticket }, .. }) => env.auth.redeem_ticket(&ticket, Timestamp::now()),
+        Frame::Text(t) if t.len() <= max_message_bytes => match serde_json::from_str::<Incoming>(&t) {
+            Ok(Incoming { msg: ClientMsg::Auth { ticket }, .. }) => auth.redeem_ticket(&ticket, Timestamp::now()),
             _ => None,
         },
         _ => None,
     };
     match claims {
-        Some(c) if c.role.takes_work() => Some(c),
+        Some(c) if (admission.admits)(c.role) => Some(c),
         Some(c) => {
-            let msg = format!("the role {} does not take work over this socket", c.role);
-            out.send(&ServerMsg::error("role_cannot_take_work", msg, None)).await;
-            out.close(close::POLICY, "role cannot take work").await;
+            let msg = format!("the role {} does not {} over this socket", c.role, admission.purpose);
+            out.send(&ServerMsg::error(admission.refusal, msg, None)).await;
+            out.close(close::POLICY, "role not admitted").await;
             None
         }
         None => {

@@ -1,0 +1,107 @@
+//! One wallboard's WebSocket session (`GET /ws/wallboard`): the board
+//! whole on arrival, then every merge patch the floor feed publishes.
+//!
+//! Written, like the agent's session, over a plain stream and sink. A
+//! wallboard that cannot keep up is disconnected (close 4001) instead of
+//! being waited for: each send has [`WallboardEnv::send_timeout`], and one
+//! that falls [`crate::floor::PATCH_BACKLOG`] patches behind is told by the
+//! broadcast channel. Either way the others, who share nothing with it but
+//! the already serialised patch, never notice. The page reconnects and
+//! starts again from the whole board.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{ClientMsg, Incoming, ServerMsg};
+use super::session::{Admission, Frame, Out, Writer, authenticate, close};
+use crate::auth::Auth;
+use crate::domain::Role;
+use crate::floor::FloorFeed;
+
+pub struct WallboardEnv {
+    pub auth: Arc<Auth>,
+    pub auth_timeout: Duration,
+    pub max_message_bytes: usize,
+    /// How long one frame may take to leave before the client counts as stuck.
+    pub send_timeout: Duration,
+    pub shutdown: CancellationToken,
+    pub feed: FloorFeed,
+}
+
+const OVERSIGHT: Admission =
+    Admission { admits: Role::oversees, refusal: "role_not_allowed", purpose: "show the wallboard" };
+
+/// Runs a wallboard session to its end.
+pub async fn run<I, O>(mut incoming: I, outgoing: O, env: WallboardEnv)
+where
+    I: Stream<Item = Frame> + Unpin,
+    O: Sink<Out> + Unpin,
+{
+    let mut out = Writer::new(outgoing);
+    let limits = (env.auth_timeout, env.max_message_bytes);
+    let Some(claims) = authenticate(&mut incoming, &mut out, &env.auth, limits, &OVERSIGHT).await else {
+        return;
+    };
+    let mut sink = out.into_sink();
+    let (latest, mut patches) = env.feed.subscribe();
+    let mut sent = latest.seq;
+    tracing::info!(user = %claims.user, "wallboard connected");
+    if !send(&mut sink, latest.full.to_string(), env.send_timeout).await {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = env.shutdown.cancelled() => {
+                let _ = sink.send(Out::Close(close::GOING_AWAY, "server shutting down".into())).await;
+                break;
+            }
+            patch = patches.recv() => match patch {
+                Ok(p) if p.seq <= sent => {}
+                Ok(p) => {
+                    sent = p.seq;
+                    if !send(&mut sink, p.text.to_string(), env.send_timeout).await {
+                        tracing::warn!(user = %claims.user, "a wallboard was too slow to take a patch; disconnected");
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(user = %claims.user, missed, "a wallboard fell behind the figures; disconnected");
+                    let reason = "too slow: fell behind the figures; reconnect";
+                    let _ = tokio::time::timeout(env.send_timeout, sink.send(Out::Close(close::TOO_SLOW, reason.into()))).await;
+                    break;
+                }
+                Err(RecvError::Closed) => {
+                    let _ = sink.send(Out::Close(close::GOING_AWAY, "server shutting down".into())).await;
+                    break;
+                }
+            },
+            frame = incoming.next() => {
+                let reply = match frame {
+                    None | Some(Frame::Close) => break,
+                    Some(Frame::Text(t)) if t.len() <= env.max_message_bytes => match serde_json::from_str::<Incoming>(&t) {
+                        Ok(Incoming { msg: ClientMsg::Ping, .. }) => ServerMsg::Pong,
+                        _ => ServerMsg::error("bad_message", "a wallboard sends only {\"type\":\"ping\"}", None),
+                    },
+                    Some(_) => ServerMsg::error("bad_message", "a wallboard sends only {\"type\":\"ping\"}", None),
+                };
+                let text = serde_json::to_string(&reply).expect("protocol messages serialise");
+                if !send(&mut sink, text, env.send_timeout).await {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!(user = %claims.user, "wallboard disconnected");
+}
+
+/// Sends one frame; false when the client is gone or did not take it in time.
+async fn send<O: Sink<Out> + Unpin>(sink: &mut O, text: String, timeout: Duration) -> bool {
+    matches!(tokio::time::timeout(timeout, sink.send(Out::Text(text))).await, Ok(Ok(())))
+}
+
+#[cfg(test)]
+mod tests;
