@@ -2,6 +2,7 @@
 //! ports, a small HTTP client and a WebSocket agent console.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod sipp;
 
 use std::net::SocketAddr;
@@ -182,6 +183,11 @@ impl Http {
         self.try_raw(method, path, body, content_type).await.expect("an HTTP response")
     }
 
+    /// A GET that may find no server (it is still starting): `None` then.
+    pub async fn try_get(&self, path: &str) -> Option<(u16, Value)> {
+        self.try_raw("GET", path, None, "application/json").await
+    }
+
     /// A POST that may find no server (it was killed): `None` then.
     pub async fn try_post(&self, path: &str, body: Value) -> Option<(u16, Value)> {
         self.try_raw("POST", path, Some(body.to_string()), "application/json").await
@@ -198,12 +204,12 @@ impl Http {
         let body = body.unwrap_or_default();
         let auth = self.token.as_ref().map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\n\r\n{body}",
-            body.len()
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+            body.len(),
+            addr = self.addr,
         );
         stream.write_all(request.as_bytes()).await.ok()?;
-        let mut response = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await.ok()?.ok()?;
+        let response = tokio::time::timeout(Duration::from_secs(10), read_response(&mut stream)).await.ok()??;
         let text = String::from_utf8(response).ok()?;
         let (head, body) = text.split_once("\r\n\r\n")?;
         let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
@@ -213,6 +219,38 @@ impl Http {
             serde_json::from_str(body).unwrap_or(Value::String(body.into()))
         };
         Some((status, value))
+    }
+}
+
+/// One HTTP/1.1 response: up to its `Content-Length` when it gives one
+/// (some servers keep the connection open despite `Connection: close`),
+/// else to the end of the stream.
+async fn read_response(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(length) = length {
+                while response.len() < end + 4 + length {
+                    let n = stream.read(&mut chunk).await.ok()?;
+                    if n == 0 {
+                        break;
+                    }
+                    response.extend_from_slice(&chunk[..n]);
+                }
+                return Some(response);
+            }
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return Some(response);
+        }
+        response.extend_from_slice(&chunk[..n]);
     }
 }
 

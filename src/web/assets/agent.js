@@ -1,0 +1,237 @@
+// The agent's console: status, the screen-pop of each offer with its
+// countdown, accept/decline, the tasks in hand with their summary and
+// outcome, and the handover note. Dispatchers use the same console with
+// the dispatch board beside it (dispatch.js).
+"use strict";
+
+const Console = (() => {
+  const $ = (id) => document.getElementById(id);
+  const offers = new Map(); // task id -> {task, expires_at, why, customer}
+  const held = new Map(); // task id -> task card
+  const customers = new Map(); // task id -> customer profile from the offer
+  let me = null;
+  let sock = null;
+  let refs = 0;
+  const pending = new Map(); // ref -> {what, task}: what an ack or error answers
+
+  function log(text) {
+    const line = SB.el("div", {}, SB.clock(Date.now()) + " " + text);
+    $("log").prepend(line);
+  }
+
+  function send(msg, what) {
+    const ref = String(++refs);
+    pending.set(ref, { what, task: msg.task_id });
+    if (!sock.send({ ...msg, ref })) $("error").textContent = SB.t("disconnected");
+  }
+
+  function showStatus(status, reason) {
+    const s = $("my-status");
+    s.className = "status-" + status;
+    s.dataset.status = status;
+    s.textContent = SB.t(status) + (reason ? " (" + reason + ")" : "");
+  }
+
+  function taskDetails(task) {
+    const row = (k, v) => (v === null || v === undefined || v === "" ? [] : [SB.el("dt", {}, SB.t(k)), SB.el("dd", {}, v)]);
+    // `attempt` is this attempt's number, from 1.
+    const attempt = task.attempts_allowed ? task.attempt + " / " + task.attempts_allowed : task.attempt;
+    return SB.el("dl", {},
+      ...row("kind", SB.t(task.kind)),
+      ...row("phone", task.customer_phone),
+      ...row("reason", task.reason),
+      ...row("priority", task.priority),
+      ...row("attempt", attempt),
+      ...row("first_tried", task.first_tried_at && SB.clock(task.first_tried_at)),
+      ...row("last_outcome", task.last_outcome && SB.t(task.last_outcome)),
+      ...row("handover_note", task.handover_note),
+      ...(task.deadline ? [SB.el("dt", {}, SB.t("deadline")), SB.el("dd", { class: "deadline" },
+        SB.clock(task.deadline) + " · ", SB.el("span", { class: "countdown", "data-at": Date.parse(task.deadline) }, ""))] : []));
+  }
+
+  function customerDetails(profile) {
+    if (!profile) return null;
+    const c = profile.customer;
+    const parts = [SB.el("h3", {}, SB.t("customer") + ": " + ((c && c.name) || profile.phone))];
+    if (c && c.notes) parts.push(SB.el("p", {}, SB.t("notes") + ": " + c.notes));
+    if (profile.past_calls && profile.past_calls.length) {
+      parts.push(SB.el("table", { class: "past-calls" },
+        SB.el("caption", {}, SB.t("past_calls")),
+        ...profile.past_calls.slice(0, 10).map((p) => SB.el("tr", {},
+          SB.el("td", {}, p.ended_at ? new Date(p.ended_at).toLocaleString() : ""),
+          SB.el("td", {}, SB.t(p.kind)), SB.el("td", {}, p.outcome ? SB.t(p.outcome) : ""),
+          SB.el("td", {}, p.summary || "")))));
+    }
+    if (profile.open_cases && profile.open_cases.length) {
+      parts.push(SB.el("table", { class: "open-cases" },
+        SB.el("caption", {}, SB.t("open_cases")),
+        ...profile.open_cases.map((k) => SB.el("tr", {},
+          SB.el("td", {}, k.merchant || ""), SB.el("td", {}, k.category || ""), SB.el("td", {}, k.status),
+          SB.el("td", {}, k.answer_by ? SB.t("deadline") + " " + new Date(k.answer_by).toLocaleString() : "")))));
+    }
+    return SB.el("div", { class: "customer" }, ...parts);
+  }
+
+  function renderOffers() {
+    const cards = [...offers.values()].map((o) => SB.el("section", { class: "offer", "data-task": o.task.id },
+      SB.el("h2", {}, SB.t("offer") + ": " + SB.t(o.task.kind)),
+      SB.el("div", {}, SB.t("expires_in") + " ", SB.el("span", { class: "countdown", "data-at": Date.parse(o.expires_at) }, "")),
+      taskDetails(o.task),
+      customerDetails(o.customer),
+      SB.el("div", { class: "actions" },
+        SB.el("button", { class: "accept", onclick: () => send({ type: "accept", task_id: o.task.id }, "accept") }, SB.t("accept")),
+        SB.el("button", { class: "decline secondary", onclick: () => send({ type: "decline", task_id: o.task.id }, "decline") }, SB.t("decline")))));
+    $("offers").replaceChildren(...cards);
+    tick();
+  }
+
+  function renderHeld() {
+    const cards = [...held.values()].map((task) => {
+      const outcome = SB.el("select", { class: "outcome" },
+        ...["reached", "no_answer", "busy", "wrong_number", "done"].map((o) => SB.el("option", { value: o }, SB.t(o))));
+      const summary = SB.el("textarea", { class: "summary", maxlength: "4000", placeholder: SB.t("summary") });
+      const complete = () => {
+        const text = summary.value.trim();
+        send({ type: "complete", task_id: task.id, outcome: outcome.value, summary: text || undefined }, "complete");
+      };
+      const release = () => {
+        const text = summary.value.trim();
+        send({ type: "release", task_id: task.id, note: text || undefined }, "release");
+      };
+      return SB.el("div", { class: "card held-task", "data-task": task.id },
+        SB.el("strong", {}, SB.t(task.kind) + " · " + task.customer_phone),
+        taskDetails(task),
+        customerDetails(customers.get(task.id)),
+        SB.el("label", {}, SB.t("outcome") + " ", outcome),
+        SB.el("label", {}, SB.t("summary"), summary),
+        SB.el("div", { class: "actions" },
+          SB.el("button", { class: "complete", onclick: complete }, SB.t("complete")),
+          SB.el("button", { class: "release secondary", onclick: release }, SB.t("release"))));
+    });
+    $("held").replaceChildren(...(cards.length ? cards : [SB.el("p", { class: "muted" }, SB.t("none"))]));
+    tick();
+  }
+
+  // Countdowns (offer expiry, deadlines) count on between messages.
+  function tick() {
+    for (const e of document.querySelectorAll("[data-at]")) {
+      const left = Number(e.dataset.at) - Date.now();
+      e.textContent = SB.duration(left) + (left < 0 ? " " + SB.t("overdue") : "");
+      e.classList.toggle("bad", left < 60000);
+    }
+  }
+
+  function onMessage(m) {
+    switch (m.type) {
+      case "hello":
+        $("me").textContent = m.name;
+        offers.clear();
+        held.clear();
+        for (const o of m.snapshot.offers) offers.set(o.task.id, o);
+        for (const t of m.snapshot.held) held.set(t.id, t);
+        showStatus(m.snapshot.status, m.snapshot.reason);
+        renderOffers();
+        renderHeld();
+        break;
+      case "offer":
+        offers.set(m.task.id, m);
+        if (m.customer) customers.set(m.task.id, m.customer);
+        log(SB.t("offer") + ": " + SB.t(m.task.kind) + " " + m.task.customer_phone);
+        renderOffers();
+        break;
+      case "offer_rescinded":
+        offers.delete(m.task_id);
+        log(SB.t("offer") + " ✕ " + m.reason);
+        renderOffers();
+        break;
+      case "task_assigned":
+        offers.delete(m.task.id);
+        held.set(m.task.id, m.task);
+        renderOffers();
+        renderHeld();
+        break;
+      case "task_revoked":
+        held.delete(m.task_id);
+        log("✕ " + m.reason);
+        renderHeld();
+        break;
+      case "status":
+        showStatus(m.status, m.reason);
+        break;
+      case "board":
+        if (window.DispatchBoard) window.DispatchBoard.render(m.board);
+        break;
+      case "ack": {
+        const asked = pending.get(m.ref);
+        pending.delete(m.ref);
+        $("error").textContent = "";
+        if (!asked) break;
+        if (asked.what === "complete" || asked.what === "release") {
+          // Carried out: the task has left this agent's hands.
+          held.delete(asked.task);
+          renderHeld();
+        }
+        log("✓ " + SB.t(asked.what));
+        break;
+      }
+      case "error":
+        pending.delete(m.ref);
+        $("error").textContent = m.message;
+        log("✕ " + m.code);
+        break;
+    }
+  }
+
+  async function loadHandover() {
+    try {
+      const h = await SB.api("GET", "/api/v1/agents/" + me.id + "/handover");
+      $("handover-note").textContent = h.note;
+      $("handover-note").removeAttribute("data-t");
+    } catch (e) {
+      if (e.status !== 404) $("error").textContent = e.message;
+    }
+  }
+
+  async function start(roles) {
+    me = await SB.loginForm(roles);
+    const state = $("state");
+    sock = SB.socket("/ws", {
+      message: onMessage,
+      state: (s) => {
+        state.className = "state " + s;
+        state.dataset.t = s;
+        state.textContent = SB.t(s);
+      },
+      refused: (reason) => {
+        $("error").textContent = reason;
+      },
+    });
+    $("set-available").addEventListener("click", () => send({ type: "set_status", status: "available" }, "set_available"));
+    $("set-break").addEventListener("click", () => send({ type: "set_status", status: "break", reason: "rest" }, "set_break"));
+    $("set-lunch").addEventListener("click", () => send({ type: "set_status", status: "break", reason: "lunch" }, "set_lunch"));
+    $("set-offline").addEventListener("click", () => send({ type: "set_status", status: "offline" }, "set_offline"));
+    $("handover-save").addEventListener("click", async () => {
+      const note = $("handover-text").value.trim();
+      if (!note) return;
+      try {
+        await SB.api("POST", "/api/v1/agents/" + me.id + "/handover", { note });
+        $("handover-text").value = "";
+        loadHandover();
+      } catch (e) {
+        $("error").textContent = e.message;
+      }
+    });
+    loadHandover();
+    setInterval(tick, 1000);
+    document.addEventListener("sb-lang", () => {
+      renderOffers();
+      renderHeld();
+    });
+  }
+
+  return { start, held };
+})();
+
+document.addEventListener("DOMContentLoaded", () => {
+  if (!window.DispatchBoard) Console.start(["agent"]);
+});

@@ -1,0 +1,249 @@
+// Shared by the pages Switchboard serves: logging in, REST calls, the
+// WebSocket with its ticket and reconnects, JSON merge patches, labels in
+// Chinese and English. Plain script, no build step, nothing fetched from
+// elsewhere.
+"use strict";
+
+const SB = (() => {
+  const LABELS = {
+    zh: {
+      title_wallboard: "坐席监控大屏", title_agent: "坐席工作台", title_dispatch: "调度台",
+      username: "用户名", password: "密码", login: "登录", logout: "退出", lang: "English",
+      connected: "已连接", connecting: "连接中…", disconnected: "连接断开",
+      abandon_rate: "呼损率（今日）", service_level: "服务水平（今日）", sl: "服务水平", target: "目标",
+      answered_today: "今日接听", abandoned_today: "今日放弃", handled_today: "今日处理",
+      waiting: "排队中", longest_wait: "最长等待", last_15: "近15分钟", last_60: "近60分钟",
+      callbacks_due: "待回访", callbacks_overdue: "已超时", callbacks_done: "今日按时完成",
+      missed_backlog: "未接来电待回", next_checkpoint: "下次释放", first_response: "首次响应",
+      average_response: "平均响应", score: "得分", queues: "队列", agents: "坐席",
+      queue: "队列", kind: "类型", offered: "振铃中", held: "处理中", oldest_deadline: "最早期限",
+      entered: "进入", answered: "接听", abandoned: "放弃", name: "姓名", status: "状态",
+      in_status: "持续", handled: "处理", aht: "平均处理时长", redis: "Redis",
+      available: "空闲", busy: "通话中", wrap_up: "话后整理", break: "小休", offline: "离线",
+      set_available: "就绪", set_break: "小休", set_lunch: "午餐", set_offline: "离线",
+      offer: "新任务", accept: "接受", decline: "拒绝", expires_in: "剩余应答时间",
+      customer: "客户", phone: "电话", reason: "事由", deadline: "期限", attempt: "第几次",
+      first_tried: "首次拨打", last_outcome: "上次结果", handover_note: "交接备注", priority: "优先级",
+      past_calls: "历史来电", open_cases: "未结投诉", notes: "备注", held_tasks: "手上任务",
+      outcome: "结果", summary: "通话小结", complete: "完成", release: "交回队列", none: "无",
+      reached: "已联系", no_answer: "无人接听", wrong_number: "号码错误", done: "已办结",
+      handover: "交接班备注", leave_note: "留下备注", no_note: "暂无备注",
+      overdue: "已超时", car_orders: "用车订单", trips: "行程", drivers: "司机", inn_orders: "客栈订单",
+      not_allowed: "此页面仅限主管/管理员", login_failed: "用户名或密码错误",
+      inbound_call: "来电", new_signup_callback: "新报名回访", missed_call_callback: "未接回拨",
+      returning_signup_callback: "老客户报名回访", event_callback: "活动回访",
+      marketing_attended_no_order: "营销（到场未下单）", marketing_attended_ordered: "营销（到场已下单）",
+      marketing_no_show: "营销（未到场）", event_recommendation: "活动推荐", community_outreach: "社区拓展",
+      inn_reminder: "客栈提醒", car_dispatch: "派车", insurance_registration: "保险登记",
+      complaint_follow_up: "投诉跟进",
+    },
+    en: {
+      title_wallboard: "Wallboard", title_agent: "Agent console", title_dispatch: "Dispatch console",
+      username: "Username", password: "Password", login: "Log in", logout: "Log out", lang: "中文",
+      connected: "Connected", connecting: "Connecting…", disconnected: "Disconnected",
+      abandon_rate: "Abandon rate (today)", service_level: "Service level (today)", sl: "Service level", target: "target",
+      answered_today: "Answered today", abandoned_today: "Abandoned today", handled_today: "Handled today",
+      waiting: "Waiting", longest_wait: "Longest wait", last_15: "Last 15 min", last_60: "Last 60 min",
+      callbacks_due: "Callbacks due", callbacks_overdue: "Overdue", callbacks_done: "Done in time today",
+      missed_backlog: "Missed calls to call back", next_checkpoint: "Next release", first_response: "First response",
+      average_response: "Average response", score: "score", queues: "Queues", agents: "Agents",
+      queue: "Queue", kind: "Kind", offered: "Ringing", held: "In hand", oldest_deadline: "Oldest deadline",
+      entered: "In", answered: "Answered", abandoned: "Abandoned", name: "Name", status: "Status",
+      in_status: "For", handled: "Handled", aht: "Avg handling", redis: "Redis",
+      available: "Available", busy: "On a call", wrap_up: "Wrap-up", break: "Break", offline: "Offline",
+      set_available: "Available", set_break: "Break", set_lunch: "Lunch", set_offline: "Offline",
+      offer: "New task", accept: "Accept", decline: "Decline", expires_in: "Answer within",
+      customer: "Customer", phone: "Phone", reason: "Reason", deadline: "Deadline", attempt: "Attempt",
+      first_tried: "First tried", last_outcome: "Last outcome", handover_note: "Handover note", priority: "Priority",
+      past_calls: "Past calls", open_cases: "Open cases", notes: "Notes", held_tasks: "Tasks in hand",
+      outcome: "Outcome", summary: "Call summary", complete: "Complete", release: "Hand back", none: "None",
+      reached: "Reached", no_answer: "No answer", wrong_number: "Wrong number", done: "Done",
+      handover: "Handover note", leave_note: "Leave note", no_note: "No note waiting",
+      overdue: "overdue", car_orders: "Car orders", trips: "Trips", drivers: "Drivers", inn_orders: "Inn bookings",
+      not_allowed: "This page is for supervisors and admins", login_failed: "Wrong username or password",
+      inbound_call: "Inbound call", new_signup_callback: "New sign-up callback", missed_call_callback: "Missed-call callback",
+      returning_signup_callback: "Returning sign-up callback", event_callback: "Event callback",
+      marketing_attended_no_order: "Marketing (attended, no order)", marketing_attended_ordered: "Marketing (attended, ordered)",
+      marketing_no_show: "Marketing (no-show)", event_recommendation: "Event recommendation", community_outreach: "Community outreach",
+      inn_reminder: "Inn reminder", car_dispatch: "Car dispatch", insurance_registration: "Insurance registration",
+      complaint_follow_up: "Complaint follow-up",
+    },
+  };
+  let lang = localStorage.getItem("sb.lang") || "zh";
+
+  function t(key) {
+    return (LABELS[lang] && LABELS[lang][key]) || key;
+  }
+
+  function relabel(root) {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    for (const el of (root || document).querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  }
+
+  function toggleLang() {
+    lang = lang === "zh" ? "en" : "zh";
+    localStorage.setItem("sb.lang", lang);
+    relabel();
+    document.dispatchEvent(new Event("sb-lang"));
+  }
+
+  function session() {
+    const raw = sessionStorage.getItem("sb.session");
+    return raw ? JSON.parse(raw) : null;
+  }
+
+  async function api(method, path, body) {
+    const s = session();
+    const headers = { "content-type": "application/json" };
+    if (s) headers.authorization = "Bearer " + s.token;
+    const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await resp.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!resp.ok) {
+      const err = new Error((data && data.error && data.error.message) || resp.statusText);
+      err.status = resp.status;
+      err.code = data && data.error && data.error.code;
+      throw err;
+    }
+    return data;
+  }
+
+  async function login(username, password) {
+    const r = await api("POST", "/api/v1/login", { username, password });
+    sessionStorage.setItem("sb.session", JSON.stringify({ token: r.token, user: r.user }));
+    return r.user;
+  }
+
+  function logout() {
+    sessionStorage.removeItem("sb.session");
+    location.reload();
+  }
+
+  // A socket that authenticates with a fresh ticket and reconnects after
+  // drops (1 s, doubling to 30 s). A refusal (1008) is final: the page
+  // shows why instead of knocking again.
+  function socket(path, handlers) {
+    let delay = 1000;
+    let stopped = false;
+    let ws = null;
+    async function open() {
+      handlers.state("connecting");
+      let ticket;
+      try {
+        ticket = (await api("POST", "/api/v1/ws-ticket")).ticket;
+      } catch (e) {
+        if (e.status === 401) return logout();
+        return retry();
+      }
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      ws = new WebSocket(scheme + location.host + path);
+      ws.onopen = () => ws.send(JSON.stringify({ type: "auth", ticket }));
+      ws.onmessage = (ev) => {
+        delay = 1000;
+        handlers.state("connected");
+        handlers.message(JSON.parse(ev.data));
+      };
+      ws.onclose = (ev) => {
+        ws = null;
+        if (ev.code === 1008) {
+          stopped = true;
+          handlers.state("disconnected");
+          if (handlers.refused) handlers.refused(ev.reason);
+          return;
+        }
+        retry();
+      };
+    }
+    function retry() {
+      handlers.state("disconnected");
+      if (stopped) return;
+      setTimeout(open, delay);
+      delay = Math.min(delay * 2, 30000);
+    }
+    open();
+    setInterval(() => ws && ws.readyState === 1 && ws.send(JSON.stringify({ type: "ping" })), 25000);
+    return {
+      send(msg) {
+        if (!ws || ws.readyState !== 1) return false;
+        ws.send(JSON.stringify(msg));
+        return true;
+      },
+    };
+  }
+
+  // RFC 7386: a null removes a key, an object merges, anything else replaces.
+  function mergePatch(target, patch) {
+    if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+    if (target === null || typeof target !== "object" || Array.isArray(target)) target = {};
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete target[k];
+      else target[k] = mergePatch(target[k], v);
+    }
+    return target;
+  }
+
+  function duration(ms) {
+    const neg = ms < 0;
+    let s = Math.floor(Math.abs(ms) / 1000);
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    s = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return (neg ? "-" : "") + (h ? h + ":" + two(m) : m) + ":" + two(s);
+  }
+
+  function clock(at) {
+    return new Date(at).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+    return e;
+  }
+
+  // The login form each page starts with; resolves with the user.
+  function loginForm(allowed) {
+    return new Promise((resolve) => {
+      const s = session();
+      const form = document.getElementById("login");
+      const fail = document.getElementById("login-error");
+      const done = (user) => {
+        if (allowed && !allowed.includes(user.role)) {
+          fail.textContent = t("not_allowed");
+          form.hidden = false;
+          sessionStorage.removeItem("sb.session");
+          return false;
+        }
+        form.hidden = true;
+        document.getElementById("main").hidden = false;
+        resolve(user);
+        return true;
+      };
+      if (s && done(s.user)) return;
+      form.hidden = false;
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        fail.textContent = "";
+        try {
+          done(await login(form.username.value, form.password.value));
+        } catch (e) {
+          fail.textContent = e.status === 401 ? t("login_failed") : e.message;
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    relabel();
+    for (const b of document.querySelectorAll(".lang-toggle")) b.addEventListener("click", toggleLang);
+    for (const b of document.querySelectorAll(".logout")) b.addEventListener("click", logout);
+  });
+
+  return { t, relabel, api, login, logout, session, socket, mergePatch, duration, clock, el, loginForm, lang: () => lang };
+})();

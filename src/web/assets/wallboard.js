@@ -1,0 +1,113 @@
+// The wallboard: the whole board once, then merge patches over the socket.
+// Clocks (longest wait, time in status, time to breach) count on here
+// between updates, from the moments the board gives.
+"use strict";
+
+(() => {
+  let board = null;
+  let seq = 0;
+  let skew = 0; // server clock minus ours, from each frame's `at`
+  const $ = (id) => document.getElementById(id);
+  const now = () => Date.now() + skew;
+  const pct = (x) => (x === null || x === undefined ? "–" : (x * 100).toFixed(1) + "%");
+  const secs = (ms) => SB.duration(ms);
+
+  function setTile(tile, breached) {
+    if (tile) tile.classList.toggle("breached", !!breached);
+  }
+
+  function render() {
+    if (!board) return;
+    const c = board.centre;
+    const queues = Object.values(board.queues || {});
+    const agents = Object.entries(board.agents || {});
+    const ar = c.abandon_rate;
+    $("abandon-rate").textContent = ar ? pct(ar.value) : pct(c.today.abandon_rate);
+    $("abandon-sub").textContent = ar ? SB.t("target") + " ≤ " + pct(ar.target) : "";
+    setTile($("tile-abandon"), ar && ar.breached);
+    const sl = c.service_level;
+    $("service-level").textContent = sl ? pct(sl.value) : pct(c.today.service_level);
+    $("service-sub").textContent = sl ? SB.t("target") + " ≥ " + pct(sl.target) : "";
+    setTile($("tile-service"), sl && sl.breached);
+    $("total-waiting").textContent = queues.reduce((n, q) => n + q.waiting, 0);
+    $("handled-today").textContent = agents.reduce((n, [, a]) => n + a.handled_today, 0);
+    $("answered-today").textContent = c.today.answered;
+    $("abandoned-today").textContent = c.today.abandoned;
+    $("callbacks-due").textContent = c.callbacks.due;
+    $("callbacks-overdue").textContent = c.callbacks.overdue;
+    $("callbacks-done").textContent = c.callbacks.done_within_deadline_today + " / " + c.callbacks.done_today;
+    setTile($("tile-callbacks"), c.callbacks.overdue > 0);
+    $("missed-backlog").textContent = board.missed.backlog;
+    $("next-checkpoint").textContent = board.missed.next_checkpoint ? SB.clock(board.missed.next_checkpoint) : "–";
+    for (const [id, r] of [["first", c.first_response], ["average", c.average_response]]) {
+      $(id + "-response").textContent = r ? (r.average_ms / 1000).toFixed(1) + " s" : "–";
+      $(id + "-sub").textContent = r ? SB.t("score") + " " + r.score : "";
+      setTile($("tile-" + id), r && r.score <= 60); // 40 s or more: the lowest band
+    }
+    for (const [id, w] of [["15", c.last_15_min], ["60", c.last_60_min]]) {
+      $("window-" + id).textContent = pct(w.abandon_rate);
+      $("window-" + id + "-sub").textContent = SB.t("sl") + " " + pct(w.service_level) + " · " + SB.t("answered") + " " + w.answered;
+    }
+    const rows = queues.sort((a, b) => (a.queue + a.kind).localeCompare(b.queue + b.kind)).map((q) => {
+      const wait = q.waiting_since ? now() - q.waiting_since : null;
+      const toBreach = q.oldest_deadline ? q.oldest_deadline - now() : null;
+      return SB.el("tr", {},
+        SB.el("td", {}, q.queue), SB.el("td", {}, SB.t(q.kind)),
+        SB.el("td", { class: "num", "data-queue": q.queue + "/" + q.kind }, q.waiting),
+        SB.el("td", { class: "num" }, q.offered), SB.el("td", { class: "num" }, q.held),
+        SB.el("td", { class: "num" }, wait === null ? "–" : secs(wait)),
+        SB.el("td", { class: "num" + (toBreach !== null && toBreach < 0 ? " bad" : "") }, toBreach === null ? "–" : secs(toBreach)),
+        SB.el("td", { class: "num" }, q.entered_today), SB.el("td", { class: "num" }, q.answered_today),
+        SB.el("td", { class: "num" }, q.abandoned_today));
+    });
+    $("queues").replaceChildren(...rows);
+    const longest = queues.filter((q) => q.waiting_since).map((q) => now() - q.waiting_since);
+    $("longest-wait").textContent = longest.length ? secs(Math.max(...longest)) : "–";
+    const people = agents.sort(([, a], [, b]) => a.name.localeCompare(b.name)).map(([id, a]) =>
+      SB.el("tr", { "data-agent": id },
+        SB.el("td", {}, a.name),
+        SB.el("td", { class: "status-" + a.status }, SB.t(a.status) + (a.reason ? " (" + a.reason + ")" : "")),
+        SB.el("td", { class: "num" }, secs(now() - a.since)),
+        SB.el("td", { class: "num" }, a.handled_today),
+        SB.el("td", { class: "num" }, a.average_handling_secs === null || a.average_handling_secs === undefined ? "–" : secs(a.average_handling_secs * 1000))));
+    $("agents").replaceChildren(...people);
+    $("clock").textContent = SB.clock(now());
+  }
+
+  function onMessage(m) {
+    if (m.type === "figures") {
+      board = m.board;
+      seq = m.seq;
+    } else if (m.type === "patch") {
+      if (!board || m.seq <= seq) return;
+      board = SB.mergePatch(board, m.patch);
+      seq = m.seq;
+    } else if (m.type === "error") {
+      $("refused").textContent = m.message;
+      return;
+    } else {
+      return;
+    }
+    if (m.at) skew = m.at - Date.now();
+    document.body.dataset.seq = seq;
+    render();
+  }
+
+  document.addEventListener("DOMContentLoaded", async () => {
+    await SB.loginForm(["supervisor", "admin"]);
+    const state = $("state");
+    SB.socket("/ws/wallboard", {
+      message: onMessage,
+      state: (s) => {
+        state.className = "state " + s;
+        state.dataset.t = s;
+        state.textContent = SB.t(s);
+      },
+      refused: (reason) => {
+        if (!$("refused").textContent) $("refused").textContent = reason;
+      },
+    });
+    setInterval(render, 1000);
+    document.addEventListener("sb-lang", render);
+  });
+})();

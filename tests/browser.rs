@@ -1,0 +1,113 @@
+//! The pages in a real headless Chromium: an agent takes an offer created
+//! over REST and completes it with a summary on `/agent`, while a
+//! supervisor's `/wallboard` in a second browser follows the figures live.
+//! Screenshots of each page are kept in `target/browser-artefacts/`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use common::browser::Driver;
+use serde_json::json;
+use switchboard::testing::TestDb;
+
+/// What "live" means here: the wallboard shows a change within this long
+/// of the action that caused it (WebDriver's own round trips included).
+const LIVE: Duration = Duration::from_secs(1);
+const PAGE_LOAD: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
+    let Some(driver) = Driver::start().await else { return };
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let base = format!("http://{}", server.addr);
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["callbacks"]).await;
+    let sup = json!({"username": "sup", "password": "supervisor-password", "role": "supervisor"});
+    assert_eq!(admin.post("/api/v1/users", sup).await.0, 201);
+    admin.put("/api/v1/customers/13800138000", json!({"name": "Wang Li", "notes": "prefers calls after 18:00"})).await;
+
+    // The supervisor's wallboard: Chinese labels first, English at a click.
+    let wall = driver.browser().await;
+    wall.go(&format!("{base}/wallboard")).await;
+    wall.log_in("sup", "supervisor-password").await;
+    wall.wait_for("body[data-seq]", PAGE_LOAD).await;
+    wall.wait_text("[data-t=handled_today]", "今日处理", LIVE).await;
+    wall.screenshot("wallboard-zh").await;
+    wall.click(".lang-toggle").await;
+    wall.wait_text("[data-t=handled_today]", "Handled today", LIVE).await;
+    wall.wait_text("#total-waiting", "0", LIVE).await;
+    wall.wait_text("#handled-today", "0", LIVE).await;
+    // Set once; a reload would lose it.
+    wall.eval("window.loadedOnce = true; return null;").await;
+
+    // The agent logs in and goes to lunch, so the next task waits.
+    let agent = driver.browser().await;
+    agent.go(&format!("{base}/agent")).await;
+    agent.log_in("li", "agent-password").await;
+    agent.wait_for("#state.connected", PAGE_LOAD).await;
+    agent.wait_text("#my-status", "空闲", PAGE_LOAD).await;
+    agent.click("#set-lunch").await;
+    agent.wait_text("#my-status", "小休 (lunch)", LIVE).await;
+
+    let (status, task) = admin
+        .post("/api/v1/tasks", json!({"kind": "new_signup_callback", "customer_phone": "13800138000", "reason": "registered for the expo"}))
+        .await;
+    assert_eq!(status, 201, "{task}");
+    let task_id = task["id"].as_str().unwrap().to_owned();
+    let took = wall.wait_text("#total-waiting", "1", LIVE).await;
+    println!("wallboard: waiting 0 -> 1 in {took:?} after the REST call returned");
+
+    // Back from lunch: the offer pops up, and the task stops waiting.
+    agent.click("#set-available").await;
+    let took = wall.wait_text("#total-waiting", "0", LIVE).await;
+    println!("wallboard: waiting 1 -> 0 in {took:?} after the agent became available");
+    agent.wait_for(&format!("section.offer[data-task='{task_id}'] button.accept"), LIVE).await;
+    let pop = agent.text("section.offer").await.unwrap();
+    for shown in ["Wang Li", "prefers calls after 18:00", "registered for the expo", "13800138000"] {
+        assert!(pop.contains(shown), "the screen-pop shows {shown:?}: {pop}");
+    }
+    let countdown = agent.text("section.offer dd.deadline").await.unwrap();
+    assert!(countdown.contains(':'), "the deadline counts down: {countdown:?}");
+    agent.screenshot("agent-offer").await;
+
+    agent.click("section.offer button.accept").await;
+    agent.wait_for(&format!(".held-task[data-task='{task_id}']"), LIVE).await;
+    agent.type_into(".held-task textarea.summary", "confirmed 2 seats for the expo").await;
+    agent.eval("document.querySelector('.held-task select.outcome').value = 'reached'; return null;").await;
+    agent.screenshot("agent-held").await;
+    agent.click(".held-task button.complete").await;
+    let took = wall.wait_text("#handled-today", "1", LIVE).await;
+    println!("wallboard: handled 0 -> 1 in {took:?} after the agent completed");
+    agent.wait_text("#held", "无", LIVE).await;
+    assert_eq!(wall.eval("return window.loadedOnce === true;").await, json!(true), "the wallboard never reloaded");
+    assert_eq!(wall.text("#abandon-rate").await.as_deref(), Some("–"), "no calls yet: no abandon rate");
+    wall.screenshot("wallboard").await;
+
+    // The record holds what the agent wrote.
+    let (_, record) = admin.get(&format!("/api/v1/tasks/{task_id}")).await;
+    let started = std::time::Instant::now();
+    let mut record = record;
+    while record["status"] != "completed" && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        record = admin.get(&format!("/api/v1/tasks/{task_id}")).await.1;
+    }
+    assert_eq!(record["status"], "completed", "{record}");
+    let attempt = &record["attempts"][0];
+    assert_eq!(
+        (&attempt["outcome"], &attempt["summary"]),
+        (&json!("reached"), &json!("confirmed 2 seats for the expo")),
+        "{record}"
+    );
+
+    // The agent cannot watch the wallboard: the page refuses it.
+    agent.go(&format!("{base}/wallboard")).await;
+    agent.wait_text("#login-error", "此页面仅限主管/管理员", PAGE_LOAD).await;
+    agent.screenshot("wallboard-refused").await;
+
+    wall.close().await;
+    agent.close().await;
+    server.stop().await;
+}
