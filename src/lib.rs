@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod pooling;
 pub mod registrations;
 pub mod relay;
+pub mod reports;
 pub mod schedule;
 pub mod server;
 pub mod shift_clock;

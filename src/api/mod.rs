@@ -14,6 +14,7 @@ pub mod inns;
 pub mod missed;
 pub mod ops;
 pub mod registrations;
+pub mod reports;
 pub mod session;
 pub mod shifts;
 pub mod tasks;
@@ -43,7 +44,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
         agents::create_user, agents::create_agent, agents::list_agents, agents::get_agent, agents::update_agent,
         agents::set_status, shifts::put_schedule, shifts::get_schedule, shifts::handover,
         shifts::get_handover, shifts::delete_handover,
-        floor::list_queues, floor::get_customer, floor::put_customer, ops::health, ops::figures,
+        floor::list_queues, floor::get_customer, floor::put_customer, ops::health, ops::figures, reports::report,
         cti::post_event, cti::list_calls, cti::get_call,
         missed::report, missed::backlog, registrations::register, registrations::event_ended,
         cases::create_case, cases::list_cases, cases::get_case, cases::record_step,
@@ -98,6 +99,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/queues", get(floor::list_queues))
         .route("/figures", get(ops::figures))
+        .route("/reports/{period}", get(reports::report))
         .route("/customers/{phone}", get(floor::get_customer).put(floor::put_customer))
         .route("/cti/events", post(cti::post_event))
         .route("/calls", get(cti::list_calls))

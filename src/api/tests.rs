@@ -57,6 +57,8 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/agents/{id}",
         "/api/v1/agents/{id}/status",
         "/api/v1/queues",
+        "/api/v1/figures",
+        "/api/v1/reports/{period}",
         "/api/v1/customers/{phone}",
         "/api/v1/cti/events",
         "/api/v1/calls",
@@ -214,4 +216,44 @@ async fn a_task_past_its_deadline_reads_as_overdue() {
     let (_, queues) = call(&app, queues).await;
     let callbacks = queues.as_array().unwrap().iter().find(|q| q["name"] == "callbacks").unwrap();
     assert_eq!(callbacks["overdue"], 1, "{callbacks}");
+}
+
+#[tokio::test]
+async fn reports_refuse_agents_unknown_periods_and_dates_out_of_range() {
+    let db = TestDb::sqlite();
+    let (app, state) = app(&db).await;
+    let token = |role| state.auth.issue_token(UserId::new(), role, Timestamp::now()).0;
+    let (sup, agent) = (token(Role::Supervisor), token(Role::Agent));
+    let get = |uri: &str, token: &str| {
+        Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()
+    };
+    let (status, report) = call(&app, get("/api/v1/reports/weekly?date=2026-03-04", &sup)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (&report["first_day"], &report["next_day"]),
+        (&serde_json::json!("2026-03-02"), &serde_json::json!("2026-03-09"))
+    );
+    assert_eq!(report["calls"]["today"]["answered"], 0);
+
+    let resp = app.clone().oneshot(get("/api/v1/reports/daily?format=csv", &sup)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    assert!(body.starts_with(b"section,item,metric,value\r\nperiod,daily,first_day,"));
+
+    for (uri, code) in [
+        ("/api/v1/reports/daily?date=2999-01-01", "date_out_of_range"),
+        ("/api/v1/reports/monthly?date=1999-12-31", "date_out_of_range"),
+        ("/api/v1/reports/daily?date=2026-02-30", "invalid_date"),
+        ("/api/v1/reports/daily?date=yesterday", "invalid_date"),
+        ("/api/v1/reports/yearly", "invalid_period"),
+        ("/api/v1/reports/daily?format=xml", "invalid_format"),
+    ] {
+        let (status, body) = call(&app, get(uri, &sup)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some(code)), "{uri}: {body}");
+    }
+    let (status, _) = call(&app, get("/api/v1/reports/daily", &agent)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&app, get("/api/v1/figures", &agent)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the live figures are for supervisors too");
 }

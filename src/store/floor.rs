@@ -14,11 +14,17 @@ impl Store {
     /// read them. Events that do not move a task on the floor (notes) are
     /// left out.
     pub async fn floor_events_since(&self, since: Timestamp) -> Result<Vec<FloorEvent>> {
+        self.floor_events_between(since, None).await
+    }
+
+    /// The same, from `from` up to (not including) `to`: a report's period.
+    pub async fn floor_events_between(&self, from: Timestamp, to: Option<Timestamp>) -> Result<Vec<FloorEvent>> {
         let rows = sqlx::query(
             "SELECT e.task_id, e.at, e.event, e.agent_id, t.kind, t.queue, t.deadline \
-             FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE e.at >= $1 ORDER BY e.at, e.id",
+             FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE e.at >= $1 AND e.at < $2 ORDER BY e.at, e.id",
         )
-        .bind(ms(since))
+        .bind(ms(from))
+        .bind(to.map_or(i64::MAX, ms))
         .fetch_all(&self.pool)
         .await?;
         let mut events = Vec::with_capacity(rows.len());

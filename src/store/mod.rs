@@ -22,6 +22,7 @@ mod followup;
 mod history;
 mod inns;
 mod registrations;
+mod reports;
 mod scheduled;
 mod shifts;
 mod tasks;
@@ -391,6 +392,8 @@ where
 
 #[cfg(test)]
 mod apply_tests;
+#[cfg(test)]
+mod report_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -1,0 +1,77 @@
+//! `GET /api/v1/reports/{daily|weekly|monthly}`: the managers' reports, as
+//! JSON or CSV.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiPath, ApiQuery, Caller};
+use crate::domain::Role;
+use crate::reports::{self, Period, Report};
+use crate::server::AppState;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// A day of the period, `YYYY-MM-DD` in the centre's time zone; today
+    /// when left out. Weeks run Monday to Sunday.
+    pub date: Option<String>,
+    /// `json` (the default) or `csv`; `Accept: text/csv` also gives CSV.
+    pub format: Option<String>,
+}
+
+/// A daily, weekly or monthly report (supervisors and admins). A period
+/// under way is reported up to now.
+#[utoipa::path(get, path = "/api/v1/reports/{period}", tag = "reports",
+    params(("period" = String, Path, description = "daily, weekly or monthly"), ReportQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Report, description = "JSON, or CSV (section,item,metric,value) with format=csv"),
+        (status = 400, body = ErrorBody, description = "unknown period or format, malformed date, or a date out of range"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(period): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Supervisor, Role::Admin])?;
+    let period: Period = period
+        .parse()
+        .map_err(|()| ApiError::bad_request("invalid_period", "the report is daily, weekly or monthly"))?;
+    let csv = match q.format.as_deref() {
+        None => headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/csv")),
+        Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::bad_request("invalid_format", "format is json or csv")),
+    };
+    let now = Timestamp::now();
+    let calendar = &state.rules.calendar;
+    let today = calendar.date_of(now);
+    let date = match q.date.as_deref() {
+        None => today,
+        Some(raw) => raw
+            .parse::<Date>()
+            .map_err(|_| ApiError::bad_request("invalid_date", format!("date: {raw:?} is not a YYYY-MM-DD date")))?,
+    };
+    let days = reports::period_dates(period, date, today)
+        .map_err(|e| ApiError::bad_request("date_out_of_range", e.to_string()))?;
+    let bounds = reports::period_bounds(calendar, days.0, days.1, now);
+    let inputs = state.store.report_inputs(bounds.0, bounds.1).await?;
+    let report = reports::build(period, days, bounds, calendar, state.config.figures.clone(), inputs);
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let mut resp = (StatusCode::OK, reports::csv::render(&report)).into_response();
+    let name = format!("attachment; filename=\"switchboard-{}-{}.csv\"", report.period_name(), report.first_day);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&name).expect("an ASCII file name"));
+    Ok(resp)
+}

@@ -1,0 +1,159 @@
+//! What a report reads: plain selects and portable aggregates (the same
+//! SQL on SQLite and PostgreSQL; sums cast to BIGINT, which PostgreSQL
+//! would otherwise return as NUMERIC).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::*;
+use crate::domain::UserId;
+use crate::reports::{AttemptRow, CallbackRow, CaseRow, Inputs, OVERDUE_LISTED, OverdueTask};
+
+/// Callbacks due in the period: not inbound calls, not cancelled.
+const DUE: &str = "t.kind <> 'inbound_call' AND t.status <> 'cancelled' AND t.deadline >= $1 AND t.deadline < $2";
+/// Of those, the ones past their deadline: closed after it, or still open
+/// when it passed.
+const LATE: &str = "((t.closed_at IS NULL AND t.deadline < $3) OR t.closed_at > t.deadline)";
+
+impl Store {
+    /// Everything a report over `[from, to)` needs; `to` is also "now" for
+    /// deciding what is overdue.
+    pub async fn report_inputs(&self, from: Timestamp, to: Timestamp) -> Result<Inputs> {
+        Ok(Inputs {
+            events: self.floor_events_between(from, Some(to)).await?,
+            callbacks: self.callbacks_due(from, to).await?,
+            cases: self.cases_received(from, to).await?,
+            attempts: self.attempts_ended(from, to).await?,
+            overdue_tasks: self.overdue_tasks(from, to).await?,
+            overdue_task_count: self.overdue_task_count(from, to).await?,
+            names: self.display_names().await?,
+        })
+    }
+
+    async fn callbacks_due(&self, from: Timestamp, to: Timestamp) -> Result<Vec<CallbackRow>> {
+        let sql = format!(
+            "SELECT t.kind, COUNT(*) AS due, \
+               CAST(SUM(CASE WHEN t.status = 'completed' AND t.closed_at <= t.deadline THEN 1 ELSE 0 END) AS BIGINT) AS done_in_time, \
+               CAST(SUM(CASE WHEN {LATE} THEN 1 ELSE 0 END) AS BIGINT) AS late, \
+               CAST(SUM(COALESCE(a.n, 0)) AS BIGINT) AS attempts \
+             FROM tasks t LEFT JOIN \
+               (SELECT task_id, COUNT(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY task_id) a \
+               ON a.task_id = t.id \
+             WHERE {DUE} GROUP BY t.kind ORDER BY t.kind"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(from))
+            .bind(ms(to))
+            .bind(ms(to))
+            .fetch_all(&self.pool)
+            .await?;
+        let count = |row: &sqlx::any::AnyRow, col: &str| -> Result<u32> { Ok(row.try_get::<i64, _>(col)? as u32) };
+        rows.iter()
+            .map(|row| {
+                Ok(CallbackRow {
+                    kind: parse(row, "kind")?,
+                    due: count(row, "due")?,
+                    done_in_time: count(row, "done_in_time")?,
+                    late: count(row, "late")?,
+                    attempts: count(row, "attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cases_received(&self, from: Timestamp, to: Timestamp) -> Result<Vec<CaseRow>> {
+        let rows = sqlx::query(
+            "SELECT channel, merchant, category, brand, major, status, answer_by, answered_at, \
+               merchant_reply_by, merchant_replied_at \
+             FROM cases WHERE received_at >= $1 AND received_at < $2 ORDER BY received_at",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                Ok(CaseRow {
+                    channel: parse(row, "channel")?,
+                    merchant: row.try_get("merchant")?,
+                    category: row.try_get("category")?,
+                    brand: row.try_get("brand")?,
+                    major: row.try_get::<i64, _>("major")? != 0,
+                    resolved: status == "resolved",
+                    answer_by: from_ms(row.try_get("answer_by")?)?,
+                    answered_at: opt_ms(row.try_get("answered_at")?)?,
+                    merchant_reply_by: opt_ms(row.try_get("merchant_reply_by")?)?,
+                    merchant_replied_at: opt_ms(row.try_get("merchant_replied_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn attempts_ended(&self, from: Timestamp, to: Timestamp) -> Result<Vec<AttemptRow>> {
+        let rows = sqlx::query(
+            "SELECT a.agent_id, a.accepted_at, a.ended_at, a.outcome, t.channel \
+             FROM attempts a JOIN tasks t ON t.id = a.task_id \
+             WHERE a.ended_at >= $1 AND a.ended_at < $2 ORDER BY a.ended_at",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let channel: String = row.try_get("channel")?;
+                Ok(AttemptRow {
+                    agent: parse(row, "agent_id")?,
+                    accepted_at: from_ms(row.try_get("accepted_at")?)?,
+                    ended_at: from_ms(row.try_get("ended_at")?)?,
+                    outcome: parse_opt(row, "outcome")?,
+                    voice: channel == "voice",
+                })
+            })
+            .collect()
+    }
+
+    async fn overdue_tasks(&self, from: Timestamp, to: Timestamp) -> Result<Vec<OverdueTask>> {
+        let sql = format!(
+            "SELECT t.id, t.kind, t.customer_phone, t.deadline, t.status, t.closed_at FROM tasks t \
+             WHERE {DUE} AND {LATE} ORDER BY t.deadline, t.id LIMIT {OVERDUE_LISTED}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(from))
+            .bind(ms(to))
+            .bind(ms(to))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OverdueTask {
+                    task_id: row.try_get("id")?,
+                    kind: parse(row, "kind")?,
+                    customer_phone: row.try_get("customer_phone")?,
+                    deadline: from_ms(row.try_get("deadline")?)?,
+                    status: parse(row, "status")?,
+                    closed_at: opt_ms(row.try_get("closed_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn overdue_task_count(&self, from: Timestamp, to: Timestamp) -> Result<u32> {
+        let sql = format!("SELECT COUNT(*) AS n FROM tasks t WHERE {DUE} AND {LATE}");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(from))
+            .bind(ms(to))
+            .bind(ms(to))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? as u32)
+    }
+
+    async fn display_names(&self) -> Result<BTreeMap<UserId, String>> {
+        let rows = sqlx::query("SELECT id, display_name FROM users").fetch_all(&self.pool).await?;
+        rows.iter().map(|row| Ok((parse(row, "id")?, row.try_get("display_name")?))).collect()
+    }
+}
