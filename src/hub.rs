@@ -263,6 +263,14 @@ impl Actor {
             // Replies go after the effects, so a console sees what its
             // command caused before the acknowledgement.
             Msg::Command(cmd, reply) => {
+                let (name, task, agent) = cmd.subject();
+                let span = tracing::debug_span!(
+                    "command",
+                    name,
+                    task = task.map(tracing::field::display),
+                    agent = agent.map(tracing::field::display)
+                );
+                let _in_span = span.enter();
                 let added = match &cmd {
                     Command::AddTask(new) if self.live.is_some() => Some(new.card.id),
                     _ => None,

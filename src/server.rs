@@ -299,6 +299,7 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
         .route("/ws", get(ws::upgrade))
         .route("/ws/wallboard", get(ws::upgrade_wallboard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::refuse_changes_while_buffer_full))
+        .layer(axum::middleware::from_fn(api::in_request_span))
         .with_state(state.clone());
     tracing::info!(http = %http_addr, database = ?store.backend(), "switchboard is serving");
     let served = axum::serve(listeners.http, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;

@@ -111,3 +111,34 @@ async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
     agent.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_dispatcher_sees_new_car_orders_on_the_board_without_reload() {
+    let Some(driver) = Driver::start().await else { return };
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let body = json!({"username": "zhou", "password": "agent-password", "role": "dispatcher", "skills": ["travel"]});
+    assert_eq!(admin.post("/api/v1/users", body).await.0, 201);
+    let body = json!({"name": "王师傅", "phone": "13900001111", "seats": 6, "area": "PVG"});
+    assert_eq!(admin.post("/api/v1/drivers", body).await.0, 201);
+
+    let desk = driver.browser().await;
+    desk.go(&format!("http://{}/dispatch", server.addr)).await;
+    desk.log_in("zhou", "agent-password").await;
+    desk.wait_for("#board table", PAGE_LOAD).await;
+    assert!(desk.text("#board").await.unwrap().contains("王师傅"), "the drivers are on the board");
+    desk.eval("window.loadedOnce = true; return null;").await;
+
+    let time = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(5);
+    let time = jiff::Timestamp::from_second(time.as_second()).unwrap().to_string();
+    let body = json!({"kind": "dropoff", "passenger": "张三", "phone": "13800138000", "passengers": 2, "airport": "PVG", "time": time});
+    let (status, order) = admin.post("/api/v1/car-orders", body).await;
+    assert_eq!(status, 201, "{order}");
+    desk.wait_for(&format!("#board tr[data-order='{}']", order["id"].as_str().unwrap()), LIVE * 3).await;
+    assert!(desk.text("#board").await.unwrap().contains("张三 13800138000"));
+    assert_eq!(desk.eval("return window.loadedOnce === true;").await, json!(true), "the board never reloaded");
+    desk.screenshot("dispatch").await;
+    desk.close().await;
+    server.stop().await;
+}

@@ -139,6 +139,14 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
+/// Runs a request inside a span naming it, so that whatever it logs (and
+/// the dispatcher's command span beneath) says which request it was for.
+pub async fn in_request_span(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path());
+    next.run(req).instrument(span).await
+}
+
 /// While Redis does not answer and the changes waiting for it fill the
 /// buffer (`redis.max_pending`), requests that would change anything are
 /// refused with 503 and `Retry-After` rather than queued without bound;

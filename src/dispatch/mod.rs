@@ -165,6 +165,30 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The name of the command and the task and agent it is about, for
+    /// the log's spans.
+    pub fn subject(&self) -> (&'static str, Option<TaskId>, Option<UserId>) {
+        match self {
+            Command::AddTask(new) => ("add_task", Some(new.card.id), None),
+            Command::CancelTask { task } => ("cancel_task", Some(*task), None),
+            Command::Abandon { task } => ("abandon", Some(*task), None),
+            Command::Settle { task, .. } => ("settle", Some(*task), None),
+            Command::UpsertAgent(profile) => ("upsert_agent", None, Some(profile.id)),
+            Command::Connect { agent } => ("connect", None, Some(*agent)),
+            Command::Disconnect { agent } => ("disconnect", None, Some(*agent)),
+            Command::SetStatus { agent, .. } => ("set_status", None, Some(*agent)),
+            Command::ForceStatus { agent, .. } => ("force_status", None, Some(*agent)),
+            Command::Accept { agent, task } => ("accept", Some(*task), Some(*agent)),
+            Command::Decline { agent, task } => ("decline", Some(*task), Some(*agent)),
+            Command::Complete { agent, task, .. } => ("complete", Some(*task), Some(*agent)),
+            Command::Release { agent, task, .. } => ("release", Some(*task), Some(*agent)),
+            Command::ShiftEnding { agent } => ("shift_ending", None, Some(*agent)),
+            Command::EndShift { agent, .. } => ("end_shift", None, Some(*agent)),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply {
     Done,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::FloorFigures;
-use crate::domain::UserId;
+use crate::domain::{AgentStatus, UserId};
 
 /// What the wallboard shows beside the fold's figures.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -47,7 +47,10 @@ pub fn board(figures: &FloorFigures, names: &HashMap<UserId, String>, extras: &E
         );
     }
     let mut agents = Map::new();
-    for a in &figures.agents {
+    // An agent offline who has handled nothing today is not on the floor:
+    // a centre with 2,000 accounts and 80 people at work shows the 80.
+    let on_floor = |a: &&super::AgentFigures| a.status != AgentStatus::Offline || a.handled_today > 0;
+    for a in figures.agents.iter().filter(on_floor) {
         agents.insert(
             a.agent.to_string(),
             json!({

@@ -303,6 +303,9 @@ impl Connector {
                 // A redirect server sends no requests, so no response is expected.
             }
             Inbound::Message { msg: Message::Request(req), peer, tcp } => {
+                let call_id = req.headers.get("Call-ID").unwrap_or_default().to_owned();
+                let span = tracing::debug_span!("sip", method = %req.method.as_str(), %call_id, from = %peer.addr);
+                let _in_span = span.enter();
                 if let Some(conn) = tcp {
                     self.tcp.insert(peer.addr, conn);
                 }
@@ -404,6 +407,7 @@ impl Connector {
         let card = Arc::new(row.card(&self.rules));
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
+        tracing::debug!(call_id = %sip_call_id, %task, queue = %queue_name, "call queued");
         // Stored and dispatched at the same time; the 302 waits for both
         // (see `on_offered`), so the caller waits for the slower of the
         // two rather than for one after the other.
@@ -551,7 +555,7 @@ impl Connector {
             return;
         }
         let Some(contact) = contact else {
-            tracing::warn!(%agent, "agent has no SIP URI; passing the call to the next agent");
+            tracing::warn!(%agent, %task, "agent has no SIP URI; passing the call to the next agent");
             return self.spawn_command(Command::Decline { agent, task });
         };
         let call = self.calls.get_mut(&task).expect("present");
@@ -567,6 +571,7 @@ impl Connector {
         let call = self.calls.remove(&task).expect("present");
         self.final_response(now, &call, 302, "Moved Temporarily", Some(("Contact", format!("<{contact}>"))));
         let agent_id = agent.to_string();
+        tracing::debug!(%task, %agent, %contact, "call redirected to the agent");
         self.writer.call(CallWrite::Redirected { task, agent: agent_id, at: Timestamp::now() });
         self.redirected.insert(task, Redirected { caller: call.caller, called: call.called, queue: call.queue });
     }

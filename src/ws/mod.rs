@@ -15,6 +15,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::ready;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tracing::Instrument;
 
 use crate::metrics::SessionKind;
 use crate::server::AppState;
@@ -37,10 +38,14 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
             board: state.board.subscribe(),
         };
         let gauge = state.metrics.session(SessionKind::Agent);
-        state.sessions.track_future(async move {
-            session::run(incoming, outgoing, env).await;
-            drop(gauge);
-        })
+        let span = tracing::info_span!("console", conn = env.conn, agent = tracing::field::Empty);
+        state.sessions.track_future(
+            async move {
+                session::run(incoming, outgoing, env).await;
+                drop(gauge);
+            }
+            .instrument(span),
+        )
     })
 }
 
@@ -66,10 +71,14 @@ pub async fn upgrade_wallboard(State(state): State<AppState>, ws: WebSocketUpgra
             feed,
         };
         let gauge = state.metrics.session(SessionKind::Wallboard);
-        state.sessions.track_future(async move {
-            wallboard::run(incoming, outgoing, env).await;
-            drop(gauge);
-        })
+        let span = tracing::info_span!("wallboard", conn = state.next_conn_id(), user = tracing::field::Empty);
+        state.sessions.track_future(
+            async move {
+                wallboard::run(incoming, outgoing, env).await;
+                drop(gauge);
+            }
+            .instrument(span),
+        )
     })
 }
 

@@ -112,6 +112,7 @@ where
         return;
     };
     let agent = claims.user;
+    tracing::Span::current().record("agent", tracing::field::display(agent));
     let user = match env.store.user(agent).await {
         Ok(Some(u)) => u,
         Ok(None) => return out.close(close::POLICY, "this user no longer exists").await,

@@ -46,6 +46,7 @@ where
     let Some(claims) = authenticate(&mut incoming, &mut out, &env.auth, limits, &OVERSIGHT).await else {
         return;
     };
+    tracing::Span::current().record("user", tracing::field::display(claims.user));
     let mut sink = out.into_sink();
     let (latest, mut patches) = env.feed.subscribe();
     let mut sent = latest.seq;

@@ -75,7 +75,7 @@ const Console = (() => {
   function renderOffers() {
     const cards = [...offers.values()].map((o) => SB.el("section", { class: "offer", "data-task": o.task.id },
       SB.el("h2", {}, SB.t("offer") + ": " + SB.t(o.task.kind)),
-      SB.el("div", {}, SB.t("expires_in") + " ", SB.el("span", { class: "countdown", "data-at": Date.parse(o.expires_at) }, "")),
+      SB.el("div", {}, SB.t("expires_in") + " ", SB.el("span", { class: "countdown expiry", "data-at": Date.parse(o.expires_at) }, "")),
       taskDetails(o.task),
       customerDetails(o.customer),
       SB.el("div", { class: "actions" },

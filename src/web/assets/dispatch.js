@@ -5,7 +5,8 @@
 
 window.DispatchBoard = (() => {
   let last = null;
-  const time = (t) => (t ? new Date(t).toLocaleString() : "");
+  const time = (t) =>
+    t ? new Date(t).toLocaleString([], { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }) : "";
 
   function table(title, head, rows) {
     return SB.el("section", {},
