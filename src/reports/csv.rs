@@ -43,6 +43,10 @@ pub fn render(r: &Report) -> String {
     out.opt("calls", "first_response", "score", c.first_response.as_ref().map(|x| x.score));
     out.opt("calls", "average_response", "average_ms", c.average_response.as_ref().map(|x| x.average_ms));
     out.opt("calls", "average_response", "score", c.average_response.as_ref().map(|x| x.score));
+    out.row("missed_calls", "all", "received", r.missed.received);
+    out.row("missed_calls", "all", "called_back", r.missed.called_back);
+    out.row("missed_calls", "all", "got_through", r.missed.got_through);
+    out.row("missed_calls", "all", "waiting", r.missed.waiting);
     for k in &r.callbacks {
         let kind = k.kind.as_str();
         out.row("callbacks", kind, "due", k.due);

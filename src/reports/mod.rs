@@ -145,7 +145,20 @@ pub struct Inputs {
     pub attempts: Vec<AttemptRow>,
     pub overdue_tasks: Vec<OverdueTask>,
     pub overdue_task_count: u32,
+    pub missed: MissedCalls,
     pub names: BTreeMap<UserId, String>,
+}
+
+/// Missed calls that came in during the period and what became of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct MissedCalls {
+    pub received: u32,
+    /// Turned into a callback at a checkpoint.
+    pub called_back: u32,
+    /// Taken off the backlog: the caller got through later.
+    pub got_through: u32,
+    /// Still waiting for their checkpoint.
+    pub waiting: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -165,6 +178,7 @@ pub struct Report {
     /// Inbound calls that ended in the period, response times and callbacks
     /// done, as the wallboard counts them.
     pub calls: CentreFigures,
+    pub missed: MissedCalls,
     pub callbacks: Vec<CallbackFigures>,
     pub complaints: Complaints,
     pub merchants: Vec<MerchantRank>,
@@ -317,6 +331,7 @@ pub fn build(
         to,
         time_zone: calendar.time_zone().iana_name().unwrap_or("UTC").to_owned(),
         calls,
+        missed: inputs.missed,
         callbacks,
         complaints: complaints(&inputs.cases),
         merchants: merchants(&inputs.cases, now),

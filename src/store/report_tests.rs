@@ -78,8 +78,30 @@ async fn step(store: &Store, c: &NewCase, seen: Timestamp, step: CaseStep, statu
     assert!(store.record_case_step(w).await.unwrap());
 }
 
-/// Writes the day; returns the overdue callback's id.
-async fn script(store: &Store) -> TaskId {
+/// Fires a missed-call checkpoint as the server does: the centre's own
+/// release rule over the backlog, stored with its claim. Returns the callbacks.
+async fn checkpoint(store: &Store, when: Timestamp) -> Vec<TaskId> {
+    let rules = Config::default().rules().unwrap();
+    let checkpoints = Config::default().checkpoints().unwrap();
+    let backlog: Vec<_> = store.missed_backlog().await.unwrap().iter().map(|e| e.miss()).collect();
+    let answered = store.answered_backlog_callers().await.unwrap();
+    let release = crate::followup::release(&rules.calendar, &checkpoints, &backlog, &answered, when);
+    let runs: Vec<CheckpointCallback> = release
+        .callbacks
+        .iter()
+        .map(|cb| {
+            let plan = rules.plan(TaskKind::MissedCallCallback, when, None, Some(cb.deadline));
+            let row =
+                NewTaskRow::planned(&rules, TaskKind::MissedCallCallback, &plan, cb.caller.clone(), None, when, None);
+            CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() }
+        })
+        .collect();
+    assert!(store.fire_checkpoint(when, when, &runs, &release.got_through).await.unwrap());
+    runs.iter().map(|r| r.task.id).collect()
+}
+
+/// Writes the day; returns the overdue callbacks' ids, earliest deadline first.
+async fn script(store: &Store) -> [TaskId; 2] {
     let li = store.create_user(new_user("li"), at(8, 0, 0)).await.unwrap().id;
     let wang = store.create_user(new_user("wang"), at(8, 0, 0)).await.unwrap().id;
     let offered = |task, agent, at| Record::TaskOffered { task, agent, at };
@@ -122,6 +144,20 @@ async fn script(store: &Store) -> TaskId {
         ])
         .await
         .unwrap();
+    // Three missed calls (the caller who gave up, two later ones): the 10:00
+    // checkpoint makes a callback that wang completes, the 13:00 one a
+    // callback nobody takes; the 14:10 miss waits for 15:00.
+    for (phone, when) in
+        [("13800138004", at(9, 30, 40)), ("13700000001", at(11, 20, 0)), ("13700000002", at(14, 10, 0))]
+    {
+        store.add_reported_miss(&Phone::parse(phone).unwrap(), "4000", "hotline", when).await.unwrap();
+    }
+    let [m1] = checkpoint(store, at(10, 0, 0)).await[..] else { panic!("one callback at 10:00") };
+    store
+        .apply(&[offered(m1, wang, at(10, 0, 30)), accepted(m1, wang, at(10, 0, 34)), done(m1, wang, at(10, 5, 0))])
+        .await
+        .unwrap();
+    let [m2] = checkpoint(store, at(13, 0, 0)).await[..] else { panic!("one callback at 13:00") };
     // Three sign-up callbacks with 15-minute deadlines: one done in time on
     // its second attempt, one declined and left to run late, one cancelled.
     let k1 = task(TaskKind::NewSignupCallback, at(10, 0, 0), Some(at(10, 15, 0)));
@@ -174,7 +210,7 @@ async fn script(store: &Store) -> TaskId {
     step(store, &a, a.received_at, CaseStep::Answered, CaseStatus::Answered, at(12, 0, 0)).await;
     step(store, &a, at(12, 0, 0), CaseStep::MerchantReplied, CaseStatus::Answered, at(14, 0, 0)).await;
     step(store, &c, c.received_at, CaseStep::Answered, CaseStatus::Answered, at(11, 30, 0)).await;
-    k2.id
+    [k2.id, m2]
 }
 
 async fn report(store: &Store) -> Report {
@@ -200,16 +236,23 @@ async fn scripted_day(store: Store) {
     let first = calls.first_response.as_ref().unwrap();
     assert_eq!((first.average_ms, first.score), (16_666, 90), "(5 + 15 + 30) / 3 s");
     let every = calls.average_response.as_ref().unwrap();
-    assert_eq!((every.average_ms, every.score), (22_000, 80), "(5 + 15 + 5 + 70 + 15) / 5 s");
-    assert_eq!((calls.callbacks.done_today, calls.callbacks.done_within_deadline_today), (1, 1));
+    assert_eq!((every.average_ms, every.score), (24_000, 80), "(5 + 15 + 5 + 34 + 70 + 15) / 6 s");
+    assert_eq!((calls.callbacks.done_today, calls.callbacks.done_within_deadline_today), (2, 2));
 
-    assert_eq!(r.callbacks.len(), 1);
-    let k = &r.callbacks[0];
-    assert_eq!((k.kind, k.due, k.done_in_time, k.late, k.attempts), (TaskKind::NewSignupCallback, 2, 1, 1, 2));
+    let m = r.missed;
+    assert_eq!((m.received, m.called_back, m.got_through, m.waiting), (3, 2, 0, 1));
+    let callbacks: Vec<_> = r.callbacks.iter().map(|k| (k.kind, k.due, k.done_in_time, k.late, k.attempts)).collect();
+    assert_eq!(
+        callbacks,
+        [(TaskKind::MissedCallCallback, 2, 1, 1, 1), (TaskKind::NewSignupCallback, 2, 1, 1, 2)],
+        "the 13:00 callback ran past 22:30; K2 past 10:45"
+    );
+    let k = &r.callbacks[1];
     assert_eq!(k.completion.map(|j| (j.value, j.breached)), Some((0.5, true)));
-    assert_eq!(k.attempts_per_callback, Some(1.0));
-    assert_eq!(r.overdue.tasks, 1);
-    assert_eq!(r.overdue.task_list.iter().map(|t| t.task_id.clone()).collect::<Vec<_>>(), [overdue.to_string()]);
+    assert_eq!((r.callbacks[0].attempts_per_callback, k.attempts_per_callback), (Some(0.5), Some(1.0)));
+    assert_eq!(r.overdue.tasks, 2);
+    let listed: Vec<String> = r.overdue.task_list.iter().map(|t| t.task_id.clone()).collect();
+    assert_eq!(listed, overdue.map(|t| t.to_string()));
     assert_eq!((r.overdue.cases_answer_late, r.overdue.cases_merchant_late), (1, 2));
 
     let c = &r.complaints;
@@ -246,12 +289,33 @@ async fn scripted_day(store: Store) {
         [
             // 180 + 120 + 60 + 95 s over 4; answered after 2, 2, 10 and 5 s.
             ("LI", 4, 3, Some(113), 0, Some(4_750), Some(100)),
-            ("WANG", 1, 1, Some(360), 1, Some(1_000), Some(100)),
+            // 360 + 266 s; answered after 1 and 4 s.
+            ("WANG", 2, 2, Some(313), 1, Some(2_500), Some(100)),
         ]
     );
+    // A node started that evening replays the day into the wallboard's
+    // figures: they match the report's.
+    let config = Config::default();
+    let calendar = config.rules().unwrap().calendar;
+    let evening = at(23, 0, 0);
+    let dispatcher = crate::dispatch::Dispatcher::new(config.rules().unwrap());
+    let (mut figures, _) =
+        crate::floor::starting_figures(&store, config.figures.clone(), &calendar, &dispatcher, evening).await.unwrap();
+    let board = figures.snapshot(evening, calendar.start_of_day(evening)).centre;
+    assert_eq!(board.today, r.calls.today);
+    assert_eq!(
+        (board.first_response, board.average_response),
+        (r.calls.first_response.clone(), r.calls.average_response.clone())
+    );
+    assert_eq!(
+        (board.callbacks.done_today, board.callbacks.done_within_deadline_today),
+        (r.calls.callbacks.done_today, r.calls.callbacks.done_within_deadline_today)
+    );
+
     let csv = reports::csv::render(&r);
     assert!(csv.starts_with("section,item,metric,value\r\n"));
     assert!(csv.contains("\r\ncalls,inbound,abandon_rate,0.25\r\n"), "{csv}");
+    assert!(csv.contains("\r\nmissed_calls,all,waiting,1\r\n"), "{csv}");
     assert!(csv.contains("\r\nmerchant_ranking,Sunny Tiles,reply_score,60\r\n"), "{csv}");
     assert!(csv.contains("\r\ncomplaints_by_category,late delivery,count,1\r\n"), "{csv}");
 }

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::*;
 use crate::domain::UserId;
-use crate::reports::{AttemptRow, CallbackRow, CaseRow, Inputs, OVERDUE_LISTED, OverdueTask};
+use crate::reports::{AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OverdueTask};
 
 /// Callbacks due in the period: not inbound calls, not cancelled.
 const DUE: &str = "t.kind <> 'inbound_call' AND t.status <> 'cancelled' AND t.deadline >= $1 AND t.deadline < $2";
@@ -28,6 +28,7 @@ impl Store {
             attempts: self.attempts_ended(from, to).await?,
             overdue_tasks: self.overdue_tasks(from, to).await?,
             overdue_task_count: self.overdue_task_count(from, to).await?,
+            missed: self.missed_calls_received(from, to).await?,
             names: self.display_names().await?,
         })
     }
@@ -150,6 +151,28 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get::<i64, _>("n")? as u32)
+    }
+
+    async fn missed_calls_received(&self, from: Timestamp, to: Timestamp) -> Result<MissedCalls> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS received, \
+               CAST(SUM(CASE WHEN resolution = 'called_back' THEN 1 ELSE 0 END) AS BIGINT) AS called_back, \
+               CAST(SUM(CASE WHEN resolution = 'got_through' THEN 1 ELSE 0 END) AS BIGINT) AS got_through, \
+               CAST(SUM(CASE WHEN resolution IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS waiting \
+             FROM missed_calls WHERE at >= $1 AND at < $2",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_one(&self.pool)
+        .await?;
+        // SUM over no rows is NULL.
+        let count = |col: &str| -> Result<u32> { Ok(row.try_get::<Option<i64>, _>(col)?.unwrap_or(0) as u32) };
+        Ok(MissedCalls {
+            received: count("received")?,
+            called_back: count("called_back")?,
+            got_through: count("got_through")?,
+            waiting: count("waiting")?,
+        })
     }
 
     async fn display_names(&self) -> Result<BTreeMap<UserId, String>> {
