@@ -17,8 +17,13 @@ use switchboard::testing::TestDb;
 const LIVE: Duration = Duration::from_secs(1);
 const PAGE_LOAD: Duration = Duration::from_secs(15);
 
+/// One test's browsers at a time: the timings above are the server's, not
+/// those of two Chromiums sharing the machine's cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let Some(driver) = Driver::start().await else { return };
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
@@ -114,6 +119,7 @@ async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
 
 #[tokio::test]
 async fn a_dispatcher_sees_new_car_orders_on_the_board_without_reload() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let Some(driver) = Driver::start().await else { return };
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
