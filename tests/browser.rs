@@ -82,6 +82,12 @@ async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
     agent.wait_for(&format!(".held-task[data-task='{task_id}']"), LIVE).await;
     agent.type_into(".held-task textarea.summary", "confirmed 2 seats for the expo").await;
     agent.eval("document.querySelector('.held-task select.outcome').value = 'reached'; return null;").await;
+    // Re-drawn (here by switching language there and back), the console
+    // keeps what the agent was writing.
+    agent.click(".lang-toggle").await;
+    agent.click(".lang-toggle").await;
+    let draft = agent.eval("return document.querySelector('.held-task textarea.summary').value;").await;
+    assert_eq!(draft, json!("confirmed 2 seats for the expo"));
     agent.screenshot("agent-held").await;
     agent.click(".held-task button.complete").await;
     let took = wall.wait_text("#handled-today", "1", LIVE).await;

@@ -57,7 +57,7 @@ where
     loop {
         tokio::select! {
             _ = env.shutdown.cancelled() => {
-                let _ = sink.send(Out::Close(close::GOING_AWAY, "server shutting down".into())).await;
+                say_goodbye(&mut sink, close::GOING_AWAY, "server shutting down", env.send_timeout).await;
                 break;
             }
             patch = patches.recv() => match patch {
@@ -72,11 +72,11 @@ where
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(user = %claims.user, missed, "a wallboard fell behind the figures; disconnected");
                     let reason = "too slow: fell behind the figures; reconnect";
-                    let _ = tokio::time::timeout(env.send_timeout, sink.send(Out::Close(close::TOO_SLOW, reason.into()))).await;
+                    say_goodbye(&mut sink, close::TOO_SLOW, reason, env.send_timeout).await;
                     break;
                 }
                 Err(RecvError::Closed) => {
-                    let _ = sink.send(Out::Close(close::GOING_AWAY, "server shutting down".into())).await;
+                    say_goodbye(&mut sink, close::GOING_AWAY, "server shutting down", env.send_timeout).await;
                     break;
                 }
             },
@@ -97,6 +97,11 @@ where
         }
     }
     tracing::info!(user = %claims.user, "wallboard disconnected");
+}
+
+/// Closes with `code`, unless the client does not even take that in time.
+async fn say_goodbye<O: Sink<Out> + Unpin>(sink: &mut O, code: u16, reason: &str, timeout: Duration) {
+    let _ = tokio::time::timeout(timeout, sink.send(Out::Close(code, reason.into()))).await;
 }
 
 /// Sends one frame; false when the client is gone or did not take it in time.

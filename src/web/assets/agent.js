@@ -9,6 +9,7 @@ const Console = (() => {
   const offers = new Map(); // task id -> {task, expires_at, why, customer}
   const held = new Map(); // task id -> task card
   const customers = new Map(); // task id -> customer profile from the offer
+  const drafts = new Map(); // task id -> {outcome, summary} being written: kept across re-renders
   let me = null;
   let sock = null;
   let refs = 0;
@@ -90,6 +91,12 @@ const Console = (() => {
       const outcome = SB.el("select", { class: "outcome" },
         ...["reached", "no_answer", "busy", "wrong_number", "done"].map((o) => SB.el("option", { value: o }, SB.t(o))));
       const summary = SB.el("textarea", { class: "summary", maxlength: "4000", placeholder: SB.t("summary") });
+      const draft = drafts.get(task.id) || { outcome: "reached", summary: "" };
+      outcome.value = draft.outcome;
+      summary.value = draft.summary;
+      const keep = () => drafts.set(task.id, { outcome: outcome.value, summary: summary.value });
+      outcome.addEventListener("change", keep);
+      summary.addEventListener("input", keep);
       const complete = () => {
         const text = summary.value.trim();
         send({ type: "complete", task_id: task.id, outcome: outcome.value, summary: text || undefined }, "complete");
@@ -128,7 +135,10 @@ const Console = (() => {
         offers.clear();
         held.clear();
         for (const o of m.snapshot.offers) offers.set(o.task.id, o);
-        for (const t of m.snapshot.held) held.set(t.id, t);
+        for (const t of m.snapshot.held) {
+          held.set(t.id, t);
+          if (!customers.has(t.id)) loadCustomer(t);
+        }
         showStatus(m.snapshot.status, m.snapshot.reason);
         renderOffers();
         renderHeld();
@@ -152,6 +162,7 @@ const Console = (() => {
         break;
       case "task_revoked":
         held.delete(m.task_id);
+        drafts.delete(m.task_id);
         log("✕ " + m.reason);
         renderHeld();
         break;
@@ -169,6 +180,7 @@ const Console = (() => {
         if (asked.what === "complete" || asked.what === "release") {
           // Carried out: the task has left this agent's hands.
           held.delete(asked.task);
+          drafts.delete(asked.task);
           renderHeld();
         }
         log("✓ " + SB.t(asked.what));
@@ -179,6 +191,17 @@ const Console = (() => {
         $("error").textContent = m.message;
         log("✕ " + m.code);
         break;
+    }
+  }
+
+  // After a reconnect the snapshot has the tasks in hand but not their
+  // callers' records: fetched once each.
+  async function loadCustomer(task) {
+    try {
+      customers.set(task.id, await SB.api("GET", "/api/v1/customers/" + encodeURIComponent(task.customer_phone)));
+      renderHeld();
+    } catch (e) {
+      if (e.status !== 404) log("✕ " + e.message);
     }
   }
 
