@@ -125,9 +125,9 @@ pub struct RedisConfig {
 #[serde(deny_unknown_fields)]
 pub struct WebSocketConfig {
     pub max_message_bytes: usize,
-    /// Seconds a wallboard may take to receive one update before it is
-    /// disconnected as too slow (the page reconnects by itself).
-    pub wallboard_send_timeout_secs: u64,
+    /// Seconds a console or wallboard may take to receive one message
+    /// before it is disconnected as too slow (the pages reconnect by themselves).
+    pub send_timeout_secs: u64,
 }
 
 /// The PBX connector: Switchboard answers the hotline's INVITEs as a
@@ -234,7 +234,7 @@ impl Default for Config {
                 default_back_office_capacity: 2,
                 retry_gap_secs: rules.retry_gap.as_secs() as u64,
             },
-            websocket: WebSocketConfig { max_message_bytes: 64 * 1024, wallboard_send_timeout_secs: 5 },
+            websocket: WebSocketConfig { max_message_bytes: 64 * 1024, send_timeout_secs: 10 },
             sip: SipConfig {
                 numbers: BTreeMap::from([("4000".to_owned(), "hotline".to_owned())]),
                 trusted: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
@@ -363,11 +363,7 @@ impl Config {
             "websocket.max_message_bytes",
             "must be 1024-16777216",
         );
-        check(
-            (1..=60).contains(&self.websocket.wallboard_send_timeout_secs),
-            "websocket.wallboard_send_timeout_secs",
-            "must be 1-60",
-        );
+        check((1..=120).contains(&self.websocket.send_timeout_secs), "websocket.send_timeout_secs", "must be 1-120");
         check(
             self.server.database_url.is_empty()
                 || self.server.database_url.starts_with("postgres://")

@@ -33,6 +33,7 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
             auth: state.auth.clone(),
             auth_timeout: Duration::from_secs(state.config.auth.ws_auth_timeout_secs),
             max_message_bytes: limit,
+            send_timeout: Duration::from_secs(state.config.websocket.send_timeout_secs),
             shutdown: state.shutdown.clone(),
             conn: state.next_conn_id(),
             board: state.board.subscribe(),
@@ -66,7 +67,7 @@ pub async fn upgrade_wallboard(State(state): State<AppState>, ws: WebSocketUpgra
             auth: state.auth.clone(),
             auth_timeout: Duration::from_secs(state.config.auth.ws_auth_timeout_secs),
             max_message_bytes: limit,
-            send_timeout: Duration::from_secs(state.config.websocket.wallboard_send_timeout_secs),
+            send_timeout: Duration::from_secs(state.config.websocket.send_timeout_secs),
             shutdown: state.shutdown.clone(),
             feed,
         };

@@ -52,6 +52,8 @@ pub struct SessionEnv {
     pub auth: Arc<Auth>,
     pub auth_timeout: Duration,
     pub max_message_bytes: usize,
+    /// How long one message may take to leave before the console counts as gone.
+    pub send_timeout: Duration,
     pub shutdown: CancellationToken,
     pub conn: ConnId,
     /// The dispatch board, followed by dispatchers' sessions only.
@@ -61,14 +63,19 @@ pub struct SessionEnv {
 /// The published dispatch board (`crate::board`).
 pub type BoardFeed = watch::Receiver<Option<Arc<DispatchBoard>>>;
 
+/// Writes protocol messages, each given at most `timeout` to leave: a
+/// console that stops reading (its network gone quiet, the tab frozen) is
+/// disconnected instead of holding its session, and what is pushed to it,
+/// without end. Its held work then waits out the reconnect grace.
 pub(super) struct Writer<O> {
     sink: O,
     seq: u64,
+    timeout: Duration,
 }
 
 impl<O: Sink<Out> + Unpin> Writer<O> {
-    pub(super) fn new(sink: O) -> Self {
-        Writer { sink, seq: 0 }
+    pub(super) fn new(sink: O, timeout: Duration) -> Self {
+        Writer { sink, seq: 0, timeout }
     }
 
     /// The sink itself, for a session that writes pre-rendered frames.
@@ -77,7 +84,19 @@ impl<O: Sink<Out> + Unpin> Writer<O> {
     }
 
     pub(super) async fn send(&mut self, msg: &ServerMsg) -> bool {
-        self.feed(msg).await && self.sink.flush().await.is_ok()
+        self.feed(msg).await && self.flush().await
+    }
+
+    /// Runs one sink operation within the timeout; false when the client
+    /// is gone or too slow.
+    async fn within<F: Future<Output = Result<(), O::Error>>>(timeout: Duration, op: F) -> bool {
+        match tokio::time::timeout(timeout, op).await {
+            Ok(result) => result.is_ok(),
+            Err(_) => {
+                tracing::warn!(secs = timeout.as_secs(), "a client took no message for too long; disconnected");
+                false
+            }
+        }
     }
 
     /// Queues a message without flushing, so several that are ready at once
@@ -87,15 +106,15 @@ impl<O: Sink<Out> + Unpin> Writer<O> {
     async fn feed(&mut self, msg: &ServerMsg) -> bool {
         self.seq += 1;
         let text = serde_json::to_string(&Outgoing { seq: self.seq, msg }).expect("protocol messages serialise");
-        self.sink.feed(Out::Text(text)).await.is_ok()
+        Self::within(self.timeout, self.sink.feed(Out::Text(text))).await
     }
 
     async fn flush(&mut self) -> bool {
-        self.sink.flush().await.is_ok()
+        Self::within(self.timeout, self.sink.flush()).await
     }
 
     pub(super) async fn close(&mut self, code: u16, reason: &str) {
-        let _ = self.sink.send(Out::Close(code, reason.to_owned())).await;
+        let _ = tokio::time::timeout(self.timeout, self.sink.send(Out::Close(code, reason.to_owned()))).await;
     }
 }
 
@@ -106,7 +125,7 @@ where
     I: Stream<Item = Frame> + Unpin,
     O: Sink<Out> + Unpin,
 {
-    let mut out = Writer::new(outgoing);
+    let mut out = Writer::new(outgoing, env.send_timeout);
     let limits = (env.auth_timeout, env.max_message_bytes);
     let Some(claims) = authenticate(&mut incoming, &mut out, &env.auth, limits, &TAKES_WORK).await else {
         return;
@@ -387,3 +406,6 @@ async fn render(push: Push, store: &Store) -> ServerMsg {
         Push::Replaced => unreachable!("handled by the session loop"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -41,7 +41,7 @@ where
     I: Stream<Item = Frame> + Unpin,
     O: Sink<Out> + Unpin,
 {
-    let mut out = Writer::new(outgoing);
+    let mut out = Writer::new(outgoing, env.send_timeout);
     let limits = (env.auth_timeout, env.max_message_bytes);
     let Some(claims) = authenticate(&mut incoming, &mut out, &env.auth, limits, &OVERSIGHT).await else {
         return;
