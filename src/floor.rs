@@ -154,7 +154,12 @@ impl Sources {
                 0
             }
         };
+        let escalations = self.store.escalations(now).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading the escalations for the wallboard failed");
+            Default::default()
+        });
         Extras {
+            escalations,
             missed_backlog,
             next_checkpoint_ms: self
                 .calendar

@@ -23,6 +23,20 @@ pub struct Extras {
     pub next_checkpoint_ms: Option<i64>,
     /// `ok`, `unreachable` or `not_configured`.
     pub redis: &'static str,
+    pub escalations: Escalations,
+}
+
+/// Work past a deadline that the rules hand to supervisors, now.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Escalations {
+    /// Car orders still without a driver past their confirmation deadline.
+    pub car_orders: u32,
+    /// Inn bookings still unprocessed after their reminders.
+    pub inn_orders: u32,
+    /// Complaint cases whose customer was not answered in time.
+    pub cases_unanswered: u32,
+    /// Forum and Weibo cases whose merchant has not replied in time.
+    pub merchant_replies: u32,
 }
 
 /// The board document for `figures`, with agents named from `names`.
@@ -74,6 +88,12 @@ pub fn board(figures: &FloorFigures, names: &HashMap<UserId, String>, extras: &E
             "next_checkpoint": extras.next_checkpoint_ms,
         },
         "health": { "redis": extras.redis },
+        "escalations": {
+            "car_orders": extras.escalations.car_orders,
+            "inn_orders": extras.escalations.inn_orders,
+            "cases_unanswered": extras.escalations.cases_unanswered,
+            "merchant_replies": extras.escalations.merchant_replies,
+        },
     })
 }
 

@@ -8,8 +8,31 @@ use sqlx::Row;
 use super::*;
 use crate::domain::{TaskId, TaskStatus, UserId};
 use crate::figures::FloorEvent;
+use crate::figures::wire::Escalations;
 
 impl Store {
+    /// What is escalated to the supervisors now (the wallboard's count).
+    pub async fn escalations(&self, now: Timestamp) -> Result<Escalations> {
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM car_orders WHERE status = 'open' AND escalated_at IS NOT NULL) AS car_orders, \
+               (SELECT COUNT(*) FROM inn_orders WHERE status = 'unprocessed' AND escalated_at IS NOT NULL) AS inn_orders, \
+               (SELECT COUNT(*) FROM cases WHERE status = 'open' AND answered_at IS NULL AND answer_by < $1) AS unanswered, \
+               (SELECT COUNT(*) FROM cases WHERE status <> 'resolved' AND merchant_replied_at IS NULL \
+                  AND merchant_reply_by < $1) AS merchant_replies",
+        )
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |col: &str| -> Result<u32> { Ok(row.try_get::<i64, _>(col)? as u32) };
+        Ok(Escalations {
+            car_orders: count("car_orders")?,
+            inn_orders: count("inn_orders")?,
+            cases_unanswered: count("unanswered")?,
+            merchant_replies: count("merchant_replies")?,
+        })
+    }
+
     /// Every stored task event since `since`, in order, as the live figures
     /// read them. Events that do not move a task on the floor (notes) are
     /// left out.

@@ -312,6 +312,13 @@ async fn scripted_day(store: Store) {
         (r.calls.callbacks.done_today, r.calls.callbacks.done_within_deadline_today)
     );
 
+    // The wallboard's escalations that evening: B's merchant has not replied
+    // (due 11:00); B's customer is owed an answer only by 10:00 next day.
+    let e = store.escalations(evening).await.unwrap();
+    assert_eq!((e.car_orders, e.inn_orders, e.cases_unanswered, e.merchant_replies), (0, 0, 0, 1));
+    let next_day = at(10, 0, 1) + SignedDuration::from_hours(24);
+    assert_eq!(store.escalations(next_day).await.unwrap().cases_unanswered, 1);
+
     let csv = reports::csv::render(&r);
     assert!(csv.starts_with("section,item,metric,value\r\n"));
     assert!(csv.contains("\r\ncalls,inbound,abandon_rate,0.25\r\n"), "{csv}");

@@ -31,6 +31,9 @@
     setTile($("tile-service"), sl && sl.breached);
     $("total-waiting").textContent = queues.reduce((n, q) => n + q.waiting, 0);
     $("handled-today").textContent = agents.reduce((n, [, a]) => n + a.handled_today, 0);
+    const by = (status) => agents.filter(([, a]) => a.status === status).length;
+    $("agents-available").textContent = by("available");
+    $("agents-sub").textContent = ["busy", "wrap_up", "break"].map((s) => SB.t(s) + " " + by(s)).join(" · ");
     $("answered-today").textContent = c.today.answered;
     $("abandoned-today").textContent = c.today.abandoned;
     $("callbacks-due").textContent = c.callbacks.due;
@@ -44,6 +47,12 @@
       $(id + "-sub").textContent = r ? SB.t("score") + " " + r.score : "";
       setTile($("tile-" + id), r && r.score <= 60); // 40 s or more: the lowest band
     }
+    const e = board.escalations || {};
+    const parts = [["esc_cars", e.car_orders], ["esc_inns", e.inn_orders], ["esc_cases", e.cases_unanswered], ["esc_merchants", e.merchant_replies]];
+    const total = parts.reduce((n, [, v]) => n + (v || 0), 0);
+    $("escalations").textContent = total;
+    $("escalations-sub").textContent = parts.map(([k, v]) => SB.t(k) + " " + (v || 0)).join(" · ");
+    setTile($("tile-escalations"), total > 0);
     for (const [id, w] of [["15", c.last_15_min], ["60", c.last_60_min]]) {
       $("window-" + id).textContent = pct(w.abandon_rate);
       $("window-" + id + "-sub").textContent = SB.t("sl") + " " + pct(w.service_level) + " · " + SB.t("answered") + " " + w.answered;
