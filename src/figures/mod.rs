@@ -251,8 +251,8 @@ impl Figures {
     pub fn observe(&mut self, event: &FloorEvent, day_start: Timestamp) {
         self.roll(day_start);
         match event {
-            // Replayed from the store, a task created to wait in the
-            // schedule enters at creation and again at release: once.
+            // A task already on the floor does not enter twice (an event
+            // replayed at start-up that the dispatcher's seed also brought).
             FloorEvent::Entered { task, .. } if self.live.contains_key(task) => {}
             FloorEvent::Entered { task, kind, queue, deadline, at } => {
                 self.kind_day(queue, *kind).entered += 1;

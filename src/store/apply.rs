@@ -243,6 +243,9 @@ pub(crate) fn add_records(batch: &mut Batch, records: &[Record]) {
     batch.push(status_log);
 }
 
+/// The note on the `created` event of a task created scheduled.
+pub(crate) const SCHEDULED_NOTE: &str = "scheduled";
+
 /// Adds a new task and its `created` event.
 pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow) {
     let at = ms(t.created_at);
@@ -262,7 +265,10 @@ pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow)
         user(t.reserved.map(|r| r.agent)),
         t.reserved.map(|r| ms(r.until)).into(),
     ]);
-    events.push([id(t.id), at.into(), "created".into(), user(t.created_by), Arg::Text(None)]);
+    // A task created to wait in the schedule says so: it reaches the floor
+    // only when released (`store/floor.rs`).
+    let note = t.not_before.map(|_| SCHEDULED_NOTE.to_owned());
+    events.push([id(t.id), at.into(), "created".into(), user(t.created_by), note.into()]);
 }
 
 /// A batch of `first` (a claim or a record the tasks belong to), then new

@@ -43,7 +43,7 @@ impl Store {
     /// The same, from `from` up to (not including) `to`: a report's period.
     pub async fn floor_events_between(&self, from: Timestamp, to: Option<Timestamp>) -> Result<Vec<FloorEvent>> {
         let rows = sqlx::query(
-            "SELECT e.task_id, e.at, e.event, e.agent_id, t.kind, t.queue, t.deadline \
+            "SELECT e.task_id, e.at, e.event, e.agent_id, e.note, t.kind, t.queue, t.deadline \
              FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE e.at >= $1 AND e.at < $2 ORDER BY e.at, e.id",
         )
         .bind(ms(from))
@@ -56,6 +56,10 @@ impl Store {
             let at = from_ms(row.try_get("at")?)?;
             let agent: Option<UserId> = parse_opt(row, "agent_id")?;
             let event: String = row.try_get("event")?;
+            let note: Option<String> = row.try_get("note")?;
+            if event == "created" && note.as_deref() == Some(super::apply::SCHEDULED_NOTE) {
+                continue; // not on the floor until released
+            }
             let floor = match (event.as_str(), agent) {
                 // Created, or released from the schedule (by the clock, not an agent).
                 ("created", _) | ("released", None) => FloorEvent::Entered {
@@ -78,5 +82,40 @@ impl Store {
             events.push(floor);
         }
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+
+    use super::*;
+    use crate::domain::TaskKind;
+    use crate::store::tests::new_task;
+    use crate::testing::TestDb;
+
+    #[tokio::test]
+    async fn a_task_created_scheduled_enters_the_floor_when_released() {
+        let store = TestDb::sqlite().store().await;
+        let mut t = new_task("13800138000", TaskKind::NewSignupCallback);
+        let release = t.created_at + SignedDuration::from_mins(30);
+        t.not_before = Some(release);
+        store.insert_task(&t).await.unwrap();
+        let waiting = new_task("13800138001", TaskKind::NewSignupCallback);
+        store.insert_task(&waiting).await.unwrap();
+        let since = t.created_at - SignedDuration::from_hours(1);
+        let entered = |events: Vec<FloorEvent>| -> Vec<(TaskId, Timestamp)> {
+            events
+                .into_iter()
+                .filter_map(|e| match e {
+                    FloorEvent::Entered { task, at, .. } => Some((task, at)),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(entered(store.floor_events_since(since).await.unwrap()), [(waiting.id, waiting.created_at)]);
+        assert!(store.release_scheduled(t.id, release).await.unwrap());
+        let after = entered(store.floor_events_since(since).await.unwrap());
+        assert_eq!(after, [(waiting.id, waiting.created_at), (t.id, release)]);
     }
 }
