@@ -179,6 +179,15 @@ identifiers! {
 }
 
 identifiers! {
+    /// Which report: a day, its Monday-to-Sunday week, or its month.
+    ReportPeriod {
+        Daily = "daily",
+        Weekly = "weekly",
+        Monthly = "monthly",
+    }
+}
+
+identifiers! {
     /// What a private-car order is: meet a passenger at the airport, hire
     /// the car for a time, or take passengers to the airport (the one kind
     /// that is pooled).

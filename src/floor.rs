@@ -27,7 +27,7 @@ use crate::figures::wire::{self, Extras};
 use crate::figures::{FigureRules, Figures, FloorEvent, FloorFigures, SeedTask};
 use crate::followup::Checkpoints;
 use crate::live::LiveHealth;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, OfferOutcome};
 use crate::store::{Store, StoreError};
 
 /// The least time between two patches: events closer together than this
@@ -65,20 +65,19 @@ impl FloorTx {
         for e in effects {
             let Effect::Record(r) = e else { continue };
             match r {
-                Record::TaskAssigned { .. } => self.1.offer_ended("accepted"),
-                Record::TaskReturned { event: event @ ("declined" | "offer_timeout"), .. } => self.1.offer_ended(event),
+                Record::TaskAssigned { .. } => self.1.offer_ended(OfferOutcome::Accepted),
+                Record::TaskReturned { event: "declined", .. } => self.1.offer_ended(OfferOutcome::Declined),
+                Record::TaskReturned { event: "offer_timeout", .. } => self.1.offer_ended(OfferOutcome::TimedOut),
                 _ => {}
             }
-            if let Some(event) = event_of(r) {
-                self.event(event);
-            }
+            self.event(event_of(r));
         }
     }
 }
 
-/// What a record means on the floor; `None` for none.
-pub fn event_of(record: &Record) -> Option<FloorEvent> {
-    Some(match record {
+/// What a record means on the floor.
+fn event_of(record: &Record) -> FloorEvent {
+    match record {
         Record::TaskOffered { task, agent, at } => FloorEvent::Offered { task: *task, agent: *agent, at: *at },
         Record::TaskReturned { task, at, .. } => FloorEvent::Requeued { task: *task, at: *at },
         Record::TaskAssigned { task, agent, at } => FloorEvent::Answered { task: *task, agent: *agent, at: *at },
@@ -89,15 +88,34 @@ pub fn event_of(record: &Record) -> Option<FloorEvent> {
         Record::AgentStatus { agent, status, at } => {
             FloorEvent::Agent { agent: *agent, status: status.clone(), at: *at }
         }
-    })
+    }
 }
 
 /// One published version of the board.
 pub struct Latest {
     pub seq: u64,
-    /// `{"type": "figures", "seq", "at", "board"}`, ready to send.
-    pub full: Arc<str>,
+    /// When it was made (ms since the epoch).
+    pub at: i64,
+    /// The wallboard's document (`figures::wire::board`), shared with the
+    /// publisher, which diffs the next one against it.
+    pub board: Arc<Value>,
     pub figures: FloorFigures,
+}
+
+impl Latest {
+    /// `{"type": "figures", "seq", "at", "board"}`, for a newcomer: written
+    /// when one arrives rather than at every publication.
+    pub fn full(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Full<'a> {
+            r#type: &'static str,
+            seq: u64,
+            at: i64,
+            board: &'a Value,
+        }
+        let full = Full { r#type: "figures", seq: self.seq, at: self.at, board: &self.board };
+        serde_json::to_string(&full).expect("a JSON document serialises")
+    }
 }
 
 /// A patch, ready to send: `{"type": "patch", "seq", "at", "patch"}`.
@@ -128,11 +146,6 @@ impl FloorFeed {
     /// Whether the publisher has stopped.
     pub fn is_closed(&self) -> bool {
         self.latest.has_changed().is_err()
-    }
-
-    /// Resolves when the publisher has stopped.
-    pub async fn closed(&mut self) {
-        while self.latest.changed().await.is_ok() {}
     }
 }
 
@@ -216,7 +229,8 @@ pub fn spawn(
 ) -> (FloorTx, FloorFeed, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (patches, _) = broadcast::channel(PATCH_BACKLOG);
-    let mut publisher = Publisher { figures, names, sources, extras: Extras::default(), doc: Value::Null, seq: 0 };
+    let mut publisher =
+        Publisher { figures, names, sources, extras: Extras::default(), doc: Arc::new(Value::Null), seq: 0 };
     let now = Timestamp::now();
     let first = publisher.render(now).expect("the first board differs from nothing");
     let (latest_tx, latest) = watch::channel(Arc::new(first.0));
@@ -231,7 +245,7 @@ struct Publisher {
     names: HashMap<UserId, String>,
     sources: Sources,
     extras: Extras,
-    doc: Value,
+    doc: Arc<Value>,
     seq: u64,
 }
 
@@ -311,12 +325,10 @@ impl Publisher {
         let doc = wire::board(&figures, &self.names, &self.extras);
         let patch = wire::merge_patch(&self.doc, &doc)?;
         self.seq += 1;
-        let at = now.as_millisecond();
-        let seq = self.seq;
-        let full = json!({"type": "figures", "seq": seq, "at": at, "board": doc}).to_string();
+        let (seq, at) = (self.seq, now.as_millisecond());
         let patch = json!({"type": "patch", "seq": seq, "at": at, "patch": patch}).to_string();
-        self.doc = doc;
-        Some((Latest { seq, full: full.into(), figures }, Patch { seq, text: patch.into() }))
+        self.doc = Arc::new(doc);
+        Some((Latest { seq, at, board: self.doc.clone(), figures }, Patch { seq, text: patch.into() }))
     }
 }
 

@@ -62,6 +62,27 @@ impl Histogram {
     }
 }
 
+/// How an offer ended, for `switchboard_offers_total`. Counted on the
+/// dispatcher's own task, so a plain atomic per outcome.
+#[derive(Clone, Copy, Debug)]
+pub enum OfferOutcome {
+    Accepted,
+    Declined,
+    TimedOut,
+}
+
+impl OfferOutcome {
+    const ALL: [OfferOutcome; 3] = [OfferOutcome::Accepted, OfferOutcome::Declined, OfferOutcome::TimedOut];
+
+    fn label(self) -> &'static str {
+        match self {
+            OfferOutcome::Accepted => "accepted",
+            OfferOutcome::Declined => "declined",
+            OfferOutcome::TimedOut => "offer_timeout",
+        }
+    }
+}
+
 /// Which socket a session is on.
 #[derive(Clone, Copy, Debug)]
 pub enum SessionKind {
@@ -74,7 +95,7 @@ pub struct Metrics {
     agent_sessions: AtomicI64,
     wallboard_sessions: AtomicI64,
     /// Offers by how they ended: `accepted`, or the reason they came back.
-    offers: Mutex<BTreeMap<&'static str, u64>>,
+    offers: [AtomicU64; 3],
     wait: Histogram,
     /// SIP final responses sent, by code.
     sip_final: Mutex<BTreeMap<u16, u64>>,
@@ -92,7 +113,7 @@ impl Default for Metrics {
         Metrics {
             agent_sessions: AtomicI64::new(0),
             wallboard_sessions: AtomicI64::new(0),
-            offers: Mutex::new(BTreeMap::new()),
+            offers: Default::default(),
             wait: Histogram::new(WAIT_BUCKETS),
             sip_final: Mutex::new(BTreeMap::new()),
             redis: Histogram::new(REDIS_BUCKETS),
@@ -124,8 +145,8 @@ impl Metrics {
     }
 
     /// An offer ended: `accepted`, `declined`, `offer_timeout`, ...
-    pub fn offer_ended(&self, outcome: &'static str) {
-        *self.offers.lock().expect("metrics lock").entry(outcome).or_default() += 1;
+    pub fn offer_ended(&self, outcome: OfferOutcome) {
+        self.offers[outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A task was answered after waiting this long.
@@ -155,8 +176,9 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP switchboard_offers_total Offers to agents, by how they ended.");
         let _ = writeln!(out, "# TYPE switchboard_offers_total counter");
-        for (outcome, n) in self.offers.lock().expect("metrics lock").iter() {
-            let _ = writeln!(out, "switchboard_offers_total{{outcome=\"{outcome}\"}} {n}");
+        for outcome in OfferOutcome::ALL {
+            let (label, n) = (outcome.label(), self.offers[outcome as usize].load(Ordering::Relaxed));
+            let _ = writeln!(out, "switchboard_offers_total{{outcome=\"{label}\"}} {n}");
         }
         self.wait.render(&mut out, "switchboard_wait_seconds", "Time tasks waited in their queue before an answer.");
         let _ = writeln!(out, "# HELP switchboard_sip_transactions_total SIP transactions answered, by final code.");
@@ -210,7 +232,7 @@ mod tests {
         m.answered_after(Duration::from_secs(45));
         m.answered_after(Duration::from_secs(7200));
         let gauge = m.session(SessionKind::Wallboard);
-        m.offer_ended("accepted");
+        m.offer_ended(OfferOutcome::Accepted);
         m.sip_final_response(302);
         let text = m.render(None);
         assert!(text.contains("switchboard_wait_seconds_bucket{le=\"5\"} 1\n"), "{text}");

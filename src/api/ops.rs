@@ -14,6 +14,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Caller;
 use crate::domain::Role;
 use crate::figures::FloorFigures;
+use crate::floor::FloorFeed;
 use crate::server::AppState;
 
 /// How long `/health` waits for each dependency.
@@ -114,8 +115,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     responses((status = 200, body = FloorFigures), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn figures(State(state): State<AppState>, caller: Caller) -> Result<Json<FloorFigures>, ApiError> {
     caller.require(&[Role::Supervisor, Role::Admin])?;
-    let feed = state.floor.as_ref().ok_or_else(|| {
+    Ok(Json(feed(&state)?.latest().figures.clone()))
+}
+
+/// The live figures' feed, or 503 where none runs (a router built without one).
+pub fn feed(state: &AppState) -> Result<FloorFeed, ApiError> {
+    state.floor.clone().ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "figures_unavailable", "the live figures are not running")
-    })?;
-    Ok(Json(feed.latest().figures.clone()))
+    })
 }

@@ -12,8 +12,9 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Caller};
+use crate::domain::ReportPeriod;
 use crate::domain::Role;
-use crate::reports::{self, Period, Report};
+use crate::reports::{self, Report};
 use crate::server::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -42,9 +43,9 @@ pub async fn report(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Supervisor, Role::Admin])?;
-    let period: Period = period
+    let period: ReportPeriod = period
         .parse()
-        .map_err(|()| ApiError::bad_request("invalid_period", "the report is daily, weekly or monthly"))?;
+        .map_err(|_| ApiError::bad_request("invalid_period", "the report is daily, weekly or monthly"))?;
     let csv = match q.format.as_deref() {
         None => headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/csv")),
         Some("json") => false,
@@ -69,7 +70,7 @@ pub async fn report(
         return Ok(Json(report).into_response());
     }
     let mut resp = (StatusCode::OK, reports::csv::render(&report)).into_response();
-    let name = format!("attachment; filename=\"switchboard-{}-{}.csv\"", report.period_name(), report.first_day);
+    let name = format!("attachment; filename=\"switchboard-{}-{}.csv\"", report.period.as_str(), report.first_day);
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&name).expect("an ASCII file name"));

@@ -26,11 +26,11 @@ impl Rows {
 
 pub fn render(r: &Report) -> String {
     let mut out = Rows(String::from("section,item,metric,value\r\n"));
-    out.row("period", r.period_name(), "first_day", r.first_day);
-    out.row("period", r.period_name(), "next_day", r.next_day);
-    out.row("period", r.period_name(), "from", r.from);
-    out.row("period", r.period_name(), "to", r.to);
-    out.row("period", r.period_name(), "time_zone", &r.time_zone);
+    out.row("period", r.period.as_str(), "first_day", r.first_day);
+    out.row("period", r.period.as_str(), "next_day", r.next_day);
+    out.row("period", r.period.as_str(), "from", r.from);
+    out.row("period", r.period.as_str(), "to", r.to);
+    out.row("period", r.period.as_str(), "time_zone", &r.time_zone);
     let c = &r.calls;
     out.row("calls", "inbound", "answered", c.today.answered);
     out.row("calls", "inbound", "abandoned", c.today.abandoned);

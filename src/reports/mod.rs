@@ -18,30 +18,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::calendar::Calendar;
-use crate::domain::{CaseChannel, Outcome, TaskKind, TaskStatus, UserId};
+use crate::domain::{CaseChannel, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId};
 use crate::figures::scoring::{Judged, reply_rate_score, response_time_score};
 use crate::figures::{CentreFigures, FigureRules, Figures, FloorEvent};
-
-/// Which report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    Daily,
-    Weekly,
-    Monthly,
-}
-
-impl std::str::FromStr for Period {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "daily" => Ok(Period::Daily),
-            "weekly" => Ok(Period::Weekly),
-            "monthly" => Ok(Period::Monthly),
-            _ => Err(()),
-        }
-    }
-}
 
 /// Why a report cannot be made for a date.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,17 +37,17 @@ pub const EARLIEST: Date = jiff::civil::date(2000, 1, 1);
 /// The local days of the period containing `date`: the day, its week
 /// (Monday to Sunday), or its month. `today` bounds it: a period that has
 /// not begun is refused, one under way is reported so far.
-pub fn period_dates(period: Period, date: Date, today: Date) -> Result<(Date, Date), RangeError> {
+pub fn period_dates(period: ReportPeriod, date: Date, today: Date) -> Result<(Date, Date), RangeError> {
     if date < EARLIEST {
         return Err(RangeError::TooEarly(date));
     }
     let (first, next) = match period {
-        Period::Daily => (date, date.tomorrow().expect("a date after 2000 has a tomorrow")),
-        Period::Weekly => {
+        ReportPeriod::Daily => (date, date.tomorrow().expect("a date after 2000 has a tomorrow")),
+        ReportPeriod::Weekly => {
             let monday = date - (date.weekday().to_monday_zero_offset() as i64).days();
             (monday, monday + 7.days())
         }
-        Period::Monthly => (date.first_of_month(), date.first_of_month() + 1.month()),
+        ReportPeriod::Monthly => (date.first_of_month(), date.first_of_month() + 1.month()),
     };
     if first > today {
         return Err(RangeError::Future(first));
@@ -163,7 +142,7 @@ pub struct MissedCalls {
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct Report {
-    pub period: Period,
+    pub period: ReportPeriod,
     /// The period's first and next-after-last local day.
     #[schema(value_type = String)]
     pub first_day: Date,
@@ -184,16 +163,6 @@ pub struct Report {
     pub merchants: Vec<MerchantRank>,
     pub overdue: Overdue,
     pub agents: Vec<AgentKpi>,
-}
-
-impl Report {
-    pub fn period_name(&self) -> &'static str {
-        match self.period {
-            Period::Daily => "daily",
-            Period::Weekly => "weekly",
-            Period::Monthly => "monthly",
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -269,7 +238,7 @@ pub struct AgentKpi {
 
 /// Builds the report. `rules` are the wallboard's.
 pub fn build(
-    period: Period,
+    period: ReportPeriod,
     (first_day, next_day): (Date, Date),
     (from, to): (Timestamp, Timestamp),
     calendar: &Calendar,

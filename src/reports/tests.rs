@@ -6,22 +6,28 @@ use super::*;
 fn periods_are_the_day_its_monday_to_sunday_week_or_its_month() {
     let today = date(2026, 12, 4);
     let thursday = date(2026, 3, 5);
-    assert_eq!(period_dates(Period::Daily, thursday, today), Ok((thursday, date(2026, 3, 6))));
-    assert_eq!(period_dates(Period::Weekly, thursday, today), Ok((date(2026, 3, 2), date(2026, 3, 9))));
-    assert_eq!(period_dates(Period::Weekly, date(2026, 3, 8), today), Ok((date(2026, 3, 2), date(2026, 3, 9))));
-    assert_eq!(period_dates(Period::Monthly, thursday, today), Ok((date(2026, 3, 1), date(2026, 4, 1))));
-    assert_eq!(period_dates(Period::Monthly, date(2026, 12, 31), today), Ok((date(2026, 12, 1), date(2027, 1, 1))));
+    assert_eq!(period_dates(ReportPeriod::Daily, thursday, today), Ok((thursday, date(2026, 3, 6))));
+    assert_eq!(period_dates(ReportPeriod::Weekly, thursday, today), Ok((date(2026, 3, 2), date(2026, 3, 9))));
+    assert_eq!(period_dates(ReportPeriod::Weekly, date(2026, 3, 8), today), Ok((date(2026, 3, 2), date(2026, 3, 9))));
+    assert_eq!(period_dates(ReportPeriod::Monthly, thursday, today), Ok((date(2026, 3, 1), date(2026, 4, 1))));
+    assert_eq!(
+        period_dates(ReportPeriod::Monthly, date(2026, 12, 31), today),
+        Ok((date(2026, 12, 1), date(2027, 1, 1)))
+    );
 }
 
 #[test]
 fn periods_not_begun_or_before_records_are_refused() {
     let today = date(2026, 12, 4);
-    assert_eq!(period_dates(Period::Daily, date(2026, 12, 5), today), Err(RangeError::Future(date(2026, 12, 5))));
+    assert_eq!(period_dates(ReportPeriod::Daily, date(2026, 12, 5), today), Err(RangeError::Future(date(2026, 12, 5))));
     // This week and month have begun: reported so far.
-    assert!(period_dates(Period::Weekly, date(2026, 12, 6), today).is_ok());
-    assert!(period_dates(Period::Monthly, date(2026, 12, 31), today).is_ok());
-    assert_eq!(period_dates(Period::Monthly, date(2027, 1, 1), today), Err(RangeError::Future(date(2027, 1, 1))));
-    assert_eq!(period_dates(Period::Daily, date(1999, 12, 31), today), Err(RangeError::TooEarly(date(1999, 12, 31))));
+    assert!(period_dates(ReportPeriod::Weekly, date(2026, 12, 6), today).is_ok());
+    assert!(period_dates(ReportPeriod::Monthly, date(2026, 12, 31), today).is_ok());
+    assert_eq!(period_dates(ReportPeriod::Monthly, date(2027, 1, 1), today), Err(RangeError::Future(date(2027, 1, 1))));
+    assert_eq!(
+        period_dates(ReportPeriod::Daily, date(1999, 12, 31), today),
+        Err(RangeError::TooEarly(date(1999, 12, 31)))
+    );
 }
 
 #[test]

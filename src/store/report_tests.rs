@@ -10,10 +10,11 @@ use super::*;
 use crate::cases::Deadlines;
 use crate::config::Config;
 use crate::dispatch::Record;
+use crate::domain::ReportPeriod;
 use crate::domain::{
     CaseChannel, CaseId, CaseStatus, CaseStep, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId,
 };
-use crate::reports::{self, Period, Report};
+use crate::reports::{self, Report};
 use crate::testing::TestDb;
 
 const DAY: Date = date(2026, 3, 3); // a Tuesday
@@ -217,11 +218,11 @@ async fn report(store: &Store) -> Report {
     let config = Config::default();
     let calendar = config.rules().unwrap().calendar;
     let today = date(2026, 3, 10);
-    let days = reports::period_dates(Period::Daily, DAY, today).unwrap();
+    let days = reports::period_dates(ReportPeriod::Daily, DAY, today).unwrap();
     // Reported the next week: the day is over.
     let bounds = reports::period_bounds(&calendar, days.0, days.1, calendar.at(today, Time::midnight()));
     let inputs = store.report_inputs(bounds.0, bounds.1).await.unwrap();
-    reports::build(Period::Daily, days, bounds, &calendar, config.figures.clone(), inputs)
+    reports::build(ReportPeriod::Daily, days, bounds, &calendar, config.figures.clone(), inputs)
 }
 
 async fn scripted_day(store: Store) {

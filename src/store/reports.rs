@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use super::*;
-use crate::domain::UserId;
+use crate::domain::{CaseStatus, Channel, UserId};
 use crate::reports::{AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OverdueTask};
 
 /// Callbacks due in the period: not inbound calls, not cancelled.
@@ -76,14 +76,14 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let status: String = row.try_get("status")?;
+                let status: CaseStatus = parse(row, "status")?;
                 Ok(CaseRow {
                     channel: parse(row, "channel")?,
                     merchant: row.try_get("merchant")?,
                     category: row.try_get("category")?,
                     brand: row.try_get("brand")?,
                     major: row.try_get::<i64, _>("major")? != 0,
-                    resolved: status == "resolved",
+                    resolved: status == CaseStatus::Resolved,
                     answer_by: from_ms(row.try_get("answer_by")?)?,
                     answered_at: opt_ms(row.try_get("answered_at")?)?,
                     merchant_reply_by: opt_ms(row.try_get("merchant_reply_by")?)?,
@@ -105,13 +105,13 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let channel: String = row.try_get("channel")?;
+                let channel: Channel = parse(row, "channel")?;
                 Ok(AttemptRow {
                     agent: parse(row, "agent_id")?,
                     accepted_at: from_ms(row.try_get("accepted_at")?)?,
                     ended_at: from_ms(row.try_get("ended_at")?)?,
                     outcome: parse_opt(row, "outcome")?,
-                    voice: channel == "voice",
+                    voice: channel == Channel::Voice,
                 })
             })
             .collect()

@@ -31,8 +31,9 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { page(include_str!("assets/index.html")) }))
         .route("/wallboard", get(|| async { page(include_str!("assets/wallboard.html")) }))
-        .route("/agent", get(|| async { page(include_str!("assets/agent.html")) }))
-        .route("/dispatch", get(|| async { page(include_str!("assets/dispatch.html")) }))
+        // One console for both roles; a dispatcher's also shows the board.
+        .route("/agent", get(|| async { page(include_str!("assets/console.html")) }))
+        .route("/dispatch", get(|| async { page(include_str!("assets/console.html")) }))
         .route("/assets/{name}", get(asset))
 }
 

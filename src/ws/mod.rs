@@ -38,28 +38,17 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
             conn: state.next_conn_id(),
             board: state.board.subscribe(),
         };
-        let gauge = state.metrics.session(SessionKind::Agent);
         let span = tracing::info_span!("console", conn = env.conn, agent = tracing::field::Empty);
-        state.sessions.track_future(
-            async move {
-                session::run(incoming, outgoing, env).await;
-                drop(gauge);
-            }
-            .instrument(span),
-        )
+        serve(&state, SessionKind::Agent, span, session::run(incoming, outgoing, env))
     })
 }
 
 /// `GET /ws/wallboard`: the live figures for supervisors.
 pub async fn upgrade_wallboard(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let limit = state.config.websocket.max_message_bytes;
-    let Some(feed) = state.floor.clone() else {
-        return crate::api::ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "figures_unavailable",
-            "the live figures are not running",
-        )
-        .into_response();
+    let feed = match crate::api::ops::feed(&state) {
+        Ok(feed) => feed,
+        Err(e) => return e.into_response(),
     };
     transport(ws, limit).on_upgrade(move |socket| {
         let (incoming, outgoing) = frames(socket);
@@ -71,16 +60,25 @@ pub async fn upgrade_wallboard(State(state): State<AppState>, ws: WebSocketUpgra
             shutdown: state.shutdown.clone(),
             feed,
         };
-        let gauge = state.metrics.session(SessionKind::Wallboard);
         let span = tracing::info_span!("wallboard", conn = state.next_conn_id(), user = tracing::field::Empty);
-        state.sessions.track_future(
-            async move {
-                wallboard::run(incoming, outgoing, env).await;
-                drop(gauge);
-            }
-            .instrument(span),
-        )
+        serve(&state, SessionKind::Wallboard, span, wallboard::run(incoming, outgoing, env))
     })
+}
+
+/// Runs a session in its span, counted in `/metrics` while it lasts and
+/// tracked so that shutdown waits for it.
+fn serve<S>(state: &AppState, kind: SessionKind, span: tracing::Span, session: S) -> impl Future<Output = ()> + use<S>
+where
+    S: Future<Output = ()> + Send + 'static,
+{
+    let gauge = state.metrics.session(kind);
+    state.sessions.track_future(
+        async move {
+            session.await;
+            drop(gauge);
+        }
+        .instrument(span),
+    )
 }
 
 /// The transport's limits for a socket whose messages may be `limit` bytes.

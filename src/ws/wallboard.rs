@@ -51,7 +51,7 @@ where
     let (latest, mut patches) = env.feed.subscribe();
     let mut sent = latest.seq;
     tracing::info!(user = %claims.user, "wallboard connected");
-    if !send(&mut sink, latest.full.to_string(), env.send_timeout).await {
+    if !send(&mut sink, latest.full(), env.send_timeout).await {
         return;
     }
     loop {

@@ -1,7 +1,7 @@
-// The agent's console: status, the screen-pop of each offer with its
-// countdown, accept/decline, the tasks in hand with their summary and
-// outcome, and the handover note. Dispatchers use the same console with
-// the dispatch board beside it (dispatch.js).
+// The console (`/agent`, `/dispatch`): status, the screen-pop of each
+// offer with its countdown, accept/decline, the tasks in hand with their
+// summary and outcome, and the handover note. A dispatcher's console also
+// shows the dispatch board (dispatch.js), which only dispatchers are sent.
 "use strict";
 
 const Console = (() => {
@@ -215,8 +215,10 @@ const Console = (() => {
     }
   }
 
-  async function start(roles) {
-    me = await SB.loginForm(roles);
+  async function start() {
+    me = await SB.loginForm(["agent", "dispatcher"], "console_only");
+    $("title").dataset.t = me.role === "dispatcher" ? "title_dispatch" : "title_agent";
+    SB.relabel();
     const state = $("state");
     sock = SB.socket("/ws", {
       message: onMessage,
@@ -255,6 +257,4 @@ const Console = (() => {
   return { start, held };
 })();
 
-document.addEventListener("DOMContentLoaded", () => {
-  if (!window.DispatchBoard) Console.start(["agent"]);
-});
+document.addEventListener("DOMContentLoaded", Console.start);

@@ -30,7 +30,7 @@ const SB = (() => {
       handover: "交接班备注", leave_note: "留下备注", no_note: "暂无备注",
       agents_available: "空闲坐席", escalations: "待主管处理", esc_cars: "派车超时", esc_inns: "客栈未处理", esc_cases: "投诉未答复", esc_merchants: "商家未回复",
       overdue: "已超时", car_orders: "用车订单", trips: "行程", drivers: "司机", inn_orders: "客栈订单",
-      not_allowed: "此页面仅限主管/管理员", login_failed: "用户名或密码错误",
+      not_allowed: "此页面仅限主管/管理员", console_only: "此页面供坐席和调度员使用", login_failed: "用户名或密码错误",
       inbound_call: "来电", new_signup_callback: "新报名回访", missed_call_callback: "未接回拨",
       returning_signup_callback: "老客户报名回访", event_callback: "活动回访",
       marketing_attended_no_order: "营销（到场未下单）", marketing_attended_ordered: "营销（到场已下单）",
@@ -62,7 +62,7 @@ const SB = (() => {
       handover: "Handover note", leave_note: "Leave note", no_note: "No note waiting",
       agents_available: "Agents available", escalations: "Escalated", esc_cars: "cars", esc_inns: "inns", esc_cases: "cases unanswered", esc_merchants: "merchants late",
       overdue: "overdue", car_orders: "Car orders", trips: "Trips", drivers: "Drivers", inn_orders: "Inn bookings",
-      not_allowed: "This page is for supervisors and admins", login_failed: "Wrong username or password",
+      not_allowed: "This page is for supervisors and admins", console_only: "This page is for agents and dispatchers", login_failed: "Wrong username or password",
       inbound_call: "Inbound call", new_signup_callback: "New sign-up callback", missed_call_callback: "Missed-call callback",
       returning_signup_callback: "Returning sign-up callback", event_callback: "Event callback",
       marketing_attended_no_order: "Marketing (attended, no order)", marketing_attended_ordered: "Marketing (attended, ordered)",
@@ -209,15 +209,16 @@ const SB = (() => {
     return e;
   }
 
-  // The login form each page starts with; resolves with the user.
-  function loginForm(allowed) {
+  // The login form each page starts with; resolves with the user. A user
+  // of a role not in `allowed` is told `refusal` (a label key).
+  function loginForm(allowed, refusal) {
     return new Promise((resolve) => {
       const s = session();
       const form = document.getElementById("login");
       const fail = document.getElementById("login-error");
       const done = (user) => {
         if (allowed && !allowed.includes(user.role)) {
-          fail.textContent = t("not_allowed");
+          fail.textContent = t(refusal);
           form.hidden = false;
           sessionStorage.removeItem("sb.session");
           return false;

@@ -1,6 +1,5 @@
-// The dispatcher's console: the agent console plus the dispatch board
-// (car orders, trips, drivers, inn bookings), replaced whole with each
-// `board` message.
+// The dispatch board on a dispatcher's console (car orders, trips,
+// drivers, inn bookings), replaced whole with each `board` message.
 "use strict";
 
 window.DispatchBoard = (() => {
@@ -38,9 +37,6 @@ window.DispatchBoard = (() => {
       table("inn_orders", ["", SB.t("name"), "", "", SB.t("status")], inns));
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    Console.start(["dispatcher"]);
-    document.addEventListener("sb-lang", () => last && render(last));
-  });
+  document.addEventListener("sb-lang", () => last && render(last));
   return { render };
 })();

@@ -103,7 +103,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
-    await SB.loginForm(["supervisor", "admin"]);
+    await SB.loginForm(["supervisor", "admin"], "not_allowed");
     const state = $("state");
     SB.socket("/ws/wallboard", {
       message: onMessage,

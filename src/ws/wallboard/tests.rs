@@ -129,7 +129,7 @@ async fn a_supervisor_gets_the_board_then_patches_that_rebuild_it() {
         crate::figures::wire::apply_patch(&mut board, &patch["patch"]);
     }
     // The patched board is the board a newcomer gets.
-    let fresh: Value = serde_json::from_str(&f.feed.latest().full).unwrap();
+    let fresh: Value = serde_json::from_str(&f.feed.latest().full()).unwrap();
     assert_eq!(waiting(&fresh["board"]), 2);
     f.stop.cancel();
     session.await.unwrap();
