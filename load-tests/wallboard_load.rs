@@ -47,13 +47,15 @@ fn config(database_url: &str) -> Config {
     config.server.http = "127.0.0.1:0".parse().unwrap();
     config.auth.token_secret = SECRET.to_owned();
     config.auth.ws_auth_timeout_secs = 30;
+    // One supervisor watches every screen here.
+    config.websocket.max_wallboards_per_user = 1000;
     config
 }
 
 /// The child: the server alone, until its standard input closes.
 async fn serve(database_url: String) {
     let config = config(&database_url);
-    let listeners = Listeners { http: tokio::net::TcpListener::bind(config.server.http).await.unwrap(), sip: None };
+    let listeners = Listeners::http_only(config.server.http).await.unwrap();
     println!("listening {}", listeners.http_addr().unwrap());
     let shutdown = tokio_util::sync::CancellationToken::new();
     let stop = shutdown.clone();
@@ -112,7 +114,7 @@ async fn main() {
     let db = TestDb::sqlite();
     let store = Store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
-    let hash = switchboard::auth::hash_password("load-password").unwrap();
+    let hash = switchboard::auth::passwords::hash("load-password").unwrap();
     let user = |name: String, role: Role, skills: &[&str]| NewUser {
         username: name.clone(),
         role,

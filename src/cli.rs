@@ -1,5 +1,7 @@
 //! The command line: `serve` (the default), `migrate`, `check-config` and
-//! `user add`. Operators and scripts rely on these names and flags.
+//! `user add|set|passwd|disable|enable|delete`. Operators and scripts rely on
+//! these names and flags. A user changed here while the server runs takes
+//! effect there within a second (`crate::account_watch`).
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -13,7 +15,7 @@ use crate::accounts::{self, NewAccount};
 use crate::config::Config;
 use crate::domain::Role;
 use crate::server::{self, Listeners};
-use crate::store::Store;
+use crate::store::{Store, User, UserPatch};
 
 #[derive(Parser, Debug)]
 #[command(name = "switchboard", version, about = "Real-time dispatch server for telephone customer-service centres")]
@@ -66,6 +68,10 @@ pub struct ServeArgs {
     /// SIP address for the PBX connector [default: 127.0.0.1:5060].
     #[arg(long, value_name = "ADDR")]
     pub sip: Option<SocketAddr>,
+    /// SIP over TLS for the PBX connector, with `[server.tls]`'s certificate
+    /// (`sips:`; commonly port 5061). Overrides `server.sip_tls`.
+    #[arg(long, value_name = "ADDR")]
+    pub sip_tls: Option<SocketAddr>,
     /// Keep the live state in Redis (redis://HOST:PORT/DB): nodes sharing
     /// one Redis and one PostgreSQL serve one centre. Overrides `redis.url`.
     #[arg(long = "redis", value_name = "URL", env = "REDIS_URL", hide_env_values = true)]
@@ -76,6 +82,43 @@ pub struct ServeArgs {
 pub enum UserCmd {
     /// Create a user; the password is read from standard input.
     Add(UserAddArgs),
+    /// Change a user's role, skills, SIP URI or display name.
+    Set(UserSetArgs),
+    /// Set a user's password, read from standard input; their sessions end.
+    Passwd(UserNameArgs),
+    /// Disable a user: logins refused, sessions and sockets ended.
+    Disable(UserNameArgs),
+    /// Enable a disabled user again.
+    Enable(UserNameArgs),
+    /// Delete a user: sessions end; the records of their work stay.
+    Delete(UserNameArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UserNameArgs {
+    /// The login name.
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct UserSetArgs {
+    /// The login name.
+    pub name: String,
+    /// agent, dispatcher, supervisor or admin (ends the user's sessions).
+    #[arg(long)]
+    pub role: Option<Role>,
+    /// Where the PBX rings this agent; an empty value removes it.
+    #[arg(long, value_name = "URI")]
+    pub sip_uri: Option<String>,
+    /// Queues the agent serves, comma-separated; an empty value for none.
+    #[arg(long, value_delimiter = ',')]
+    pub skills: Option<Vec<String>>,
+    #[arg(long)]
+    pub display_name: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +176,11 @@ pub async fn main(cli: Cli) -> ExitCode {
         Cmd::Migrate(args) => migrate(args).await,
         Cmd::CheckConfig(args) => check_config(args),
         Cmd::User(UserCmd::Add(args)) => user_add(args).await,
+        Cmd::User(UserCmd::Set(args)) => user_set(args).await,
+        Cmd::User(UserCmd::Passwd(args)) => user_passwd(args).await,
+        Cmd::User(UserCmd::Disable(args)) => user_enable(args, false).await,
+        Cmd::User(UserCmd::Enable(args)) => user_enable(args, true).await,
+        Cmd::User(UserCmd::Delete(args)) => user_delete(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,9 +199,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(sip) = args.sip {
         config.server.sip = sip;
     }
+    if let Some(sip_tls) = args.sip_tls {
+        config.server.sip_tls = Some(sip_tls);
+        config.rules().map_err(|e| e.to_string())?;
+    }
     if let Some(url) = args.redis_url {
         config.redis.url = url;
         config.rules().map_err(|e| e.to_string())?;
+    }
+    for warning in warnings(&config) {
+        tracing::warn!("{warning}");
     }
     let listeners =
         Listeners::bind(&config).await.map_err(|e| format!("cannot listen on {}: {e}", config.server.http))?;
@@ -195,19 +250,54 @@ fn check_config(args: ConfigArgs) -> Result<(), String> {
     if !shown.auth.token_secret.is_empty() {
         shown.auth.token_secret = "(set)".into();
     }
+    for token in shown.cti.tokens.values_mut().chain(shown.access.back_office_tokens.values_mut()) {
+        *token = "(set)".into();
+    }
     shown.server.database_url = redact(&shown.server.database_url);
     shown.redis.url = redact(&shown.redis.url);
     println!("{}", serde_json::to_string_pretty(&shown).expect("config serialises"));
+    for warning in warnings(&config) {
+        eprintln!("warning: {warning}");
+    }
     eprintln!("configuration is valid");
     Ok(())
+}
+
+/// What is valid but unsafe on a real network.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let http = config.server.http.ip();
+    if !config.server.tls.enabled() && !http.is_loopback() {
+        warnings.push(format!(
+            "server.http {http} is not a loopback address and [server.tls] is not set: passwords, tokens and \
+             customers' data cross the network in clear; set server.tls.cert and key, or serve behind a TLS proxy"
+        ));
+    }
+    let sip = config.server.sip.ip();
+    if !sip.is_loopback() && config.server.sip_tls.is_none() {
+        warnings.push(format!(
+            "server.sip {sip} is not a loopback address and no SIP TLS listener is set (server.sip_tls): the \
+             PBX's signalling, agents' addresses included, crosses the network in clear"
+        ));
+    }
+    if !config.redis.url.is_empty()
+        && config.auth.token_secret.is_empty()
+        && config.auth.token_secret_file.as_os_str().is_empty()
+    {
+        warnings.push(
+            "redis.url is set (several nodes) but the token-signing secret is each node's own file in its data \
+             folder: give every node the same secret (auth.token_secret_file or SWITCHBOARD_AUTH__TOKEN_SECRET)"
+                .into(),
+        );
+    }
+    warnings.extend(crate::at_rest::permission_warnings(config));
+    warnings
 }
 
 async fn user_add(args: UserAddArgs) -> Result<(), String> {
     let config = load(&args.store)?;
     let rules = config.rules().map_err(|e| e.to_string())?;
-    let mut password = String::new();
-    std::io::stdin().read_to_string(&mut password).map_err(|e| format!("reading the password: {e}"))?;
-    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    let password = read_password()?;
     let store = open_store(&config).await?;
     let account = NewAccount {
         username: args.name,
@@ -223,6 +313,77 @@ async fn user_add(args: UserAddArgs) -> Result<(), String> {
     store.close().await;
     let user = result.map_err(|e| e.to_string())?;
     println!("created {} {} ({})", user.role, user.username, user.id);
+    Ok(())
+}
+
+/// Reads a password from standard input (one line, or everything).
+fn read_password() -> Result<String, String> {
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password).map_err(|e| format!("reading the password: {e}"))?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Opens the store of `args` and finds the user `name`.
+async fn find_user(args: &StoreArgs, name: &str) -> Result<(Config, Store, User), String> {
+    let config = load(args)?;
+    let store = open_store(&config).await?;
+    match store.user_by_name(name).await {
+        Ok(Some(user)) => Ok((config, store, user)),
+        Ok(None) => {
+            store.close().await;
+            Err(format!("no user named {name}"))
+        }
+        Err(e) => {
+            store.close().await;
+            Err(e.to_string())
+        }
+    }
+}
+
+async fn user_set(args: UserSetArgs) -> Result<(), String> {
+    let (config, store, user) = find_user(&args.store, &args.name).await?;
+    let rules = config.rules().map_err(|e| e.to_string())?;
+    let patch = UserPatch {
+        role: args.role,
+        display_name: args.display_name,
+        sip_uri: args.sip_uri.map(|u| Some(u).filter(|u| !u.is_empty())),
+        skills: args.skills.map(|s| s.into_iter().filter(|s| !s.is_empty()).collect()),
+        ..UserPatch::default()
+    };
+    let result = accounts::update(&store, &rules, user.id, patch).await;
+    store.close().await;
+    let user = result.map_err(|e| e.to_string())?;
+    println!("changed {} {} ({})", user.role, user.username, user.id);
+    Ok(())
+}
+
+async fn user_passwd(args: UserNameArgs) -> Result<(), String> {
+    let password = read_password()?;
+    let (_, store, user) = find_user(&args.store, &args.name).await?;
+    let result = accounts::set_password(&store, user.id, password).await;
+    store.close().await;
+    result.map_err(|e| e.to_string())?;
+    println!("password set for {}; their sessions are ended", user.username);
+    Ok(())
+}
+
+async fn user_enable(args: UserNameArgs, enabled: bool) -> Result<(), String> {
+    let (config, store, user) = find_user(&args.store, &args.name).await?;
+    let rules = config.rules().map_err(|e| e.to_string())?;
+    let patch = UserPatch { disabled: Some(!enabled), ..UserPatch::default() };
+    let result = accounts::update(&store, &rules, user.id, patch).await;
+    store.close().await;
+    result.map_err(|e| e.to_string())?;
+    println!("{} {}", if enabled { "enabled" } else { "disabled" }, user.username);
+    Ok(())
+}
+
+async fn user_delete(args: UserNameArgs) -> Result<(), String> {
+    let (_, store, user) = find_user(&args.store, &args.name).await?;
+    let result = accounts::delete(&store, user.id).await;
+    store.close().await;
+    result.map_err(|e| e.to_string())?;
+    println!("deleted {}", user.username);
     Ok(())
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -24,6 +23,9 @@ use crate::inns::InnRules;
 use crate::registrations::RegistrationRules;
 use crate::shifts::ShiftSettings;
 
+mod network;
+pub use network::{AccessConfig, ServerConfig, SipConfig, TlsConfig, UntrustedPolicy, WebSocketConfig};
+
 /// The configuration file used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config/switchboard.toml";
 
@@ -36,6 +38,8 @@ pub struct Config {
     pub websocket: WebSocketConfig,
     pub sip: SipConfig,
     pub cti: CtiConfig,
+    /// Machines' tokens besides the PBX's, and what agents may create.
+    pub access: AccessConfig,
     /// Time zone, working days and hours: the clock the rules run on.
     pub calendar: CalendarSettings,
     pub missed_calls: MissedCallsConfig,
@@ -60,30 +64,22 @@ pub struct Config {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    pub http: SocketAddr,
-    pub sip: SocketAddr,
-    pub data_dir: PathBuf,
-    /// Empty: SQLite in `data_dir/switchboard.db`. Otherwise a `postgres://` or `sqlite:` URL.
-    pub database_url: String,
-    /// How long shutdown waits for connections and writes to finish.
-    pub shutdown_grace_secs: u64,
-    /// With several nodes: the `HOST:PORT` at which the other nodes reach
-    /// this node's HTTP listener (they pass their agents' requests to the
-    /// leading node). Empty: the address `http` is bound to, which must
-    /// then not be a wildcard such as 0.0.0.0.
-    pub advertise_http: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     pub token_ttl_secs: u64,
-    /// Secret that signs tokens. Empty: one is generated and kept in the database,
-    /// so every node on the same database accepts the same tokens.
+    /// Secret that signs tokens; empty: read from `token_secret_file`.
     pub token_secret: String,
+    /// File holding the secret (created, mode 0600, when missing). Empty:
+    /// `token_secret` in `server.data_dir`. Several nodes share one file's
+    /// contents.
+    pub token_secret_file: PathBuf,
     pub ws_ticket_ttl_secs: u64,
     pub ws_auth_timeout_secs: u64,
+    /// Failed logins a client address or a username may have a minute...
+    pub login_failures_per_minute: u32,
+    /// ...before further attempts are refused (429) for this long, doubling
+    /// with each lockout that follows up to `login_max_lockout_secs`.
+    pub login_lockout_secs: u64,
+    pub login_max_lockout_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -121,42 +117,6 @@ pub struct RedisConfig {
     pub max_pending: usize,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct WebSocketConfig {
-    pub max_message_bytes: usize,
-    /// Seconds a console or wallboard may take to receive one message
-    /// before it is disconnected as too slow (the pages reconnect by themselves).
-    pub send_timeout_secs: u64,
-}
-
-/// The PBX connector: Switchboard answers the hotline's INVITEs as a
-/// queueing redirect server.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SipConfig {
-    /// Dialled number (the Request-URI's user part) to queue.
-    pub numbers: BTreeMap<String, String>,
-    /// Addresses served, as IPs or CIDR blocks: the PBXes.
-    pub trusted: Vec<String>,
-    /// What anyone else gets: `reject` (403) or `drop` (silence).
-    pub untrusted: UntrustedPolicy,
-    /// Seconds between repeated `182 Queued` while a caller waits (at most 60).
-    pub queued_interval_secs: u64,
-    /// Longest a caller waits in the queue before the final response below.
-    pub max_wait_secs: u64,
-    /// Final response when the wait runs out (a 4xx-6xx code).
-    pub max_wait_code: u16,
-    /// Retry-After sent with it, in seconds.
-    pub retry_after_secs: u64,
-    /// Largest SIP message accepted; larger ones get 513 or close the connection.
-    pub max_message_bytes: usize,
-    /// Seconds a TCP connection may stay idle or half-sent before it is closed.
-    pub tcp_idle_secs: u64,
-    /// Requests per second one source address may send before the rest are dropped.
-    pub rate_per_source: u32,
-}
-
 /// Call-state events from PBXes (`POST /api/v1/cti/events`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -172,13 +132,6 @@ pub struct MissedCallsConfig {
     /// Local times of day (`HH:MM`) at which the backlog is released as
     /// callbacks, on working days.
     pub checkpoints: Vec<String>,
-}
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum UntrustedPolicy {
-    Reject,
-    Drop,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -211,19 +164,16 @@ impl Default for Config {
             })
             .collect();
         Config {
-            server: ServerConfig {
-                http: "127.0.0.1:8080".parse().unwrap(),
-                sip: "127.0.0.1:5060".parse().unwrap(),
-                data_dir: PathBuf::from("data"),
-                database_url: String::new(),
-                shutdown_grace_secs: 10,
-                advertise_http: String::new(),
-            },
+            server: ServerConfig::default(),
             auth: AuthConfig {
                 token_ttl_secs: 3600,
                 token_secret: String::new(),
+                token_secret_file: PathBuf::new(),
                 ws_ticket_ttl_secs: 30,
                 ws_auth_timeout_secs: 5,
+                login_failures_per_minute: 5,
+                login_lockout_secs: 60,
+                login_max_lockout_secs: 900,
             },
             dispatch: DispatchConfig {
                 offer_timeout_secs: rules.offer_timeout.as_secs() as u64,
@@ -234,19 +184,9 @@ impl Default for Config {
                 default_back_office_capacity: 2,
                 retry_gap_secs: rules.retry_gap.as_secs() as u64,
             },
-            websocket: WebSocketConfig { max_message_bytes: 64 * 1024, send_timeout_secs: 10 },
-            sip: SipConfig {
-                numbers: BTreeMap::from([("4000".to_owned(), "hotline".to_owned())]),
-                trusted: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
-                untrusted: UntrustedPolicy::Reject,
-                queued_interval_secs: 30,
-                max_wait_secs: 300,
-                max_wait_code: 480,
-                retry_after_secs: 300,
-                max_message_bytes: 64 * 1024,
-                tcp_idle_secs: 30,
-                rate_per_source: 10_000,
-            },
+            websocket: WebSocketConfig::default(),
+            sip: SipConfig::default(),
+            access: AccessConfig::default(),
             cti: CtiConfig { tokens: BTreeMap::new() },
             calendar: CalendarSettings::default(),
             registrations: RegistrationRules::default(),
@@ -326,6 +266,15 @@ impl Config {
         }
     }
 
+    /// Where the token-signing secret is read from when not configured inline.
+    pub fn token_secret_path(&self) -> PathBuf {
+        if self.auth.token_secret_file.as_os_str().is_empty() {
+            self.server.data_dir.join("token_secret")
+        } else {
+            self.auth.token_secret_file.clone()
+        }
+    }
+
     pub fn database_url(&self) -> String {
         if self.server.database_url.is_empty() {
             format!("sqlite://{}?mode=rwc", self.server.data_dir.join("switchboard.db").display())
@@ -354,16 +303,18 @@ impl Config {
         check(
             self.auth.token_secret.is_empty() || self.auth.token_secret.len() >= 32,
             "auth.token_secret",
-            "must be empty (generated) or at least 32 characters",
+            "must be empty (read from auth.token_secret_file) or at least 32 characters",
+        );
+        let a = &self.auth;
+        check((1..=1000).contains(&a.login_failures_per_minute), "auth.login_failures_per_minute", "must be 1-1000");
+        check((1..=86_400).contains(&a.login_lockout_secs), "auth.login_lockout_secs", "must be 1-86400");
+        check(
+            (a.login_lockout_secs..=86_400).contains(&a.login_max_lockout_secs),
+            "auth.login_max_lockout_secs",
+            "must be auth.login_lockout_secs to 86400",
         );
         check((5..=600).contains(&self.auth.ws_ticket_ttl_secs), "auth.ws_ticket_ttl_secs", "must be 5-600");
         check((1..=60).contains(&self.auth.ws_auth_timeout_secs), "auth.ws_auth_timeout_secs", "must be 1-60");
-        check(
-            (1024..=16 * 1024 * 1024).contains(&self.websocket.max_message_bytes),
-            "websocket.max_message_bytes",
-            "must be 1024-16777216",
-        );
-        check((1..=120).contains(&self.websocket.send_timeout_secs), "websocket.send_timeout_secs", "must be 1-120");
         check(
             self.server.database_url.is_empty()
                 || self.server.database_url.starts_with("postgres://")
@@ -387,21 +338,7 @@ impl Config {
         );
         check((1000..=60_000).contains(&redis.lease_ms), "redis.lease_ms", "must be 1000-60000");
         check((100..=1_000_000).contains(&redis.max_pending), "redis.max_pending", "must be 100-1000000");
-        let sip = &self.sip;
-        check((1..=60).contains(&sip.queued_interval_secs), "sip.queued_interval_secs", "must be 1-60");
-        check((1..=86_400).contains(&sip.max_wait_secs), "sip.max_wait_secs", "must be 1-86400");
-        check((400..=699).contains(&sip.max_wait_code), "sip.max_wait_code", "must be a final failure code, 400-699");
-        check((1024..=1 << 20).contains(&sip.max_message_bytes), "sip.max_message_bytes", "must be 1024-1048576");
-        check((1..=3600).contains(&sip.tcp_idle_secs), "sip.tcp_idle_secs", "must be 1-3600");
-        check(sip.rate_per_source >= 1, "sip.rate_per_source", "must be at least 1");
-        for (i, net) in sip.trusted.iter().enumerate() {
-            check(
-                crate::sip::trust::Net::parse(net).is_some(),
-                &format!("sip.trusted[{i}]"),
-                "not an IP address or CIDR block",
-            );
-        }
-        for (number, queue) in &sip.numbers {
+        for (number, queue) in &self.sip.numbers {
             let number_ok =
                 !number.is_empty() && number.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.*#".contains(&b));
             check(number_ok, &format!("sip.numbers.{number}"), "a number is digits, letters and + - . * #");
@@ -453,6 +390,7 @@ impl Config {
         if let Err(checkpoints) = Checkpoints::parse(&self.missed_calls.checkpoints) {
             problems.extend(checkpoints);
         }
+        problems.extend(network::problems(&self.server, &self.websocket, &self.sip, &self.access));
         problems.extend(self.registrations.problems());
         problems.extend(self.cases.problems());
         problems.extend(self.cars.problems());

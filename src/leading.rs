@@ -3,7 +3,6 @@
 //! the snapshot of the recovered state a new leader writes to Redis.
 //! `server::run` calls these before it starts the hub.
 
-use std::future::IntoFuture;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -11,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::dispatch::Dispatcher;
+use crate::listen::http::HttpSettings;
 use crate::live::writer::Outbox;
 use crate::live::{Live, LiveOp, lease};
 use crate::relay;
@@ -26,6 +26,7 @@ pub async fn lead(
     config: &Config,
     store: &Store,
     http: TcpListener,
+    http_settings: HttpSettings,
     shutdown: &CancellationToken,
 ) -> Result<(Option<(Live, u64)>, TcpListener), ServerError> {
     let node = uuid::Uuid::now_v7().to_string();
@@ -49,7 +50,8 @@ pub async fn lead(
     } else {
         Live::connect(&config.redis.url, &config.redis.prefix, lease_time, &node, &advertise).await?
     };
-    let (epoch, http) = relay_until_leader(&live, http, shutdown).await?;
+    let origins = config.server.allowed_origins.clone().into();
+    let (epoch, http) = relay_until_leader(&live, http, http_settings, origins, shutdown).await?;
     let Some(epoch) = epoch else { return Ok((None, http)) };
     tracing::info!(node, epoch, "this node leads");
     let replayed = replay_journal(store, &live).await?;
@@ -64,6 +66,8 @@ pub async fn lead(
 async fn relay_until_leader(
     live: &Live,
     http: TcpListener,
+    settings: HttpSettings,
+    origins: std::sync::Arc<[String]>,
     shutdown: &CancellationToken,
 ) -> Result<(Option<u64>, TcpListener), ServerError> {
     if let Some(epoch) = live.take_lease(None).await? {
@@ -75,10 +79,10 @@ async fn relay_until_leader(
     let kept = http.into_std()?;
     let relaying = TcpListener::from_std(kept.try_clone()?)?;
     let won = CancellationToken::new();
-    let relay = axum::serve(relaying, relay::router(live.clone()))
-        .with_graceful_shutdown(won.clone().cancelled_owned())
-        .into_future();
-    let relay = tokio::spawn(relay);
+    let upstream_tls = settings.tls.as_ref().map(|t| t.pinned_connector());
+    let router = relay::router(live.clone(), upstream_tls, origins);
+    let stop = won.clone();
+    let relay = tokio::spawn(async move { crate::listen::http::serve(&relaying, router, settings, stop).await });
     let epoch = lease::acquire(live, shutdown).await;
     won.cancel();
     // Relayed connections to the old leader have closed with it.

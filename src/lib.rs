@@ -9,8 +9,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod account_watch;
 pub mod accounts;
 pub mod api;
+pub mod at_rest;
 pub mod auth;
 pub mod board;
 pub mod calendar;
@@ -28,6 +30,8 @@ pub mod followup;
 pub mod hub;
 pub mod inns;
 pub mod leading;
+pub mod limits;
+pub mod listen;
 pub mod live;
 pub mod metrics;
 pub mod pooling;

@@ -99,7 +99,30 @@ pub struct Metrics {
     wait: Histogram,
     /// SIP final responses sent, by code.
     sip_final: Mutex<BTreeMap<u16, u64>>,
+    /// SIP TCP and TLS connections the connector can answer on.
+    sip_stream_peers: AtomicI64,
+    /// Requests and socket messages refused for their rate, by what.
+    rate_limited: [AtomicU64; 3],
     redis: Histogram,
+}
+
+/// What a rate limit refused.
+#[derive(Clone, Copy, Debug)]
+pub enum Limited {
+    Login,
+    SocketMessage,
+    PasswordPool,
+}
+
+impl Limited {
+    const ALL: [Limited; 3] = [Limited::Login, Limited::SocketMessage, Limited::PasswordPool];
+    fn label(self) -> &'static str {
+        match self {
+            Limited::Login => "login",
+            Limited::SocketMessage => "socket_message",
+            Limited::PasswordPool => "password_pool",
+        }
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -116,6 +139,8 @@ impl Default for Metrics {
             offers: Default::default(),
             wait: Histogram::new(WAIT_BUCKETS),
             sip_final: Mutex::new(BTreeMap::new()),
+            sip_stream_peers: AtomicI64::new(0),
+            rate_limited: Default::default(),
             redis: Histogram::new(REDIS_BUCKETS),
         }
     }
@@ -158,6 +183,14 @@ impl Metrics {
         *self.sip_final.lock().expect("metrics lock").entry(code).or_default() += 1;
     }
 
+    pub fn sip_stream_peers(&self, n: usize) {
+        self.sip_stream_peers.store(n as i64, Ordering::Relaxed);
+    }
+
+    pub fn rate_limited(&self, what: Limited) {
+        self.rate_limited[what as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn redis_round_trip(&self, took: Duration) {
         self.redis.observe(took);
     }
@@ -185,6 +218,18 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE switchboard_sip_transactions_total counter");
         for (code, n) in self.sip_final.lock().expect("metrics lock").iter() {
             let _ = writeln!(out, "switchboard_sip_transactions_total{{code=\"{code}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP switchboard_sip_stream_peers SIP TCP and TLS connections open to the connector.");
+        let _ = writeln!(out, "# TYPE switchboard_sip_stream_peers gauge");
+        let _ = writeln!(out, "switchboard_sip_stream_peers {}", self.sip_stream_peers.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_rate_limited_total Refused for their rate: failed logins, socket messages, password checks."
+        );
+        let _ = writeln!(out, "# TYPE switchboard_rate_limited_total counter");
+        for what in Limited::ALL {
+            let n = self.rate_limited[what as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "switchboard_rate_limited_total{{what=\"{}\"}} {n}", what.label());
         }
         self.redis.render(&mut out, "switchboard_redis_seconds", "Round trips writing the live state to Redis.");
         out

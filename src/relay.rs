@@ -8,6 +8,8 @@
 //! Only HTTP and WebSocket bytes pass through here: the relay keeps no
 //! state of its own, so losing a relay loses nothing but its connections.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,11 +21,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message as UpMessage;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as UpCloseFrame;
 
 use crate::api::ApiError;
+use crate::listen::ClientAddr;
 use crate::live::Live;
 
 /// How long a relayed request waits to reach the leader.
@@ -32,17 +38,58 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 struct Relay {
     live: Live,
+    /// With TLS on the nodes' listeners: how to reach the leader's.
+    tls: Option<TlsConnector>,
+    /// The sockets' browser origins besides the relay's own (`server.allowed_origins`).
+    origins: Arc<[String]>,
 }
 
+/// The leading node's listener, over TLS when the nodes serve it.
+trait Upstream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Upstream for T {}
+
 /// The relay's routes: `/health` answered here, the sockets (`/ws`,
-/// `/ws/wallboard`) and everything else passed to the leader.
-pub fn router(live: Live) -> Router {
+/// `/ws/wallboard`) and everything else passed to the leader. The leader
+/// hears the client's address in `X-Forwarded-For`, which it believes of
+/// the nodes listed in its `server.trusted_proxies`.
+pub fn router(live: Live, tls: Option<TlsConnector>, origins: Arc<[String]>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ws", get(websocket))
         .route("/ws/wallboard", get(websocket))
         .fallback(forward)
-        .with_state(Relay { live })
+        .with_state(Relay { live, tls, origins })
+}
+
+/// A connection to the leader at `addr`.
+async fn connect(relay: &Relay, addr: &str) -> Option<Box<dyn Upstream>> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await.ok()?.ok()?;
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = &relay.tls else { return Some(Box::new(stream)) };
+    // The leader's certificate is checked against this node's own (they
+    // share the deployment's), so the name only fills the handshake.
+    let ip = addr.parse::<SocketAddr>().map(|a| a.ip()).unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+    let handshake = tls.connect(ServerName::IpAddress(ip.into()), stream);
+    match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+        Ok(Ok(stream)) => Some(Box::new(stream)),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, leader = addr, "TLS to the leading node failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Adds the client's address to `X-Forwarded-For`.
+fn forwarded_for(headers: &mut axum::http::HeaderMap, client: Option<ClientAddr>) {
+    let Some(ClientAddr(ip)) = client else { return };
+    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(before) => format!("{before}, {ip}"),
+        None => ip.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert("x-forwarded-for", v);
+    }
 }
 
 async fn leader(relay: &Relay) -> Result<String, Response> {
@@ -80,10 +127,9 @@ async fn forward(State(relay): State<Relay>, mut req: Request) -> Response {
         Ok(addr) => addr,
         Err(resp) => return resp,
     };
-    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
-        Ok(Ok(stream)) => stream,
-        _ => return no_leader(),
-    };
+    let Some(stream) = connect(&relay, &addr).await else { return no_leader() };
+    let client = req.extensions().get::<ClientAddr>().copied();
+    forwarded_for(req.headers_mut(), client);
     let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
         Ok(pair) => pair,
         Err(e) => {
@@ -104,21 +150,39 @@ async fn forward(State(relay): State<Relay>, mut req: Request) -> Response {
 }
 
 /// Joins an agent's WebSocket to one of its own to the leader's `/ws`.
-async fn websocket(State(relay): State<Relay>, uri: axum::http::Uri, ws: WebSocketUpgrade) -> Response {
+/// The browser's origin is checked here, where the browser connected.
+async fn websocket(
+    State(relay): State<Relay>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    client: Option<axum::Extension<ClientAddr>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Err(refused) = crate::ws::check_origin(&headers, &relay.origins) {
+        return refused.into_response();
+    }
     let addr = match leader(&relay).await {
         Ok(addr) => addr,
         Err(resp) => return resp,
     };
     let path = uri.path().to_owned();
-    ws.on_upgrade(move |socket| pipe(socket, addr, path))
+    let client = client.map(|c| c.0);
+    ws.on_upgrade(move |socket| pipe(socket, relay, addr, path, client))
 }
 
-async fn pipe(client: WebSocket, addr: String, path: String) {
-    let upstream =
-        tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(format!("ws://{addr}{path}")));
+async fn pipe(client: WebSocket, relay: Relay, addr: String, path: String, client_addr: Option<ClientAddr>) {
+    let upstream = async {
+        let stream = connect(&relay, &addr).await?;
+        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{addr}{path}"
+        ))
+        .ok()?;
+        forwarded_for(request.headers_mut(), client_addr);
+        tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::client_async(request, stream)).await.ok()?.ok()
+    };
     let (mut client_tx, mut client_rx) = client.split();
     let upstream = match upstream.await {
-        Ok(Ok((upstream, _))) => upstream,
+        Some((upstream, _)) => upstream,
         _ => {
             // 1013: try again later.
             let close = CloseFrame { code: 1013, reason: "no leading node reachable".into() };

@@ -1,26 +1,34 @@
 //! Wiring: store, recovery, hub, HTTP and WebSocket, and graceful shutdown.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::{self, Auth};
+use crate::account_watch::AccountWatch;
+use crate::api::ApiError;
+use crate::auth::limiter::{LimitRule, LoginLimits};
+use crate::auth::{Auth, passwords};
 use crate::board::Board;
 use crate::case_watch::CaseWatch;
 use crate::checkpoints::Runner;
 use crate::config::{Config, ConfigError};
 use crate::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
-use crate::domain::{AgentStatus, TaskKind, TaskStatus};
+use crate::domain::{AgentStatus, TaskKind, TaskStatus, UserId};
 use crate::floor::{self, FloorFeed};
 use crate::followup::Checkpoints;
 use crate::hub::{self, ConnId, Hub};
+use crate::limits::{KeyedBuckets, Rate};
+use crate::listen::http::HttpSettings;
+use crate::listen::tls::{Tls, TlsError};
+use crate::listen::{self, Gate};
 use crate::live::writer::LiveWriter;
 use crate::live::{LiveError, LiveHealth, lease};
 use crate::metrics::Metrics;
@@ -31,7 +39,7 @@ use crate::sip::transport;
 use crate::store::{CallWrite, MissedCall, Store, StoreError};
 use crate::travel_watch::TravelWatch;
 use crate::writer::Writer;
-use crate::{accounts, api, leading, web, ws};
+use crate::{accounts, api, at_rest, leading, web, ws};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -56,6 +64,10 @@ pub struct AppState {
     /// The live figures, followed by wallboards and `/metrics`.
     pub floor: Option<FloorFeed>,
     pub metrics: Arc<Metrics>,
+    /// Failed logins by client address and username.
+    pub login_limits: Arc<Mutex<LoginLimits>>,
+    /// Agents' own status changes, per agent (`websocket.status_changes_per_minute`).
+    pub status_limits: Arc<Mutex<KeyedBuckets<UserId>>>,
     conn_ids: Arc<AtomicU64>,
 }
 
@@ -73,18 +85,49 @@ impl AppState {
             store,
             hub,
             auth,
-            config: Arc::new(config),
             rules: Arc::new(rules),
             checkpoints: Arc::new(checkpoints),
             shutdown,
             sessions: TaskTracker::new(),
-            decoy_hash: auth::decoy_hash(),
+            decoy_hash: passwords::decoy_hash(),
             live: None,
             board: Board::default(),
             floor: None,
             metrics: Arc::default(),
+            login_limits: Arc::new(Mutex::new(LoginLimits::new(LimitRule {
+                allowed: config.auth.login_failures_per_minute,
+                window_ms: 60_000,
+                lockout_ms: config.auth.login_lockout_secs as i64 * 1000,
+                max_lockout_ms: config.auth.login_max_lockout_secs as i64 * 1000,
+                ..LimitRule::default()
+            }))),
+            status_limits: Arc::new(Mutex::new(KeyedBuckets::new(
+                Rate::per_minute(config.websocket.status_changes_per_minute),
+                100_000,
+            ))),
             conn_ids: Arc::new(AtomicU64::new(1)),
+            config: Arc::new(config),
         }
+    }
+
+    /// Applies account changes to this running server.
+    pub fn accounts(&self) -> AccountWatch {
+        AccountWatch {
+            store: self.store.clone(),
+            auth: self.auth.clone(),
+            hub: self.hub.clone(),
+            rules: self.rules.clone(),
+        }
+    }
+
+    /// An agent's own status change, within `websocket.status_changes_per_minute`.
+    pub fn status_change_allowed(&self, agent: UserId) -> Result<(), ApiError> {
+        let now = Timestamp::now().as_millisecond();
+        self.status_limits
+            .lock()
+            .expect("status limits lock")
+            .take(&agent, now)
+            .map_err(|wait| ApiError::rate_limited("too many status changes; wait a moment before the next", wait))
     }
 
     pub fn with_live(mut self, health: Option<Arc<LiveHealth>>) -> Self {
@@ -102,13 +145,24 @@ pub struct Listeners {
     pub http: TcpListener,
     /// The PBX connector's UDP and TCP sockets on one address; `None` runs without SIP.
     pub sip: Option<(UdpSocket, TcpListener)>,
+    /// SIP over TLS (`server.sip_tls`), with `[server.tls]`'s certificate.
+    pub sip_tls: Option<TcpListener>,
 }
 
 impl Listeners {
     pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
         let http = TcpListener::bind(config.server.http).await?;
         let sip = Some(bind_sip(config.server.sip).await?);
-        Ok(Listeners { http, sip })
+        let sip_tls = match config.server.sip_tls {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        Ok(Listeners { http, sip, sip_tls })
+    }
+
+    /// Only HTTP, on `http` (for tests and tools that need no SIP).
+    pub async fn http_only(http: SocketAddr) -> std::io::Result<Listeners> {
+        Ok(Listeners { http: TcpListener::bind(http).await?, sip: None, sip_tls: None })
     }
 
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
@@ -145,6 +199,10 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Live(#[from] LiveError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Secret(#[from] at_rest::SecretError),
     /// Another node took the lease while this one was cut off from Redis:
     /// this node stopped so that only one decides. Restarted, it serves
     /// again as a standby.
@@ -162,20 +220,24 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     let checkpoints = config.checkpoints()?;
     let store = Store::connect(&config.database_url()).await?;
     store.migrate().await?;
-    let secret = if config.auth.token_secret.is_empty() {
-        store.secret("token_signing").await?
-    } else {
-        config.auth.token_secret.clone()
-    };
+    let secret = at_rest::token_secret(&config)?;
     let auth = Arc::new(Auth::new(
         &secret,
         SignedDuration::from_secs(config.auth.token_ttl_secs as i64),
         SignedDuration::from_secs(config.auth.ws_ticket_ttl_secs as i64),
     ));
+    let tls = config.server.tls.enabled().then(|| Tls::load(&config.server.tls)).transpose()?;
+    let tls_stop = CancellationToken::new();
+    if let Some(tls) = &tls {
+        tokio::spawn(tls.clone().watch(tls_stop.clone()));
+    }
+    let _stop_tls_watch = tls_stop.drop_guard();
+    let http_settings = http_settings(&config, tls.clone());
     let leading = match config.redis.url.is_empty() {
         true => None,
         false => {
-            let (leading, http) = leading::lead(&config, &store, listeners.http, &shutdown).await?;
+            let (leading, http) =
+                leading::lead(&config, &store, listeners.http, http_settings.clone(), &shutdown).await?;
             listeners.http = http;
             match leading {
                 Some(leading) => Some(leading),
@@ -183,6 +245,7 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
             }
         }
     };
+    let accounts_from = AccountWatch::load(&store, &auth).await?;
     let dispatcher = recover(&store, &rules).await?;
     if store.user_count().await? == 0 {
         tracing::warn!(
@@ -237,7 +300,7 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     let sip_tasks = TaskTracker::new();
     if let Some((udp, tcp)) = listeners.sip {
         let settings = SipSettings::new(&config, &rules);
-        let (max, idle) = (settings.max_message_bytes, settings.tcp_idle);
+        let transport = transport::TransportSettings::new(&config);
         let udp = Arc::new(udp);
         tracing::info!(sip = %udp.local_addr()?, "SIP connector listening on UDP and TCP");
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
@@ -248,9 +311,15 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
             None => connector,
         };
         let connector = connector.with_metrics(metrics.clone());
-        let rate = config.sip.rate_per_source;
-        sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), max, rate, shutdown.clone()));
-        sip_tasks.spawn(transport::serve_tcp(tcp, inbound_tx, max, idle, shutdown.clone()));
+        sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), transport.clone(), shutdown.clone()));
+        if let (Some(listener), Some(tls)) = (listeners.sip_tls, &tls) {
+            tracing::info!(sips = %listener.local_addr()?, "SIP connector listening on TLS");
+            let acceptor = Some(tls.sip_acceptor());
+            let serving =
+                transport::serve_tcp(listener, acceptor, inbound_tx.clone(), transport.clone(), shutdown.clone());
+            sip_tasks.spawn(serving);
+        }
+        sip_tasks.spawn(transport::serve_tcp(tcp, None, inbound_tx, transport, shutdown.clone()));
         sip_tasks.spawn(connector.run(inputs, inbound_rx, calls_rx, shutdown.clone()));
     }
     sip_tasks.close();
@@ -294,15 +363,10 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     state.board = board;
     state.floor = Some(floor_feed);
     state.metrics = metrics;
-    let app = api::router()
-        .merge(web::router())
-        .route("/ws", get(ws::upgrade))
-        .route("/ws/wallboard", get(ws::upgrade_wallboard))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), api::refuse_changes_while_buffer_full))
-        .layer(axum::middleware::from_fn(api::in_request_span))
-        .with_state(state.clone());
-    tracing::info!(http = %http_addr, database = ?store.backend(), "switchboard is serving");
-    let served = axum::serve(listeners.http, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+    let account_watch = tokio::spawn(state.accounts().run(accounts_from, shutdown.clone()));
+    let app = app(&state);
+    tracing::info!(http = %http_addr, tls = tls.is_some(), database = ?store.backend(), "switchboard is serving");
+    listen::http::serve(&listeners.http, app, http_settings, shutdown.clone()).await;
     // Sessions watch the same token and close their sockets with 1001.
     shutdown.cancel();
     state.sessions.close();
@@ -319,6 +383,7 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
         ("reminding case owners", case_task),
         ("watching travel work", travel_task),
         ("the dispatch board", board_task),
+        ("following account changes", account_watch),
     ];
     for (what, task) in clock_loops {
         if tokio::time::timeout(grace, task).await.is_err() {
@@ -352,11 +417,52 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     }
     store.close().await;
     tracing::info!("switchboard stopped");
-    served?;
     if fenced.is_cancelled() {
         return Err(ServerError::Fenced);
     }
     Ok(())
+}
+
+/// Every route of the server with its layers: the security matrix first
+/// (`api::access`), then the Redis back-pressure, the security headers and
+/// the request's span.
+pub fn app(state: &AppState) -> Router {
+    api::router()
+        .merge(web::router())
+        .route("/ws", get(ws::upgrade))
+        .route("/ws/wallboard", get(ws::upgrade_wallboard))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), api::access::authorize))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::refuse_changes_while_buffer_full))
+        .layer(axum::middleware::from_fn(api::security_headers))
+        .layer(axum::middleware::from_fn(api::in_request_span))
+        .with_state(state.clone())
+}
+
+/// The HTTP listener's settings from `[server]`, capped below the
+/// process's file limit so that the store, Redis and the SIP sockets keep
+/// descriptors of their own when clients take every connection allowed.
+pub fn http_settings(config: &Config, tls: Option<Tls>) -> HttpSettings {
+    let server = &config.server;
+    let mut total = server.max_connections;
+    if let Some(files) = listen::open_files_limit() {
+        let room = (files as usize).saturating_sub(128).max(16);
+        if room < total {
+            tracing::warn!(
+                max_connections = total,
+                open_files = files,
+                "server.max_connections is above what the open-file limit leaves; serving {room} at most"
+            );
+            total = room;
+        }
+    }
+    let proxies: Vec<_> = server.trusted_proxies.iter().filter_map(|n| crate::sip::trust::Net::parse(n)).collect();
+    HttpSettings {
+        tls,
+        gate: Gate::new(total, server.max_connections_per_address, proxies.clone()),
+        proxies: proxies.into(),
+        header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(server.idle_timeout_secs),
+    }
 }
 
 /// Rebuilds the dispatcher from the store: agents with their break status,
@@ -367,7 +473,7 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
     let mut d = Dispatcher::new(rules.clone());
     let now = Timestamp::now();
     let mut effects = Vec::new();
-    for user in store.users().await?.into_iter().filter(|u| u.role.takes_work()) {
+    for user in store.users().await?.into_iter().filter(accounts::routable) {
         let _ = d.handle(now, Command::UpsertAgent(accounts::profile(rules, &user)), &mut effects);
         if let AgentStatus::Break(_) = user.status {
             let _ = d.handle(now, Command::SetStatus { agent: user.id, status: user.status.clone() }, &mut effects);

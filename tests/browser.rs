@@ -30,14 +30,14 @@ async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
     let base = format!("http://{}", server.addr);
     let admin = server.admin().await;
     server.add_agent(&admin, "li", &["callbacks"]).await;
-    let sup = json!({"username": "sup", "password": "supervisor-password", "role": "supervisor"});
+    let sup = json!({"username": "sun", "password": "supervisor-password", "role": "supervisor"});
     assert_eq!(admin.post("/api/v1/users", sup).await.0, 201);
     admin.put("/api/v1/customers/13800138000", json!({"name": "Wang Li", "notes": "prefers calls after 18:00"})).await;
 
     // The supervisor's wallboard: Chinese labels first, English at a click.
     let wall = driver.browser().await;
     wall.go(&format!("{base}/wallboard")).await;
-    wall.log_in("sup", "supervisor-password").await;
+    wall.log_in("sun", "supervisor-password").await;
     wall.wait_for("body[data-seq]", PAGE_LOAD).await;
     wall.wait_text("[data-t=handled_today]", "今日处理", LIVE).await;
     wall.screenshot("wallboard-zh").await;

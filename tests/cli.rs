@@ -1,6 +1,6 @@
 //! The `switchboard` binary as operators and scripts use it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,18 +11,8 @@ mod bin;
 use bin::binary;
 
 fn user_add(data: &std::path::Path, args: &[&str], password: &str) -> std::process::Output {
-    let mut child = binary()
-        .args(["user", "add"])
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    let args: Vec<&str> = ["add"].into_iter().chain(args.iter().copied()).collect();
+    bin::user_command(data, &args, password)
 }
 
 #[test]

@@ -49,6 +49,8 @@ async fn drop_off(dispatcher: &Http, passenger: &str, airport: &str, time: Times
     order
 }
 
+const BACK_OFFICE_TOKEN: &str = "inn-back-office-token-0123456789abcdefghij";
+
 #[tokio::test]
 async fn a_pool_from_proposal_to_completion_on_sqlite() {
     a_pool_from_proposal_to_completion(&TestDb::sqlite()).await;
@@ -255,14 +257,22 @@ async fn an_inn_booking_left_unprocessed_is_phoned_about_on_postgres() {
 }
 
 async fn an_inn_booking_left_unprocessed_is_phoned_about(db: &TestDb) {
-    let server = TestServer::start(db).await;
+    let mut config = TestServer::config(db);
+    config.access.back_office_tokens.insert("inn-back-office".into(), BACK_OFFICE_TOKEN.into());
+    let server = TestServer::start_with(config).await;
     let admin = server.admin().await;
     server.add_agent(&admin, "li", &["travel"]).await;
     let mut agent = server.console("li").await;
     let body = json!({"name": "西湖客栈", "front_desk_phone": "057188886666"});
     assert_eq!(admin.post("/api/v1/inns", body.clone()).await.0, 201);
     assert_eq!(admin.post("/api/v1/inns", body).await.1["error"]["code"], "conflict");
-    let back_office = server.login("li", "agent-password").await;
+    // The inn back office reports with its own token; an agent may not.
+    let back_office = server.client(Some(BACK_OFFICE_TOKEN.into()));
+    let li = server.login("li", "agent-password").await;
+    let booking = json!({"inn": "西湖客栈", "front_desk_phone": "057188886666", "guest": "陈先生",
+        "status": "unprocessed", "created_at": at(Timestamp::now() - SignedDuration::from_hours(1))});
+    assert_eq!(li.post("/api/v1/inn-orders", booking).await.0, 403, "an agent invents no bookings");
+    assert_eq!(li.get("/api/v1/inn-orders").await.0, 403, "nor lists them");
 
     // Unknown inn, bad status, future creation: 4xx, nothing stored.
     let report = |inn: &str, status: &str, created: Timestamp| {
@@ -320,5 +330,8 @@ async fn an_inn_booking_left_unprocessed_is_phoned_about(db: &TestDb) {
     assert_eq!((&stored["reminders"], &stored["task_status"]), (&json!(1), &json!("completed")), "{stored}");
     let (_, waiting) = back_office.get("/api/v1/inn-orders").await;
     assert_eq!(waiting.as_array().unwrap().len(), 1, "only the fresh booking still waits");
+    let fresh_path = format!("/api/v1/inn-orders/{}", id(&fresh));
+    assert_eq!(li.get(&fresh_path).await.0, 403, "not a booking li was given work on");
+    assert_eq!(li.patch(&fresh_path, json!({"status": "processed"})).await.0, 403);
     server.stop().await;
 }

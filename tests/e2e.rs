@@ -193,10 +193,11 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     assert_eq!((s, b["error"]["code"].as_str()), (403, Some("forbidden")));
     let (s, _) = li.get("/api/v1/agents").await;
     assert_eq!(s, 403);
-    let (s, b) =
-        admin.post("/api/v1/agents", json!({"username": "eve", "password": "12345678", "skills": ["nowhere"]})).await;
+    let (s, b) = admin
+        .post("/api/v1/agents", json!({"username": "eve", "password": "a fine password", "skills": ["nowhere"]}))
+        .await;
     assert_eq!(s, 422, "{b}");
-    let (s, _) = admin.post("/api/v1/agents", json!({"username": "li", "password": "12345678"})).await;
+    let (s, _) = admin.post("/api/v1/agents", json!({"username": "li", "password": "a fine password"})).await;
     assert_eq!(s, 409);
 
     // A WebSocket that never authenticates is closed.

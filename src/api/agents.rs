@@ -9,22 +9,11 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
-use crate::accounts::{self, AccountError, NewAccount};
+use crate::accounts::{self, NewAccount};
 use crate::dispatch::{AgentView, Command};
 use crate::domain::{AgentStatus, Role, TaskId, UserId};
 use crate::server::AppState;
-use crate::store::{AgentPatch, User};
-
-impl From<AccountError> for ApiError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::Invalid { .. } => ApiError::unprocessable("invalid_field", e.to_string()),
-            AccountError::Taken => ApiError::conflict("username_taken", "username is taken"),
-            AccountError::Store(s) => s.into(),
-            AccountError::Hashing => ApiError::internal(&e),
-        }
-    }
-}
+use crate::store::{User, UserPatch};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +43,7 @@ pub struct UpdateAgent {
     pub back_office_capacity: Option<u8>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+pub(super) fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -106,7 +95,7 @@ fn agent_info(user: User, live: Option<&AgentView>) -> AgentInfo {
     }
 }
 
-async fn create(state: &AppState, req: CreateUser, role: Role) -> Result<User, ApiError> {
+pub(super) async fn create(state: &AppState, req: CreateUser, role: Role) -> Result<User, ApiError> {
     let account = NewAccount {
         username: req.username,
         password: req.password,
@@ -120,25 +109,9 @@ async fn create(state: &AppState, req: CreateUser, role: Role) -> Result<User, A
     let user =
         accounts::create(&state.store, &state.rules, state.config.dispatch.default_back_office_capacity, account)
             .await?;
-    if user.role.takes_work() {
-        state.hub.command(Command::UpsertAgent(accounts::profile(&state.rules, &user))).await?;
-    }
+    state.accounts().apply(user.id).await.map_err(|e| ApiError::internal(&e))?;
     tracing::info!(user = %user.username, role = %user.role, "user created");
     Ok(user)
-}
-
-/// Create a user of any role (admin only).
-#[utoipa::path(post, path = "/api/v1/users", tag = "agents", request_body = CreateUser, security(("bearer" = [])),
-    responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn create_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(req): ApiJson<CreateUser>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
-    caller.require(&[Role::Admin])?;
-    let role = req.role.ok_or_else(|| ApiError::unprocessable("invalid_field", "role: required"))?;
-    Ok((StatusCode::CREATED, Json(create(&state, req, role).await?)))
 }
 
 /// Create an agent (admin only); the role defaults to `agent`.
@@ -147,10 +120,9 @@ pub async fn create_user(
         (status = 422, body = ErrorBody)))]
 pub async fn create_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Caller,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    caller.require(&[Role::Admin])?;
     let role = req.role.unwrap_or(Role::Agent);
     if !role.takes_work() {
         return Err(ApiError::unprocessable(
@@ -164,13 +136,12 @@ pub async fn create_agent(
 /// Every agent and dispatcher with live status.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents", security(("bearer" = [])),
     responses((status = 200, body = Vec<AgentInfo>), (status = 403, body = ErrorBody)))]
-pub async fn list_agents(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<AgentInfo>>, ApiError> {
-    caller.require(&[Role::Dispatcher, Role::Supervisor, Role::Admin])?;
+pub async fn list_agents(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<AgentInfo>>, ApiError> {
     let users = state.store.users().await?;
     let live = state.hub.query(|d, _| d.agents_view()).await?;
     let agents = users
         .into_iter()
-        .filter(|u| u.role.takes_work())
+        .filter(accounts::routable)
         .map(|u| {
             let view = live.iter().find(|v| v.id == u.id);
             agent_info(u, view)
@@ -187,15 +158,16 @@ pub async fn get_agent(
     caller: Caller,
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<AgentInfo>, ApiError> {
-    if caller.role() == Role::Agent {
+    if caller.role().takes_work() {
         caller.require_self_or_oversight(id)?;
     }
     agent_response(&state, id).await
 }
 
-/// The user `id` if it takes work (an agent or a dispatcher), else 404.
+/// The user `id` if it takes work (an agent or a dispatcher, not
+/// disabled), else 404.
 pub(super) async fn find_agent(state: &AppState, id: UserId) -> Result<User, ApiError> {
-    state.store.user(id).await?.filter(|u| u.role.takes_work()).ok_or_else(|| ApiError::not_found("agent"))
+    state.store.user(id).await?.filter(accounts::routable).ok_or_else(|| ApiError::not_found("agent"))
 }
 
 async fn agent_response(state: &AppState, id: UserId) -> Result<Json<AgentInfo>, ApiError> {
@@ -211,26 +183,21 @@ async fn agent_response(state: &AppState, id: UserId) -> Result<Json<AgentInfo>,
         (status = 422, body = ErrorBody)))]
 pub async fn update_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Caller,
     ApiPath(id): ApiPath<UserId>,
     ApiJson(req): ApiJson<UpdateAgent>,
 ) -> Result<Json<AgentInfo>, ApiError> {
-    caller.require(&[Role::Supervisor, Role::Admin])?;
-    let patch = AgentPatch {
+    let patch = UserPatch {
         display_name: req.display_name,
         sip_uri: req.sip_uri,
         skills: req.skills,
         voice_capacity: req.voice_capacity,
         back_office_capacity: req.back_office_capacity,
+        ..UserPatch::default()
     };
-    accounts::check_patch(&state.rules, &patch)?;
     let user = find_agent(&state, id).await?;
-    let user = state
-        .store
-        .update_agent(user.id, patch, Timestamp::now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    state.hub.command(Command::UpsertAgent(accounts::profile(&state.rules, &user))).await?;
+    accounts::update(&state.store, &state.rules, user.id, patch).await?;
+    state.accounts().apply(id).await.map_err(|e| ApiError::internal(&e))?;
     agent_response(&state, id).await
 }
 
@@ -246,9 +213,11 @@ pub async fn set_status(
     ApiJson(req): ApiJson<SetStatus>,
 ) -> Result<Json<AgentInfo>, ApiError> {
     caller.require_self_or_oversight(id)?;
+    find_agent(&state, id).await?;
     // An agent's own request waits for the end of a call; a supervisor's
     // applies at once, to free an agent stuck in a state.
     let cmd = if caller.id() == id {
+        state.status_change_allowed(id)?;
         Command::SetStatus { agent: id, status: req.status }
     } else {
         Command::ForceStatus { agent: id, status: req.status }

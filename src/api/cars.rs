@@ -16,13 +16,11 @@ use super::extract::{ApiJson, ApiPath, Caller, optional_text, text};
 use crate::board::{self, PoolProposalView};
 use crate::cars::{CarOrderError, OrderRequest};
 use crate::dispatch::Command;
-use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, Role, TaskKind};
+use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, TaskKind};
 use crate::server::AppState;
 use crate::store::{CarOrder, Driver, NewCarOrder, NewTaskRow};
 
 const MAX_TEXT: usize = 200;
-/// Who sees the dispatch board.
-pub(super) const DISPATCH: &[Role] = &[Role::Dispatcher, Role::Supervisor, Role::Admin];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -123,20 +121,26 @@ pub async fn create_car_order(
 /// Open orders, soonest service first.
 #[utoipa::path(get, path = "/api/v1/car-orders", tag = "cars", security(("bearer" = [])),
     responses((status = 200, body = Vec<CarOrder>), (status = 403, body = ErrorBody)))]
-pub async fn list_car_orders(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<CarOrder>>, ApiError> {
-    caller.require(DISPATCH)?;
+pub async fn list_car_orders(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<CarOrder>>, ApiError> {
     Ok(Json(state.store.car_orders(CarOrderStatus::Open).await?))
 }
 
-/// One order with every step of its history.
+/// One order with every step of its history (an agent: one they took, or
+/// whose task is offered to or held by them).
 #[utoipa::path(get, path = "/api/v1/car-orders/{id}", tag = "cars", security(("bearer" = [])),
     responses((status = 200, body = CarOrder), (status = 404, body = ErrorBody)))]
 pub async fn get_car_order(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<CarOrderId>,
 ) -> Result<Json<CarOrder>, ApiError> {
-    state.store.car_order(id).await?.map(Json).ok_or_else(|| ApiError::not_found("car order"))
+    let order = state.store.car_order(id).await?.ok_or_else(|| ApiError::not_found("car order"))?;
+    if caller.role() == crate::domain::Role::Agent {
+        let took_it = state.store.task(order.task_id).await?.is_some_and(|t| t.created_by == Some(caller.id()));
+        let tasks = [Some(order.task_id), order.insurance_task_id].into_iter().flatten().collect();
+        super::own::require(took_it || super::own::holds_any(&state, caller.id(), tasks).await?, "this order")?;
+    }
+    Ok(Json(order))
 }
 
 /// Pools proposed among the open drop-offs not yet in a trip, leaving
@@ -145,9 +149,8 @@ pub async fn get_car_order(
     responses((status = 200, body = Vec<PoolProposalView>), (status = 403, body = ErrorBody)))]
 pub async fn pool_proposals(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Caller,
 ) -> Result<Json<Vec<PoolProposalView>>, ApiError> {
-    caller.require(DISPATCH)?;
     let open = state.store.car_orders(CarOrderStatus::Open).await?;
     Ok(Json(board::pool_proposals(&state.store, &state.config.cars, &open).await?))
 }

@@ -18,6 +18,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to send as `Retry-After` (a 429 or 503).
+    pub retry_after: Option<u64>,
 }
 
 /// `{"error": {"code": "...", "message": "..."}}`
@@ -34,7 +36,16 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+    /// The same refusal under a more precise code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -45,8 +56,28 @@ impl ApiError {
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
+    /// Refused by the security matrix: the caller's role may not do this.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    /// The role may, but only on the caller's own work, and this is not.
+    pub fn not_your_work(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "not_your_work", message)
+    }
+    /// The token was logged out, or its account changed (role, password,
+    /// disabled, deleted): log in again.
+    pub fn session_ended(why: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "session_ended", format!("session ended: {why}"))
+    }
+    /// Too many attempts (failed logins, status changes) for now.
+    pub fn rate_limited(message: impl Into<String>, retry_after_ms: i64) -> Self {
+        let secs = (retry_after_ms.max(0) as u64).div_ceil(1000);
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_retry_after(secs)
+    }
+    /// Every worker for password checks is busy and so is their short queue.
+    pub fn busy() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the server is busy checking passwords; retry shortly")
+            .with_retry_after(1)
     }
     pub fn not_found(what: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
@@ -67,7 +98,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

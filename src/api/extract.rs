@@ -2,14 +2,13 @@
 //! authenticated caller.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use jiff::Timestamp;
 
+use super::access::Principal;
 use super::error::ApiError;
-use crate::auth::{AuthError, Claims};
+use crate::auth::Claims;
 use crate::domain::{Role, UserId};
-use crate::server::AppState;
+use crate::listen::ClientAddr;
 
 /// A required text field, trimmed: 1 to `max` characters, or 422 naming the field.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
@@ -70,7 +69,9 @@ where
     }
 }
 
-/// The caller, proven by `Authorization: Bearer <token>`.
+/// The user making the request, as the security matrix established
+/// ([`super::access::authorize`]); a route that admits machines only (a
+/// PBX, a back office) has no `Caller`.
 #[derive(Clone, Copy, Debug)]
 pub struct Caller(pub Claims);
 
@@ -81,48 +82,49 @@ impl Caller {
     pub fn role(&self) -> Role {
         self.0.role
     }
-    /// Refuses with 403 unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.0.role) {
-            Ok(())
-        } else {
-            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(ApiError::forbidden(format!("this needs the role {}", names.join(" or "))))
-        }
-    }
-    /// Refuses with 403 unless the caller is `user` or oversees others.
+    /// Refuses with 403 `not_your_work` unless the caller is `user` or oversees others.
     pub fn require_self_or_oversight(&self, user: UserId) -> Result<(), ApiError> {
         if self.0.user == user || self.0.role.oversees() {
             Ok(())
         } else {
-            Err(ApiError::forbidden("you may act only on your own work"))
+            Err(ApiError::not_your_work("you may act only on your own work"))
         }
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Caller::from_headers(&parts.headers, state)
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Principal>() {
+            Some(Principal::User(claims)) => Ok(Caller(*claims)),
+            Some(_) => Err(ApiError::forbidden("this needs a user's token")),
+            None => Err(ApiError::unauthorized("send Authorization: Bearer <token> from POST /api/v1/login")),
+        }
     }
 }
 
-impl Caller {
-    /// The user named by the request's bearer token.
-    pub fn from_headers(headers: &axum::http::HeaderMap, state: &AppState) -> Result<Caller, ApiError> {
-        let header = headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token> from POST /api/v1/login"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        match state.auth.verify_token(token.trim(), Timestamp::now()) {
-            Ok(claims) => Ok(Caller(claims)),
-            Err(AuthError::Expired) => Err(ApiError::unauthorized("token expired; log in again")),
-            Err(_) => Err(ApiError::unauthorized("invalid token")),
-        }
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))
+    }
+}
+
+/// The client's address (`crate::listen::ClientAddr`); unspecified when a
+/// request did not come through the server's listener (router tests).
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ClientAddr>().map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0);
+        Ok(ClientIp(ip))
     }
 }

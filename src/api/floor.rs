@@ -23,20 +23,32 @@ pub async fn list_queues(State(state): State<AppState>, _caller: Caller) -> Resu
     Ok(Json(state.hub.query(|d, now| d.queue_stats(now)).await?))
 }
 
+/// Agents and dispatchers see and change only the customer of work offered
+/// to or held by them (the screen-pop's record); supervisors and admins
+/// every customer.
+async fn require_customer_of_own_work(state: &AppState, caller: &Caller, phone: &Phone) -> Result<(), ApiError> {
+    if caller.role().oversees() {
+        return Ok(());
+    }
+    super::own::require(super::own::holds_customer(state, caller.id(), phone).await?, "this customer")
+}
+
 fn phone(raw: &str) -> Result<Phone, ApiError> {
     Phone::parse(raw).map_err(|e| ApiError::unprocessable("invalid_phone", e.to_string()))
 }
 
-/// A customer by phone number, with past calls and open complaint cases.
+/// A customer by phone number, with past calls and open complaint cases
+/// (agents and dispatchers: the customer of a task offered to or held by them).
 #[utoipa::path(get, path = "/api/v1/customers/{phone}", tag = "customers", params(("phone" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = CustomerProfile), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn get_customer(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<CustomerProfile>, ApiError> {
     let phone = phone(&raw)?;
+    require_customer_of_own_work(&state, &caller, &phone).await?;
     let profile = state.store.customer_profile(&phone).await?;
     if profile.customer.is_none() && profile.past_calls.is_empty() && profile.open_cases.is_empty() {
         return Err(ApiError::not_found("customer"));
@@ -57,11 +69,12 @@ pub struct PutCustomer {
     responses((status = 200, body = Customer), (status = 422, body = ErrorBody)))]
 pub async fn put_customer(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<PutCustomer>,
 ) -> Result<Json<Customer>, ApiError> {
     let phone = phone(&raw)?;
+    require_customer_of_own_work(&state, &caller, &phone).await?;
     if req.name.as_ref().is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
         return Err(ApiError::unprocessable("invalid_field", format!("name: at most {MAX_NAME_CHARS} characters")));
     }

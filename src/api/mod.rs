@@ -2,6 +2,7 @@
 //! Handlers convert wire types to domain types, call the store or the hub,
 //! and map every failure to [`ApiError`].
 
+pub mod access;
 pub mod agents;
 pub mod cars;
 pub mod cases;
@@ -13,6 +14,7 @@ pub mod floor;
 pub mod inns;
 pub mod missed;
 pub mod ops;
+pub mod own;
 pub mod registrations;
 pub mod reports;
 pub mod session;
@@ -21,6 +23,7 @@ pub mod tasks;
 #[cfg(test)]
 mod tests;
 pub mod trips;
+pub mod users;
 
 use axum::Json;
 use axum::Router;
@@ -39,9 +42,11 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 #[openapi(
     info(title = "Switchboard", description = "Real-time dispatch server for telephone customer-service centres"),
     paths(
-        session::login, session::ws_ticket, session::me,
+        session::login, session::logout, session::ws_ticket, session::me, session::change_password,
+        users::create_user, users::list_users, users::get_user, users::patch_user, users::reset_password,
+        users::delete_user,
         tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::cancel_task,
-        agents::create_user, agents::create_agent, agents::list_agents, agents::get_agent, agents::update_agent,
+        agents::create_agent, agents::list_agents, agents::get_agent, agents::update_agent,
         agents::set_status, shifts::put_schedule, shifts::get_schedule, shifts::handover,
         shifts::get_handover, shifts::delete_handover,
         floor::list_queues, floor::get_customer, floor::put_customer, ops::health, ops::figures, reports::report,
@@ -83,12 +88,16 @@ async fn no_route() -> ApiError {
 pub fn router() -> Router<AppState> {
     let v1 = Router::new()
         .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
         .route("/ws-ticket", post(session::ws_ticket))
         .route("/me", get(session::me))
+        .route("/me/password", put(session::change_password))
         .route("/tasks", post(tasks::create_task).get(tasks::list_tasks))
         .route("/tasks/{id}", get(tasks::get_task))
         .route("/tasks/{id}/cancel", post(tasks::cancel_task))
-        .route("/users", post(agents::create_user))
+        .route("/users", post(users::create_user).get(users::list_users))
+        .route("/users/{id}", get(users::get_user).patch(users::patch_user).delete(users::delete_user))
+        .route("/users/{id}/password", put(users::reset_password))
         .route("/agents", post(agents::create_agent).get(agents::list_agents))
         .route("/agents/{id}", get(agents::get_agent).patch(agents::update_agent))
         .route("/agents/{id}/status", put(agents::set_status))
@@ -145,6 +154,21 @@ pub async fn in_request_span(req: axum::extract::Request, next: axum::middleware
     use tracing::Instrument;
     let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path());
     next.run(req).instrument(span).await
+}
+
+/// Headers on every response: no content sniffing, no referrer sent
+/// elsewhere, no caching of API answers (they carry customers' data).
+pub async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let api = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let headers = resp.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if api && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
 }
 
 /// While Redis does not answer and the changes waiting for it fill the

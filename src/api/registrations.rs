@@ -10,11 +10,12 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Caller};
+use super::extract::{ApiJson, ApiPath};
 use super::tasks::live_view;
 use crate::dispatch::Command;
-use crate::domain::{Phone, Role, TaskId, TaskKind};
+use crate::domain::{Phone, TaskId, TaskKind};
 use crate::registrations::{self, CustomerKind, EventKind, Registration, RegistrationError};
 use crate::server::AppState;
 use crate::store::{NewRegistration, NewTaskRow, TaskRecord};
@@ -68,10 +69,10 @@ fn describe(body: &RegistrationBody, kind: TaskKind) -> String {
         (status = 422, body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Principal,
     ApiJson(body): ApiJson<RegistrationBody>,
 ) -> Result<(StatusCode, Json<Vec<TaskRecord>>), ApiError> {
-    caller.require(&[Role::Agent, Role::Supervisor, Role::Admin])?;
+    let by = who.user();
     if !(1..=100).contains(&body.event_id.chars().count()) {
         return Err(ApiError::unprocessable("invalid_field", "event_id: 1-100 characters"));
     }
@@ -112,7 +113,7 @@ pub async fn register(
         .map(|p| {
             let plan = state.rules.plan(p.kind, now, None, Some(p.deadline));
             let reason = Some(describe(&body, p.kind));
-            let row = NewTaskRow::planned(&state.rules, p.kind, &plan, phone.clone(), reason, now, Some(caller.id()));
+            let row = NewTaskRow::planned(&state.rules, p.kind, &plan, phone.clone(), reason, now, by);
             let row = NewTaskRow { not_before: p.not_before.filter(|t| *t > now), ..row };
             (row, plan)
         })
@@ -194,11 +195,11 @@ const MAX_ATTENDANCE: usize = 20_000;
         (status = 422, body = ErrorBody)))]
 pub async fn event_ended(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Principal,
     ApiPath(event_id): ApiPath<String>,
     ApiJson(body): ApiJson<EventEndedBody>,
 ) -> Result<(StatusCode, Json<EventEnded>), ApiError> {
-    caller.require(&[Role::Supervisor, Role::Admin])?;
+    let by = who.user();
     if !(1..=100).contains(&event_id.chars().count()) {
         return Err(ApiError::unprocessable("invalid_field", "the event id is 1-100 characters"));
     }
@@ -225,7 +226,7 @@ pub async fn event_ended(
                 _ => "registered, did not attend",
             };
             let reason = Some(format!("event {event_id} ended: {why}"));
-            let row = NewTaskRow::planned(&state.rules, kind, &plan, phone, reason, now, Some(caller.id()));
+            let row = NewTaskRow::planned(&state.rules, kind, &plan, phone, reason, now, by);
             (row, plan)
         })
         .collect();

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::dispatch::Command;
-use crate::domain::{Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
+use crate::domain::{Phone, TaskId, TaskKind, TaskStatus, UserId};
 use crate::server::AppState;
 use crate::store::{NewTaskRow, TaskFilter, TaskRecord};
 
@@ -63,6 +63,9 @@ pub async fn create_task(
         ));
     }
     let now = Timestamp::now();
+    if caller.role().takes_work() {
+        may_create(&state, &req, now)?;
+    }
     if req.deadline.is_some_and(|d| d <= now) {
         return Err(ApiError::unprocessable("deadline_in_past", "deadline must be in the future"));
     }
@@ -106,6 +109,29 @@ pub async fn create_task(
     Ok((StatusCode::CREATED, Json(live_view(&state, id).await?)))
 }
 
+/// What agents and dispatchers may create themselves (`[access]
+/// agent_task_kinds`): a listed kind, at its own priority, due no earlier
+/// than the kind's default deadline. The rest is made by the centre's
+/// rules or by supervisors.
+fn may_create(state: &AppState, req: &CreateTask, now: Timestamp) -> Result<(), ApiError> {
+    if !state.config.access.agent_task_kinds.contains(&req.kind) {
+        let kinds: Vec<&str> = state.config.access.agent_task_kinds.iter().map(|k| k.as_str()).collect();
+        let message = format!("agents may create only {} tasks", kinds.join(", "));
+        return Err(ApiError::not_your_work(message).with_code("kind_not_allowed"));
+    }
+    if req.priority.is_some() {
+        return Err(ApiError::not_your_work("only supervisors set a task's priority").with_code("priority_not_allowed"));
+    }
+    let default = state.rules.plan(req.kind, now, None, None).deadline;
+    if let (Some(asked), Some(default)) = (req.deadline, default)
+        && asked < default
+    {
+        return Err(ApiError::not_your_work(format!("the deadline may not be earlier than the kind's ({default})"))
+            .with_code("deadline_not_allowed"));
+    }
+    Ok(())
+}
+
 /// List tasks, newest first.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListTasks), security(("bearer" = [])),
     responses((status = 200, body = Vec<TaskRecord>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -114,7 +140,7 @@ pub async fn list_tasks(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListTasks>,
 ) -> Result<Json<Vec<TaskRecord>>, ApiError> {
-    let agent = if caller.role() == Role::Agent { Some(caller.id()) } else { q.agent };
+    let agent = if caller.role().takes_work() { Some(caller.id()) } else { q.agent };
     let filter = TaskFilter { status: q.status, kind: q.kind, agent, limit: q.limit.unwrap_or(100).clamp(1, 1000) };
     let mut tasks = state.store.tasks(&filter).await?;
     let now = Timestamp::now();
@@ -131,12 +157,12 @@ pub async fn get_task(
     ApiPath(id): ApiPath<TaskId>,
 ) -> Result<Json<TaskRecord>, ApiError> {
     let task = live_view(&state, id).await?;
-    if caller.role() == Role::Agent {
+    if caller.role().takes_work() {
         let involved = task.agent_id == Some(caller.id())
             || task.created_by == Some(caller.id())
             || task.attempts.iter().any(|a| a.agent_id == caller.id());
         if !involved {
-            return Err(ApiError::forbidden("agents see only tasks they were given or created"));
+            return Err(ApiError::not_your_work("agents see only tasks they were given or created"));
         }
     }
     Ok(Json(task))
@@ -152,7 +178,6 @@ pub async fn cancel_task(
     caller: Caller,
     ApiPath(id): ApiPath<TaskId>,
 ) -> Result<Json<TaskRecord>, ApiError> {
-    caller.require(&[Role::Dispatcher, Role::Supervisor, Role::Admin])?;
     let task = state.store.task(id).await?.ok_or_else(|| ApiError::not_found("task"))?;
     if task.status.is_terminal() {
         return Err(ApiError::conflict("task_closed", format!("the task is already {}", task.status)));

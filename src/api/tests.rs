@@ -28,7 +28,7 @@ async fn app(db: &TestDb) -> (Router, AppState) {
     let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
     let checkpoints = config.checkpoints().unwrap();
     let state = AppState::new(store, hub, auth.into(), config, rules, checkpoints, shutdown);
-    (router().with_state(state.clone()), state)
+    (crate::server::app(&state), state)
 }
 
 async fn call(app: &Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
@@ -86,7 +86,7 @@ async fn health_and_errors_have_the_documented_shape() {
     assert!(body["error"]["message"].is_string());
 
     // A supervisor's token, forged with the server's key: roles are enforced.
-    let (token, _) = state.auth.issue_token(UserId::new(), Role::Supervisor, Timestamp::now());
+    let (token, _) = state.auth.token_for_tests(UserId::new(), Role::Supervisor);
     let req =
         |uri: &str| Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
     let (status, body) = call(&app, req("/api/v1/queues")).await;
@@ -120,8 +120,8 @@ fn post_json(uri: &str, token: &str, body: serde_json::Value) -> Request<Body> {
 async fn missed_calls_are_reported_with_their_checkpoint() {
     let db = TestDb::sqlite();
     let (app, state) = app(&db).await;
-    let (admin, _) = state.auth.issue_token(UserId::new(), Role::Admin, Timestamp::now());
-    let (agent, _) = state.auth.issue_token(UserId::new(), Role::Agent, Timestamp::now());
+    let (admin, _) = state.auth.token_for_tests(UserId::new(), Role::Admin);
+    let (agent, _) = state.auth.token_for_tests(UserId::new(), Role::Agent);
     let report = |token: &str, body| post_json("/api/v1/missed-calls", token, body);
 
     // Reported late: released at the checkpoint its time names (Asia/Shanghai).
@@ -194,7 +194,7 @@ async fn missed_calls_are_reported_with_their_checkpoint() {
 async fn a_task_past_its_deadline_reads_as_overdue() {
     let db = TestDb::sqlite();
     let (app, state) = app(&db).await;
-    let (admin, _) = state.auth.issue_token(UserId::new(), Role::Admin, Timestamp::now());
+    let (admin, _) = state.auth.token_for_tests(UserId::new(), Role::Admin);
     let deadline = (Timestamp::now() + SignedDuration::from_millis(300)).to_string();
     let body =
         serde_json::json!({"kind": "new_signup_callback", "customer_phone": "13900000009", "deadline": deadline});
@@ -222,7 +222,7 @@ async fn a_task_past_its_deadline_reads_as_overdue() {
 async fn reports_refuse_agents_unknown_periods_and_dates_out_of_range() {
     let db = TestDb::sqlite();
     let (app, state) = app(&db).await;
-    let token = |role| state.auth.issue_token(UserId::new(), role, Timestamp::now()).0;
+    let token = |role| state.auth.token_for_tests(UserId::new(), role).0;
     let (sup, agent) = (token(Role::Supervisor), token(Role::Agent));
     let get = |uri: &str, token: &str| {
         Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()

@@ -6,9 +6,15 @@ use std::fmt::Write;
 
 use super::Report;
 
-/// One field, quoted when it needs to be.
+/// One field, quoted when it needs to be. A text that a spreadsheet would
+/// take for a formula (it begins with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return: a merchant named `=HYPERLINK(...)`, say) is given a
+/// leading `'` so that it shows as text (OWASP, CSV injection); numbers,
+/// negative ones included, stay numbers.
 fn field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v.to_owned() }
+    let formula = v.starts_with(['=', '+', '-', '@', '\t', '\r']) && v.parse::<f64>().is_err();
+    let v = if formula { format!("'{v}") } else { v.to_owned() };
+    if formula || v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v }
 }
 
 struct Rows(String);
@@ -108,5 +114,16 @@ mod tests {
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn formulas_come_out_as_text_and_numbers_as_numbers() {
+        assert_eq!(field("=HYPERLINK(\"http://evil\",\"x\")"), "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\"");
+        for bad in ["+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(field(bad).starts_with("\"'"), "{bad:?} -> {}", field(bad));
+        }
+        assert_eq!(field("-12.5"), "-12.5");
+        assert_eq!(field("Sunny Tiles, Ltd"), "\"Sunny Tiles, Ltd\"");
+        assert_eq!(field("Blue Lake"), "Blue Lake");
     }
 }

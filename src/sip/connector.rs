@@ -28,9 +28,9 @@ use tokio_util::sync::CancellationToken;
 use super::check::{Rejection, check_request};
 use super::message::{Message, Method, Request};
 use super::parse::{ParseError, salvage};
-use super::respond::{ALLOW, response};
+use super::respond::{ALLOW, response, short_response};
 use super::transaction::{Arrival, Peer, Send, Transactions, TxKey};
-use super::trust::{Net, RateLimiter};
+use super::trust::Net;
 use super::uri::{address_user, uri_user};
 use crate::config::{Config, UntrustedPolicy};
 use crate::dispatch::{Command, NewTask, QueueIdx, Rules};
@@ -53,9 +53,8 @@ pub struct SipSettings {
     max_wait_ms: i64,
     max_wait_code: u16,
     retry_after_secs: u64,
-    pub max_message_bytes: usize,
-    pub tcp_idle: Duration,
-    rate_per_source: u32,
+    /// The `Server` header; `None` sends none.
+    server_header: Option<String>,
 }
 
 impl SipSettings {
@@ -70,9 +69,8 @@ impl SipSettings {
             max_wait_ms: sip.max_wait_secs as i64 * 1000,
             max_wait_code: sip.max_wait_code,
             retry_after_secs: sip.retry_after_secs,
-            max_message_bytes: sip.max_message_bytes,
-            tcp_idle: Duration::from_secs(sip.tcp_idle_secs),
-            rate_per_source: sip.rate_per_source,
+            server_header: (!sip.server_header.is_empty())
+                .then(|| format!("{}/{}", sip.server_header, env!("CARGO_PKG_VERSION"))),
         }
     }
 }
@@ -90,6 +88,10 @@ pub enum Inbound {
         error: ParseError,
         peer: Peer,
         tcp: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    },
+    /// A stream connection closed: its way back is forgotten.
+    Closed {
+        addr: SocketAddr,
     },
 }
 
@@ -141,7 +143,6 @@ pub struct Connector {
     sip_tasks: std::collections::HashSet<TaskId>,
     /// Calls that ended before the dispatcher had their task.
     ended_before_added: std::collections::HashSet<TaskId>,
-    limiter: RateLimiter,
     internal_tx: mpsc::UnboundedSender<Internal>,
     writer: Writer,
     /// With Redis: whether new calls can be taken (`LiveHealth::accepting`).
@@ -166,7 +167,6 @@ impl Connector {
         udp: Option<Arc<UdpSocket>>,
     ) -> (Self, ConnectorInputs) {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
-        let limiter = RateLimiter::new(settings.rate_per_source);
         let connector = Connector {
             settings,
             rules,
@@ -179,7 +179,6 @@ impl Connector {
             redirected: HashMap::new(),
             sip_tasks: Default::default(),
             ended_before_added: Default::default(),
-            limiter,
             internal_tx,
             writer,
             live: None,
@@ -254,11 +253,28 @@ impl Connector {
         }
     }
 
-    /// Answers outside any transaction: refusals of bad or unwelcome requests.
+    /// Answers outside any transaction: refusals of bad requests.
     fn reply_stateless(&mut self, req: &Request, peer: Peer, code: u16, reason: &str) {
-        let bytes = response(req, code, reason, peer.addr, reason).to_bytes();
+        let mut resp = response(req, code, reason, peer.addr, reason);
+        self.sign(&mut resp);
         self.count_final(code);
-        self.send(Send { to: peer, bytes });
+        self.send(Send { to: peer, bytes: resp.to_bytes() });
+    }
+
+    /// Refuses an untrusted source in a few hundred bytes at most, never
+    /// echoing what it sent: a spoofed source address must not make this
+    /// server a reflector (the transports also limit how often).
+    fn refuse_untrusted(&mut self, req: &Request, peer: Peer) {
+        if let Some(resp) = short_response(req, 403, "Forbidden", peer.addr) {
+            self.count_final(403);
+            self.send(Send { to: peer, bytes: resp.to_bytes() });
+        }
+    }
+
+    fn sign(&self, resp: &mut super::message::Response) {
+        if let Some(server) = &self.settings.server_header {
+            resp.headers.push("Server".into(), server.clone());
+        }
     }
 
     fn respond(
@@ -271,12 +287,19 @@ impl Connector {
         extra: Vec<(&str, String)>,
     ) {
         let mut resp = response(req, code, reason, peer.addr, &format!("{key:?}"));
+        self.sign(&mut resp);
         for (name, value) in extra {
             resp.headers.push(name.to_owned(), value);
         }
         if let Some(send) = self.transactions.respond(now, key, code, resp.to_bytes()) {
             self.count_final(code);
             self.send(send);
+        }
+    }
+
+    fn count_stream_peers(&self) {
+        if let Some(m) = &self.metrics {
+            m.sip_stream_peers(self.tcp.len());
         }
     }
 
@@ -289,11 +312,15 @@ impl Connector {
     fn on_inbound(&mut self, inbound: Inbound) {
         let now = now_ms();
         match inbound {
+            Inbound::Closed { addr } => {
+                self.tcp.remove(&addr);
+                self.count_stream_peers();
+            }
             Inbound::Garbage { bytes, error, peer, tcp } => {
                 if let Some(conn) = tcp {
                     self.tcp.insert(peer.addr, conn);
                 }
-                if !self.trusted(&peer) || !self.limiter.allow(peer.addr.ip(), now) {
+                if !self.trusted(&peer) {
                     return;
                 }
                 if let Some(req) = salvage(&bytes) {
@@ -308,15 +335,14 @@ impl Connector {
                 let call_id = req.headers.get("Call-ID").unwrap_or_default().to_owned();
                 let span = tracing::debug_span!("sip", method = %req.method.as_str(), %call_id, from = %peer.addr);
                 let _in_span = span.enter();
-                if let Some(conn) = tcp {
-                    self.tcp.insert(peer.addr, conn);
-                }
-                if !self.limiter.allow(peer.addr.ip(), now) {
-                    return;
+                if let Some(conn) = tcp
+                    && self.tcp.insert(peer.addr, conn).is_none()
+                {
+                    self.count_stream_peers();
                 }
                 if !self.trusted(&peer) {
                     if self.settings.untrusted == UntrustedPolicy::Reject && req.method != Method::Ack {
-                        self.reply_stateless(&req, peer, 403, "Forbidden");
+                        self.refuse_untrusted(&req, peer);
                     }
                     return;
                 }

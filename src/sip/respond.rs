@@ -26,8 +26,25 @@ pub fn response(req: &Request, code: u16, reason: &str, source: SocketAddr, tag_
     let has_tag = to.split(';').skip(1).any(|p| p.trim().to_ascii_lowercase().starts_with("tag="));
     let to = if code > 100 && !has_tag { format!("{to};tag={}", tag(tag_seed)) } else { to.to_owned() };
     headers.push("To".into(), to);
-    headers.push("Server".into(), concat!("switchboard/", env!("CARGO_PKG_VERSION")).into());
     Response { code, reason: reason.to_owned(), headers, body: Vec::new() }
+}
+
+/// The most a refusal to an untrusted source may weigh, in bytes.
+pub const SHORT_RESPONSE_MAX: usize = 512;
+
+/// A response that carries only what a client needs to match it (the top
+/// Via, From, To, Call-ID, CSeq), or nothing when even that would exceed
+/// [`SHORT_RESPONSE_MAX`]: an answer to an unwelcome source is never larger
+/// than a few hundred bytes, however much it sent.
+pub fn short_response(req: &Request, code: u16, reason: &str, source: SocketAddr) -> Option<Response> {
+    let mut headers = Headers::default();
+    headers.push("Via".into(), mark_received(req.headers.get("Via")?, source));
+    for name in ["From", "Call-ID", "CSeq"] {
+        headers.push(name.into(), req.headers.get(name)?.to_owned());
+    }
+    headers.push("To".into(), req.headers.get("To")?.to_owned());
+    let resp = Response { code, reason: reason.to_owned(), headers, body: Vec::new() };
+    (resp.to_bytes().len() <= SHORT_RESPONSE_MAX).then_some(resp)
 }
 
 /// Adds `received` when the sent-by host is not the source address, and
@@ -89,5 +106,23 @@ mod tests {
         assert_eq!(again.headers.get("To"), Some(to), "one tag per transaction");
         let trying = response(&invite(), 100, "Trying", source, "k");
         assert_eq!(trying.headers.get("To"), Some("<sip:4000@pbx>"));
+    }
+
+    #[test]
+    fn a_short_response_carries_one_via_and_never_much() {
+        let source: SocketAddr = "192.0.2.7:5099".parse().unwrap();
+        let r = short_response(&invite(), 403, "Forbidden", source).unwrap();
+        assert_eq!(r.headers.all("Via").count(), 1, "only the top Via");
+        assert_eq!(r.headers.get("Call-ID"), Some("c1"));
+        assert!(r.to_bytes().len() <= SHORT_RESPONSE_MAX);
+        let padded = format!(
+            "OPTIONS sip:4000@pbx SIP/2.0\r\nVia: SIP/2.0/UDP pbx;branch=z9hG4bK{}\r\nFrom: <sip:a@b>;tag=1\r\n\
+             To: <sip:4000@pbx>\r\nCall-ID: c2\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            "x".repeat(2000)
+        );
+        let Message::Request(big) = parse(padded.as_bytes(), Transport::Datagram, 65536).unwrap().0 else {
+            unreachable!()
+        };
+        assert!(short_response(&big, 403, "Forbidden", source).is_none(), "too big to answer at all");
     }
 }

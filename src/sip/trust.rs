@@ -1,7 +1,6 @@
-//! Who may use the connector, and how fast: trusted networks and a token
-//! bucket per source address. Pure; time is an argument.
+//! Who may use the connector: trusted networks (the PBXes). Pure. How fast
+//! each source may send is `crate::limits`, applied by the transports.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// An IP address or a CIDR block.
@@ -40,42 +39,6 @@ impl Net {
     }
 }
 
-/// Requests per second per source address, with a one-second burst.
-pub struct RateLimiter {
-    per_sec: f64,
-    buckets: HashMap<IpAddr, (f64, i64)>,
-    last_sweep: i64,
-}
-
-impl RateLimiter {
-    pub fn new(per_sec: u32) -> Self {
-        RateLimiter { per_sec: per_sec as f64, buckets: HashMap::new(), last_sweep: 0 }
-    }
-
-    /// Takes a token for `ip` at `now_ms`; `false` means drop the request.
-    pub fn allow(&mut self, ip: IpAddr, now_ms: i64) -> bool {
-        if now_ms - self.last_sweep > 60_000 {
-            // Forget quiet sources so the table stays bounded.
-            self.buckets.retain(|_, (_, at)| now_ms - *at < 60_000);
-            self.last_sweep = now_ms;
-        }
-        let (tokens, at) = self.buckets.entry(ip).or_insert((self.per_sec, now_ms));
-        let refill = (now_ms - *at).max(0) as f64 / 1000.0 * self.per_sec;
-        *tokens = (*tokens + refill).min(self.per_sec);
-        *at = now_ms;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    pub fn sources(&self) -> usize {
-        self.buckets.len()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,18 +53,5 @@ mod tests {
         assert!(Net::parse("0.0.0.0/0").unwrap().contains("192.0.2.1".parse().unwrap()));
         assert!(Net::parse("10.0.0.0/33").is_none());
         assert!(Net::parse("pbx.example").is_none());
-    }
-
-    #[test]
-    fn a_flooding_source_is_limited_and_others_are_not() {
-        let mut r = RateLimiter::new(100);
-        let (flood, calm): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        let allowed = (0..1000).filter(|_| r.allow(flood, 0)).count();
-        assert_eq!(allowed, 100);
-        assert!(r.allow(calm, 0));
-        assert!(r.allow(flood, 10), "one token back after 10 ms at 100/s");
-        assert!(!r.allow(flood, 10));
-        r.allow(calm, 120_000);
-        assert_eq!(r.sources(), 1, "quiet sources are forgotten");
     }
 }

@@ -51,7 +51,7 @@ pub use self::registrations::NewRegistration;
 pub use self::shifts::ScheduleSpec;
 pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
 pub use self::trips::{DriverBooking, DriverCall, NewTrip, Trip, TripRefusal};
-pub use self::users::{AgentPatch, NewUser, User};
+pub use self::users::{AccountChange, NewUser, User, UserPatch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -144,10 +144,17 @@ impl Store {
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         if backend == Backend::Sqlite
             && let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
-            && let Some(dir) = Path::new(path).parent()
-            && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            // The folder 0700 and the file 0600 from the start: the database
+            // holds password hashes and every customer's history.
+            let io = |e| StoreError::Database(sqlx::Error::Io(e));
+            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                crate::at_rest::private_dir(dir).map_err(io)?;
+            }
+            match crate::at_rest::private_file(Path::new(path)) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(e)),
+                _ => {}
+            }
         }
         let max = if backend == Backend::Sqlite { 4 } else { 10 };
         let sqlite = backend == Backend::Sqlite;
@@ -168,6 +175,9 @@ impl Store {
                         // flush) run in the background, not inside a writer's commit:
                         // see `checkpoint_in_background`.
                         sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
+                        // A burst of writes may grow the log; once it has been
+                        // copied into the database the file is cut back to this.
+                        sqlx::query("PRAGMA journal_size_limit = 67108864").execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
@@ -237,7 +247,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 14] = [
+        let files: [(&str, &str, &str); 15] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -307,6 +317,11 @@ impl Store {
                 "inns",
                 include_str!("migrations/sqlite/0014_inns.sql"),
                 include_str!("migrations/postgres/0014_inns.sql"),
+            ),
+            (
+                "accounts",
+                include_str!("migrations/sqlite/0015_accounts.sql"),
+                include_str!("migrations/postgres/0015_accounts.sql"),
             ),
         ];
         let migrations = files

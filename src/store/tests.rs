@@ -71,7 +71,7 @@ async fn lifecycle(store: Store) {
     assert!(matches!(store.create_user(new_user("alice"), now()).await, Err(StoreError::Conflict("username"))));
     assert_eq!(store.user_by_name("alice").await.unwrap().unwrap(), alice);
     let patched = store
-        .update_agent(alice.id, AgentPatch { skills: Some(vec!["travel".into()]), ..Default::default() }, now())
+        .update_user(alice.id, UserPatch { skills: Some(vec!["travel".into()]), ..Default::default() }, now())
         .await
         .unwrap()
         .unwrap();
@@ -190,7 +190,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 14);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 15);
 }
 
 async fn checkpoint_runs(store: Store) {

@@ -17,13 +17,45 @@ use futures_util::future::ready;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tracing::Instrument;
 
+use crate::api::ApiError;
+use crate::limits::Rate;
 use crate::metrics::SessionKind;
 use crate::server::AppState;
 use session::{Frame, Out, SessionEnv};
 use wallboard::WallboardEnv;
 
+/// Refuses a browser page of another origin than this server's own (by
+/// the request's `Host`) or one of `allowed` (`server.allowed_origins`):
+/// cookies are not used, but a page elsewhere must still not open a
+/// console with a ticket it obtained. A client that sends no `Origin` (a
+/// native console, a test) is not a browser page and is admitted.
+pub fn check_origin(headers: &axum::http::HeaderMap, allowed: &[String]) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else { return Ok(()) };
+    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let own = origin.split_once("://").is_some_and(|(scheme, rest)| {
+        matches!(scheme, "http" | "https") && !host.is_empty() && rest.eq_ignore_ascii_case(host)
+    });
+    if own || allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        Ok(())
+    } else {
+        tracing::warn!(origin, "a WebSocket from another origin was refused");
+        Err(ApiError::forbidden("this origin may not open the server's sockets (server.allowed_origins)")
+            .with_code("origin_not_allowed"))
+    }
+}
+
+/// One socket's message rate (`websocket.messages_per_sec`, `message_burst`).
+fn message_rate(state: &AppState) -> Rate {
+    let ws = &state.config.websocket;
+    Rate::new(ws.messages_per_sec as f64, ws.message_burst as f64)
+}
+
 /// Upgrades to a WebSocket and runs an agent session on it.
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(State(state): State<AppState>, headers: axum::http::HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if let Err(refused) = check_origin(&headers, &state.config.server.allowed_origins) {
+        return refused.into_response();
+    }
     let limit = state.config.websocket.max_message_bytes;
     transport(ws, limit).on_upgrade(move |socket| {
         let (incoming, outgoing) = frames(socket);
@@ -37,6 +69,9 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
             shutdown: state.shutdown.clone(),
             conn: state.next_conn_id(),
             board: state.board.subscribe(),
+            messages: message_rate(&state),
+            status_limits: state.status_limits.clone(),
+            metrics: state.metrics.clone(),
         };
         let span = tracing::info_span!("console", conn = env.conn, agent = tracing::field::Empty);
         serve(&state, SessionKind::Agent, span, session::run(incoming, outgoing, env))
@@ -44,7 +79,14 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
 }
 
 /// `GET /ws/wallboard`: the live figures for supervisors.
-pub async fn upgrade_wallboard(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade_wallboard(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Err(refused) = check_origin(&headers, &state.config.server.allowed_origins) {
+        return refused.into_response();
+    }
     let limit = state.config.websocket.max_message_bytes;
     let feed = match crate::api::ops::feed(&state) {
         Ok(feed) => feed,
@@ -59,6 +101,9 @@ pub async fn upgrade_wallboard(State(state): State<AppState>, ws: WebSocketUpgra
             send_timeout: Duration::from_secs(state.config.websocket.send_timeout_secs),
             shutdown: state.shutdown.clone(),
             feed,
+            messages: message_rate(&state),
+            max_per_user: state.config.websocket.max_wallboards_per_user,
+            metrics: state.metrics.clone(),
         };
         let span = tracing::info_span!("wallboard", conn = state.next_conn_id(), user = tracing::field::Empty);
         serve(&state, SessionKind::Wallboard, span, wallboard::run(incoming, outgoing, env))

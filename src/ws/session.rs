@@ -11,11 +11,12 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{ClientMsg, Incoming, Outgoing, ServerMsg};
-use crate::auth::{Auth, Claims};
+use crate::auth::{Auth, AuthError, Claims, SocketGuard, SocketKind};
 use crate::board::DispatchBoard;
 use crate::dispatch::{Command, DispatchError};
 use crate::domain::{Role, TaskId, UserId};
 use crate::hub::{ConnId, Hub, HubError, Push};
+use crate::limits::{Bucket, KeyedBuckets, Rate};
 use crate::store::Store;
 
 /// A frame from the client, already stripped of transport details.
@@ -42,7 +43,14 @@ pub mod close {
     pub const REPLACED: u16 = 4000;
     /// A wallboard that could not keep up with the figures.
     pub const TOO_SLOW: u16 = 4001;
+    /// The token the socket was opened with stopped counting: logged out,
+    /// the account disabled or deleted, its role or password changed.
+    pub const SESSION_ENDED: u16 = 4003;
 }
+
+/// Consoles one user may have open at once (a newer one replaces the
+/// older in the dispatcher; this only bounds the sockets).
+pub const MAX_CONSOLES_PER_USER: usize = 8;
 
 const MAX_SUMMARY_CHARS: usize = 4000;
 
@@ -58,6 +66,51 @@ pub struct SessionEnv {
     pub conn: ConnId,
     /// The dispatch board, followed by dispatchers' sessions only.
     pub board: BoardFeed,
+    /// How fast the console may send.
+    pub messages: Rate,
+    /// Agents' own status changes, per agent, shared with REST.
+    pub status_limits: Arc<std::sync::Mutex<KeyedBuckets<UserId>>>,
+    /// Counts messages refused for their rate.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// A socket's messages against its rate. Past the rate a message is
+/// refused; a client that sends as many again as its burst while refused
+/// is not a console that slipped but a flood, and is closed.
+pub(super) struct Flood {
+    rate: Rate,
+    bucket: Bucket,
+    refused_in_a_row: u32,
+}
+
+pub(super) enum Verdict {
+    Take,
+    Refuse,
+    Close,
+}
+
+impl Flood {
+    pub(super) fn new(rate: Rate) -> Flood {
+        Flood { rate, bucket: Bucket::full(rate, now_ms()), refused_in_a_row: 0 }
+    }
+
+    pub(super) fn check(&mut self) -> Verdict {
+        if self.bucket.take(self.rate, now_ms()) {
+            self.refused_in_a_row = 0;
+            return Verdict::Take;
+        }
+        self.refused_in_a_row += 1;
+        if self.refused_in_a_row as f64 > self.rate.burst { Verdict::Close } else { Verdict::Refuse }
+    }
+}
+
+fn now_ms() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+/// The error a refused message gets.
+pub(super) fn rate_limited() -> ServerMsg {
+    ServerMsg::error("rate_limited", "too many messages; slow down (websocket.messages_per_sec)", None)
 }
 
 /// The published dispatch board (`crate::board`).
@@ -130,6 +183,10 @@ where
     let Some(claims) = authenticate(&mut incoming, &mut out, &env.auth, limits, &TAKES_WORK).await else {
         return;
     };
+    let Some(guard) = env.auth.open_socket(claims, SocketKind::Console, MAX_CONSOLES_PER_USER) else {
+        out.send(&ServerMsg::error("too_many_sockets", "too many consoles open for this user", None)).await;
+        return out.close(close::POLICY, "too many consoles").await;
+    };
     let agent = claims.user;
     tracing::Span::current().record("agent", tracing::field::display(agent));
     let user = match env.store.user(agent).await {
@@ -161,7 +218,8 @@ where
             None => true,
         };
     if greeted {
-        serve(&mut incoming, &mut out, &mut pushes, &mut board, &env, agent).await;
+        serve(&mut incoming, &mut out, &mut pushes, &mut board, &env, (agent, &guard)).await;
+        drain(&mut incoming).await;
     }
     env.hub.detach(agent, env.conn).await;
     tracing::info!(agent = %user.username, conn = env.conn, "agent disconnected");
@@ -173,14 +231,16 @@ async fn serve<I, O>(
     pushes: &mut mpsc::UnboundedReceiver<Push>,
     board: &mut Option<BoardFeed>,
     env: &SessionEnv,
-    agent: UserId,
+    (agent, guard): (UserId, &SocketGuard),
 ) where
     I: Stream<Item = Frame> + Unpin,
     O: Sink<Out> + Unpin,
 {
+    let mut flood = Flood::new(env.messages);
     loop {
         tokio::select! {
             _ = env.shutdown.cancelled() => return out.close(close::GOING_AWAY, "server shutting down").await,
+            why = guard.ended() => return end_session(out, why.as_str()).await,
             push = pushes.recv() => {
                 let Some(push) = push else { return };
                 if !feed_push(out, push, env).await || !feed_pending(out, pushes, env).await || !out.flush().await {
@@ -208,7 +268,18 @@ async fn serve<I, O>(
                     Some(Frame::Text(t)) if t.len() > env.max_message_bytes => {
                         return out.close(close::TOO_BIG, "message too big").await;
                     }
-                    Some(Frame::Text(t)) => handle(&t, env, agent).await,
+                    Some(Frame::Text(t)) => match flood.check() {
+                        Verdict::Take => handle(&t, env, agent).await,
+                        Verdict::Refuse => {
+                            env.metrics.rate_limited(crate::metrics::Limited::SocketMessage);
+                            rate_limited()
+                        }
+                        Verdict::Close => {
+                            tracing::warn!(%agent, "a console kept sending past its rate; closed");
+                            let _ = out.send(&rate_limited()).await;
+                            return out.close(close::POLICY, "rate limit").await;
+                        }
+                    },
                 };
                 // What the command caused goes out before its acknowledgement.
                 if !feed_pending(out, pushes, env).await || !out.feed(&reply).await || !out.flush().await {
@@ -217,6 +288,27 @@ async fn serve<I, O>(
             }
         }
     }
+}
+
+/// After the server closed the socket: reads what the client had already
+/// sent, for a moment, until its answering close. Dropping a socket with
+/// unread bytes resets the connection, and the client would never see the
+/// close code that says why.
+pub(super) async fn drain<I: Stream<Item = Frame> + Unpin>(incoming: &mut I) {
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        while let Some(frame) = incoming.next().await {
+            if frame == Frame::Close {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Tells the client why its token stopped counting, then closes (4003).
+pub(super) async fn end_session<O: Sink<Out> + Unpin>(out: &mut Writer<O>, why: &str) {
+    out.send(&ServerMsg::error("session_ended", format!("session ended: {why}"), None)).await;
+    out.close(close::SESSION_ENDED, "session ended").await;
 }
 
 /// Resolves when a followed board changes (false when its publisher is
@@ -292,19 +384,23 @@ where
     let claims = match frame {
         Frame::Text(t) if t.len() <= max_message_bytes => match serde_json::from_str::<Incoming>(&t) {
             Ok(Incoming { msg: ClientMsg::Auth { ticket }, .. }) => auth.redeem_ticket(&ticket, Timestamp::now()),
-            _ => None,
+            _ => Err(AuthError::Malformed),
         },
-        _ => None,
+        _ => Err(AuthError::Malformed),
     };
     match claims {
-        Some(c) if (admission.admits)(c.role) => Some(c),
-        Some(c) => {
+        Ok(c) if (admission.admits)(c.role) => Some(c),
+        Err(AuthError::Ended(why)) => {
+            end_session(out, why.as_str()).await;
+            None
+        }
+        Ok(c) => {
             let msg = format!("the role {} does not {} over this socket", c.role, admission.purpose);
             out.send(&ServerMsg::error(admission.refusal, msg, None)).await;
             out.close(close::POLICY, "role not admitted").await;
             None
         }
-        None => {
+        Err(_) => {
             let msg = "the first message must be {\"type\":\"auth\",\"ticket\":...} with a ticket from POST /api/v1/ws-ticket";
             out.send(&ServerMsg::error("auth_required", msg, None)).await;
             out.close(close::POLICY, "authentication failed").await;
@@ -338,7 +434,15 @@ async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
         ClientMsg::Summary { task_id, summary } => {
             return write_summary(env, agent, task_id, &summary, reference).await;
         }
-        ClientMsg::SetStatus { status } => Command::SetStatus { agent, status },
+        ClientMsg::SetStatus { status } => {
+            let limited = env.status_limits.lock().expect("status limits lock").take(&agent, now_ms());
+            if limited.is_err() {
+                let message =
+                    "too many status changes; wait a moment before the next (websocket.status_changes_per_minute)";
+                return ServerMsg::error("rate_limited", message, reference);
+            }
+            Command::SetStatus { agent, status }
+        }
         ClientMsg::Release { task_id, note } => Command::Release { agent, task: task_id, note },
     };
     match env.hub.command(cmd).await {

@@ -17,8 +17,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{ClientMsg, Incoming, ServerMsg};
-use super::session::{Admission, Frame, Out, Writer, authenticate, close};
-use crate::auth::Auth;
+use super::session::{Admission, Flood, Frame, Out, Verdict, Writer, authenticate, close, drain, rate_limited};
+use crate::auth::{Auth, SocketKind};
 use crate::domain::Role;
 use crate::floor::FloorFeed;
 
@@ -30,6 +30,12 @@ pub struct WallboardEnv {
     pub send_timeout: Duration,
     pub shutdown: CancellationToken,
     pub feed: FloorFeed,
+    /// How fast the screen may send (it sends only pings).
+    pub messages: crate::limits::Rate,
+    /// Wallboards one user may have open at once.
+    pub max_per_user: usize,
+    /// Counts messages refused for their rate.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 const OVERSIGHT: Admission =
@@ -47,6 +53,12 @@ where
         return;
     };
     tracing::Span::current().record("user", tracing::field::display(claims.user));
+    let Some(guard) = env.auth.open_socket(claims, SocketKind::Wallboard, env.max_per_user) else {
+        let message = format!("at most {} wallboards per user are open at once", env.max_per_user);
+        out.send(&ServerMsg::error("too_many_sockets", message, None)).await;
+        return out.close(close::POLICY, "too many wallboards").await;
+    };
+    let mut flood = Flood::new(env.messages);
     let mut sink = out.into_sink();
     let (latest, mut patches) = env.feed.subscribe();
     let mut sent = latest.seq;
@@ -58,6 +70,13 @@ where
         tokio::select! {
             _ = env.shutdown.cancelled() => {
                 say_goodbye(&mut sink, close::GOING_AWAY, "server shutting down", env.send_timeout).await;
+                break;
+            }
+            why = guard.ended() => {
+                let text = serde_json::to_string(&ServerMsg::error("session_ended", format!("session ended: {}", why.as_str()), None))
+                    .expect("protocol messages serialise");
+                let _ = send(&mut sink, text, env.send_timeout).await;
+                say_goodbye(&mut sink, close::SESSION_ENDED, "session ended", env.send_timeout).await;
                 break;
             }
             patch = patches.recv() => match patch {
@@ -81,8 +100,22 @@ where
                 }
             },
             frame = incoming.next() => {
+                let verdict = match frame {
+                    Some(Frame::Text(_) | Frame::Binary) => flood.check(),
+                    _ => Verdict::Take,
+                };
                 let reply = match frame {
                     None | Some(Frame::Close) => break,
+                    Some(_) if matches!(verdict, Verdict::Close) => {
+                        let text = serde_json::to_string(&rate_limited()).expect("protocol messages serialise");
+                        let _ = send(&mut sink, text, env.send_timeout).await;
+                        say_goodbye(&mut sink, close::POLICY, "rate limit", env.send_timeout).await;
+                        break;
+                    }
+                    Some(_) if matches!(verdict, Verdict::Refuse) => {
+                        env.metrics.rate_limited(crate::metrics::Limited::SocketMessage);
+                        rate_limited()
+                    }
                     Some(Frame::Text(t)) if t.len() <= env.max_message_bytes => match serde_json::from_str::<Incoming>(&t) {
                         Ok(Incoming { msg: ClientMsg::Ping, .. }) => ServerMsg::Pong,
                         _ => ServerMsg::error("bad_message", "a wallboard sends only {\"type\":\"ping\"}", None),
@@ -96,6 +129,7 @@ where
             }
         }
     }
+    drain(&mut incoming).await;
     tracing::info!(user = %claims.user, "wallboard disconnected");
 }
 

@@ -15,6 +15,22 @@ pub fn binary() -> Command {
     cmd
 }
 
+/// `switchboard user ARGS --data-dir DATA` with `stdin` as its standard input.
+pub fn user_command(data: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = binary()
+        .arg("user")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Creates the `admin` user with `password`; `store` selects the database
 /// (`--data-dir DIR` or `--database-url URL`).
 pub fn add_admin(store: &[&str], password: &str) {
@@ -34,6 +50,10 @@ pub fn add_admin(store: &[&str], password: &str) {
 pub struct Server(Child);
 
 impl Server {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// SIGKILL: no graceful anything.
     pub fn kill(&mut self) {
         let _ = self.0.kill();
@@ -60,7 +80,26 @@ pub fn serve_or_relay(args: &[&str], env: &[(&str, &str)]) -> (Server, SocketAdd
 }
 
 fn start(args: &[&str], env: &[(&str, &str)], ready: &[&str]) -> (Server, SocketAddr) {
-    let mut child = binary()
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.env_remove("RUST_LOG").env_remove("DATABASE_URL").env_remove("REDIS_URL");
+    let (server, http, _) = start_command(cmd, args, env, ready);
+    (server, http)
+}
+
+/// Like [`serve`], with the binary run by `cmd` (a wrapper such as
+/// `prlimit -- switchboard`); also returns the SIP address.
+pub fn serve_command(cmd: Command, args: &[&str], env: &[(&str, &str)]) -> (Server, SocketAddr, SocketAddr) {
+    let (server, http, sip) = start_command(cmd, args, env, &["switchboard is serving"]);
+    (server, http, sip.expect("the SIP connector's address in the log"))
+}
+
+fn start_command(
+    mut cmd: Command,
+    args: &[&str],
+    env: &[(&str, &str)],
+    ready: &[&str],
+) -> (Server, SocketAddr, Option<SocketAddr>) {
+    let mut child = cmd
         .args(["serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0"])
         .args(args)
         .envs(env.iter().copied())
@@ -68,8 +107,12 @@ fn start(args: &[&str], env: &[(&str, &str)], ready: &[&str]) -> (Server, Socket
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut sip = None;
     let addr = loop {
         let line = lines.next().expect("the server exited early").unwrap();
+        if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("sip=")) {
+            sip = addr.parse().ok();
+        }
         if ready.iter().any(|r| line.contains(r)) {
             let http = line.split_whitespace().find_map(|w| w.strip_prefix("http=")).expect("http= in the line");
             break http.parse().unwrap();
@@ -77,5 +120,5 @@ fn start(args: &[&str], env: &[(&str, &str)], ready: &[&str]) -> (Server, Socket
     };
     // Keep draining its log so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (Server(child), addr)
+    (Server(child), addr, sip)
 }

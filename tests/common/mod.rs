@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod sipp;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,11 +20,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-pub const ADMIN_PASSWORD: &str = "admin-password";
+pub const ADMIN_PASSWORD: &str = "a long test password";
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub sip_addr: SocketAddr,
+    /// The SIP TLS listener, when `server.sip_tls` is set.
+    pub sip_tls_addr: Option<SocketAddr>,
     pub config: Config,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<Result<(), switchboard::ServerError>>>,
@@ -35,6 +38,8 @@ impl TestServer {
         config.server.database_url = db.url.clone();
         config.server.http = "127.0.0.1:0".parse().unwrap();
         config.server.sip = "127.0.0.1:0".parse().unwrap();
+        // The token-signing secret's file goes with the server's own data.
+        config.server.data_dir = switchboard::testing::temp_dir("server");
         config.auth.ws_auth_timeout_secs = 1;
         config
     }
@@ -62,12 +67,18 @@ impl TestServer {
         }
         store.close().await;
         let sip = switchboard::server::bind_sip(config.server.sip).await.unwrap();
-        let listeners = Listeners { http: TcpListener::bind(config.server.http).await.unwrap(), sip: Some(sip) };
+        let sip_tls = match config.server.sip_tls {
+            Some(addr) => Some(TcpListener::bind(addr).await.unwrap()),
+            None => None,
+        };
+        let http = TcpListener::bind(config.server.http).await.unwrap();
+        let listeners = Listeners { http, sip: Some(sip), sip_tls };
         let addr = listeners.http_addr().unwrap();
         let sip_addr = listeners.sip_addr().unwrap();
+        let sip_tls_addr = listeners.sip_tls.as_ref().map(|l| l.local_addr().unwrap());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(switchboard::run(config.clone(), listeners, shutdown.clone()));
-        TestServer { addr, sip_addr, config, shutdown, task: Some(task) }
+        TestServer { addr, sip_addr, sip_tls_addr, config, shutdown, task: Some(task) }
     }
 
     /// Graceful shutdown; waits until the server has written everything.
@@ -222,6 +233,29 @@ impl Http {
     }
 }
 
+/// One request written out by hand (any headers), on a connection of its
+/// own: the status, the head as text (lower case) and the body as JSON.
+pub async fn raw_request(addr: SocketAddr, request: &str) -> (u16, String, Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(10), read_response(&mut stream)).await.unwrap().unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), serde_json::from_str(body).unwrap_or(Value::String(body.into())))
+}
+
+/// A JSON request with `extra` header lines (each ending in `\r\n`).
+pub fn json_request(method: &str, path: &str, token: Option<&str>, extra: &str, body: &Value) -> String {
+    let body = if body.is_null() { String::new() } else { body.to_string() };
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}{extra}\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// One HTTP/1.1 response: up to its `Content-Length` when it gives one
 /// (some servers keep the connection open despite `Connection: close`),
 /// else to the end of the stream.
@@ -270,6 +304,24 @@ impl Console {
         let (ws, _) =
             tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws"), Some(config), false).await.unwrap();
         Console { ws, http: None, last_seq: 0 }
+    }
+
+    /// Opens `/ws` or `/ws/wallboard` with extra handshake headers (an
+    /// `Origin`, say); the server's refusal comes back as the status.
+    pub async fn open_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Console, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Console { ws, http: None, last_seq: 0 }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     pub async fn auth(&mut self, http: &Http) {

@@ -248,6 +248,12 @@ impl Dispatcher {
         self.agent_index.get(&id).map(|&a| self.snapshot(a))
     }
 
+    /// The cards of the tasks offered to or held by an agent now.
+    pub fn agent_cards(&self, id: UserId) -> Vec<Arc<TaskCard>> {
+        let Some(&a) = self.agent_index.get(&id) else { return Vec::new() };
+        self.agents[a as usize].tasks.iter().map(|&slot| self.task(slot).card.clone()).collect()
+    }
+
     pub fn live_task(&self, id: TaskId) -> Option<LiveTask> {
         let task = self.task(*self.task_index.get(&id)?);
         let (status, agent) = match task.state {

@@ -34,7 +34,7 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
     let user = accounts::create(&store, &rules, 2, account).await.unwrap();
     hub.command(Command::UpsertAgent(accounts::profile(&rules, &user))).await.unwrap();
     let auth = Arc::new(Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30)));
-    let (ticket, _) = auth.issue_ticket(user.id, Role::Agent, Timestamp::now());
+    let ticket = auth.ticket_for_tests(user.id, Role::Agent);
     let hello = Frame::Text(serde_json::json!({"type": "auth", "ticket": ticket}).to_string());
     // The console sends its ticket, takes the hello, then reads nothing more.
     let incoming = Box::pin(stream::iter([hello]).chain(stream::pending()));
@@ -54,6 +54,9 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
         shutdown: shutdown.clone(),
         conn: 1,
         board: watch::channel(None).1,
+        messages: Rate::new(20.0, 40.0),
+        status_limits: Arc::new(std::sync::Mutex::new(KeyedBuckets::new(Rate::per_minute(12), 100))),
+        metrics: Arc::default(),
     };
     let session = tokio::spawn(run(incoming, outgoing, env));
     let connected = || async { hub.query(|d, _| d.agents_view()[0].connected).await.unwrap() };

@@ -53,11 +53,14 @@ impl Floor {
             send_timeout,
             shutdown: self.stop.clone(),
             feed: self.feed.clone(),
+            messages: crate::limits::Rate::new(20.0, 40.0),
+            max_per_user: 4,
+            metrics: Arc::default(),
         }
     }
 
     fn hello(&self, role: Role) -> Frame {
-        let (ticket, _) = self.auth.issue_ticket(UserId::new(), role, Timestamp::now());
+        let ticket = self.auth.ticket_for_tests(UserId::new(), role);
         Frame::Text(serde_json::json!({"type": "auth", "ticket": ticket}).to_string())
     }
 
