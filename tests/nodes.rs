@@ -53,7 +53,11 @@ async fn two_nodes_share_the_floor_and_the_survivor_serves_a_killed_leaders_task
     let Some(db) = TestDb::postgres().await else { return };
     bin::add_admin(&["--database-url", &db.url], PASSWORD);
     let lease = LEASE_MS.to_string();
+    // The nodes share one signing secret, as docs/security.md asks.
+    let secret = switchboard::testing::temp_dir("nodes").join("token_secret");
+    let secret = secret.to_str().unwrap();
     let env = [
+        ("SWITCHBOARD_AUTH__TOKEN_SECRET_FILE", secret),
         ("SWITCHBOARD_REDIS__PREFIX", redis.prefix.as_str()),
         ("SWITCHBOARD_REDIS__LEASE_MS", lease.as_str()),
         ("SWITCHBOARD_DISPATCH__OFFER_TIMEOUT_SECS", "2"),

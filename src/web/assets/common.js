@@ -116,7 +116,20 @@ const SB = (() => {
     return r.user;
   }
 
-  function logout() {
+  // Ends the token on the server too (so its sockets close everywhere),
+  // then forgets it here.
+  async function logout() {
+    if (session()) {
+      try {
+        await api("POST", "/api/v1/logout");
+      } catch (e) {
+        // Already ended, or the server is away: forgetting it is enough.
+      }
+    }
+    forget();
+  }
+
+  function forget() {
     sessionStorage.removeItem("sb.session");
     location.reload();
   }
@@ -134,7 +147,7 @@ const SB = (() => {
       try {
         ticket = (await api("POST", "/api/v1/ws-ticket")).ticket;
       } catch (e) {
-        if (e.status === 401) return logout();
+        if (e.status === 401) return forget();
         return retry();
       }
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -147,6 +160,8 @@ const SB = (() => {
       };
       ws.onclose = (ev) => {
         ws = null;
+        // 4003: the session ended (logged out, the account changed): log in again.
+        if (ev.code === 4003) return forget();
         if (ev.code === 1008) {
           stopped = true;
           handlers.state("disconnected");
