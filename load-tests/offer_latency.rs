@@ -31,6 +31,10 @@ async fn main() {
     let db = TestDb::sqlite();
     let mut config = TestServer::config(&db);
     config.dispatch.wrap_up_secs = 0;
+    // The simulated agents accept and complete each offer at once, far
+    // faster than a person: a socket's message rate is set to let them.
+    config.websocket.messages_per_sec = 1000;
+    config.websocket.message_burst = 2000;
     let server = TestServer::start_with(config).await;
     let admin = server.admin().await;
 

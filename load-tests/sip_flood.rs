@@ -108,6 +108,10 @@ async fn main() {
     // The PBX (SIPp) and one rate-limited flooder are trusted; the rest are not.
     config.sip.trusted = vec!["127.0.0.1/32".into(), "127.0.0.2/32".into()];
     config.sip.rate_per_source = 2_000;
+    // The simulated agents accept and complete each offer at once, far
+    // faster than a person: a socket's message rate is set to let them.
+    config.websocket.messages_per_sec = 1000;
+    config.websocket.message_burst = 2000;
     let server = TestServer::start_with(config).await;
     let admin = server.admin().await;
     let offered = Arc::new(AtomicU64::new(0));

@@ -48,6 +48,10 @@ async fn main() {
     // per-source limit, and every datagram dropped there comes back as
     // retransmissions. A PBX this busy is given a limit to match.
     config.sip.rate_per_source = 100_000;
+    // The simulated agents accept and complete each offer at once, far
+    // faster than a person: a socket's message rate is set to let them.
+    config.websocket.messages_per_sec = 1000;
+    config.websocket.message_burst = 2000;
     let server = TestServer::start_with(config).await;
     let admin = server.admin().await;
 
