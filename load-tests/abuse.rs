@@ -28,22 +28,21 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::child::{rss_kib, serve_until_stdin_closes, spawn_self};
 use common::{Console, Http, json_request, raw_request};
 use futures_util::{SinkExt, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
+use switchboard::Config;
 use switchboard::auth::Auth;
 use switchboard::domain::{Role, UserId};
 use switchboard::store::{NewUser, Store};
 use switchboard::testing::TestDb;
-use switchboard::{Config, Listeners};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -61,27 +60,6 @@ fn config(database_url: &str) -> Config {
     // Attack 6 keeps 100,000 tickets out at once: none may expire meanwhile.
     config.auth.ws_ticket_ttl_secs = 600;
     config
-}
-
-/// The child: the server alone, until its standard input closes.
-async fn serve(database_url: String) {
-    let config = config(&database_url);
-    let listeners = Listeners::bind(&config).await.unwrap();
-    println!("listening {} {}", listeners.http_addr().unwrap(), listeners.sip_addr().unwrap());
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let stop = shutdown.clone();
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
-        stop.cancel();
-    });
-    switchboard::run(config, listeners, shutdown).await.unwrap();
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -254,7 +232,7 @@ fn wal_bytes(db: &TestDb) -> u64 {
 #[tokio::main]
 async fn main() {
     if let Ok(url) = std::env::var("ABUSE_SERVER") {
-        return serve(url).await;
+        return serve_until_stdin_closes(config(&url), true).await;
     }
     let secs: u64 = std::env::args().nth(1).map_or(10, |a| a.parse().expect("seconds"));
     let db = TestDb::sqlite();
@@ -281,17 +259,8 @@ async fn main() {
     }
     store.close().await;
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .env("ABUSE_SERVER", &db.url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let mut words = line.trim().strip_prefix("listening ").expect("the child's addresses").split(' ');
-    let addr: SocketAddr = words.next().unwrap().parse().unwrap();
-    let sip: SocketAddr = words.next().unwrap().parse().unwrap();
+    let (mut child, addr, sip) = spawn_self("ABUSE_SERVER", &db.url);
+    let sip = sip.expect("the child's SIP address");
     let pid = child.id();
     let auth = Auth::new(SECRET, SignedDuration::from_hours(2), SignedDuration::from_secs(30));
     let token = |user: UserId, role| auth.issue_token(user, role, Timestamp::now()).0;

@@ -22,20 +22,19 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Http;
+use common::child::{rss_kib, serve_until_stdin_closes, spawn_self};
 use futures_util::{SinkExt, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
+use switchboard::Config;
 use switchboard::auth::Auth;
 use switchboard::domain::{Role, UserId};
 use switchboard::store::{NewUser, Store};
 use switchboard::testing::TestDb;
-use switchboard::{Config, Listeners};
 use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "wallboard-load-test-secret-0123456789";
@@ -50,27 +49,6 @@ fn config(database_url: &str) -> Config {
     // One supervisor watches every screen here.
     config.websocket.max_wallboards_per_user = 1000;
     config
-}
-
-/// The child: the server alone, until its standard input closes.
-async fn serve(database_url: String) {
-    let config = config(&database_url);
-    let listeners = Listeners::http_only(config.server.http).await.unwrap();
-    println!("listening {}", listeners.http_addr().unwrap());
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let stop = shutdown.clone();
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
-        stop.cancel();
-    });
-    switchboard::run(config, listeners, shutdown).await.unwrap();
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -102,7 +80,7 @@ async fn next_json(ws: &mut Ws) -> Value {
 #[tokio::main]
 async fn main() {
     if let Ok(url) = std::env::var("WALLBOARD_LOAD_SERVER") {
-        return serve(url).await;
+        return serve_until_stdin_closes(config(&url), false).await;
     }
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
     let wallboards = args.first().copied().unwrap_or(500);
@@ -135,15 +113,7 @@ async fn main() {
     }
     store.close().await;
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .env("WALLBOARD_LOAD_SERVER", &db.url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening ").expect("the child's address").parse().unwrap();
+    let (mut child, addr, _) = spawn_self("WALLBOARD_LOAD_SERVER", &db.url);
     let pid = child.id();
     let auth = Auth::new(SECRET, SignedDuration::from_hours(2), SignedDuration::from_secs(30));
     let http = |user: UserId, role| Http { addr, token: Some(auth.issue_token(user, role, Timestamp::now()).0) };

@@ -151,10 +151,10 @@ pub struct Listeners {
 
 impl Listeners {
     pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
-        let http = TcpListener::bind(config.server.http).await?;
+        let http = listen::bind_tcp(config.server.http)?;
         let sip = Some(bind_sip(config.server.sip).await?);
         let sip_tls = match config.server.sip_tls {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
+            Some(addr) => Some(listen::bind_tcp(addr)?),
             None => None,
         };
         Ok(Listeners { http, sip, sip_tls })
@@ -180,7 +180,7 @@ pub async fn bind_sip(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListen
     let mut last = None;
     for _ in 0..20 {
         let udp = UdpSocket::bind(addr).await?;
-        match TcpListener::bind(udp.local_addr()?).await {
+        match listen::bind_tcp(udp.local_addr()?) {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(e) if addr.port() == 0 => last = Some(e),
             Err(e) => return Err(e),

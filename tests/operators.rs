@@ -154,7 +154,11 @@ fn cpu_secs(pid: u32) -> f64 {
 #[tokio::test]
 async fn out_of_file_descriptors_the_server_waits_instead_of_spinning() {
     if std::process::Command::new("prlimit").arg("--version").output().is_err() {
-        return eprintln!("SKIPPED: prlimit (util-linux) not found");
+        return switchboard::testing::require_service(
+            "prlimit",
+            "PATH",
+            "util-linux runs the server with few descriptors",
+        );
     }
     let data = temp_dir("operators");
     let dir = data.to_str().unwrap();

@@ -119,7 +119,7 @@ pub const MATRIX: &[Route] = &[
     route("PUT", "/api/v1/users/{id}/password", ADMIN, "a reset: ends the user's tokens and sockets"),
     route("POST", "/api/v1/agents", ADMIN, ""),
     route("GET", "/api/v1/agents", TRAVEL, ""),
-    route("GET", "/api/v1/agents/{id}", OWN_WORK, "own: the caller"),
+    route("GET", "/api/v1/agents/{id}", users(Own, Yes, Yes, Yes), "own: the caller"),
     route("PATCH", "/api/v1/agents/{id}", OVERSIGHT, ""),
     route("PUT", "/api/v1/agents/{id}/status", OWN_WORK, "own: the caller"),
     route("PUT", "/api/v1/agents/{id}/schedule", OVERSIGHT, ""),

@@ -158,7 +158,8 @@ pub async fn get_agent(
     caller: Caller,
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<AgentInfo>, ApiError> {
-    if caller.role().takes_work() {
+    // Dispatchers see every agent, as on the list; agents only themselves.
+    if caller.role() == Role::Agent {
         caller.require_self_or_oversight(id)?;
     }
     agent_response(&state, id).await

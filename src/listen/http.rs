@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::tls::Tls;
-use super::{ClientAddr, Gate, accept_backoff, client_ip};
+use super::{ClientAddr, Gate, accept, client_ip};
 use crate::sip::trust::Net;
 
 /// What the loop needs to know; cheap to clone.
@@ -52,30 +52,7 @@ pub struct HttpSettings {
 /// and returns once every connection it served has closed.
 pub async fn serve(listener: &TcpListener, app: Router, settings: HttpSettings, stop: CancellationToken) {
     let connections = TaskTracker::new();
-    let mut failures = 0;
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => {
-                    failures = 0;
-                    accepted
-                }
-                Err(e) => {
-                    if let Some(wait) = accept_backoff(&e, failures) {
-                        if failures == 0 {
-                            tracing::warn!(error = %e, open = settings.gate.open(), "HTTP accept failed: out of file descriptors; backing off");
-                        }
-                        failures += 1;
-                        tokio::select! {
-                            _ = stop.cancelled() => break,
-                            _ = tokio::time::sleep(wait) => {}
-                        }
-                    }
-                    continue;
-                }
-            },
-        };
+    while let Some((stream, peer)) = accept(listener, &stop, "HTTP").await {
         let Some(pass) = settings.gate.admit(peer.ip()) else {
             connections.spawn(refuse(stream));
             continue;

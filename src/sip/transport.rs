@@ -33,7 +33,7 @@ use super::transaction::Peer;
 use super::trust::Net;
 use crate::config::{Config, UntrustedPolicy};
 use crate::limits::{KeyedBuckets, Rate};
-use crate::listen::{Gate, accept_backoff};
+use crate::listen::{Gate, accept};
 
 /// Sources kept in a rate table at most (each about 40 bytes).
 const TRUSTED_SOURCES: usize = 4096;
@@ -141,32 +141,7 @@ pub async fn serve_tcp(
     shutdown: CancellationToken,
 ) {
     let tracker = TaskTracker::new();
-    let mut failures = 0;
-    loop {
-        let (stream, from) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok(r) => {
-                    failures = 0;
-                    r
-                }
-                Err(e) => {
-                    if let Some(wait) = accept_backoff(&e, failures) {
-                        if failures == 0 {
-                            tracing::warn!(error = %e, "SIP accept failed: out of file descriptors; backing off");
-                        }
-                        failures += 1;
-                        tokio::select! {
-                            _ = shutdown.cancelled() => break,
-                            _ = tokio::time::sleep(wait) => {}
-                        }
-                    } else {
-                        tracing::debug!(error = %e, "SIP TCP accept failed");
-                    }
-                    continue;
-                }
-            },
-        };
+    while let Some((stream, from)) = accept(&listener, &shutdown, "SIP").await {
         let untrusted_dropped = !settings.is_trusted(from.ip()) && settings.untrusted == UntrustedPolicy::Drop;
         let Some(pass) = settings.gate.admit(from.ip()).filter(|_| !untrusted_dropped) else {
             continue; // closed at once: over the caps, or nobody to answer

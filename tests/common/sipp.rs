@@ -19,7 +19,15 @@ fn installed() -> bool {
 }
 
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    // Free for TCP too: Kamailio listens on both, and the kernel hands out
+    // UDP and TCP ports independently (a TCP connection may hold the number).
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A SIPp process playing one scenario, started but not yet awaited.
