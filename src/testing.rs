@@ -61,6 +61,8 @@ impl TestDb {
         Some(TestDb { url, cleanup: Cleanup::Schema { admin_url, schema } })
     }
 
+    /// Connects and migrates. Keep the `TestDb` bound to a name while the
+    /// store is used: dropping it deletes the database.
     pub async fn store(&self) -> Store {
         let store = Store::connect(&self.url).await.expect("connect test database");
         store.migrate().await.expect("migrate test database");

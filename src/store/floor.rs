@@ -96,7 +96,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_task_created_scheduled_enters_the_floor_when_released() {
-        let store = TestDb::sqlite().store().await;
+        // Bound to a name: a temporary would drop (and delete) the database
+        // at the end of this statement, under the pool's later connections.
+        let db = TestDb::sqlite();
+        let store = db.store().await;
         let mut t = new_task("13800138000", TaskKind::NewSignupCallback);
         let release = t.created_at + SignedDuration::from_mins(30);
         t.not_before = Some(release);
