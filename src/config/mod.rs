@@ -1,0 +1,514 @@
+//! Configuration: built-in defaults, then a TOML file, then environment
+//! variables (`SWITCHBOARD_SECTION__KEY`), then command-line flags. The
+//! defaults equal the operating manual; `config/switchboard.toml` documents
+//! every key. Validation names the key and the problem.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Channel, TaskKind};
+use crate::rules::calendar::{Calendar, CalendarSettings};
+use crate::rules::cases::CaseRules;
+use crate::rules::dispatch::{KindRule, MAX_QUEUES, Rules};
+use crate::rules::figures::FigureRules;
+use crate::rules::followup::Checkpoints;
+use crate::rules::registrations::RegistrationRules;
+use crate::rules::shifts::ShiftSettings;
+use crate::rules::travel::cars::CarRules;
+use crate::rules::travel::inns::InnRules;
+
+mod network;
+pub use network::{AccessConfig, ServerConfig, SipConfig, TlsConfig, UntrustedPolicy, WebSocketConfig};
+
+/// The configuration file used when `--config` is not given and it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "config/switchboard.toml";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub dispatch: DispatchConfig,
+    pub websocket: WebSocketConfig,
+    pub sip: SipConfig,
+    pub cti: CtiConfig,
+    /// Machines' tokens besides the PBX's, and what agents may create.
+    pub access: AccessConfig,
+    /// Time zone, working days and hours: the clock the rules run on.
+    pub calendar: CalendarSettings,
+    pub missed_calls: MissedCallsConfig,
+    /// Callbacks for customers who registered for an event.
+    pub registrations: RegistrationRules,
+    /// Named shifts and the wind-down before a shift's end.
+    pub shifts: ShiftSettings,
+    /// Complaint cases: deadlines and reminders.
+    pub cases: CaseRules,
+    /// Private-car orders: confirmation deadlines and pooling.
+    pub cars: CarRules,
+    pub inns: InnRules,
+    /// The floor's live figures: the service level threshold, targets.
+    pub figures: FigureRules,
+    /// The live state in Redis; without a URL the server runs alone on its store.
+    pub redis: RedisConfig,
+    /// Queue names. An agent serves the queues named in its skills.
+    pub queues: Vec<String>,
+    /// Per task kind: priority, queue, channel, default deadline.
+    pub kinds: BTreeMap<String, KindConfig>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub token_ttl_secs: u64,
+    /// Secret that signs tokens; empty: read from `token_secret_file`.
+    pub token_secret: String,
+    /// File holding the secret (created, mode 0600, when missing). Empty:
+    /// `token_secret` in `server.data_dir`. Several nodes share one file's
+    /// contents.
+    pub token_secret_file: PathBuf,
+    pub ws_ticket_ttl_secs: u64,
+    pub ws_auth_timeout_secs: u64,
+    /// Failed logins a client address or a username may have a minute...
+    pub login_failures_per_minute: u32,
+    /// ...before further attempts are refused (429) for this long, doubling
+    /// with each lockout that follows up to `login_max_lockout_secs`.
+    pub login_lockout_secs: u64,
+    pub login_max_lockout_secs: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchConfig {
+    pub offer_timeout_secs: u64,
+    pub max_missed_offers: u32,
+    pub wrap_up_secs: u64,
+    pub reconnect_grace_secs: u64,
+    pub pass_over_cooldown_secs: u64,
+    pub default_back_office_capacity: u8,
+    /// Seconds between an unanswered call (no answer, busy) and the next attempt.
+    pub retry_gap_secs: u64,
+}
+
+/// Redis as the live store (`docs/redis.md`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Empty: no Redis, the node runs alone. Otherwise `redis://[:PASSWORD@]HOST[:PORT][/DB]`
+    /// or `rediss://` for TLS; with `cluster`, one or more such URLs of
+    /// Cluster nodes, separated by commas.
+    pub url: String,
+    /// `url` names the nodes of a Redis Cluster.
+    pub cluster: bool,
+    /// Every key starts with `{prefix}:`; the braces make it a Cluster hash
+    /// tag, so all of one centre's keys share a slot and its scripts may
+    /// touch several of them.
+    pub prefix: String,
+    /// How long the leading node's lease lasts without renewal: the most a
+    /// dead node's work waits before another node takes it over.
+    pub lease_ms: u64,
+    /// Changes held in memory while Redis does not answer; past this, new
+    /// work is refused with 503 (SIP: 503 with Retry-After).
+    pub max_pending: usize,
+}
+
+/// Call-state events from PBXes (`POST /api/v1/cti/events`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CtiConfig {
+    /// PBX name to the bearer token it sends (at least 32 characters each).
+    pub tokens: BTreeMap<String, String>,
+}
+
+/// The missed-call follow-up (呼损跟进).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MissedCallsConfig {
+    /// Local times of day (`HH:MM`) at which the backlog is released as
+    /// callbacks, on working days.
+    pub checkpoints: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KindConfig {
+    pub priority: u8,
+    pub queue: String,
+    pub channel: Channel,
+    /// Minutes after creation the task is due; 0 means no default deadline.
+    pub deadline_minutes: u64,
+    /// Calls made before an unanswered task closes as `unreachable`.
+    pub attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let rules = Rules::manual_defaults();
+        let kinds = TaskKind::ALL
+            .iter()
+            .map(|k| {
+                let r = rules.kind(*k);
+                let cfg = KindConfig {
+                    priority: r.priority,
+                    queue: rules.queue_name(r.queue).to_owned(),
+                    channel: r.channel,
+                    deadline_minutes: r.deadline_after.map_or(0, |d| (d.as_secs() / 60) as u64),
+                    attempts: r.attempts,
+                };
+                (k.as_str().to_owned(), cfg)
+            })
+            .collect();
+        Config {
+            server: ServerConfig::default(),
+            auth: AuthConfig {
+                token_ttl_secs: 3600,
+                token_secret: String::new(),
+                token_secret_file: PathBuf::new(),
+                ws_ticket_ttl_secs: 30,
+                ws_auth_timeout_secs: 5,
+                login_failures_per_minute: 5,
+                login_lockout_secs: 60,
+                login_max_lockout_secs: 900,
+            },
+            dispatch: DispatchConfig {
+                offer_timeout_secs: rules.offer_timeout.as_secs() as u64,
+                max_missed_offers: rules.max_missed_offers,
+                wrap_up_secs: rules.wrap_up.as_secs() as u64,
+                reconnect_grace_secs: rules.reconnect_grace.as_secs() as u64,
+                pass_over_cooldown_secs: rules.pass_over_cooldown.as_secs() as u64,
+                default_back_office_capacity: 2,
+                retry_gap_secs: rules.retry_gap.as_secs() as u64,
+            },
+            websocket: WebSocketConfig::default(),
+            sip: SipConfig::default(),
+            access: AccessConfig::default(),
+            cti: CtiConfig { tokens: BTreeMap::new() },
+            calendar: CalendarSettings::default(),
+            registrations: RegistrationRules::default(),
+            shifts: ShiftSettings::default(),
+            cases: CaseRules::default(),
+            cars: CarRules::default(),
+            inns: InnRules::default(),
+            figures: FigureRules::default(),
+            redis: RedisConfig {
+                url: String::new(),
+                cluster: false,
+                prefix: "switchboard".to_owned(),
+                lease_ms: 5000,
+                max_pending: 10_000,
+            },
+            missed_calls: MissedCallsConfig {
+                checkpoints: ["10:00", "13:00", "15:00", "17:00"].map(String::from).to_vec(),
+            },
+            queues: rules.queues.clone(),
+            kinds,
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Defaults, then `file` (which must exist when given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError { problems: vec![format!("config file {}: not found", path.display())] });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("SWITCHBOARD_").split("__"));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError { problems: e.into_iter().map(|e| describe_figment_error(&e)).collect() })?;
+        config.rules()?;
+        Ok(config)
+    }
+
+    /// The centre's calendar, or the problems with `[calendar]`.
+    pub fn calendar(&self) -> Result<Calendar, ConfigError> {
+        Calendar::new(&self.calendar).map_err(|problems| ConfigError { problems })
+    }
+
+    /// The missed-call checkpoints, or the problems with them.
+    pub fn checkpoints(&self) -> Result<Checkpoints, ConfigError> {
+        Checkpoints::parse(&self.missed_calls.checkpoints).map_err(|problems| ConfigError { problems })
+    }
+
+    /// Loads `file`, or the default file when it exists, or only defaults.
+    pub fn load_default_or(file: Option<&Path>) -> Result<Config, ConfigError> {
+        match file {
+            Some(f) => Config::load(Some(f)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => Config::load(Some(Path::new(DEFAULT_CONFIG_FILE))),
+            None => Config::load(None),
+        }
+    }
+
+    /// Where the token-signing secret is read from when not configured inline.
+    pub fn token_secret_path(&self) -> PathBuf {
+        if self.auth.token_secret_file.as_os_str().is_empty() {
+            self.server.data_dir.join("token_secret")
+        } else {
+            self.auth.token_secret_file.clone()
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.server.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.server.data_dir.join("switchboard.db").display())
+        } else {
+            self.server.database_url.clone()
+        }
+    }
+
+    /// Checks every value and builds the dispatcher's rules from them.
+    pub fn rules(&self) -> Result<Rules, ConfigError> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, problem: &str| {
+            if !ok {
+                problems.push(format!("{key}: {problem}"));
+            }
+        };
+        let d = &self.dispatch;
+        check((1..=600).contains(&d.offer_timeout_secs), "dispatch.offer_timeout_secs", "must be 1-600");
+        check(d.max_missed_offers >= 1, "dispatch.max_missed_offers", "must be at least 1");
+        check(d.wrap_up_secs <= 3600, "dispatch.wrap_up_secs", "must be at most 3600");
+        check(d.reconnect_grace_secs <= 3600, "dispatch.reconnect_grace_secs", "must be at most 3600");
+        check(d.pass_over_cooldown_secs <= 86_400, "dispatch.pass_over_cooldown_secs", "must be at most 86400");
+        check(d.default_back_office_capacity <= 50, "dispatch.default_back_office_capacity", "must be at most 50");
+        check((1..=86_400).contains(&d.retry_gap_secs), "dispatch.retry_gap_secs", "must be 1-86400");
+        check((60..=86_400 * 7).contains(&self.auth.token_ttl_secs), "auth.token_ttl_secs", "must be 60-604800");
+        check(
+            self.auth.token_secret.is_empty() || self.auth.token_secret.len() >= 32,
+            "auth.token_secret",
+            "must be empty (read from auth.token_secret_file) or at least 32 characters",
+        );
+        let a = &self.auth;
+        check((1..=1000).contains(&a.login_failures_per_minute), "auth.login_failures_per_minute", "must be 1-1000");
+        check((1..=86_400).contains(&a.login_lockout_secs), "auth.login_lockout_secs", "must be 1-86400");
+        check(
+            (a.login_lockout_secs..=86_400).contains(&a.login_max_lockout_secs),
+            "auth.login_max_lockout_secs",
+            "must be auth.login_lockout_secs to 86400",
+        );
+        check((5..=600).contains(&self.auth.ws_ticket_ttl_secs), "auth.ws_ticket_ttl_secs", "must be 5-600");
+        check((1..=60).contains(&self.auth.ws_auth_timeout_secs), "auth.ws_auth_timeout_secs", "must be 1-60");
+        check(
+            self.server.database_url.is_empty()
+                || self.server.database_url.starts_with("postgres://")
+                || self.server.database_url.starts_with("postgresql://")
+                || self.server.database_url.starts_with("sqlite:"),
+            "server.database_url",
+            "must be empty, postgres://... or sqlite:...",
+        );
+        let redis = &self.redis;
+        let urls: Vec<&str> = redis.url.split(',').map(str::trim).collect();
+        check(
+            redis.url.is_empty() || urls.iter().all(|u| u.starts_with("redis://") || u.starts_with("rediss://")),
+            "redis.url",
+            "must be empty, redis://... or rediss://...",
+        );
+        check(redis.cluster || urls.len() == 1, "redis.url", "several URLs only with redis.cluster = true");
+        check(
+            !redis.prefix.is_empty() && redis.prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)),
+            "redis.prefix",
+            "must be letters, digits, '-', '_', '.' or ':' (no braces: the prefix is the hash tag)",
+        );
+        check((1000..=60_000).contains(&redis.lease_ms), "redis.lease_ms", "must be 1000-60000");
+        check((100..=1_000_000).contains(&redis.max_pending), "redis.max_pending", "must be 100-1000000");
+        for (number, queue) in &self.sip.numbers {
+            let number_ok =
+                !number.is_empty() && number.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.*#".contains(&b));
+            check(number_ok, &format!("sip.numbers.{number}"), "a number is digits, letters and + - . * #");
+            check(
+                self.queues.contains(queue),
+                &format!("sip.numbers.{number}"),
+                "names a queue that is not in `queues`",
+            );
+        }
+        for (pbx, token) in &self.cti.tokens {
+            check(token.len() >= 32, &format!("cti.tokens.{pbx}"), "a token is at least 32 characters");
+        }
+        check(!self.queues.is_empty() && self.queues.len() <= MAX_QUEUES, "queues", "must list 1-64 queues");
+        for (i, q) in self.queues.iter().enumerate() {
+            let valid = !q.is_empty() && q.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            check(valid, &format!("queues[{i}]"), "a queue name is a-z, 0-9 and _");
+            check(!self.queues[..i].contains(q), &format!("queues[{i}]"), "duplicate queue name");
+        }
+        let mut kinds = Vec::with_capacity(TaskKind::ALL.len());
+        for name in self.kinds.keys() {
+            check(name.parse::<TaskKind>().is_ok(), &format!("kinds.{name}"), "unknown task kind");
+        }
+        for kind in TaskKind::ALL {
+            let key = format!("kinds.{kind}");
+            let Some(k) = self.kinds.get(kind.as_str()) else {
+                problems.push(format!("{key}: missing"));
+                continue;
+            };
+            let queue = self.queues.iter().position(|q| *q == k.queue);
+            if queue.is_none() {
+                problems.push(format!("{key}.queue: `{}` is not in `queues`", k.queue));
+            }
+            if kind.calls_out() && !(1..=10).contains(&k.attempts) {
+                problems.push(format!("{key}.attempts: must be 1-10"));
+            }
+            if !kind.calls_out() && k.attempts != 1 {
+                problems
+                    .push(format!("{key}.attempts: must be 1 (the customer called in; there is no one to call back)"));
+            }
+            kinds.push(KindRule {
+                priority: k.priority,
+                queue: crate::rules::dispatch::QueueIdx(queue.unwrap_or(0) as u8),
+                channel: k.channel,
+                deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
+                attempts: k.attempts,
+            });
+        }
+        let calendar = Calendar::new(&self.calendar).map_err(|calendar| problems.extend(calendar)).ok();
+        if let Err(checkpoints) = Checkpoints::parse(&self.missed_calls.checkpoints) {
+            problems.extend(checkpoints);
+        }
+        problems.extend(network::problems(&self.server, &self.websocket, &self.sip, &self.access));
+        problems.extend(self.registrations.problems());
+        problems.extend(self.cases.problems());
+        problems.extend(self.cars.problems());
+        problems.extend(self.inns.problems());
+        problems.extend(self.figures.problems());
+        if let Err(shifts) = self.shifts.named_shifts() {
+            problems.extend(shifts);
+        }
+        let Some(calendar) = calendar.filter(|_| problems.is_empty()) else {
+            return Err(ConfigError { problems });
+        };
+        let secs = |s: u64| SignedDuration::from_secs(s as i64);
+        Ok(Rules {
+            kinds,
+            queues: self.queues.clone(),
+            offer_timeout: secs(d.offer_timeout_secs),
+            max_missed_offers: d.max_missed_offers,
+            wrap_up: secs(d.wrap_up_secs),
+            reconnect_grace: secs(d.reconnect_grace_secs),
+            pass_over_cooldown: secs(d.pass_over_cooldown_secs),
+            retry_gap: secs(d.retry_gap_secs),
+            calendar: std::sync::Arc::new(calendar),
+        })
+    }
+}
+
+fn describe_figment_error(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| m.source.as_ref().map_or_else(|| m.name.to_string(), |s| s.to_string()))
+        .unwrap_or_default();
+    let key = if key.is_empty() { "(top level)".to_owned() } else { key };
+    if source.is_empty() { format!("{key}: {}", e.kind) } else { format!("{key}: {} (from {source})", e.kind) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_equal_the_manual() {
+        let rules = Config::default().rules().unwrap();
+        let manual = Rules::manual_defaults();
+        assert_eq!(rules.kinds, manual.kinds);
+        assert_eq!(rules.queues, manual.queues);
+        assert_eq!(rules.offer_timeout, SignedDuration::from_secs(15));
+        assert_eq!(rules.max_missed_offers, 2);
+    }
+
+    #[test]
+    fn the_shipped_file_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_FILE);
+        let text = std::fs::read_to_string(path).unwrap();
+        let from_file: Config = toml_from_str(&text);
+        assert_eq!(from_file, Config::default());
+    }
+
+    fn toml_from_str(text: &str) -> Config {
+        Figment::from(Toml::string(text)).extract().unwrap()
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let mut c = Config::default();
+        c.dispatch.offer_timeout_secs = 0;
+        c.kinds.get_mut("car_dispatch").unwrap().queue = "nowhere".into();
+        c.kinds.insert("taxi".into(), c.kinds["car_dispatch"].clone());
+        let err = c.rules().unwrap_err().to_string();
+        assert!(err.contains("dispatch.offer_timeout_secs: must be 1-600"), "{err}");
+        assert!(err.contains("kinds.car_dispatch.queue: `nowhere` is not in `queues`"), "{err}");
+        assert!(err.contains("kinds.taxi: unknown task kind"), "{err}");
+
+        let mut c = Config::default();
+        c.dispatch.retry_gap_secs = 0;
+        c.kinds.get_mut("missed_call_callback").unwrap().attempts = 0;
+        c.kinds.get_mut("inbound_call").unwrap().attempts = 2;
+        let err = c.rules().unwrap_err().to_string();
+        assert!(err.contains("dispatch.retry_gap_secs: must be 1-86400"), "{err}");
+        assert!(err.contains("kinds.missed_call_callback.attempts: must be 1-10"), "{err}");
+        assert!(err.contains("kinds.inbound_call.attempts: must be 1"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's own test API
+    fn a_bad_calendar_stops_the_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "sb.toml",
+                "[calendar]\ntime_zone = \"Asia/Beijing\"\nholidays = [\"2026-02-30\"]\nworking_hours = \"9-5\"\n",
+            )?;
+            let err = Config::load(Some(Path::new("sb.toml"))).unwrap_err().to_string();
+            assert!(err.contains("calendar.time_zone: \"Asia/Beijing\" is not a known IANA time zone"), "{err}");
+            assert!(err.contains("calendar.holidays[0]: \"2026-02-30\" is not a date"), "{err}");
+            assert!(err.contains("calendar.working_hours: \"9-5\""), "{err}");
+            jail.create_file("ok.toml", "[calendar]\ntime_zone = \"Europe/Berlin\"\nholidays = [\"2026-12-25\"]\n")?;
+            let c = Config::load(Some(Path::new("ok.toml"))).unwrap();
+            assert!(!c.calendar().unwrap().is_working_day(jiff::civil::date(2026, 12, 25)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's own test API
+    fn file_and_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("sb.toml", "[dispatch]\nwrap_up_secs = 45\n[kinds.car_dispatch]\npriority = 80\n")?;
+            jail.set_env("SWITCHBOARD_DISPATCH__OFFER_TIMEOUT_SECS", "20");
+            let c = Config::load(Some(Path::new("sb.toml"))).unwrap();
+            assert_eq!(c.dispatch.wrap_up_secs, 45);
+            assert_eq!(c.dispatch.offer_timeout_secs, 20);
+            assert_eq!(c.kinds["car_dispatch"].priority, 80);
+            assert_eq!(c.kinds["car_dispatch"].queue, "travel");
+            jail.create_file("bad.toml", "[dispatch]\nwrap_up_secs = \"soon\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
+            assert!(err.contains("dispatch.wrap_up_secs"), "{err}");
+            Ok(())
+        });
+    }
+}

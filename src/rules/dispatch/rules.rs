@@ -1,0 +1,186 @@
+//! The routing rules the dispatcher applies: per task kind its priority,
+//! queue, channel, default deadline and attempts, plus the offer and status
+//! timings and the retry rule. Built from configuration by the shell; pure
+//! data and pure functions here.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::domain::{Channel, TaskKind};
+use crate::rules::calendar::{Calendar, CalendarSettings};
+
+/// Index of a queue in [`Rules::queues`]. At most 64 queues exist, so an
+/// agent's skills fit one `u64` bit set and eligibility is one AND.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueIdx(pub u8);
+
+pub const MAX_QUEUES: usize = 64;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindRule {
+    /// Higher is more urgent (0-255).
+    pub priority: u8,
+    pub queue: QueueIdx,
+    pub channel: Channel,
+    /// How long after creation the task is due, when the creator gives no deadline.
+    pub deadline_after: Option<SignedDuration>,
+    /// Calls made before an unanswered task closes as `unreachable` (at least 1).
+    pub attempts: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// Indexed by `TaskKind::index()`.
+    pub kinds: Vec<KindRule>,
+    /// Queue names; an agent serves a queue when its skills include the name.
+    pub queues: Vec<String>,
+    pub offer_timeout: SignedDuration,
+    /// Consecutive timed-out offers that put an agent on `break(missed_offers)`.
+    pub max_missed_offers: u32,
+    pub wrap_up: SignedDuration,
+    pub reconnect_grace: SignedDuration,
+    /// How long a task is kept away from an agent who declined it or let its
+    /// offer time out, so the next agent gets it first.
+    pub pass_over_cooldown: SignedDuration,
+    /// Wait between an unanswered attempt and the next one.
+    pub retry_gap: SignedDuration,
+    /// The centre's calendar: a retry is made in working hours, and never
+    /// after the end of the deadline's day.
+    pub calendar: Arc<Calendar>,
+}
+
+/// What follows an attempt that did not reach the customer (no answer, busy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextAttempt {
+    /// Call again from this time; until then the task waits in the schedule.
+    At(Timestamp),
+    /// Every attempt the kind allows has been made.
+    AttemptsUsed,
+    /// The next attempt would fall after the end of the deadline's day.
+    DayOver,
+}
+
+/// What the rules say about a new task: computed before it is stored, so
+/// the stored row and the dispatcher agree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskPlan {
+    pub priority: u8,
+    pub queue: QueueIdx,
+    pub channel: Channel,
+    pub deadline: Option<Timestamp>,
+}
+
+impl Rules {
+    pub fn kind(&self, kind: TaskKind) -> &KindRule {
+        &self.kinds[kind.index()]
+    }
+
+    pub fn queue_index(&self, name: &str) -> Option<QueueIdx> {
+        self.queues.iter().position(|q| q == name).map(|i| QueueIdx(i as u8))
+    }
+
+    pub fn queue_name(&self, q: QueueIdx) -> &str {
+        &self.queues[q.0 as usize]
+    }
+
+    /// The set of queues an agent with these skills serves; skills that name
+    /// no queue are kept on the agent's record but do not route work.
+    pub fn queue_set<'a>(&self, skills: impl IntoIterator<Item = &'a str>) -> u64 {
+        skills.into_iter().filter_map(|s| self.queue_index(s)).fold(0, |set, q| set | (1u64 << q.0))
+    }
+
+    /// Priority, queue, channel and deadline of a task created at `now`. An
+    /// explicit priority or deadline from the creator wins over the kind's.
+    ///
+    /// ```
+    /// use switchboard::rules::dispatch::Rules;
+    /// use switchboard::domain::TaskKind;
+    /// let rules = Rules::manual_defaults();
+    /// let now: jiff::Timestamp = "2026-03-02T02:00:00Z".parse().unwrap();
+    /// // A new customer is called back within 15 minutes of registering.
+    /// let plan = rules.plan(TaskKind::NewSignupCallback, now, None, None);
+    /// assert_eq!(plan.deadline, Some("2026-03-02T02:15:00Z".parse().unwrap()));
+    /// assert_eq!(rules.queue_name(plan.queue), "callbacks");
+    /// ```
+    pub fn plan(&self, kind: TaskKind, now: Timestamp, priority: Option<u8>, deadline: Option<Timestamp>) -> TaskPlan {
+        let rule = self.kind(kind);
+        TaskPlan {
+            priority: priority.unwrap_or(rule.priority),
+            queue: rule.queue,
+            channel: rule.channel,
+            deadline: deadline.or_else(|| rule.deadline_after.and_then(|d| now.checked_add(d).ok())),
+        }
+    }
+
+    /// After attempt number `attempt` of a `kind` task with `deadline` went
+    /// unanswered at `now`: when to call again, if at all.
+    ///
+    /// The next call comes `retry_gap` later, moved to the next opening when
+    /// that falls outside working hours. A task with a deadline is never
+    /// retried after the end of the deadline's working day (its closing time,
+    /// or the deadline itself if later): calling a "same day" callback the
+    /// next morning is not what the rule asks for, and the task is closed as
+    /// unreachable instead, with its attempts on record.
+    pub fn next_attempt(
+        &self,
+        kind: TaskKind,
+        attempt: u32,
+        deadline: Option<Timestamp>,
+        now: Timestamp,
+    ) -> NextAttempt {
+        if attempt >= self.kind(kind).attempts {
+            return NextAttempt::AttemptsUsed;
+        }
+        let at = self.calendar.open_at_or_after(now.saturating_add(self.retry_gap).unwrap_or(Timestamp::MAX));
+        match deadline {
+            Some(d) if at > d.max(self.calendar.end_of_day(d)) => NextAttempt::DayOver,
+            _ => NextAttempt::At(at),
+        }
+    }
+
+    /// The defaults of the operating manual (see `config/switchboard.toml`
+    /// for the reasoning behind each number). Used by tests and as the base
+    /// that configuration overrides.
+    pub fn manual_defaults() -> Rules {
+        use TaskKind::*;
+        let queues: Vec<String> =
+            ["hotline", "callbacks", "marketing", "travel", "complaints"].iter().map(|s| s.to_string()).collect();
+        let q = |name: &str| QueueIdx(queues.iter().position(|x| x == name).unwrap() as u8);
+        let mins = |m: i64| Some(SignedDuration::from_mins(m));
+        let kinds = TaskKind::ALL
+            .iter()
+            .map(|kind| {
+                let (priority, queue, channel, deadline_after) = match kind {
+                    InboundCall => (100, q("hotline"), Channel::Voice, None),
+                    NewSignupCallback => (90, q("callbacks"), Channel::Voice, mins(15)),
+                    MissedCallCallback => (90, q("callbacks"), Channel::Voice, None),
+                    ReturningSignupCallback => (70, q("callbacks"), Channel::Voice, mins(60)),
+                    EventCallback => (70, q("callbacks"), Channel::Voice, None),
+                    MarketingAttendedNoOrder => (55, q("marketing"), Channel::Voice, None),
+                    MarketingAttendedOrdered => (50, q("marketing"), Channel::Voice, None),
+                    MarketingNoShow => (50, q("marketing"), Channel::Voice, None),
+                    EventRecommendation => (50, q("marketing"), Channel::Voice, None),
+                    CommunityOutreach => (10, q("marketing"), Channel::Voice, None),
+                    InnReminder => (70, q("travel"), Channel::Voice, None),
+                    CarDispatch => (70, q("travel"), Channel::Voice, None),
+                    InsuranceRegistration => (50, q("travel"), Channel::BackOffice, None),
+                    ComplaintFollowUp => (70, q("complaints"), Channel::Voice, mins(24 * 60)),
+                };
+                let attempts = if kind.calls_out() { 2 } else { 1 };
+                KindRule { priority, queue, channel, deadline_after, attempts }
+            })
+            .collect();
+        Rules {
+            kinds,
+            queues,
+            offer_timeout: SignedDuration::from_secs(15),
+            max_missed_offers: 2,
+            wrap_up: SignedDuration::from_secs(30),
+            reconnect_grace: SignedDuration::from_secs(60),
+            pass_over_cooldown: SignedDuration::from_secs(60),
+            retry_gap: SignedDuration::from_mins(10),
+            calendar: Arc::new(Calendar::new(&CalendarSettings::default()).expect("the default calendar is valid")),
+        }
+    }
+}

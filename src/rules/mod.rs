@@ -1,0 +1,17 @@
+//! The pure rules: the dispatcher and every rule of the manuals.
+//!
+//! Nothing here does I/O, spawns, locks, or reads the clock: every function
+//! takes the time it should use as an argument, so the same code runs live,
+//! in tests on a virtual clock, and in replays. `tests/house.rs` fails if a
+//! file under this folder names tokio, sqlx, redis or axum, or reads the
+//! clock.
+
+pub mod calendar;
+pub mod cases;
+pub mod dispatch;
+pub mod figures;
+pub mod followup;
+pub mod registrations;
+pub mod reports;
+pub mod shifts;
+pub mod travel;

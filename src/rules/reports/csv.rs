@@ -1,0 +1,129 @@
+//! A report as one CSV table (RFC 4180) in long form, `section,item,
+//! metric,value`: every figure of the JSON on a row of its own, so a
+//! spreadsheet can filter or pivot it without knowing the report's shape.
+
+use std::fmt::Write;
+
+use super::Report;
+
+/// One field, quoted when it needs to be. A text that a spreadsheet would
+/// take for a formula (it begins with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return: a merchant named `=HYPERLINK(...)`, say) is given a
+/// leading `'` so that it shows as text (OWASP, CSV injection); numbers,
+/// negative ones included, stay numbers.
+fn field(v: &str) -> String {
+    let formula = v.starts_with(['=', '+', '-', '@', '\t', '\r']) && v.parse::<f64>().is_err();
+    let v = if formula { format!("'{v}") } else { v.to_owned() };
+    if formula || v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v }
+}
+
+struct Rows(String);
+
+impl Rows {
+    fn row(&mut self, section: &str, item: &str, metric: &str, value: impl ToString) {
+        let _ =
+            write!(self.0, "{},{},{},{}\r\n", field(section), field(item), field(metric), field(&value.to_string()));
+    }
+
+    fn opt<T: ToString>(&mut self, section: &str, item: &str, metric: &str, value: Option<T>) {
+        self.row(section, item, metric, value.map(|v| v.to_string()).unwrap_or_default());
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = Rows(String::from("section,item,metric,value\r\n"));
+    out.row("period", r.period.as_str(), "first_day", r.first_day);
+    out.row("period", r.period.as_str(), "next_day", r.next_day);
+    out.row("period", r.period.as_str(), "from", r.from);
+    out.row("period", r.period.as_str(), "to", r.to);
+    out.row("period", r.period.as_str(), "time_zone", &r.time_zone);
+    let c = &r.calls;
+    out.row("calls", "inbound", "answered", c.today.answered);
+    out.row("calls", "inbound", "abandoned", c.today.abandoned);
+    out.opt("calls", "inbound", "abandon_rate", c.today.abandon_rate);
+    out.opt("calls", "inbound", "abandon_rate_target", c.abandon_rate.map(|j| j.target));
+    out.opt("calls", "inbound", "abandon_rate_breached", c.abandon_rate.map(|j| j.breached));
+    out.row("calls", "inbound", "answered_within_threshold", c.today.answered_within_threshold);
+    out.opt("calls", "inbound", "service_level", c.today.service_level);
+    out.opt("calls", "first_response", "average_ms", c.first_response.as_ref().map(|x| x.average_ms));
+    out.opt("calls", "first_response", "score", c.first_response.as_ref().map(|x| x.score));
+    out.opt("calls", "average_response", "average_ms", c.average_response.as_ref().map(|x| x.average_ms));
+    out.opt("calls", "average_response", "score", c.average_response.as_ref().map(|x| x.score));
+    out.row("missed_calls", "all", "received", r.missed.received);
+    out.row("missed_calls", "all", "called_back", r.missed.called_back);
+    out.row("missed_calls", "all", "got_through", r.missed.got_through);
+    out.row("missed_calls", "all", "waiting", r.missed.waiting);
+    for k in &r.callbacks {
+        let kind = k.kind.as_str();
+        out.row("callbacks", kind, "due", k.due);
+        out.row("callbacks", kind, "done_in_time", k.done_in_time);
+        out.row("callbacks", kind, "late", k.late);
+        out.opt("callbacks", kind, "completion", k.completion.map(|j| j.value));
+        out.row("callbacks", kind, "attempts", k.attempts);
+        out.opt("callbacks", kind, "attempts_per_callback", k.attempts_per_callback);
+    }
+    out.row("complaints", "all", "total", r.complaints.total);
+    out.row("complaints", "all", "major", r.complaints.major);
+    for (section, counts) in [
+        ("complaints_by_channel", &r.complaints.by_channel),
+        ("complaints_by_category", &r.complaints.by_category),
+        ("complaints_by_brand", &r.complaints.by_brand),
+        ("complaints_by_merchant", &r.complaints.by_merchant),
+    ] {
+        for c in counts {
+            out.row(section, &c.key, "count", c.count);
+        }
+    }
+    for m in &r.merchants {
+        out.row("merchant_ranking", &m.merchant, "rank", m.rank);
+        out.row("merchant_ranking", &m.merchant, "complaints", m.complaints);
+        out.row("merchant_ranking", &m.merchant, "major", m.major);
+        out.row("merchant_ranking", &m.merchant, "resolved", m.resolved);
+        out.row("merchant_ranking", &m.merchant, "replies_due", m.replies_due);
+        out.row("merchant_ranking", &m.merchant, "replied_in_time", m.replied_in_time);
+        out.row("merchant_ranking", &m.merchant, "reply_score", m.reply_score);
+    }
+    out.row("overdue", "tasks", "count", r.overdue.tasks);
+    out.row("overdue", "cases", "answer_late", r.overdue.cases_answer_late);
+    out.row("overdue", "cases", "merchant_reply_late", r.overdue.cases_merchant_late);
+    for t in &r.overdue.task_list {
+        out.row("overdue_task", &t.task_id, "kind", t.kind.as_str());
+        out.row("overdue_task", &t.task_id, "deadline", t.deadline);
+        out.row("overdue_task", &t.task_id, "status", t.status.as_str());
+        out.opt("overdue_task", &t.task_id, "closed_at", t.closed_at);
+    }
+    for a in &r.agents {
+        let item = format!("{} ({})", a.name, a.agent);
+        out.row("agent", &item, "handled", a.handled);
+        out.row("agent", &item, "reached", a.reached);
+        out.opt("agent", &item, "average_handling_secs", a.average_handling_secs);
+        out.row("agent", &item, "calls_over_5_min", a.calls_over_5_min);
+        out.opt("agent", &item, "average_answer_ms", a.average_answer_ms);
+        out.opt("agent", &item, "answer_score", a.answer_score);
+    }
+    out.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn fields_are_quoted_only_when_they_must_be() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn formulas_come_out_as_text_and_numbers_as_numbers() {
+        assert_eq!(field("=HYPERLINK(\"http://evil\",\"x\")"), "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\"");
+        for bad in ["+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(field(bad).starts_with("\"'"), "{bad:?} -> {}", field(bad));
+        }
+        assert_eq!(field("-12.5"), "-12.5");
+        assert_eq!(field("Sunny Tiles, Ltd"), "\"Sunny Tiles, Ltd\"");
+        assert_eq!(field("Blue Lake"), "Blue Lake");
+    }
+}

@@ -1,0 +1,94 @@
+//! The shell that turns complaint-case deadlines into work: when a case's
+//! deadline comes within `cases.remind_before_minutes`, a
+//! `complaint_follow_up` task is put before the case's owner (kept for
+//! them until the deadline), once per deadline, stored with the case's
+//! claim (`Store::add_case_reminder`). The rules are in `crate::rules::cases`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{CaseDeadline, TaskKind};
+use crate::rules::dispatch::{Command, Reservation, Rules};
+use crate::runtime::hub::Hub;
+use crate::runtime::jobs::wake;
+use crate::store::{CaseFilter, CaseRecord, NewTaskRow, Store, StoreError};
+
+/// Longest sleep: a case opened meanwhile (by REST, or on another node)
+/// is looked at this late at most.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// However late a reminder comes, its owner gets this long to take it
+/// before anyone in the queue may.
+const OWNER_FIRST: SignedDuration = SignedDuration::from_mins(15);
+
+pub struct CaseWatch {
+    pub store: Store,
+    pub hub: Hub,
+    pub rules: Arc<Rules>,
+    pub remind_before: SignedDuration,
+}
+
+impl CaseWatch {
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let round = self.tick(Timestamp::now()).await;
+            if !wake::until_next(round, MAX_SLEEP, MAX_SLEEP, "reminding case owners", &shutdown).await {
+                return;
+            }
+        }
+    }
+
+    /// Creates the reminders due at `now`; returns when the next one is.
+    async fn tick(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        let open = self.store.cases(&CaseFilter { unresolved: true, limit: 100_000, ..Default::default() }).await?;
+        let mut next: Option<Timestamp> = None;
+        for case in &open {
+            let clock = case.clock();
+            for (deadline, by) in clock.pending() {
+                if case.reminded.contains(&deadline) {
+                    continue;
+                }
+                let remind_at = by.saturating_sub(self.remind_before).unwrap_or(by);
+                if remind_at > now {
+                    next = Some(next.map_or(remind_at, |n| n.min(remind_at)));
+                    continue;
+                }
+                self.remind(case, deadline, by, now).await?;
+            }
+        }
+        Ok(next)
+    }
+
+    async fn remind(
+        &self,
+        case: &CaseRecord,
+        deadline: CaseDeadline,
+        by: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let kind = TaskKind::ComplaintFollowUp;
+        let plan = self.rules.plan(kind, now, None, Some(by));
+        let local = by.to_zoned(self.rules.calendar.time_zone().clone()).strftime("%m-%d %H:%M");
+        let about = format!("complaint about {} ({})", case.merchant, case.category);
+        let reason = match deadline {
+            CaseDeadline::Answer => format!("{about}: answer the customer by {local}"),
+            CaseDeadline::MerchantReply => {
+                format!("{about}: the merchant's reply is due by {local}; chase the merchant")
+            }
+        };
+        let phone = case.customer_phone.clone();
+        let mut row = NewTaskRow::planned(&self.rules, kind, &plan, phone, Some(reason), now, None);
+        let until = by.max(now.checked_add(OWNER_FIRST).unwrap_or(by));
+        row.reserved = Some(Reservation { agent: case.owner_id, until });
+        if !self.store.add_case_reminder(case.id, deadline, &row, now).await? {
+            return Ok(()); // reminded by another node, or resolved meanwhile
+        }
+        tracing::info!(case = %case.id, deadline = %deadline, task = %row.id, owner = %case.owner_id, "case owner reminded");
+        if let Err(e) = self.hub.command(Command::AddTask(row.to_new_task(&self.rules, plan))).await {
+            tracing::warn!(task = %row.id, error = %e, "case reminder stored but not dispatched");
+        }
+        Ok(())
+    }
+}

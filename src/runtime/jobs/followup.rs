@@ -1,0 +1,106 @@
+//! Fires the missed-call checkpoints: the shell around
+//! [`followup::release`](crate::rules::followup::release).
+//!
+//! At each checkpoint, and once at start-up for the latest checkpoint that
+//! passed while no node was running, the runner waits for every pending
+//! call write, reads the backlog, lets the rules decide, and stores the
+//! callbacks together with the claim on that checkpoint in one transaction
+//! (so on several nodes one fires it, and a crash leaves all or nothing).
+//! Only then does the dispatcher hear of the new tasks; tasks stored but
+//! not yet dispatched are picked up by the next start's recovery.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::TaskKind;
+use crate::rules::dispatch::{Command, Rules};
+use crate::rules::followup::{self, Checkpoints};
+use crate::runtime::hub::Hub;
+use crate::runtime::jobs::wake;
+use crate::runtime::record_writer::Writer;
+use crate::store::{CheckpointCallback, NewTaskRow, Store};
+
+/// Longest sleep before the clock is looked at again, so that a wall-clock
+/// change (NTP step, suspend) delays a checkpoint by at most this much.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// Wait before trying a checkpoint again after the store failed.
+const RETRY: Duration = Duration::from_secs(5);
+
+pub struct Runner {
+    pub store: Store,
+    pub writer: Writer,
+    pub hub: Hub,
+    pub rules: Arc<Rules>,
+    pub checkpoints: Checkpoints,
+}
+
+impl Runner {
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let now = Timestamp::now();
+            let round = self.catch_up(now).await.map(|()| {
+                let after = now.checked_add(SignedDuration::from_millis(1)).unwrap_or(now);
+                Some(self.checkpoints.release_at(&self.rules.calendar, after))
+            });
+            if !wake::until_next(round, MAX_SLEEP, RETRY, "missed-call checkpoint", &shutdown).await {
+                return;
+            }
+        }
+    }
+
+    /// Fires the latest checkpoint at or before `now` unless it has fired.
+    async fn catch_up(&self, now: Timestamp) -> Result<(), crate::store::StoreError> {
+        let Some(latest) = self.checkpoints.latest_at_or_before(&self.rules.calendar, now) else { return Ok(()) };
+        if self.store.last_checkpoint_run().await?.is_some_and(|last| last >= latest) {
+            return Ok(());
+        }
+        self.fire(latest, now).await
+    }
+
+    async fn fire(&self, checkpoint: Timestamp, now: Timestamp) -> Result<(), crate::store::StoreError> {
+        // Misses the connector has queued for the store belong to this run.
+        let _ = self.writer.flush().await;
+        let backlog: Vec<followup::Miss> = self.store.missed_backlog().await?.iter().map(|e| e.miss()).collect();
+        let answered: HashMap<_, _> = self.store.answered_backlog_callers().await?;
+        let release = followup::release(&self.rules.calendar, &self.checkpoints, &backlog, &answered, checkpoint);
+        let mut callbacks = Vec::with_capacity(release.callbacks.len());
+        let mut tasks = Vec::with_capacity(release.callbacks.len());
+        for cb in &release.callbacks {
+            let plan = self.rules.plan(TaskKind::MissedCallCallback, now, None, Some(cb.deadline));
+            let reason = Some(followup::describe(&self.rules.calendar, cb));
+            let row = NewTaskRow::planned(
+                &self.rules,
+                TaskKind::MissedCallCallback,
+                &plan,
+                cb.caller.clone(),
+                reason,
+                now,
+                None,
+            );
+            tasks.push(row.to_new_task(&self.rules, plan));
+            callbacks.push(CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() });
+        }
+        if !self.store.fire_checkpoint(checkpoint, now, &callbacks, &release.got_through).await? {
+            tracing::info!(%checkpoint, "missed-call checkpoint already fired elsewhere");
+            return Ok(());
+        }
+        tracing::info!(
+            %checkpoint,
+            callbacks = callbacks.len(),
+            got_through = release.got_through.len(),
+            "missed-call checkpoint fired"
+        );
+        for task in tasks {
+            let id = task.card.id;
+            if let Err(e) = self.hub.command(Command::AddTask(task)).await {
+                // Stored: the next start's recovery dispatches it.
+                tracing::warn!(task = %id, error = %e, "missed-call callback stored but not dispatched");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! Releases scheduled tasks into the dispatcher when their start time
+//! comes (a call one week before an event, a callback's next attempt).
+//!
+//! The store is the schedule: a task waits there as `scheduled`, so it
+//! survives restarts without the dispatcher holding it. Each release moves
+//! it to `waiting` in the store first (a conditional update, so on several
+//! nodes one node releases it), then hands it to the dispatcher.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio_util::sync::CancellationToken;
+
+use crate::rules::dispatch::{Command, Rules};
+use crate::runtime::hub::Hub;
+use crate::runtime::jobs::wake;
+use crate::store::{Store, StoreError};
+
+/// Longest wait between looks at the schedule: a task scheduled meanwhile
+/// (by REST, or by another node) is released at most this late.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+const RETRY: Duration = Duration::from_secs(5);
+
+pub struct Scheduler {
+    pub store: Store,
+    pub hub: Hub,
+    pub rules: Arc<Rules>,
+}
+
+impl Scheduler {
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let round = self.release_due(Timestamp::now()).await;
+            if !wake::until_next(round, MAX_SLEEP, RETRY, "releasing scheduled tasks", &shutdown).await {
+                return;
+            }
+        }
+    }
+
+    /// Releases every task due at `now`; returns when the next one is due.
+    async fn release_due(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        for (task, attempts) in self.store.due_scheduled(now).await? {
+            if !self.store.release_scheduled(task.id, now).await? {
+                continue;
+            }
+            let mut new = task.to_new_task(&self.rules, &attempts, None);
+            new.enqueued_at = now;
+            if let Err(e) = self.hub.command(Command::AddTask(new)).await {
+                // Stored as waiting: the next start's recovery dispatches it.
+                tracing::warn!(task = %task.id, error = %e, "scheduled task released but not dispatched");
+            } else {
+                tracing::info!(task = %task.id, kind = %task.kind, "scheduled task released");
+            }
+        }
+        self.store.next_scheduled().await
+    }
+}
