@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
-use switchboard::dispatch::{AgentProfile, Command, Dispatcher, Effect, NewTask, Rules, TaskCard};
 use switchboard::domain::{AgentStatus, BreakReason, Phone, TaskId, TaskKind, UserId};
+use switchboard::rules::dispatch::{AgentProfile, Command, Dispatcher, Effect, NewTask, Rules, TaskCard};
 
 const AGENTS: usize = 2_000;
 const TASKS: usize = 10_000;

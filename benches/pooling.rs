@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard::domain::CarOrderId;
-use switchboard::pooling::{DropOff, propose};
+use switchboard::rules::travel::pooling::{DropOff, propose};
 
 const ORDERS: usize = 1_000;
 const SAMPLES: usize = 2_000;

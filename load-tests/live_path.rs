@@ -18,15 +18,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use switchboard::accounts::{self, NewAccount};
-use switchboard::dispatch::{Command, Dispatcher, Rules};
+use switchboard::auth::accounts::{self, NewAccount};
 use switchboard::domain::{AgentStatus, Outcome, Phone, Role, TaskKind};
-use switchboard::hub::{self, Hub, Push};
-use switchboard::live::writer::LiveWriter;
 use switchboard::live::{Live, LiveHealth};
+use switchboard::rules::dispatch::{Command, Dispatcher, Rules};
+use switchboard::runtime::hub::{self, Hub, Push};
+use switchboard::runtime::live_writer::LiveWriter;
+use switchboard::runtime::record_writer::Writer;
 use switchboard::store::{NewTaskRow, Store};
 use switchboard::testing::{TestDb, TestRedis};
-use switchboard::writer::Writer;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 

@@ -156,7 +156,7 @@ async fn main() {
                 if msg["type"] != "patch" {
                     continue;
                 }
-                switchboard::figures::wire::apply_patch(&mut board, &msg["patch"]);
+                switchboard::rules::figures::wire::apply_patch(&mut board, &msg["patch"]);
                 let waiting = board["queues"][QUEUE_KEY]["waiting"].as_u64().unwrap_or(0) as usize;
                 let at = Instant::now();
                 let mut r = received.lock().unwrap();

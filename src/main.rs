@@ -12,5 +12,5 @@ async fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    switchboard::cli::main(switchboard::cli::Cli::parse()).await
+    switchboard::app::cli::main(switchboard::app::cli::Cli::parse()).await
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::TestServer;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use switchboard::shifts::DAY_KEYS;
+use switchboard::rules::shifts::DAY_KEYS;
 use switchboard::testing::TestDb;
 
 /// Today's weekday key and a shift from an hour ago to `ends_in` from now,

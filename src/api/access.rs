@@ -18,9 +18,9 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
 use super::error::ApiError;
+use crate::api::state::AppState;
 use crate::auth::{AuthError, Claims};
 use crate::domain::Role;
-use crate::server::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grant {

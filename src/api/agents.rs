@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
-use crate::accounts::{self, NewAccount};
-use crate::dispatch::{AgentView, Command};
+use crate::api::state::AppState;
+use crate::auth::accounts::{self, NewAccount};
 use crate::domain::{AgentStatus, Role, TaskId, UserId};
-use crate::server::AppState;
+use crate::rules::dispatch::{AgentView, Command};
 use crate::store::{User, UserPatch};
 
 #[derive(Deserialize, ToSchema)]

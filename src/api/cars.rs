@@ -2,7 +2,7 @@
 //! /api/v1/car-orders/{id}`, and the pools proposed among open drop-offs,
 //! `GET /api/v1/pool-proposals`. Each order becomes a `car_dispatch` task
 //! for the dispatchers, due when a driver must have confirmed it
-//! (`src/cars.rs`).
+//! (`rules/travel/cars.rs`).
 
 use axum::Json;
 use axum::extract::State;
@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller, optional_text, text};
-use crate::board::{self, PoolProposalView};
-use crate::cars::{CarOrderError, OrderRequest};
-use crate::dispatch::Command;
+use crate::api::state::AppState;
 use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, TaskKind};
-use crate::server::AppState;
+use crate::rules::dispatch::Command;
+use crate::rules::travel::cars::{CarOrderError, OrderRequest};
+use crate::runtime::travel_board::{self, PoolProposalView};
 use crate::store::{CarOrder, Driver, NewCarOrder, NewTaskRow};
 
 const MAX_TEXT: usize = 200;
@@ -152,5 +152,5 @@ pub async fn pool_proposals(
     _caller: Caller,
 ) -> Result<Json<Vec<PoolProposalView>>, ApiError> {
     let open = state.store.car_orders(CarOrderStatus::Open).await?;
-    Ok(Json(board::pool_proposals(&state.store, &state.config.cars, &open).await?))
+    Ok(Json(travel_board::pool_proposals(&state.store, &state.config.cars, &open).await?))
 }

@@ -1,5 +1,5 @@
 //! Complaint cases (客诉): opened from any channel, owned by a named agent,
-//! every step on the record. The deadline rules are in `crate::cases`.
+//! every step on the record. The deadline rules are in `crate::rules::cases`.
 
 use axum::Json;
 use axum::extract::State;
@@ -10,10 +10,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
-use crate::cases::{CaseDeadline, CaseError};
-use crate::dispatch::Command;
+use crate::api::state::AppState;
 use crate::domain::{CaseChannel, CaseId, CaseStatus, CaseStep, Phone, TaskKind, UserId};
-use crate::server::AppState;
+use crate::rules::cases::{CaseDeadline, CaseError};
+use crate::rules::dispatch::Command;
 use crate::store::{CaseFilter, CaseRecord, CaseStepWrite, NewCase, NewTaskRow};
 
 const MAX_TEXT_CHARS: usize = 4000;

@@ -21,10 +21,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::dispatch::Command;
+use crate::api::state::AppState;
 use crate::domain::{Outcome, TaskId};
-use crate::hub::HubError;
-use crate::server::AppState;
+use crate::rules::dispatch::Command;
+use crate::runtime::hub::HubError;
 use crate::store::{CallRecord, CtiEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, ToSchema)]

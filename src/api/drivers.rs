@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
+use crate::api::state::AppState;
 use crate::domain::{DriverId, DriverStatus, Phone};
-use crate::server::AppState;
 use crate::store::{Driver, NewDriver};
 
 /// The largest vehicle the centre dispatches (a coach).

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::dispatch::DispatchError;
-use crate::hub::HubError;
+use crate::rules::dispatch::DispatchError;
+use crate::runtime::hub::HubError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
-use crate::dispatch::QueueStats;
+use crate::api::state::AppState;
 use crate::domain::Phone;
-use crate::server::AppState;
+use crate::rules::dispatch::QueueStats;
 use crate::store::{Customer, CustomerProfile};
 
 const MAX_NAME_CHARS: usize = 100;

@@ -2,7 +2,7 @@
 //! /api/v1/inn-orders`, `GET/PATCH /api/v1/inn-orders/{id}`. The inn back
 //! office reports bookings (again with the same `reference` to change a
 //! status); the travel watch phones about those left unprocessed
-//! (`src/inns.rs`, `src/travel_watch.rs`).
+//! (`rules/travel/inns.rs`, `runtime/jobs/travel.rs`).
 
 use axum::Json;
 use axum::extract::State;
@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
+use crate::api::state::AppState;
 use crate::domain::{InnOrderId, InnOrderStatus, Phone};
-use crate::server::AppState;
 use crate::store::{Inn, InnOrder, NewInnOrder};
 
 const MAX_TEXT: usize = 200;

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Caller};
+use crate::api::state::AppState;
 use crate::domain::{Phone, TaskKind};
-use crate::server::AppState;
 use crate::store::BacklogEntry;
 
 /// How far ahead of this server's clock a reported time may be (clock skew).

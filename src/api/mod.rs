@@ -19,6 +19,7 @@ pub mod registrations;
 pub mod reports;
 pub mod session;
 pub mod shifts;
+pub mod state;
 pub mod tasks;
 #[cfg(test)]
 mod tests;
@@ -32,7 +33,7 @@ use axum::routing::{get, post, put};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::server::AppState;
+use crate::api::state::AppState;
 pub use error::ApiError;
 
 /// Request bodies larger than this are refused with 413.

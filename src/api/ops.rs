@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::Caller;
-use crate::figures::FloorFigures;
-use crate::floor::FloorFeed;
-use crate::server::AppState;
+use crate::api::state::AppState;
+use crate::rules::figures::FloorFigures;
+use crate::runtime::figures::FloorFeed;
 
 /// How long `/health` waits for each dependency.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);

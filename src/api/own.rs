@@ -4,8 +4,8 @@
 //! booking).
 
 use super::error::ApiError;
+use crate::api::state::AppState;
 use crate::domain::{Phone, TaskId, UserId};
-use crate::server::AppState;
 
 /// Whether any of `tasks` is offered to or held by `agent` now.
 pub async fn holds_any(state: &AppState, agent: UserId, tasks: Vec<TaskId>) -> Result<bool, ApiError> {

@@ -1,5 +1,5 @@
 //! `POST /api/v1/registrations`: a customer registered for an event; the
-//! callbacks the rules call for (`src/registrations.rs`) are created with
+//! callbacks the rules call for (`rules/registrations.rs`) are created with
 //! the registration, all or nothing.
 
 use axum::Json;
@@ -14,10 +14,10 @@ use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use super::tasks::live_view;
-use crate::dispatch::Command;
+use crate::api::state::AppState;
 use crate::domain::{Phone, TaskId, TaskKind};
-use crate::registrations::{self, CustomerKind, EventKind, Registration, RegistrationError};
-use crate::server::AppState;
+use crate::rules::dispatch::Command;
+use crate::rules::registrations::{self, CustomerKind, EventKind, Registration, RegistrationError};
 use crate::store::{NewRegistration, NewTaskRow, TaskRecord};
 
 const MAX_SKEW: SignedDuration = SignedDuration::from_secs(60);

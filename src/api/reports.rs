@@ -12,9 +12,9 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Caller};
+use crate::api::state::AppState;
 use crate::domain::ReportPeriod;
-use crate::reports::{self, Report};
-use crate::server::AppState;
+use crate::rules::reports::{self, Report};
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

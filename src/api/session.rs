@@ -16,11 +16,11 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Caller, ClientIp};
-use crate::accounts;
+use crate::api::state::AppState;
+use crate::auth::accounts;
 use crate::auth::passwords::{self, MAX_PASSWORD_BYTES};
 use crate::auth::{AuthError, PoolError};
 use crate::metrics::Limited;
-use crate::server::AppState;
 use crate::store::User;
 
 #[derive(Deserialize, ToSchema)]

@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 use super::agents::find_agent;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
-use crate::dispatch::Command;
+use crate::api::state::AppState;
 use crate::domain::UserId;
-use crate::server::AppState;
-use crate::shifts::{ScheduleError, WeeklySchedule};
+use crate::rules::dispatch::Command;
+use crate::rules::shifts::{ScheduleError, WeeklySchedule};
 use crate::store::ScheduleSpec;
 
 /// The longest handover note, in characters.

@@ -9,9 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::dispatch::Command;
+use crate::api::state::AppState;
 use crate::domain::{Phone, TaskId, TaskKind, TaskStatus, UserId};
-use crate::server::AppState;
+use crate::rules::dispatch::Command;
 use crate::store::{NewTaskRow, TaskFilter, TaskRecord};
 
 const MAX_REASON_CHARS: usize = 2000;
@@ -100,7 +100,7 @@ pub async fn create_task(
     match state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
         Ok(_) => {}
         // Stored, so the next start dispatches it.
-        Err(crate::hub::HubError::Stopped) => {
+        Err(crate::runtime::hub::HubError::Stopped) => {
             tracing::warn!(task = %id, "task stored while the dispatcher stops")
         }
         Err(e) => return Err(e.into()),

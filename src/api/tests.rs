@@ -6,10 +6,11 @@ use jiff::{SignedDuration, Timestamp};
 use tower::ServiceExt;
 
 use super::*;
+use crate::api::state::Shared;
 use crate::auth::Auth;
 use crate::config::Config;
-use crate::dispatch::Dispatcher;
 use crate::domain::{Role, UserId};
+use crate::rules::dispatch::Dispatcher;
 use crate::testing::TestDb;
 
 async fn app(db: &TestDb) -> (Router, AppState) {
@@ -17,9 +18,9 @@ async fn app(db: &TestDb) -> (Router, AppState) {
     let config = Config::default();
     let rules = config.rules().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let (hub, _task) = crate::hub::spawn(
+    let (hub, _task) = crate::runtime::hub::spawn(
         Dispatcher::new(rules.clone()),
-        crate::writer::Writer::spawn(store.clone()).0,
+        crate::runtime::record_writer::Writer::spawn(store.clone()).0,
         None,
         None,
         None,
@@ -27,8 +28,9 @@ async fn app(db: &TestDb) -> (Router, AppState) {
     );
     let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
     let checkpoints = config.checkpoints().unwrap();
-    let state = AppState::new(store, hub, auth.into(), config, rules, checkpoints, shutdown);
-    (crate::server::app(&state), state)
+    let state =
+        AppState::new(store, hub, auth.into(), config, rules, checkpoints, Shared { shutdown, ..Default::default() });
+    (crate::app::server::app(&state), state)
 }
 
 async fn call(app: &Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {

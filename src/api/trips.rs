@@ -21,17 +21,17 @@ use utoipa::ToSchema;
 use super::cars::largest_vehicle;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller, text};
-use crate::board;
-use crate::dispatch::{Command, DispatchError};
+use crate::api::state::AppState;
 use crate::domain::{
     CarOrderId, CarOrderKind, CarOrderStatus, DriverCallOutcome, DriverId, Outcome, TaskId, TaskKind, TripId,
     TripStatus,
 };
-use crate::hub::HubError;
-use crate::pooling::{self, DropOff, GroupError};
-use crate::server::AppState;
+use crate::rules::dispatch::{Command, DispatchError};
+use crate::rules::travel::pooling::{self, DropOff, GroupError};
+use crate::rules::travel::trips::{DriverFacts, Need, Span, Suggestion, suggest};
+use crate::runtime::hub::HubError;
+use crate::runtime::travel_board;
 use crate::store::{CarOrder, NewTaskRow, NewTrip, Trip, TripRefusal};
-use crate::trips::{DriverFacts, Need, Span, Suggestion, suggest};
 
 const MAX_POLICY: usize = 64;
 
@@ -175,7 +175,7 @@ pub async fn accept_pool(
         })?
     };
     let open = state.store.car_orders(CarOrderStatus::Open).await?;
-    let proposals = board::pool_proposals(&state.store, &state.config.cars, &open).await?;
+    let proposals = travel_board::pool_proposals(&state.store, &state.config.cars, &open).await?;
     let proposal = proposals.into_iter().find(|p| p.id == id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -442,10 +442,10 @@ pub async fn cancel_order(
 
 /// The dispatch board as the dispatchers' sockets receive it.
 #[utoipa::path(get, path = "/api/v1/dispatch-board", tag = "cars", security(("bearer" = [])),
-    responses((status = 200, body = board::DispatchBoard), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = travel_board::DispatchBoard), (status = 403, body = ErrorBody)))]
 pub async fn dispatch_board(
     State(state): State<AppState>,
     _caller: Caller,
-) -> Result<Json<board::DispatchBoard>, ApiError> {
-    Ok(Json(board::load(&state.store, &state.config.cars, Timestamp::now()).await?))
+) -> Result<Json<travel_board::DispatchBoard>, ApiError> {
+    Ok(Json(travel_board::load(&state.store, &state.config.cars, Timestamp::now()).await?))
 }

@@ -1,7 +1,7 @@
 //! User administration (admins): create, list, change (role, skills, SIP
 //! URI, disabled), reset a password, delete. Each change takes effect at
 //! once on the user's tokens and open sockets, and on the dispatcher, here
-//! and on every node (`crate::account_watch`).
+//! and on every node (`crate::auth::account_watch`).
 
 use axum::Json;
 use axum::extract::State;
@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use super::agents::CreateUser;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
-use crate::accounts::{self, AccountError};
+use crate::api::state::AppState;
+use crate::auth::accounts::{self, AccountError};
 use crate::domain::{Role, UserId};
-use crate::server::AppState;
 use crate::store::{User, UserPatch};
 
 impl From<AccountError> for ApiError {

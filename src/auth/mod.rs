@@ -11,7 +11,7 @@
 //! changes the standing, and every token and open socket that no longer
 //! fits it stops working at once (`docs/security.md`). The standing is
 //! loaded from the store at start and kept up to date by the account
-//! watcher (`crate::account_watch`), so a change made on the command line
+//! watcher (`crate::auth::account_watch`), so a change made on the command line
 //! or through another node applies here too.
 //!
 //! WebSocket tickets are one-time and short-lived: a browser cannot set
@@ -19,6 +19,8 @@
 //! so the console trades its token for a ticket over REST and sends the
 //! ticket in the first frame.
 
+pub mod account_watch;
+pub mod accounts;
 pub mod limiter;
 pub mod passwords;
 mod sockets;

@@ -36,7 +36,7 @@ use tokio_util::task::TaskTracker;
 
 use super::tls::Tls;
 use super::{ClientAddr, Gate, accept, client_ip};
-use crate::sip::trust::Net;
+use crate::listen::net::Net;
 
 /// What the loop needs to know; cheap to clone.
 #[derive(Clone)]

@@ -6,6 +6,7 @@
 //! descriptors instead of spinning on the error.
 
 pub mod http;
+pub mod net;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
-use crate::sip::trust::Net;
+use crate::listen::net::Net;
 
 /// The client's address, as the HTTP server established it (the peer, or
 /// the address a trusted proxy names), in every request's extensions.

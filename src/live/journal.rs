@@ -11,8 +11,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::dispatch::Record;
 use crate::domain::{AgentStatus, Outcome, TaskId, TaskStatus, UserId};
+use crate::rules::dispatch::Record;
 
 /// Every `event` a `Record::TaskReturned` may carry. The record holds a
 /// `&'static str`; decoding maps the journal's text back onto these.

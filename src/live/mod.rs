@@ -5,12 +5,11 @@
 //! Only this module knows Redis. Every multi-key change is one of the Lua
 //! scripts next to this file; every key starts with the configured prefix in
 //! braces, a Cluster hash tag, so all of them live in one slot. The rules
-//! for what is written when are in `writer.rs`; what lives where, and why,
+//! for what is written when are in `runtime/live_writer.rs`; what lives where, and why,
 //! in ARCHITECTURE.md ("Redis and SQL").
 
 pub mod journal;
 pub mod lease;
-pub mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,8 +20,8 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value};
 
-use crate::dispatch::{LiveTask, Record};
 use crate::domain::{AgentStatus, TaskId, TaskStatus, UserId};
+use crate::rules::dispatch::{LiveTask, Record};
 
 /// How long start-up waits for Redis to answer before giving up with a
 /// clear error (the client would otherwise retry for much longer).

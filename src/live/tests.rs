@@ -98,7 +98,7 @@ async fn a_new_leader_writes_into_sql_what_the_journal_holds_once() {
     let Some(redis) = TestRedis::new("replay").await else { return };
     let db = crate::testing::TestDb::sqlite();
     let store = db.store().await;
-    let rules = crate::dispatch::Rules::manual_defaults();
+    let rules = crate::rules::dispatch::Rules::manual_defaults();
     let now = Timestamp::now();
     let plan = rules.plan(crate::domain::TaskKind::NewSignupCallback, now, None, None);
     let phone = crate::domain::Phone::parse("13900000001").unwrap();
@@ -132,12 +132,12 @@ async fn a_new_leader_writes_into_sql_what_the_journal_holds_once() {
     a.apply(epoch, 1, &records[..1], &ops[..1]).await.unwrap();
     a.apply(epoch, 2, &records[1..], &ops[1..]).await.unwrap();
 
-    let replayed = crate::leading::replay_journal(&store, &a).await.unwrap();
+    let replayed = crate::app::leading::replay_journal(&store, &a).await.unwrap();
     assert_eq!(replayed, 2);
     let task = store.task(row.id).await.unwrap().unwrap();
     assert_eq!((task.status, task.agent_id), (TaskStatus::Assigned, Some(agent)));
     assert_eq!(task.attempts.len(), 1);
     // Again (a second take-over before the journal was trimmed): nothing more.
-    assert_eq!(crate::leading::replay_journal(&store, &a).await.unwrap(), 0);
+    assert_eq!(crate::app::leading::replay_journal(&store, &a).await.unwrap(), 0);
     assert_eq!(store.task(row.id).await.unwrap().unwrap().attempts.len(), 1, "no attempt twice");
 }

@@ -59,7 +59,7 @@ pub enum CallEvent {
 
 /// Something the hub owes the outside because of a change it made. With
 /// Redis these wait in the live writer until the change is in Redis
-/// (`live/writer.rs`); without, they go out at once.
+/// (`runtime/live_writer.rs`); without, they go out at once.
 pub enum Delivery {
     Push(mpsc::UnboundedSender<Push>, Push),
     Call(mpsc::UnboundedSender<CallEvent>, CallEvent),

@@ -29,17 +29,17 @@ use super::check::{Rejection, check_request};
 use super::message::{Message, Method, Request};
 use super::parse::{ParseError, salvage};
 use super::respond::{ALLOW, response, short_response};
+use super::settings::{SipConfig, UntrustedPolicy};
 use super::transaction::{Arrival, Peer, Send, Transactions, TxKey};
-use super::trust::Net;
 use super::uri::{address_user, uri_user};
-use crate::config::{Config, UntrustedPolicy};
-use crate::dispatch::{Command, NewTask, QueueIdx, Rules};
 use crate::domain::{Phone, TaskId, TaskKind, UserId};
-use crate::hub::{CallEvent, Hub};
+use crate::listen::net::Net;
 use crate::live::LiveHealth;
 use crate::metrics::Metrics;
+use crate::rules::dispatch::{Command, NewTask, QueueIdx, Rules};
+use crate::runtime::hub::{CallEvent, Hub};
+use crate::runtime::record_writer::Writer;
 use crate::store::{CallOutcome, CallWrite, MissedCall, NewTaskRow};
-use crate::writer::Writer;
 
 mod calls;
 
@@ -58,9 +58,8 @@ pub struct SipSettings {
 }
 
 impl SipSettings {
-    /// `config` must have passed validation (`Config::rules`).
-    pub fn new(config: &Config, rules: &Rules) -> SipSettings {
-        let sip = &config.sip;
+    /// `sip` must have passed the configuration's checks.
+    pub fn new(sip: &SipConfig, rules: &Rules) -> SipSettings {
         SipSettings {
             numbers: sip.numbers.iter().filter_map(|(n, q)| Some((n.clone(), rules.queue_index(q)?))).collect(),
             trusted: sip.trusted.iter().filter_map(|n| Net::parse(n)).collect(),

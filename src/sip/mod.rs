@@ -6,11 +6,11 @@ pub mod connector;
 pub mod message;
 pub mod parse;
 pub mod respond;
+pub mod settings;
 #[cfg(test)]
 mod tests;
 pub mod transaction;
 pub mod transport;
-pub mod trust;
 pub mod uri;
 
 /// What the fuzz targets and the corpus replay test run on arbitrary bytes:

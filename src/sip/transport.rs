@@ -29,10 +29,10 @@ use tokio_util::task::TaskTracker;
 
 use super::connector::Inbound;
 use super::parse::{ParseError, Transport, parse};
+use super::settings::{SipConfig, UntrustedPolicy};
 use super::transaction::Peer;
-use super::trust::Net;
-use crate::config::{Config, UntrustedPolicy};
 use crate::limits::{KeyedBuckets, Rate};
+use crate::listen::net::Net;
 use crate::listen::{Gate, accept};
 
 /// Sources kept in a rate table at most (each about 40 bytes).
@@ -57,9 +57,8 @@ struct Rates {
 }
 
 impl TransportSettings {
-    /// `config` must have passed validation.
-    pub fn new(config: &Config) -> TransportSettings {
-        let sip = &config.sip;
+    /// `sip` must have passed the configuration's checks.
+    pub fn new(sip: &SipConfig) -> TransportSettings {
         let per_source = sip.rate_per_source as f64;
         let replies = sip.untrusted_replies_per_sec as f64;
         TransportSettings {

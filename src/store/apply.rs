@@ -15,7 +15,7 @@
 //!   call appears at most once per kind of update, in the kinds' natural
 //!   order; a segment runs one statement per kind.
 //!
-//! `tests.rs` checks the equivalence: a random history written in one batch
+//! `apply_tests.rs` checks the equivalence: a random history written in one batch
 //! leaves the same tables as the same history written one change at a time.
 
 use std::collections::HashMap;
@@ -24,8 +24,8 @@ use super::batch::{Arg, Batch, Rows};
 use super::calls::{CallOutcome, CallWrite};
 use super::ms;
 use super::tasks::NewTaskRow;
-use crate::dispatch::Record;
 use crate::domain::{Outcome, TaskId, TaskStatus, UserId};
+use crate::rules::dispatch::Record;
 
 fn id(t: TaskId) -> Arg {
     Arg::from(t.to_string())

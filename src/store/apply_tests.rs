@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use sqlx::Row;
 
 use super::*;
-use crate::dispatch::Record;
 use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
+use crate::rules::dispatch::Record;
 use crate::testing::TestDb;
 
 /// A small deterministic generator, so a failing seed replays exactly.

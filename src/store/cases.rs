@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use super::apply::batch_with_tasks;
 use super::batch::Rows;
 use super::*;
-use crate::cases::{CaseClock, Deadlines};
 use crate::domain::{CaseChannel, CaseDeadline, CaseId, CaseStatus, CaseStep, Phone, TaskId, UserId};
+use crate::rules::cases::{CaseClock, Deadlines};
 
 /// A case as first written.
 #[derive(Clone, Debug)]

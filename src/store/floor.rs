@@ -7,8 +7,8 @@ use sqlx::Row;
 
 use super::*;
 use crate::domain::{TaskId, TaskStatus, UserId};
-use crate::figures::FloorEvent;
-use crate::figures::wire::Escalations;
+use crate::rules::figures::FloorEvent;
+use crate::rules::figures::wire::Escalations;
 
 impl Store {
     /// What is escalated to the supervisors now (the wallboard's count).

@@ -11,7 +11,7 @@ use super::apply::batch_with_tasks;
 use super::batch::{Arg, Rows};
 use super::*;
 use crate::domain::{Phone, TaskId};
-use crate::followup::Miss;
+use crate::rules::followup::Miss;
 
 /// A missed call still in the backlog.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]

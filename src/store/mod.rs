@@ -5,7 +5,7 @@
 //! because their DDL differs. Timestamps are stored as milliseconds since
 //! the epoch (BIGINT) so both databases compare them the same way.
 //!
-//! The seam for live state: the dispatcher's [`Record`](crate::dispatch::Record)s
+//! The seam for live state: the dispatcher's [`Record`](crate::rules::dispatch::Record)s
 //! are applied in order by [`Store::apply`], and [`Store::live_tasks`]
 //! gives back what a restart must reload. A Redis-backed live state plugs in
 //! at the same two points.
@@ -17,6 +17,7 @@ mod cars;
 mod cases;
 mod customers;
 mod drivers;
+pub mod files;
 mod floor;
 mod followup;
 mod history;
@@ -149,9 +150,9 @@ impl Store {
             // holds password hashes and every customer's history.
             let io = |e| StoreError::Database(sqlx::Error::Io(e));
             if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::at_rest::private_dir(dir).map_err(io)?;
+                files::private_dir(dir).map_err(io)?;
             }
-            match crate::at_rest::private_file(Path::new(path)) {
+            match files::private_file(Path::new(path)) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(e)),
                 _ => {}
             }

@@ -7,14 +7,14 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::tests::new_user;
 use super::*;
-use crate::cases::Deadlines;
 use crate::config::Config;
-use crate::dispatch::Record;
 use crate::domain::ReportPeriod;
 use crate::domain::{
     CaseChannel, CaseId, CaseStatus, CaseStep, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId,
 };
-use crate::reports::{self, Report};
+use crate::rules::cases::Deadlines;
+use crate::rules::dispatch::Record;
+use crate::rules::reports::{self, Report};
 use crate::testing::TestDb;
 
 const DAY: Date = date(2026, 3, 3); // a Tuesday
@@ -86,7 +86,7 @@ async fn checkpoint(store: &Store, when: Timestamp) -> Vec<TaskId> {
     let checkpoints = Config::default().checkpoints().unwrap();
     let backlog: Vec<_> = store.missed_backlog().await.unwrap().iter().map(|e| e.miss()).collect();
     let answered = store.answered_backlog_callers().await.unwrap();
-    let release = crate::followup::release(&rules.calendar, &checkpoints, &backlog, &answered, when);
+    let release = crate::rules::followup::release(&rules.calendar, &checkpoints, &backlog, &answered, when);
     let runs: Vec<CheckpointCallback> = release
         .callbacks
         .iter()
@@ -299,9 +299,11 @@ async fn scripted_day(store: Store) {
     let config = Config::default();
     let calendar = config.rules().unwrap().calendar;
     let evening = at(23, 0, 0);
-    let dispatcher = crate::dispatch::Dispatcher::new(config.rules().unwrap());
+    let dispatcher = crate::rules::dispatch::Dispatcher::new(config.rules().unwrap());
     let (mut figures, _) =
-        crate::floor::starting_figures(&store, config.figures.clone(), &calendar, &dispatcher, evening).await.unwrap();
+        crate::runtime::figures::starting_figures(&store, config.figures.clone(), &calendar, &dispatcher, evening)
+            .await
+            .unwrap();
     let board = figures.snapshot(evening, calendar.start_of_day(evening)).centre;
     assert_eq!(board.today, r.calls.today);
     assert_eq!(

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::*;
 use crate::domain::{CaseStatus, Channel, UserId};
-use crate::reports::{AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OverdueTask};
+use crate::rules::reports::{AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OverdueTask};
 
 /// Callbacks due in the period: not inbound calls, not cancelled.
 const DUE: &str = "t.kind <> 'inbound_call' AND t.status <> 'cancelled' AND t.deadline >= $1 AND t.deadline < $2";

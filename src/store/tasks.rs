@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use super::batch::Rows;
 use super::*;
-use crate::dispatch::{NewTask, Record, Reservation, Rules, TaskCard, TaskPlan};
 use crate::domain::{Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
+use crate::rules::dispatch::{NewTask, Record, Reservation, Rules, TaskCard, TaskPlan};
 
 /// A Redis journal entry whose records a write brings SQL up to.
 #[derive(Clone, Debug, PartialEq, Eq)]

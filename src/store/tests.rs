@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 
 use super::*;
-use crate::dispatch::Record;
 use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
+use crate::rules::dispatch::Record;
 use crate::testing::TestDb;
 
 pub(super) fn now() -> Timestamp {
@@ -40,7 +40,7 @@ fn new_case(phone: &str, owner: UserId) -> NewCase {
         description: "tiles promised for Monday never came".into(),
         owner,
         received_at,
-        deadlines: crate::cases::Deadlines {
+        deadlines: crate::rules::cases::Deadlines {
             answer_by: received_at + jiff::SignedDuration::from_hours(24),
             merchant_reply_by: Some(received_at + jiff::SignedDuration::from_hours(30)),
         },

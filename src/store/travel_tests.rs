@@ -47,7 +47,7 @@ async fn escalation(store: Store) {
     let trip = NewTrip {
         id: crate::domain::TripId::new(),
         orders: vec![confirmed.id],
-        span: crate::trips::Span { start: now() + mins(90), end: now() + mins(270) },
+        span: crate::rules::travel::trips::Span { start: now() + mins(90), end: now() + mins(270) },
         passengers: 2,
         pool_id: None,
         by,

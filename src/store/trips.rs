@@ -17,7 +17,7 @@ use super::cars::{COLUMNS, order_from_row};
 use super::history::{self, Book};
 use super::*;
 use crate::domain::{CarOrderId, CarOrderStatus, DriverCallOutcome, DriverId, TaskStatus, TripId, TripStatus, UserId};
-use crate::trips::Span;
+use crate::rules::travel::trips::Span;
 
 /// Why a step on a trip or an order was refused; nothing was written.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

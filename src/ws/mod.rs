@@ -18,9 +18,9 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tracing::Instrument;
 
 use crate::api::ApiError;
+use crate::api::state::AppState;
 use crate::limits::Rate;
 use crate::metrics::SessionKind;
-use crate::server::AppState;
 use session::{Frame, Out, SessionEnv};
 use wallboard::WallboardEnv;
 

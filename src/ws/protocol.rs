@@ -6,9 +6,9 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::board::DispatchBoard;
-use crate::dispatch::{AgentSnapshot, Explanation, TaskCard, WithdrawReason};
 use crate::domain::{AgentStatus, Outcome, Role, TaskId, UserId};
+use crate::rules::dispatch::{AgentSnapshot, Explanation, TaskCard, WithdrawReason};
+use crate::runtime::travel_board::DispatchBoard;
 use crate::store::CustomerProfile;
 
 /// From the console. Any message may carry a `ref`, echoed in the `ack` or

@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{ClientMsg, Incoming, Outgoing, ServerMsg};
 use crate::auth::{Auth, AuthError, Claims, SocketGuard, SocketKind};
-use crate::board::DispatchBoard;
-use crate::dispatch::{Command, DispatchError};
 use crate::domain::{Role, TaskId, UserId};
-use crate::hub::{ConnId, Hub, HubError, Push};
 use crate::limits::{Bucket, KeyedBuckets, Rate};
+use crate::rules::dispatch::{Command, DispatchError};
+use crate::runtime::hub::{ConnId, Hub, HubError, Push};
+use crate::runtime::travel_board::DispatchBoard;
 use crate::store::Store;
 
 /// A frame from the client, already stripped of transport details.
@@ -113,7 +113,7 @@ pub(super) fn rate_limited() -> ServerMsg {
     ServerMsg::error("rate_limited", "too many messages; slow down (websocket.messages_per_sec)", None)
 }
 
-/// The published dispatch board (`crate::board`).
+/// The published dispatch board (`crate::runtime::travel_board`).
 pub type BoardFeed = watch::Receiver<Option<Arc<DispatchBoard>>>;
 
 /// Writes protocol messages, each given at most `timeout` to leave: a

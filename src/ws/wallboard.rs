@@ -4,7 +4,7 @@
 //! Written, like the agent's session, over a plain stream and sink. A
 //! wallboard that cannot keep up is disconnected (close 4001) instead of
 //! being waited for: each send has [`WallboardEnv::send_timeout`], and one
-//! that falls [`crate::floor::PATCH_BACKLOG`] patches behind is told by the
+//! that falls [`crate::runtime::figures::PATCH_BACKLOG`] patches behind is told by the
 //! broadcast channel. Either way the others, who share nothing with it but
 //! the already serialised patch, never notice. The page reconnects and
 //! starts again from the whole board.
@@ -20,7 +20,7 @@ use super::protocol::{ClientMsg, Incoming, ServerMsg};
 use super::session::{Admission, Flood, Frame, Out, Verdict, Writer, authenticate, close, drain, rate_limited};
 use crate::auth::{Auth, SocketKind};
 use crate::domain::Role;
-use crate::floor::FloorFeed;
+use crate::runtime::figures::FloorFeed;
 
 pub struct WallboardEnv {
     pub auth: Arc<Auth>,

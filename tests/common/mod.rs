@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use switchboard::accounts::{self, NewAccount};
+use switchboard::auth::accounts::{self, NewAccount};
 use switchboard::domain::Role;
 use switchboard::testing::TestDb;
 use switchboard::{Config, Listeners};
@@ -67,7 +67,7 @@ impl TestServer {
             accounts::create(&store, &config.rules().unwrap(), 2, admin).await.unwrap();
         }
         store.close().await;
-        let sip = switchboard::server::bind_sip(config.server.sip).await.unwrap();
+        let sip = switchboard::app::server::bind_sip(config.server.sip).await.unwrap();
         let sip_tls = match config.server.sip_tls {
             Some(addr) => Some(TcpListener::bind(addr).await.unwrap()),
             None => None,

@@ -10,8 +10,9 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::api::ApiDoc;
+use crate::api::state::Shared;
 use crate::config::Config;
-use crate::dispatch::Dispatcher;
+use crate::rules::dispatch::Dispatcher;
 use crate::testing::TestDb;
 use utoipa::OpenApi;
 
@@ -33,11 +34,12 @@ async fn state(db: &TestDb) -> AppState {
     config.access.back_office_tokens.insert("inns".into(), BACK_OFFICE_TOKEN.into());
     let rules = config.rules().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let writer = crate::writer::Writer::spawn(store.clone()).0;
-    let (hub, _task) = crate::hub::spawn(Dispatcher::new(rules.clone()), writer, None, None, None, shutdown.clone());
+    let writer = crate::runtime::record_writer::Writer::spawn(store.clone()).0;
+    let (hub, _task) =
+        crate::runtime::hub::spawn(Dispatcher::new(rules.clone()), writer, None, None, None, shutdown.clone());
     let auth = crate::auth::Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
     let checkpoints = config.checkpoints().unwrap();
-    AppState::new(store, hub, auth.into(), config, rules, checkpoints, shutdown)
+    AppState::new(store, hub, auth.into(), config, rules, checkpoints, Shared { shutdown, ..Default::default() })
 }
 
 /// A path of the document with its parameters filled in.
@@ -76,7 +78,7 @@ fn expected(access: &Access, who: Who) -> Grant {
 async fn every_route_admits_exactly_whom_the_matrix_names() {
     let db = TestDb::sqlite();
     let state = state(&db).await;
-    let app = crate::server::app(&state);
+    let app = crate::app::server::app(&state);
     let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -5,9 +5,9 @@
 use jiff::Timestamp;
 
 use super::{Connector, Redirected, now_ms};
-use crate::dispatch::Command;
 use crate::domain::{Phone, TaskId, UserId};
-use crate::hub::CallEvent;
+use crate::rules::dispatch::Command;
+use crate::runtime::hub::CallEvent;
 use crate::store::{CallOutcome, CallWrite, MissedCall};
 
 impl Connector {

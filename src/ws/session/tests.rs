@@ -4,10 +4,10 @@ use futures_util::{sink, stream};
 use jiff::SignedDuration;
 
 use super::*;
-use crate::accounts::{self, NewAccount};
+use crate::auth::accounts::{self, NewAccount};
 use crate::config::Config;
-use crate::dispatch::Dispatcher;
 use crate::domain::{Phone, TaskKind};
+use crate::rules::dispatch::Dispatcher;
 use crate::store::NewTaskRow;
 use crate::testing::TestDb;
 
@@ -18,9 +18,9 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
     let config = Config::default();
     let rules = config.rules().unwrap();
     let shutdown = CancellationToken::new();
-    let writer = crate::writer::Writer::spawn(store.clone()).0;
+    let writer = crate::runtime::record_writer::Writer::spawn(store.clone()).0;
     let (hub, _hub_task) =
-        crate::hub::spawn(Dispatcher::new(rules.clone()), writer, None, None, None, shutdown.clone());
+        crate::runtime::hub::spawn(Dispatcher::new(rules.clone()), writer, None, None, None, shutdown.clone());
     let account = NewAccount {
         username: "li".into(),
         password: "agent-password".into(),

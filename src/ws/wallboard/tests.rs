@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::config::Config;
 use crate::domain::{TaskId, TaskKind, UserId};
-use crate::figures::{Figures, FloorEvent};
-use crate::floor::{self, FloorTx, Sources};
+use crate::rules::figures::{Figures, FloorEvent};
+use crate::runtime::figures::{self, FloorTx, Sources};
 use crate::testing::TestDb;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -39,7 +39,7 @@ async fn floor() -> Floor {
         metrics: Default::default(),
     };
     let stop = CancellationToken::new();
-    let (tx, feed, _task) = floor::spawn(figures, HashMap::new(), sources, stop.clone());
+    let (tx, feed, _task) = figures::spawn(figures, HashMap::new(), sources, stop.clone());
     let auth = Arc::new(Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30)));
     Floor { tx, feed, auth, stop, _db: db }
 }
@@ -129,7 +129,7 @@ async fn a_supervisor_gets_the_board_then_patches_that_rebuild_it() {
         assert_eq!(patch["type"], "patch");
         assert!(patch["seq"].as_u64().unwrap() > seq, "patches come in order");
         seq = patch["seq"].as_u64().unwrap();
-        crate::figures::wire::apply_patch(&mut board, &patch["patch"]);
+        crate::rules::figures::wire::apply_patch(&mut board, &patch["patch"]);
     }
     // The patched board is the board a newcomer gets.
     let fresh: Value = serde_json::from_str(&f.feed.latest().full()).unwrap();
@@ -170,7 +170,7 @@ async fn a_client_that_stops_reading_is_dropped_and_the_others_keep_their_update
         let started = tokio::time::Instant::now();
         while waiting(&board) < expected {
             let patch = next_json(&mut out).await;
-            crate::figures::wire::apply_patch(&mut board, &patch["patch"]);
+            crate::rules::figures::wire::apply_patch(&mut board, &patch["patch"]);
         }
         // Each well before the stuck one's 3 s send timeout: nobody waits for it.
         assert!(started.elapsed() < SECOND, "update {expected} took {:?}", started.elapsed());
