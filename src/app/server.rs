@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::rules::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
 use crate::runtime::figures::{self};
 use crate::runtime::hub::{self};
+use crate::runtime::jobs::Jobs;
 use crate::runtime::jobs::cases::CaseWatch;
 use crate::runtime::jobs::followup::Runner;
 use crate::runtime::jobs::scheduled::Scheduler;
@@ -223,40 +224,37 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
         sip_tasks.spawn(connector.run(inputs, inbound_rx, calls_rx, shutdown.clone()));
     }
     sip_tasks.close();
-    let runner = Runner {
+    let board = Board::default();
+    let board_task = tokio::spawn(board.clone().run(store.clone(), config.cars.clone(), shutdown.clone()));
+    let jobs = Jobs::new(shutdown.clone());
+    jobs.start(Runner {
         store: store.clone(),
         writer: writer.clone(),
         hub: hub.clone(),
         rules: shared_rules.clone(),
         checkpoints: checkpoints.clone(),
-    };
-    let checkpoint_task = tokio::spawn(runner.run(shutdown.clone()));
-    let scheduler = Scheduler { store: store.clone(), hub: hub.clone(), rules: shared_rules.clone() };
-    let schedule_task = tokio::spawn(scheduler.run(shutdown.clone()));
-    let shift_clock = ShiftClock {
-        store: store.clone(),
-        hub: hub.clone(),
-        calendar: rules.calendar.clone(),
-        wind_down: config.shifts.wind_down(),
-    };
-    let shift_task = tokio::spawn(shift_clock.run(shutdown.clone()));
-    let case_watch = CaseWatch {
+    });
+    jobs.start(Scheduler { store: store.clone(), hub: hub.clone(), rules: shared_rules.clone() });
+    jobs.start(ShiftClock::new(
+        store.clone(),
+        hub.clone(),
+        rules.calendar.clone(),
+        config.shifts.wind_down(),
+        Timestamp::now(),
+    ));
+    jobs.start(CaseWatch {
         store: store.clone(),
         hub: hub.clone(),
         rules: shared_rules.clone(),
         remind_before: SignedDuration::from_mins(config.cases.remind_before_minutes as i64),
-    };
-    let case_task = tokio::spawn(case_watch.run(shutdown.clone()));
-    let board = Board::default();
-    let board_task = tokio::spawn(board.clone().run(store.clone(), config.cars.clone(), shutdown.clone()));
-    let travel_watch = TravelWatch {
+    });
+    jobs.start(TravelWatch {
         store: store.clone(),
         hub: hub.clone(),
         rules: shared_rules.clone(),
         inns: config.inns.clone(),
         board: board.clone(),
-    };
-    let travel_task = tokio::spawn(travel_watch.run(shutdown.clone()));
+    });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let shared = Shared { shutdown: shutdown.clone(), live: health, board, floor: Some(floor_feed), metrics };
     let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shared);
@@ -273,15 +271,10 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     if tokio::time::timeout(grace, sip_tasks.wait()).await.is_err() {
         tracing::warn!("the SIP connector did not stop within the shutdown grace period");
     }
-    let clock_loops = [
-        ("the missed-call checkpoint", checkpoint_task),
-        ("releasing scheduled tasks", schedule_task),
-        ("applying shift edges", shift_task),
-        ("reminding case owners", case_task),
-        ("watching travel work", travel_task),
-        ("the dispatch board", board_task),
-        ("following account changes", account_watch),
-    ];
+    if !jobs.stopped(grace).await {
+        tracing::warn!("some clock-driven jobs did not finish within the shutdown grace period");
+    }
+    let clock_loops = [("the dispatch board", board_task), ("following account changes", account_watch)];
     for (what, task) in clock_loops {
         if tokio::time::timeout(grace, task).await.is_err() {
             tracing::warn!("{what} did not finish within the shutdown grace period");

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio_util::sync::CancellationToken;
 
 use crate::domain::{CaseDeadline, TaskKind};
 use crate::rules::dispatch::{Command, Reservation, Rules};
 use crate::runtime::hub::Hub;
-use crate::runtime::jobs::wake;
+use crate::runtime::jobs::Job;
 use crate::store::{CaseFilter, CaseRecord, NewTaskRow, Store, StoreError};
 
 /// Longest sleep: a case opened meanwhile (by REST, or on another node)
@@ -30,16 +29,20 @@ pub struct CaseWatch {
     pub remind_before: SignedDuration,
 }
 
-impl CaseWatch {
-    pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let round = self.tick(Timestamp::now()).await;
-            if !wake::until_next(round, MAX_SLEEP, MAX_SLEEP, "reminding case owners", &shutdown).await {
-                return;
-            }
-        }
+impl Job for CaseWatch {
+    type Error = StoreError;
+    const NAME: &'static str = "reminding case owners";
+
+    fn max_sleep(&self) -> Duration {
+        MAX_SLEEP
     }
 
+    async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        self.tick(now).await
+    }
+}
+
+impl CaseWatch {
     /// Creates the reminders due at `now`; returns when the next one is.
     async fn tick(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         let open = self.store.cases(&CaseFilter { unresolved: true, limit: 100_000, ..Default::default() }).await?;

@@ -14,15 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio_util::sync::CancellationToken;
 
 use crate::domain::TaskKind;
 use crate::rules::dispatch::{Command, Rules};
 use crate::rules::followup::{self, Checkpoints};
 use crate::runtime::hub::Hub;
-use crate::runtime::jobs::wake;
+use crate::runtime::jobs::Job;
 use crate::runtime::record_writer::Writer;
-use crate::store::{CheckpointCallback, NewTaskRow, Store};
+use crate::store::{CheckpointCallback, NewTaskRow, Store, StoreError};
 
 /// Longest sleep before the clock is looked at again, so that a wall-clock
 /// change (NTP step, suspend) delays a checkpoint by at most this much.
@@ -38,22 +37,28 @@ pub struct Runner {
     pub checkpoints: Checkpoints,
 }
 
-impl Runner {
-    pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let now = Timestamp::now();
-            let round = self.catch_up(now).await.map(|()| {
-                let after = now.checked_add(SignedDuration::from_millis(1)).unwrap_or(now);
-                Some(self.checkpoints.release_at(&self.rules.calendar, after))
-            });
-            if !wake::until_next(round, MAX_SLEEP, RETRY, "missed-call checkpoint", &shutdown).await {
-                return;
-            }
-        }
+impl Job for Runner {
+    type Error = StoreError;
+    const NAME: &'static str = "the missed-call checkpoint";
+
+    fn max_sleep(&self) -> Duration {
+        MAX_SLEEP
     }
 
+    fn retry(&self) -> Duration {
+        RETRY
+    }
+
+    async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        self.catch_up(now).await?;
+        let after = now.checked_add(SignedDuration::from_millis(1)).unwrap_or(now);
+        Ok(Some(self.checkpoints.release_at(&self.rules.calendar, after)))
+    }
+}
+
+impl Runner {
     /// Fires the latest checkpoint at or before `now` unless it has fired.
-    async fn catch_up(&self, now: Timestamp) -> Result<(), crate::store::StoreError> {
+    async fn catch_up(&self, now: Timestamp) -> Result<(), StoreError> {
         let Some(latest) = self.checkpoints.latest_at_or_before(&self.rules.calendar, now) else { return Ok(()) };
         if self.store.last_checkpoint_run().await?.is_some_and(|last| last >= latest) {
             return Ok(());
@@ -61,7 +66,7 @@ impl Runner {
         self.fire(latest, now).await
     }
 
-    async fn fire(&self, checkpoint: Timestamp, now: Timestamp) -> Result<(), crate::store::StoreError> {
+    async fn fire(&self, checkpoint: Timestamp, now: Timestamp) -> Result<(), StoreError> {
         // Misses the connector has queued for the store belong to this run.
         let _ = self.writer.flush().await;
         let backlog: Vec<followup::Miss> = self.store.missed_backlog().await?.iter().map(|e| e.miss()).collect();

@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio_util::sync::CancellationToken;
 
 use crate::rules::dispatch::{Command, Rules};
 use crate::runtime::hub::Hub;
-use crate::runtime::jobs::wake;
+use crate::runtime::jobs::Job;
 use crate::store::{Store, StoreError};
 
 /// Longest wait between looks at the schedule: a task scheduled meanwhile
@@ -28,16 +27,24 @@ pub struct Scheduler {
     pub rules: Arc<Rules>,
 }
 
-impl Scheduler {
-    pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let round = self.release_due(Timestamp::now()).await;
-            if !wake::until_next(round, MAX_SLEEP, RETRY, "releasing scheduled tasks", &shutdown).await {
-                return;
-            }
-        }
+impl Job for Scheduler {
+    type Error = StoreError;
+    const NAME: &'static str = "releasing scheduled tasks";
+
+    fn max_sleep(&self) -> Duration {
+        MAX_SLEEP
     }
 
+    fn retry(&self) -> Duration {
+        RETRY
+    }
+
+    async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        self.release_due(now).await
+    }
+}
+
+impl Scheduler {
     /// Releases every task due at `now`; returns when the next one is due.
     async fn release_due(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         for (task, attempts) in self.store.due_scheduled(now).await? {

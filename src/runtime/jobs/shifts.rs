@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio_util::sync::CancellationToken;
 
 use crate::domain::UserId;
 use crate::rules::calendar::Calendar;
 use crate::rules::dispatch::{Command, DispatchError};
 use crate::rules::shifts::{self, ShiftEvent, WeeklySchedule};
 use crate::runtime::hub::{Hub, HubError};
-use crate::runtime::jobs::wake;
+use crate::runtime::jobs::Job;
 use crate::store::{Store, StoreError};
 
 /// Longest sleep: how late a schedule change or an agent logging in during
@@ -23,28 +22,35 @@ use crate::store::{Store, StoreError};
 const MAX_SLEEP: Duration = Duration::from_secs(5);
 
 pub struct ShiftClock {
-    pub store: Store,
-    pub hub: Hub,
-    pub calendar: Arc<Calendar>,
-    pub wind_down: SignedDuration,
+    store: Store,
+    hub: Hub,
+    calendar: Arc<Calendar>,
+    wind_down: SignedDuration,
+    /// Where the last successful round left the clock. It starts at the
+    /// start: ends that passed while no node ran are not caught up (the
+    /// agents' sessions ended with the process, and recovery gives held
+    /// tasks the reconnect grace).
+    last: Timestamp,
+}
+
+impl Job for ShiftClock {
+    type Error = ShiftError;
+    const NAME: &'static str = "applying shift edges";
+
+    fn max_sleep(&self) -> Duration {
+        MAX_SLEEP
+    }
+
+    async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, ShiftError> {
+        let next = self.tick(self.last, now).await?;
+        self.last = now;
+        Ok(next)
+    }
 }
 
 impl ShiftClock {
-    pub async fn run(self, shutdown: CancellationToken) {
-        // Ends that passed while no node ran are not caught up: the
-        // agents' sessions ended with the process, and recovery gives held
-        // tasks the reconnect grace.
-        let mut last = Timestamp::now();
-        loop {
-            let now = Timestamp::now();
-            let round = self.tick(last, now).await;
-            if round.is_ok() {
-                last = now;
-            }
-            if !wake::until_next(round, MAX_SLEEP, MAX_SLEEP, "applying shift edges", &shutdown).await {
-                return;
-            }
-        }
+    pub fn new(store: Store, hub: Hub, calendar: Arc<Calendar>, wind_down: SignedDuration, now: Timestamp) -> Self {
+        ShiftClock { store, hub, calendar, wind_down, last: now }
     }
 
     /// Applies what moving the clock from `last` to `now` calls for;
@@ -90,7 +96,7 @@ fn ignore_unknown(r: Result<crate::rules::dispatch::Reply, HubError>) -> Result<
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ShiftError {
+pub enum ShiftError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio_util::sync::CancellationToken;
 
 use crate::domain::TaskKind;
 use crate::rules::dispatch::{Command, Rules};
 use crate::rules::travel::inns::{ESCALATED_PRIORITY, InnRules, ReminderStep};
 use crate::runtime::hub::Hub;
-use crate::runtime::jobs::wake;
+use crate::runtime::jobs::Job;
 use crate::runtime::travel_board::Board;
 use crate::store::{InnOrder, NewTaskRow, ReminderWrite, Store, StoreError};
 
@@ -31,21 +30,24 @@ pub struct TravelWatch {
     pub board: Board,
 }
 
-impl TravelWatch {
-    pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let round = self.tick(Timestamp::now()).await;
-            tokio::select! {
-                awake = wake::until_next(round, MAX_SLEEP, MAX_SLEEP, "watching travel work", &shutdown) => {
-                    if !awake {
-                        return;
-                    }
-                }
-                _ = self.board.nudged() => {}
-            }
-        }
+impl Job for TravelWatch {
+    type Error = StoreError;
+    const NAME: &'static str = "watching travel work";
+
+    fn max_sleep(&self) -> Duration {
+        MAX_SLEEP
     }
 
+    async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        self.tick(now).await
+    }
+
+    async fn nudged(&self) {
+        self.board.nudged().await
+    }
+}
+
+impl TravelWatch {
     /// Escalates and reminds what is due at `now`; returns when the next is.
     async fn tick(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         let escalated = self.store.escalate_overdue_car_orders(now).await?;
