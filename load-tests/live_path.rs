@@ -21,11 +21,11 @@ use jiff::Timestamp;
 use switchboard::auth::accounts::{self, NewAccount};
 use switchboard::domain::{AgentStatus, Outcome, Phone, Role, TaskKind};
 use switchboard::live::{Live, LiveHealth};
-use switchboard::rules::dispatch::{Command, Dispatcher, Rules};
+use switchboard::rules::dispatch::{Command, Dispatcher, Rules, TaskDraft};
 use switchboard::runtime::hub::{self, Hub, Push};
 use switchboard::runtime::live_writer::LiveWriter;
 use switchboard::runtime::record_writer::Writer;
-use switchboard::store::{NewTaskRow, Store};
+use switchboard::store::Store;
 use switchboard::testing::{TestDb, TestRedis};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -139,7 +139,7 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             tokio::time::sleep(wait).await;
         }
-        let mut new = row.to_new_task(&rules, rules.plan(row.kind, row.created_at, None, None));
+        let mut new = row.to_new_task(&rules);
         // The offer's latency is measured from here: the card carries the time.
         Arc::make_mut(&mut new.card).created_at = Timestamp::now();
         let hub = hub.clone();
@@ -167,14 +167,14 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
 }
 
 /// Stores `n` callbacks as `POST /tasks` would, in chunks of one transaction.
-async fn store_tasks(store: &Store, rules: &Rules, n: usize) -> Vec<NewTaskRow> {
+async fn store_tasks(store: &Store, rules: &Rules, n: usize) -> Vec<TaskDraft> {
     let now = Timestamp::now();
-    let rows: Vec<NewTaskRow> = (0..n)
+    let rows: Vec<TaskDraft> = (0..n)
         .map(|i| {
             let kind = if i % 2 == 0 { TaskKind::NewSignupCallback } else { TaskKind::MarketingNoShow };
             let plan = rules.plan(kind, now, None, None);
             let phone = Phone::parse(&format!("138{i:08}")).unwrap();
-            NewTaskRow::planned(rules, kind, &plan, phone, None, now, None)
+            TaskDraft::new(rules, kind, plan, phone, None, now, None)
         })
         .collect();
     for chunk in rows.chunks(500) {

@@ -15,10 +15,11 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller, optional_text, text};
 use crate::api::state::AppState;
 use crate::domain::{CarOrderId, CarOrderKind, CarOrderStatus, Phone, TaskKind};
-use crate::rules::dispatch::Command;
+use crate::rules::dispatch::TaskDraft;
 use crate::rules::travel::cars::{CarOrderError, OrderRequest};
+use crate::runtime::intake;
 use crate::runtime::travel_board::{self, PoolProposalView};
-use crate::store::{CarOrder, Driver, NewCarOrder, NewTaskRow};
+use crate::store::{CarOrder, Driver, NewCarOrder};
 
 const MAX_TEXT: usize = 200;
 
@@ -103,14 +104,15 @@ pub async fn create_car_order(
         order.airport.as_deref().map(|a| format!(", {a}")).unwrap_or_default(),
         order.time.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M"),
     );
-    let row = NewTaskRow {
+    let row = TaskDraft {
         created_by: Some(caller.id()),
-        ..NewTaskRow::planned(&state.rules, TaskKind::CarDispatch, &plan, order.phone.clone(), Some(reason), now, None)
+        ..TaskDraft::new(&state.rules, TaskKind::CarDispatch, plan, order.phone.clone(), Some(reason), now, None)
     };
-    state.store.create_car_order(&order, &row).await?;
-    if let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
-        tracing::warn!(task = %row.id, error = %e, "car order stored but its task not dispatched");
-    }
+    let drafts = [row];
+    intake::store_then_dispatch(&state.hub, &state.rules, &drafts, async {
+        state.store.create_car_order(&order, &drafts[0]).await.map(|()| true)
+    })
+    .await?;
     state.board.touch();
     tracing::info!(order = %order.id, kind = order.kind.as_str(), "car order taken");
     let stored =

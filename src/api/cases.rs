@@ -13,8 +13,9 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
 use crate::api::state::AppState;
 use crate::domain::{CaseChannel, CaseId, CaseStatus, CaseStep, Phone, TaskKind, UserId};
 use crate::rules::cases::{CaseDeadline, CaseError};
-use crate::rules::dispatch::Command;
-use crate::store::{CaseFilter, CaseRecord, CaseStepWrite, NewCase, NewTaskRow};
+use crate::rules::dispatch::TaskDraft;
+use crate::runtime::intake;
+use crate::store::{CaseFilter, CaseRecord, CaseStepWrite, NewCase};
 
 const MAX_TEXT_CHARS: usize = 4000;
 const MAX_NAME_CHARS: usize = 200;
@@ -211,7 +212,7 @@ pub async fn record_step(
         let plan = state.rules.plan(TaskKind::ComplaintFollowUp, now, None, None);
         let reason = format!("complaint about {} resolved: call to confirm the customer is satisfied", case.merchant);
         let phone = case.customer_phone.clone();
-        (NewTaskRow::planned(&state.rules, TaskKind::ComplaintFollowUp, &plan, phone, Some(reason), now, None), plan)
+        TaskDraft::new(&state.rules, TaskKind::ComplaintFollowUp, plan, phone, Some(reason), now, None)
     });
     let write = CaseStepWrite {
         case: id,
@@ -221,19 +222,15 @@ pub async fn record_step(
         by: caller.id(),
         note,
         new_owner,
-        follow_up: follow_up.as_ref().map(|(row, _)| row.clone()),
+        follow_up: follow_up.clone(),
         at: now,
     };
-    if !state.store.record_case_step(write).await? {
+    // The satisfaction callback is stored with the step.
+    let drafts: Vec<TaskDraft> = follow_up.into_iter().collect();
+    if !intake::store_then_dispatch(&state.hub, &state.rules, &drafts, state.store.record_case_step(write)).await? {
         return Err(ApiError::conflict("case_changed", "the case changed meanwhile; read it again"));
     }
     tracing::info!(case = %id, step = %req.step, by = %caller.id(), "case step recorded");
-    if let Some((row, plan)) = follow_up
-        && let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await
-    {
-        // Stored with the step: the next start dispatches it.
-        tracing::warn!(task = %row.id, error = %e, "satisfaction callback stored but not dispatched");
-    }
     let stored = state.store.case(id).await?.ok_or_else(|| ApiError::not_found("case"))?;
     Ok(Json(view(stored, now)))
 }

@@ -16,9 +16,10 @@ use super::extract::{ApiJson, ApiPath};
 use super::tasks::live_view;
 use crate::api::state::AppState;
 use crate::domain::{Phone, TaskId, TaskKind};
-use crate::rules::dispatch::Command;
+use crate::rules::dispatch::TaskDraft;
 use crate::rules::registrations::{self, CustomerKind, EventKind, Registration, RegistrationError};
-use crate::store::{NewRegistration, NewTaskRow, TaskRecord};
+use crate::runtime::intake;
+use crate::store::{NewRegistration, TaskRecord};
 
 const MAX_SKEW: SignedDuration = SignedDuration::from_secs(60);
 
@@ -108,14 +109,13 @@ pub async fn register(
     if let Some(name) = body.customer_name.as_deref() {
         state.store.upsert_customer(phone, Some(name), None, now).await?;
     }
-    let rows: Vec<(NewTaskRow, _)> = plans
+    let tasks: Vec<TaskDraft> = plans
         .iter()
         .map(|p| {
             let plan = state.rules.plan(p.kind, now, None, Some(p.deadline));
             let reason = Some(describe(&body, p.kind));
-            let row = NewTaskRow::planned(&state.rules, p.kind, &plan, phone.clone(), reason, now, by);
-            let row = NewTaskRow { not_before: p.not_before.filter(|t| *t > now), ..row };
-            (row, plan)
+            let row = TaskDraft::new(&state.rules, p.kind, plan, phone.clone(), reason, now, by);
+            TaskDraft { not_before: p.not_before.filter(|t| *t > now), ..row }
         })
         .collect();
     let stored = NewRegistration {
@@ -133,15 +133,11 @@ pub async fn register(
         source: body.source.clone(),
         registered_at: at,
     };
-    let tasks: Vec<NewTaskRow> = rows.iter().map(|(row, _)| row.clone()).collect();
-    // Stored first, with the registration: a crash leaves all or nothing.
-    state.store.add_registration(&stored, &tasks).await?;
-    for (row, plan) in rows.into_iter().filter(|(row, _)| row.not_before.is_none()) {
-        if let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
-            // Stored: the next start dispatches it.
-            tracing::warn!(task = %row.id, error = %e, "registration callback stored but not dispatched");
-        }
-    }
+    // Stored with the registration: a crash leaves all or nothing.
+    intake::store_then_dispatch(&state.hub, &state.rules, &tasks, async {
+        state.store.add_registration(&stored, &tasks).await.map(|()| true)
+    })
+    .await?;
     tracing::info!(event = %body.event_id, callbacks = tasks.len(), "registration recorded");
     let mut out = Vec::with_capacity(tasks.len());
     for t in &tasks {
@@ -216,7 +212,7 @@ pub async fn event_ended(
         return Err(ApiError::not_found("event"));
     }
     let wanted = registrations::marketing_callbacks(&registered, &body.attended, &body.ordered);
-    let rows: Vec<(NewTaskRow, _)> = wanted
+    let tasks: Vec<TaskDraft> = wanted
         .into_iter()
         .map(|(phone, kind)| {
             let plan = state.rules.plan(kind, now, None, None);
@@ -226,18 +222,18 @@ pub async fn event_ended(
                 _ => "registered, did not attend",
             };
             let reason = Some(format!("event {event_id} ended: {why}"));
-            let row = NewTaskRow::planned(&state.rules, kind, &plan, phone, reason, now, by);
-            (row, plan)
+            TaskDraft::new(&state.rules, kind, plan, phone, reason, now, by)
         })
         .collect();
-    let tasks: Vec<NewTaskRow> = rows.iter().map(|(row, _)| row.clone()).collect();
-    if !state.store.end_event(&event_id, at, &body.attended, &body.ordered, &tasks).await? {
+    let ended = intake::store_then_dispatch(
+        &state.hub,
+        &state.rules,
+        &tasks,
+        state.store.end_event(&event_id, at, &body.attended, &body.ordered, &tasks),
+    )
+    .await?;
+    if !ended {
         return Err(ApiError::conflict("event_already_ended", "this event has already ended; nothing was created"));
-    }
-    for (row, plan) in rows {
-        if let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
-            tracing::warn!(task = %row.id, error = %e, "marketing callback stored but not dispatched");
-        }
     }
     tracing::info!(event = %event_id, callbacks = tasks.len(), "event ended");
     let callbacks = tasks

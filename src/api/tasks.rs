@@ -12,7 +12,9 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::api::state::AppState;
 use crate::domain::{Phone, TaskId, TaskKind, TaskStatus, UserId};
 use crate::rules::dispatch::Command;
-use crate::store::{NewTaskRow, TaskFilter, TaskRecord};
+use crate::rules::dispatch::TaskDraft;
+use crate::runtime::intake;
+use crate::store::{TaskFilter, TaskRecord};
 
 const MAX_REASON_CHARS: usize = 2000;
 
@@ -76,36 +78,30 @@ pub async fn create_task(
         return Err(ApiError::unprocessable("not_before_after_deadline", "not_before must not be after the deadline"));
     }
     let plan = state.rules.plan(req.kind, now, req.priority, req.deadline);
-    let planned = NewTaskRow::planned(
+    let planned = TaskDraft::new(
         &state.rules,
         req.kind,
-        &plan,
+        plan,
         req.customer_phone.clone(),
         req.reason.clone(),
         now,
         Some(caller.id()),
     );
-    let row = NewTaskRow { not_before, ..planned };
+    let row = TaskDraft { not_before, ..planned };
     if let Some(name) = req.customer_name.as_deref() {
         state.store.upsert_customer(&req.customer_phone, Some(name), None, now).await?;
     }
-    // Stored first: once the dispatcher knows the task, a crash must not lose it.
-    state.store.insert_task(&row).await?;
     let id = row.id;
-    if let Some(start) = not_before {
+    let drafts = [row];
+    intake::store_then_dispatch(&state.hub, &state.rules, &drafts, async {
+        state.store.insert_task(&drafts[0]).await.map(|()| true)
+    })
+    .await?;
+    match not_before {
         // The scheduler hands it to the dispatcher when the time comes.
-        tracing::info!(task = %id, kind = %req.kind, %start, "task scheduled");
-        return Ok((StatusCode::CREATED, Json(live_view(&state, id).await?)));
+        Some(start) => tracing::info!(task = %id, kind = %req.kind, %start, "task scheduled"),
+        None => tracing::info!(task = %id, kind = %req.kind, "task created"),
     }
-    match state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
-        Ok(_) => {}
-        // Stored, so the next start dispatches it.
-        Err(crate::runtime::hub::HubError::Stopped) => {
-            tracing::warn!(task = %id, "task stored while the dispatcher stops")
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!(task = %id, kind = %req.kind, "task created");
     Ok((StatusCode::CREATED, Json(live_view(&state, id).await?)))
 }
 

@@ -26,12 +26,13 @@ use crate::domain::{
     CarOrderId, CarOrderKind, CarOrderStatus, DriverCallOutcome, DriverId, Outcome, TaskId, TaskKind, TripId,
     TripStatus,
 };
+use crate::rules::dispatch::TaskDraft;
 use crate::rules::dispatch::{Command, DispatchError};
 use crate::rules::travel::pooling::{self, DropOff, GroupError};
 use crate::rules::travel::trips::{DriverFacts, Need, Span, Suggestion, suggest};
 use crate::runtime::hub::HubError;
-use crate::runtime::travel_board;
-use crate::store::{CarOrder, NewTaskRow, NewTrip, Trip, TripRefusal};
+use crate::runtime::{intake, travel_board};
+use crate::store::{CarOrder, NewTrip, Trip, TripRefusal};
 
 const MAX_POLICY: usize = 64;
 
@@ -367,19 +368,18 @@ pub async fn dispatch_trip(
             "register travel insurance for {} ({} passengers), car order {}",
             order.passenger, order.passengers, order.id
         );
-        NewTaskRow {
+        TaskDraft {
             created_by: Some(by),
-            ..NewTaskRow::planned(&rules, kind, &plan, order.phone.clone(), Some(reason), now, None)
+            ..TaskDraft::new(&rules, kind, plan, order.phone.clone(), Some(reason), now, None)
         }
     };
     let dispatched = state.store.dispatch_trip(id, insurance, by, now).await??;
-    for (order, row) in &dispatched {
+    for (order, _) in &dispatched {
         settle(&state, order.task_id, format!("dispatched in trip {id} with {driver}")).await;
-        let plan = state.rules.plan(TaskKind::InsuranceRegistration, now, None, Some(order.time));
-        if let Err(e) = state.hub.command(Command::AddTask(row.to_new_task(&state.rules, plan))).await {
-            tracing::warn!(task = %row.id, error = %e, "insurance task stored but not dispatched");
-        }
     }
+    // Stored with the trip's dispatch, above.
+    let insurance: Vec<_> = dispatched.iter().map(|(_, row)| row.to_new_task(&state.rules)).collect();
+    intake::hand_over(&state.hub, insurance).await;
     state.board.touch();
     tracing::info!(trip = %id, orders = dispatched.len(), "trip dispatched");
     Ok(Json(load_trip(&state, id).await?))

@@ -102,10 +102,10 @@ async fn a_new_leader_writes_into_sql_what_the_journal_holds_once() {
     let now = Timestamp::now();
     let plan = rules.plan(crate::domain::TaskKind::NewSignupCallback, now, None, None);
     let phone = crate::domain::Phone::parse("13900000001").unwrap();
-    let row = crate::store::NewTaskRow::planned(
+    let row = crate::rules::dispatch::TaskDraft::new(
         &rules,
         crate::domain::TaskKind::NewSignupCallback,
-        &plan,
+        plan,
         phone,
         None,
         now,

@@ -5,6 +5,7 @@
 
 pub mod figures;
 pub mod hub;
+pub mod intake;
 pub mod jobs;
 pub mod live_writer;
 pub mod record_writer;

@@ -36,10 +36,11 @@ use crate::domain::{Phone, TaskId, TaskKind, UserId};
 use crate::listen::net::Net;
 use crate::live::LiveHealth;
 use crate::metrics::Metrics;
-use crate::rules::dispatch::{Command, NewTask, QueueIdx, Rules};
+use crate::rules::dispatch::TaskDraft;
+use crate::rules::dispatch::{Command, QueueIdx, Rules};
 use crate::runtime::hub::{CallEvent, Hub};
 use crate::runtime::record_writer::Writer;
-use crate::store::{CallOutcome, CallWrite, MissedCall, NewTaskRow};
+use crate::store::{CallOutcome, CallWrite, MissedCall};
 
 mod calls;
 
@@ -427,11 +428,10 @@ impl Connector {
         // An anonymous caller still gets an agent; there is just no number to call back.
         let phone = caller.clone().unwrap_or_else(|| Phone::parse("000").expect("a valid placeholder"));
         let reason = Some(format!("call to {called}"));
-        let row = NewTaskRow {
-            id: task,
-            ..NewTaskRow::planned(&self.rules, TaskKind::InboundCall, &plan, phone, reason, at, None)
-        };
-        let card = Arc::new(row.card(&self.rules));
+        let row =
+            TaskDraft { id: task, ..TaskDraft::new(&self.rules, TaskKind::InboundCall, plan, phone, reason, at, None) };
+        // Enters its queue when the call came in (`created_at`).
+        let new = row.to_new_task(&self.rules);
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
         tracing::debug!(call_id = %sip_call_id, %task, queue = %queue_name, "call queued");
@@ -448,8 +448,7 @@ impl Connector {
         );
         let (hub, done) = (self.hub.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
-            let ok =
-                hub.command(Command::AddTask(NewTask { card, plan, enqueued_at: at, held_by: None })).await.is_ok();
+            let ok = hub.command(Command::AddTask(new)).await.is_ok();
             let _ = done.send(Internal::Added { task, ok });
         });
     }

@@ -23,9 +23,9 @@ use std::collections::HashMap;
 use super::batch::{Arg, Batch, Rows};
 use super::calls::{CallOutcome, CallWrite};
 use super::ms;
-use super::tasks::NewTaskRow;
 use crate::domain::{Outcome, TaskId, TaskStatus, UserId};
 use crate::rules::dispatch::Record;
+use crate::rules::dispatch::TaskDraft;
 
 fn id(t: TaskId) -> Arg {
     Arg::from(t.to_string())
@@ -247,17 +247,17 @@ pub(crate) fn add_records(batch: &mut Batch, records: &[Record]) {
 pub(crate) const SCHEDULED_NOTE: &str = "scheduled";
 
 /// Adds a new task and its `created` event.
-pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow) {
+pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &TaskDraft) {
     let at = ms(t.created_at);
     tasks.push([
         id(t.id),
         t.kind.as_str().into(),
         t.queue.clone().into(),
-        (t.priority as i64).into(),
-        t.channel.as_str().into(),
+        (t.plan.priority as i64).into(),
+        t.plan.channel.as_str().into(),
         t.customer_phone.as_str().into(),
         t.reason.clone().into(),
-        t.deadline.map(ms).into(),
+        t.plan.deadline.map(ms).into(),
         at.into(),
         user(t.created_by),
         if t.not_before.is_some() { TaskStatus::Scheduled } else { TaskStatus::Waiting }.as_str().into(),
@@ -273,7 +273,7 @@ pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &NewTaskRow)
 
 /// A batch of `first` (a claim or a record the tasks belong to), then new
 /// tasks with their `created` events, to be stored together.
-pub(crate) fn batch_with_tasks(first: Rows, new: &[NewTaskRow]) -> Batch {
+pub(crate) fn batch_with_tasks(first: Rows, new: &[TaskDraft]) -> Batch {
     let mut batch = Batch::default();
     batch.push(first);
     push_tasks(&mut batch, new);
@@ -281,7 +281,7 @@ pub(crate) fn batch_with_tasks(first: Rows, new: &[NewTaskRow]) -> Batch {
 }
 
 /// Adds the inserts of `new` tasks, with their `created` events, to `batch`.
-pub(crate) fn push_tasks(batch: &mut Batch, new: &[NewTaskRow]) {
+pub(crate) fn push_tasks(batch: &mut Batch, new: &[TaskDraft]) {
     let (mut tasks, mut task_events) = (new_tasks(), events());
     for t in new {
         push_new_task(&mut tasks, &mut task_events, t);

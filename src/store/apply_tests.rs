@@ -8,6 +8,7 @@ use sqlx::Row;
 use super::*;
 use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 use crate::rules::dispatch::Record;
+use crate::rules::dispatch::{QueueIdx, TaskPlan};
 use crate::testing::TestDb;
 
 /// A small deterministic generator, so a failing seed replays exactly.
@@ -30,7 +31,7 @@ enum Stage {
 /// Everything a random history needs: users, tasks, and the changes.
 struct History {
     agents: Vec<UserId>,
-    tasks: Vec<NewTaskRow>,
+    tasks: Vec<TaskDraft>,
     records: Vec<Record>,
     calls: Vec<CallWrite>,
 }
@@ -39,16 +40,14 @@ fn history(seed: u64) -> History {
     let mut rng = Lcg(seed);
     let agents: Vec<UserId> = (0..1 + rng.below(3)).map(|_| UserId::new()).collect();
     let start: Timestamp = "2026-03-02T02:00:00Z".parse().unwrap();
-    let tasks: Vec<NewTaskRow> = (0..1 + rng.below(6))
-        .map(|i| NewTaskRow {
+    let tasks: Vec<TaskDraft> = (0..1 + rng.below(6))
+        .map(|i| TaskDraft {
             id: TaskId::new(),
             kind: TaskKind::InboundCall,
             queue: "hotline".into(),
-            priority: 100,
-            channel: Channel::Voice,
+            plan: TaskPlan { priority: 100, queue: QueueIdx(0), channel: Channel::Voice, deadline: None },
             customer_phone: Phone::parse(&format!("1380000{i}")).unwrap(),
             reason: (i % 2 == 0).then(|| "call to 4000".into()),
-            deadline: None,
             created_at: start,
             created_by: None,
             not_before: None,

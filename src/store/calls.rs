@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::*;
 use crate::domain::{Phone, TaskId};
-use crate::store::NewTaskRow;
+use crate::rules::dispatch::TaskDraft;
 
 /// One call that nobody answered.
 #[derive(Clone, Debug, PartialEq)]
@@ -137,7 +137,7 @@ pub struct CallRecord {
 pub enum CallWrite {
     /// A call entered the queue: its task and its record.
     NewCall {
-        task: NewTaskRow,
+        task: TaskDraft,
         sip_call_id: String,
         caller: Option<Phone>,
         called: String,

@@ -125,7 +125,7 @@ async fn order_in(conn: &mut sqlx::AnyConnection, order: CarOrderId, need: CarOr
 impl Store {
     /// Stores an order with its `car_dispatch` task and its `created`
     /// event, all or nothing.
-    pub async fn create_car_order(&self, o: &NewCarOrder, task: &NewTaskRow) -> Result<()> {
+    pub async fn create_car_order(&self, o: &NewCarOrder, task: &TaskDraft) -> Result<()> {
         let (mut tasks, mut task_events) = (new_tasks(), events());
         push_new_task(&mut tasks, &mut task_events, task);
         let mut order = Rows::new(

@@ -111,7 +111,7 @@ pub struct CaseStepWrite {
     pub note: Option<String>,
     pub new_owner: Option<UserId>,
     /// The satisfaction callback a resolution creates.
-    pub follow_up: Option<NewTaskRow>,
+    pub follow_up: Option<TaskDraft>,
     pub at: Timestamp,
 }
 
@@ -301,7 +301,7 @@ impl Store {
                     note.into(),
                     task.into(),
                 ]);
-                let new: Vec<NewTaskRow> = w.follow_up.into_iter().collect();
+                let new: Vec<TaskDraft> = w.follow_up.into_iter().collect();
                 batch_with_tasks(event, &new).run_in(conn, backend).await?;
                 Ok(true)
             })
@@ -316,7 +316,7 @@ impl Store {
         &self,
         case: CaseId,
         deadline: CaseDeadline,
-        task: &NewTaskRow,
+        task: &TaskDraft,
         at: Timestamp,
     ) -> Result<bool> {
         let backend = self.backend;

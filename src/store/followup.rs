@@ -34,7 +34,7 @@ impl BacklogEntry {
 
 /// A callback a checkpoint creates, and the misses it answers.
 pub struct CheckpointCallback {
-    pub task: NewTaskRow,
+    pub task: TaskDraft,
     pub misses: Vec<i64>,
 }
 
@@ -149,7 +149,7 @@ impl Store {
         for miss in got_through {
             resolved.push([(*miss).into(), Arg::Text(None), "got_through".into(), ms(now).into()]);
         }
-        let tasks: Vec<NewTaskRow> = callbacks.iter().map(|cb| cb.task.clone()).collect();
+        let tasks: Vec<TaskDraft> = callbacks.iter().map(|cb| cb.task.clone()).collect();
         let mut batch = batch_with_tasks(claim, &tasks);
         batch.push(resolved);
         match self.commit(batch).await {

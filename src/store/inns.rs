@@ -128,7 +128,7 @@ async fn inn_event(
 #[derive(Clone, Debug)]
 pub enum ReminderWrite {
     /// A new reminder task; `escalated` marks the booking for supervisors.
-    Remind { task: Box<NewTaskRow>, escalated: bool, next_at: Timestamp },
+    Remind { task: Box<TaskDraft>, escalated: bool, next_at: Timestamp },
     /// No new task (the last one waits); the supervisors are told.
     Escalate { next_at: Timestamp },
 }

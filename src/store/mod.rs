@@ -50,9 +50,10 @@ pub use self::history::OrderEvent;
 pub use self::inns::{Inn, InnOrder, NewInnOrder, ReminderWrite};
 pub use self::registrations::NewRegistration;
 pub use self::shifts::ScheduleSpec;
-pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, NewTaskRow, TaskEvent, TaskFilter, TaskRecord};
+pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, TaskEvent, TaskFilter, TaskRecord};
 pub use self::trips::{DriverBooking, DriverCall, NewTrip, Trip, TripRefusal};
 pub use self::users::{AccountChange, NewUser, User, UserPatch};
+use crate::rules::dispatch::TaskDraft;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -57,7 +57,7 @@ impl Store {
         at: Timestamp,
         attended: &[Phone],
         ordered: &[Phone],
-        callbacks: &[NewTaskRow],
+        callbacks: &[TaskDraft],
     ) -> Result<bool> {
         let list = |phones: &[Phone]| phones.iter().map(Phone::as_str).collect::<Vec<_>>().join(",");
         let mut row = Rows::new(
@@ -75,7 +75,7 @@ impl Store {
     }
 
     /// Stores a registration and the callbacks it calls for, all or nothing.
-    pub async fn add_registration(&self, r: &NewRegistration, callbacks: &[NewTaskRow]) -> Result<()> {
+    pub async fn add_registration(&self, r: &NewRegistration, callbacks: &[TaskDraft]) -> Result<()> {
         let mut row = Rows::new(
             "INSERT INTO registrations (customer_phone, customer_kind, event_id, event_date, event_kind, source, \
              registered_at, task_ids) VALUES ",

@@ -14,6 +14,7 @@ use crate::domain::{
 };
 use crate::rules::cases::Deadlines;
 use crate::rules::dispatch::Record;
+use crate::rules::dispatch::{QueueIdx, TaskPlan};
 use crate::rules::reports::{self, Report};
 use crate::testing::TestDb;
 
@@ -23,16 +24,14 @@ fn at(h: i8, m: i8, s: i8) -> Timestamp {
     Config::default().rules().unwrap().calendar.at(DAY, Time::new(h, m, s, 0).unwrap())
 }
 
-fn task(kind: TaskKind, created_at: Timestamp, deadline: Option<Timestamp>) -> NewTaskRow {
-    NewTaskRow {
+fn task(kind: TaskKind, created_at: Timestamp, deadline: Option<Timestamp>) -> TaskDraft {
+    TaskDraft {
         id: TaskId::new(),
         kind,
         queue: if kind == TaskKind::InboundCall { "hotline" } else { "callbacks" }.into(),
-        priority: 50,
-        channel: Channel::Voice,
+        plan: TaskPlan { priority: 50, queue: QueueIdx(0), channel: Channel::Voice, deadline },
         customer_phone: Phone::parse("13800138000").unwrap(),
         reason: None,
-        deadline,
         created_at,
         created_by: None,
         not_before: None,
@@ -92,8 +91,7 @@ async fn checkpoint(store: &Store, when: Timestamp) -> Vec<TaskId> {
         .iter()
         .map(|cb| {
             let plan = rules.plan(TaskKind::MissedCallCallback, when, None, Some(cb.deadline));
-            let row =
-                NewTaskRow::planned(&rules, TaskKind::MissedCallCallback, &plan, cb.caller.clone(), None, when, None);
+            let row = TaskDraft::new(&rules, TaskKind::MissedCallCallback, plan, cb.caller.clone(), None, when, None);
             CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() }
         })
         .collect();
@@ -117,7 +115,7 @@ async fn script(store: &Store) -> [TaskId; 2] {
     };
     // Four calls: answered after 5 s, 15 s and 30 s (declined once on the
     // way), and one the caller gave up on after 40 s.
-    let calls: Vec<NewTaskRow> =
+    let calls: Vec<TaskDraft> =
         [at(9, 0, 0), at(9, 10, 0), at(9, 20, 0), at(9, 30, 0)].map(|t| task(TaskKind::InboundCall, t, None)).into();
     store.insert_tasks(&calls).await.unwrap();
     let [c1, c2, c3, c4] = [0, 1, 2, 3].map(|i| calls[i].id);

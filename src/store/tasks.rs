@@ -23,80 +23,6 @@ pub struct JournalPosition {
     pub id: String,
 }
 
-/// A task as first written, before the dispatcher sees it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewTaskRow {
-    pub id: TaskId,
-    pub kind: TaskKind,
-    pub queue: String,
-    pub priority: u8,
-    pub channel: Channel,
-    pub customer_phone: Phone,
-    pub reason: Option<String>,
-    pub deadline: Option<Timestamp>,
-    pub created_at: Timestamp,
-    pub created_by: Option<UserId>,
-    /// Offered to no one before this; the task is stored `scheduled`.
-    pub not_before: Option<Timestamp>,
-    /// Kept for one agent until a time.
-    pub reserved: Option<Reservation>,
-}
-
-impl NewTaskRow {
-    /// A new task of `kind` with the priority, queue, channel and deadline
-    /// that `plan` gives it; not scheduled.
-    pub fn planned(
-        rules: &Rules,
-        kind: TaskKind,
-        plan: &TaskPlan,
-        customer_phone: Phone,
-        reason: Option<String>,
-        created_at: Timestamp,
-        created_by: Option<UserId>,
-    ) -> NewTaskRow {
-        NewTaskRow {
-            id: TaskId::new(),
-            kind,
-            queue: rules.queue_name(plan.queue).to_owned(),
-            priority: plan.priority,
-            channel: plan.channel,
-            customer_phone,
-            reason,
-            deadline: plan.deadline,
-            created_at,
-            created_by,
-            not_before: None,
-            reserved: None,
-        }
-    }
-
-    /// The new task as the dispatcher takes it, entering its queue when it
-    /// was created.
-    pub fn to_new_task(&self, rules: &Rules, plan: TaskPlan) -> NewTask {
-        NewTask { card: Arc::new(self.card(rules)), plan, enqueued_at: self.created_at, held_by: None }
-    }
-
-    /// What the dispatcher and the screen-pop know of the new task.
-    pub fn card(&self, rules: &Rules) -> TaskCard {
-        TaskCard {
-            id: self.id,
-            kind: self.kind,
-            customer_phone: self.customer_phone.clone(),
-            reason: self.reason.clone(),
-            deadline: self.deadline,
-            priority: self.priority,
-            queue: self.queue.clone(),
-            created_at: self.created_at,
-            attempt: 1,
-            attempts_allowed: rules.kind(self.kind).attempts,
-            first_tried_at: None,
-            last_outcome: None,
-            handover_note: None,
-            reserved: self.reserved,
-        }
-    }
-}
-
 /// What a task's earlier attempts left for the next one: the calls made
 /// (attempts that ended with an outcome; a task handed back or recovered
 /// mid-call was not tried), and the last handover note.
@@ -291,12 +217,12 @@ pub(super) async fn insert_event(
 
 impl Store {
     /// Writes a new waiting task and its `created` event in one transaction.
-    pub async fn insert_task(&self, t: &NewTaskRow) -> Result<()> {
+    pub async fn insert_task(&self, t: &TaskDraft) -> Result<()> {
         self.insert_tasks(std::slice::from_ref(t)).await
     }
 
     /// Several new tasks in one transaction: all or none.
-    pub async fn insert_tasks(&self, rows: &[NewTaskRow]) -> Result<()> {
+    pub async fn insert_tasks(&self, rows: &[TaskDraft]) -> Result<()> {
         let (mut tasks, mut events) = (super::apply::new_tasks(), super::apply::events());
         for t in rows {
             super::apply::push_new_task(&mut tasks, &mut events, t);

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use super::*;
 use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
 use crate::rules::dispatch::Record;
+use crate::rules::dispatch::{QueueIdx, TaskPlan};
 use crate::testing::TestDb;
 
 pub(super) fn now() -> Timestamp {
@@ -48,16 +49,19 @@ fn new_case(phone: &str, owner: UserId) -> NewCase {
     }
 }
 
-pub(super) fn new_task(phone: &str, kind: TaskKind) -> NewTaskRow {
-    NewTaskRow {
+pub(super) fn new_task(phone: &str, kind: TaskKind) -> TaskDraft {
+    TaskDraft {
         id: TaskId::new(),
         kind,
         queue: "callbacks".into(),
-        priority: 90,
-        channel: Channel::Voice,
+        plan: TaskPlan {
+            priority: 90,
+            queue: QueueIdx(1),
+            channel: Channel::Voice,
+            deadline: Some(now() + jiff::SignedDuration::from_mins(15)),
+        },
         customer_phone: Phone::parse(phone).unwrap(),
         reason: Some("registered".into()),
-        deadline: Some(now() + jiff::SignedDuration::from_mins(15)),
         created_at: now(),
         created_by: None,
         not_before: None,
@@ -353,7 +357,7 @@ async fn cases_lifecycle(store: Store) {
     // A step based on the current version applies; one based on an older version does not.
     let seen = store.case(case.id).await.unwrap().unwrap().updated_at;
     let at = seen + jiff::SignedDuration::from_mins(5);
-    let step = |step, status, seen, follow_up: Option<NewTaskRow>| CaseStepWrite {
+    let step = |step, status, seen, follow_up: Option<TaskDraft>| CaseStepWrite {
         case: case.id,
         seen,
         step,

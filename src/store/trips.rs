@@ -371,10 +371,10 @@ impl Store {
     pub async fn dispatch_trip(
         &self,
         trip: TripId,
-        insurance: impl Fn(&CarOrder) -> NewTaskRow + Send + 'static,
+        insurance: impl Fn(&CarOrder) -> TaskDraft + Send + 'static,
         by: UserId,
         at: Timestamp,
-    ) -> Refusable<Vec<(CarOrder, NewTaskRow)>> {
+    ) -> Refusable<Vec<(CarOrder, TaskDraft)>> {
         let backend = self.backend;
         self.write_tx(move |conn| {
             Box::pin(async move {
@@ -397,7 +397,7 @@ impl Store {
                     .iter()
                     .map(order_from_row)
                     .collect::<Result<_>>()?;
-                let rows: Vec<NewTaskRow> = orders.iter().map(&insurance).collect();
+                let rows: Vec<TaskDraft> = orders.iter().map(&insurance).collect();
                 let mut batch = Batch::default();
                 push_tasks(&mut batch, &rows);
                 batch.run_in(conn, backend).await?;

@@ -14,6 +14,7 @@
 //! longest idle.
 
 mod dispatcher;
+mod draft;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use self::dispatcher::Dispatcher;
+pub use self::draft::TaskDraft;
 pub use self::rules::{KindRule, MAX_QUEUES, NextAttempt, QueueIdx, Rules, TaskPlan};
 use crate::domain::{AgentStatus, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 

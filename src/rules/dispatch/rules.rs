@@ -63,7 +63,7 @@ pub enum NextAttempt {
 
 /// What the rules say about a new task: computed before it is stored, so
 /// the stored row and the dispatcher agree.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TaskPlan {
     pub priority: u8,
     pub queue: QueueIdx,

@@ -10,10 +10,12 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::{CaseDeadline, TaskKind};
-use crate::rules::dispatch::{Command, Reservation, Rules};
+use crate::rules::dispatch::TaskDraft;
+use crate::rules::dispatch::{Reservation, Rules};
 use crate::runtime::hub::Hub;
+use crate::runtime::intake;
 use crate::runtime::jobs::Job;
-use crate::store::{CaseFilter, CaseRecord, NewTaskRow, Store, StoreError};
+use crate::store::{CaseFilter, CaseRecord, Store, StoreError};
 
 /// Longest sleep: a case opened meanwhile (by REST, or on another node)
 /// is looked at this late at most.
@@ -82,16 +84,20 @@ impl CaseWatch {
             }
         };
         let phone = case.customer_phone.clone();
-        let mut row = NewTaskRow::planned(&self.rules, kind, &plan, phone, Some(reason), now, None);
+        let mut row = TaskDraft::new(&self.rules, kind, plan, phone, Some(reason), now, None);
         let until = by.max(now.checked_add(OWNER_FIRST).unwrap_or(by));
         row.reserved = Some(Reservation { agent: case.owner_id, until });
-        if !self.store.add_case_reminder(case.id, deadline, &row, now).await? {
-            return Ok(()); // reminded by another node, or resolved meanwhile
-        }
-        tracing::info!(case = %case.id, deadline = %deadline, task = %row.id, owner = %case.owner_id, "case owner reminded");
-        if let Err(e) = self.hub.command(Command::AddTask(row.to_new_task(&self.rules, plan))).await {
-            tracing::warn!(task = %row.id, error = %e, "case reminder stored but not dispatched");
-        }
+        let (task, drafts) = (row.id, [row]);
+        let stored = intake::store_then_dispatch(
+            &self.hub,
+            &self.rules,
+            &drafts,
+            self.store.add_case_reminder(case.id, deadline, &drafts[0], now),
+        )
+        .await?;
+        if stored {
+            tracing::info!(case = %case.id, deadline = %deadline, %task, owner = %case.owner_id, "case owner reminded");
+        } // else reminded by another node, or resolved meanwhile
         Ok(())
     }
 }

@@ -16,12 +16,14 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::TaskKind;
-use crate::rules::dispatch::{Command, Rules};
+use crate::rules::dispatch::Rules;
+use crate::rules::dispatch::TaskDraft;
 use crate::rules::followup::{self, Checkpoints};
 use crate::runtime::hub::Hub;
+use crate::runtime::intake;
 use crate::runtime::jobs::Job;
 use crate::runtime::record_writer::Writer;
-use crate::store::{CheckpointCallback, NewTaskRow, Store, StoreError};
+use crate::store::{CheckpointCallback, Store, StoreError};
 
 /// Longest sleep before the clock is looked at again, so that a wall-clock
 /// change (NTP step, suspend) delays a checkpoint by at most this much.
@@ -73,23 +75,22 @@ impl Runner {
         let answered: HashMap<_, _> = self.store.answered_backlog_callers().await?;
         let release = followup::release(&self.rules.calendar, &self.checkpoints, &backlog, &answered, checkpoint);
         let mut callbacks = Vec::with_capacity(release.callbacks.len());
-        let mut tasks = Vec::with_capacity(release.callbacks.len());
         for cb in &release.callbacks {
             let plan = self.rules.plan(TaskKind::MissedCallCallback, now, None, Some(cb.deadline));
             let reason = Some(followup::describe(&self.rules.calendar, cb));
-            let row = NewTaskRow::planned(
-                &self.rules,
-                TaskKind::MissedCallCallback,
-                &plan,
-                cb.caller.clone(),
-                reason,
-                now,
-                None,
-            );
-            tasks.push(row.to_new_task(&self.rules, plan));
+            let row =
+                TaskDraft::new(&self.rules, TaskKind::MissedCallCallback, plan, cb.caller.clone(), reason, now, None);
             callbacks.push(CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() });
         }
-        if !self.store.fire_checkpoint(checkpoint, now, &callbacks, &release.got_through).await? {
+        let drafts: Vec<TaskDraft> = callbacks.iter().map(|c| c.task.clone()).collect();
+        let fired = intake::store_then_dispatch(
+            &self.hub,
+            &self.rules,
+            &drafts,
+            self.store.fire_checkpoint(checkpoint, now, &callbacks, &release.got_through),
+        )
+        .await?;
+        if !fired {
             tracing::info!(%checkpoint, "missed-call checkpoint already fired elsewhere");
             return Ok(());
         }
@@ -99,13 +100,6 @@ impl Runner {
             got_through = release.got_through.len(),
             "missed-call checkpoint fired"
         );
-        for task in tasks {
-            let id = task.card.id;
-            if let Err(e) = self.hub.command(Command::AddTask(task)).await {
-                // Stored: the next start's recovery dispatches it.
-                tracing::warn!(task = %id, error = %e, "missed-call callback stored but not dispatched");
-            }
-        }
         Ok(())
     }
 }

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::rules::dispatch::{Command, Rules};
+use crate::rules::dispatch::Rules;
 use crate::runtime::hub::Hub;
+use crate::runtime::intake;
 use crate::runtime::jobs::Job;
 use crate::store::{Store, StoreError};
 
@@ -53,12 +54,9 @@ impl Scheduler {
             }
             let mut new = task.to_new_task(&self.rules, &attempts, None);
             new.enqueued_at = now;
-            if let Err(e) = self.hub.command(Command::AddTask(new)).await {
-                // Stored as waiting: the next start's recovery dispatches it.
-                tracing::warn!(task = %task.id, error = %e, "scheduled task released but not dispatched");
-            } else {
-                tracing::info!(task = %task.id, kind = %task.kind, "scheduled task released");
-            }
+            tracing::info!(task = %task.id, kind = %task.kind, "scheduled task released");
+            // Released in the store above (now `waiting`).
+            intake::hand_over(&self.hub, vec![new]).await;
         }
         self.store.next_scheduled().await
     }

@@ -12,12 +12,14 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::domain::TaskKind;
-use crate::rules::dispatch::{Command, Rules};
+use crate::rules::dispatch::Rules;
+use crate::rules::dispatch::TaskDraft;
 use crate::rules::travel::inns::{ESCALATED_PRIORITY, InnRules, ReminderStep};
 use crate::runtime::hub::Hub;
+use crate::runtime::intake;
 use crate::runtime::jobs::Job;
 use crate::runtime::travel_board::Board;
-use crate::store::{InnOrder, NewTaskRow, ReminderWrite, Store, StoreError};
+use crate::store::{InnOrder, ReminderWrite, Store, StoreError};
 
 /// Longest sleep: work reported meanwhile also wakes the watch (`Board::touch`).
 const MAX_SLEEP: Duration = Duration::from_secs(30);
@@ -68,8 +70,8 @@ impl TravelWatch {
 
     async fn remind(&self, order: &InnOrder, now: Timestamp) -> Result<bool, StoreError> {
         let last_open = order.task_status.is_some_and(|s| !s.is_terminal());
-        let (write, plan) = match self.inns.step(order.reminders, last_open, now) {
-            ReminderStep::Escalate { next_at } => (ReminderWrite::Escalate { next_at }, None),
+        let write = match self.inns.step(order.reminders, last_open, now) {
+            ReminderStep::Escalate { next_at } => ReminderWrite::Escalate { next_at },
             ReminderStep::Remind { number, escalated, next_at } => {
                 let kind = TaskKind::InnReminder;
                 let priority = escalated.then_some(ESCALATED_PRIORITY);
@@ -85,21 +87,27 @@ impl TravelWatch {
                     order.front_desk_phone.as_str(),
                 );
                 let phone = order.front_desk_phone.clone();
-                let task = NewTaskRow::planned(&self.rules, kind, &plan, phone, Some(reason), now, None);
-                (ReminderWrite::Remind { task: Box::new(task), escalated, next_at }, Some(plan))
+                let task = TaskDraft::new(&self.rules, kind, plan, phone, Some(reason), now, None);
+                ReminderWrite::Remind { task: Box::new(task), escalated, next_at }
             }
         };
-        if !self.store.write_inn_reminder(order.id, order.reminders, &write, now).await? {
+        let drafts: Vec<TaskDraft> = match &write {
+            ReminderWrite::Remind { task, .. } => vec![(**task).clone()],
+            ReminderWrite::Escalate { .. } => Vec::new(),
+        };
+        let written = intake::store_then_dispatch(
+            &self.hub,
+            &self.rules,
+            &drafts,
+            self.store.write_inn_reminder(order.id, order.reminders, &write, now),
+        )
+        .await?;
+        if !written {
             return Ok(false); // processed meanwhile, or done by another node
         }
-        match (write, plan) {
-            (ReminderWrite::Remind { task, .. }, Some(plan)) => {
-                tracing::info!(order = %order.id, inn = %order.inn, task = %task.id, "inn reminded");
-                if let Err(e) = self.hub.command(Command::AddTask(task.to_new_task(&self.rules, plan))).await {
-                    tracing::warn!(task = %task.id, error = %e, "inn reminder stored but not dispatched");
-                }
-            }
-            _ => tracing::warn!(order = %order.id, inn = %order.inn, "inn reminder still waiting; escalated"),
+        match drafts.first() {
+            Some(task) => tracing::info!(order = %order.id, inn = %order.inn, task = %task.id, "inn reminded"),
+            None => tracing::warn!(order = %order.id, inn = %order.inn, "inn reminder still waiting; escalated"),
         }
         Ok(true)
     }

@@ -8,7 +8,7 @@ use crate::auth::accounts::{self, NewAccount};
 use crate::config::Config;
 use crate::domain::{Phone, TaskKind};
 use crate::rules::dispatch::Dispatcher;
-use crate::store::NewTaskRow;
+use crate::rules::dispatch::TaskDraft;
 use crate::testing::TestDb;
 
 #[tokio::test]
@@ -70,9 +70,9 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
     let now = Timestamp::now();
     let plan = rules.plan(TaskKind::NewSignupCallback, now, None, None);
     let phone = Phone::parse("13800138000").unwrap();
-    let row = NewTaskRow::planned(&rules, TaskKind::NewSignupCallback, &plan, phone, None, now, None);
+    let row = TaskDraft::new(&rules, TaskKind::NewSignupCallback, plan, phone, None, now, None);
     store.insert_task(&row).await.unwrap();
-    hub.command(Command::AddTask(row.to_new_task(&rules, plan))).await.unwrap();
+    hub.command(Command::AddTask(row.to_new_task(&rules))).await.unwrap();
 
     tokio::time::timeout(Duration::from_secs(5), session).await.expect("the stuck console is let go").unwrap();
     assert!(!connected().await, "the dispatcher no longer counts on that console");
