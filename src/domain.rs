@@ -12,11 +12,11 @@ use uuid::Uuid;
 /// Declares a closed set of snake_case identifiers with `as_str`, `FromStr`
 /// and an `ALL` list, so API, config and database use one spelling.
 macro_rules! identifiers {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -218,6 +218,49 @@ identifiers! {
         Dispatched = "dispatched",
         Completed = "completed",
         Cancelled = "cancelled",
+    }
+}
+
+identifiers! {
+    /// Why a task went back to its queue; the name of the event it leaves
+    /// in the task's history.
+    ReturnReason {
+        Declined = "declined",
+        OfferTimeout = "offer_timeout",
+        AgentUnavailable = "agent_unavailable",
+        Disconnected = "disconnected",
+        Released = "released",
+        ShiftEnded = "shift_ended",
+        Restart = "restart",
+        AgentRemoved = "agent_removed",
+    }
+}
+
+identifiers! {
+    /// Why an agent who might have taken a waiting task was passed over
+    /// (an offer's `why`).
+    PassReason {
+        AtCapacity = "at_capacity",
+        PassedRecently = "passed_recently",
+        ReservedForAnotherAgent = "reserved_for_another_agent",
+    }
+}
+
+identifiers! {
+    /// Why a call went into the missed-call backlog.
+    MissReason {
+        /// The caller hung up while queued.
+        Abandoned = "abandoned",
+        /// The caller waited `sip.max_wait_secs` and was sent away.
+        QueueTimeout = "queue_timeout",
+        /// Redirected to an agent who did not answer.
+        UnansweredRedirect = "unanswered_redirect",
+        /// Reported by the PBX over the CTI API.
+        Reported = "reported",
+        /// The server shut down while the caller waited.
+        ServerShutdown = "server_shutdown",
+        /// Found waiting after a restart: the caller was lost with the process.
+        ServerRestart = "server_restart",
     }
 }
 

@@ -117,17 +117,15 @@ impl From<StoreError> for ApiError {
 
 impl From<DispatchError> for ApiError {
     fn from(e: DispatchError) -> Self {
-        let code = match e {
-            DispatchError::UnknownAgent => return ApiError::not_found("agent"),
-            DispatchError::UnknownTask => "task_not_live",
-            DispatchError::DuplicateTask => "duplicate_task",
-            DispatchError::NotOfferedToYou => "not_offered_to_you",
-            DispatchError::NotHeldByYou => "not_held_by_you",
-            DispatchError::StatusNotSettable(_) => {
-                return ApiError::unprocessable("status_not_settable", e.to_string());
-            }
+        let status = match e {
+            DispatchError::UnknownAgent => StatusCode::NOT_FOUND,
+            DispatchError::StatusNotSettable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            DispatchError::UnknownTask
+            | DispatchError::DuplicateTask
+            | DispatchError::NotOfferedToYou
+            | DispatchError::NotHeldByYou => StatusCode::CONFLICT,
         };
-        ApiError::conflict(code, e.to_string())
+        ApiError::new(status, e.code(), e.to_string())
     }
 }
 

@@ -13,7 +13,7 @@ use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Caller};
 use crate::api::state::AppState;
-use crate::domain::{Phone, TaskKind};
+use crate::domain::{MissReason, Phone, TaskKind};
 use crate::store::BacklogEntry;
 
 /// How far ahead of this server's clock a reported time may be (clock skew).
@@ -40,7 +40,7 @@ pub struct BacklogView {
     pub caller: Phone,
     pub called: String,
     pub queue: String,
-    pub reason: String,
+    pub reason: MissReason,
     /// Local time of the centre, RFC 3339 with offset.
     pub at: String,
     /// The checkpoint that releases it as a callback, local time with offset.

@@ -17,7 +17,7 @@ use crate::auth::Auth;
 use crate::auth::account_watch::AccountWatch;
 use crate::auth::accounts;
 use crate::config::{Config, ConfigError};
-use crate::domain::{AgentStatus, TaskKind, TaskStatus};
+use crate::domain::{AgentStatus, MissReason, ReturnReason, TaskKind, TaskStatus};
 use crate::listen::http::HttpSettings;
 use crate::listen::tls::{Tls, TlsError};
 use crate::listen::{self, Gate};
@@ -389,7 +389,7 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
                 caller: task.customer_phone.clone(),
                 called: String::new(),
                 queue: task.queue.clone(),
-                reason: "server_restart",
+                reason: MissReason::ServerRestart,
                 task: Some(task.id),
                 at: now,
             });
@@ -399,12 +399,24 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
         if task.status == TaskStatus::Offered
             && let Some(agent) = task.agent_id
         {
-            records.push(Record::TaskReturned { task: task.id, agent, event: "restart", note: None, at: now });
+            records.push(Record::TaskReturned {
+                task: task.id,
+                agent,
+                event: ReturnReason::Restart,
+                note: None,
+                at: now,
+            });
         }
         let new = task.to_new_task(rules, &attempts, held_by);
         if let (Err(_), Some(agent)) = (d.handle(now, Command::AddTask(new.clone()), &mut effects), held_by) {
             // Its agent is gone: the task waits for someone else.
-            records.push(Record::TaskReturned { task: task.id, agent, event: "agent_removed", note: None, at: now });
+            records.push(Record::TaskReturned {
+                task: task.id,
+                agent,
+                event: ReturnReason::AgentRemoved,
+                note: None,
+                at: now,
+            });
             let _ = d.handle(now, Command::AddTask(NewTask { held_by: None, ..new }), &mut effects);
         }
         count += 1;

@@ -11,21 +11,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AgentStatus, Outcome, TaskId, TaskStatus, UserId};
+use crate::domain::{AgentStatus, Outcome, ReturnReason, TaskId, TaskStatus, UserId};
 use crate::rules::dispatch::Record;
-
-/// Every `event` a `Record::TaskReturned` may carry. The record holds a
-/// `&'static str`; decoding maps the journal's text back onto these.
-const RETURN_EVENTS: &[&str] = &[
-    "declined",
-    "offer_timeout",
-    "agent_unavailable",
-    "disconnected",
-    "released",
-    "shift_ended",
-    "restart",
-    "agent_removed",
-];
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "r", rename_all = "snake_case")]
@@ -99,7 +86,7 @@ fn entry(r: &Record) -> Entry {
     match r.clone() {
         Record::TaskOffered { task, agent, at } => Entry::Offered { task, agent, at },
         Record::TaskReturned { task, agent, event, note, at } => {
-            Entry::Returned { task, agent, event: event.to_owned(), note, at }
+            Entry::Returned { task, agent, event: event.as_str().to_owned(), note, at }
         }
         Record::TaskAssigned { task, agent, at } => Entry::Assigned { task, agent, at },
         Record::TaskClosed { task, status, agent, outcome, summary, at } => {
@@ -116,7 +103,7 @@ fn record(e: Entry) -> Result<Record, JournalError> {
     Ok(match e {
         Entry::Offered { task, agent, at } => Record::TaskOffered { task, agent, at },
         Entry::Returned { task, agent, event, note, at } => {
-            let event = RETURN_EVENTS.iter().find(|e| **e == event).ok_or(JournalError::UnknownEvent(event))?;
+            let event = event.parse::<ReturnReason>().map_err(|e| JournalError::UnknownEvent(e.value))?;
             Record::TaskReturned { task, agent, event, note, at }
         }
         Entry::Assigned { task, agent, at } => Record::TaskAssigned { task, agent, at },
@@ -162,7 +149,7 @@ mod tests {
                 at,
             },
         ];
-        for event in RETURN_EVENTS {
+        for &event in ReturnReason::ALL {
             records.push(Record::TaskReturned { task, agent, event, note: Some("note".into()), at });
         }
         assert_eq!(decode(&encode(&records)).unwrap(), records);

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::UserId;
+use crate::domain::{ReturnReason, UserId};
 use crate::live::LiveHealth;
 use crate::metrics::{Metrics, OfferOutcome};
 use crate::rules::calendar::Calendar;
@@ -66,8 +66,12 @@ impl FloorTx {
             let Effect::Record(r) = e else { continue };
             match r {
                 Record::TaskAssigned { .. } => self.1.offer_ended(OfferOutcome::Accepted),
-                Record::TaskReturned { event: "declined", .. } => self.1.offer_ended(OfferOutcome::Declined),
-                Record::TaskReturned { event: "offer_timeout", .. } => self.1.offer_ended(OfferOutcome::TimedOut),
+                Record::TaskReturned { event: ReturnReason::Declined, .. } => {
+                    self.1.offer_ended(OfferOutcome::Declined)
+                }
+                Record::TaskReturned { event: ReturnReason::OfferTimeout, .. } => {
+                    self.1.offer_ended(OfferOutcome::TimedOut)
+                }
                 _ => {}
             }
             self.event(event_of(r));

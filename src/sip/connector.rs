@@ -32,7 +32,7 @@ use super::respond::{ALLOW, response, short_response};
 use super::settings::{SipConfig, UntrustedPolicy};
 use super::transaction::{Arrival, Peer, Send, Transactions, TxKey};
 use super::uri::{address_user, uri_user};
-use crate::domain::{Phone, TaskId, TaskKind, UserId};
+use crate::domain::{MissReason, Phone, TaskId, TaskKind, UserId};
 use crate::listen::net::Net;
 use crate::live::LiveHealth;
 use crate::metrics::Metrics;
@@ -225,7 +225,7 @@ impl Connector {
                         caller,
                         called: call.called,
                         queue: call.queue,
-                        reason: "server_shutdown",
+                        reason: MissReason::ServerShutdown,
                         task: Some(task),
                         at,
                     };
@@ -465,7 +465,7 @@ impl Connector {
             if !call.added {
                 self.ended_before_added.insert(task);
             }
-            self.close_as_missed(task, &call.caller, call.called, call.queue, "abandoned");
+            self.close_as_missed(task, &call.caller, call.called, call.queue, MissReason::Abandoned);
         }
     }
 
@@ -491,7 +491,7 @@ impl Connector {
                 let call = self.calls.remove(&task).expect("present");
                 let (code, retry) = (self.settings.max_wait_code, self.settings.retry_after_secs);
                 self.final_response(now, &call, code, reason_phrase(code), Some(("Retry-After", retry.to_string())));
-                self.close_as_missed(task, &call.caller, call.called, call.queue, "queue_timeout");
+                self.close_as_missed(task, &call.caller, call.called, call.queue, MissReason::QueueTimeout);
             } else {
                 call.next_queued = now + self.settings.queued_interval_ms;
                 let (key, invite, peer) = (call.key.clone(), call.invite.clone(), call.peer);

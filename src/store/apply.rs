@@ -121,7 +121,13 @@ pub(crate) fn add_records(batch: &mut Batch, records: &[Record]) {
                 patch(*task, TaskStatus::Waiting, None, ms(*at), None);
                 let end = End { at: ms(*at), outcome: None, summary: note.clone() };
                 attempts.entry(*task).or_default().end(end);
-                event_rows.push([id(*task), ms(*at).into(), (*event).into(), user(Some(*agent)), note.clone().into()]);
+                event_rows.push([
+                    id(*task),
+                    ms(*at).into(),
+                    event.as_str().into(),
+                    user(Some(*agent)),
+                    note.clone().into(),
+                ]);
             }
             Record::TaskAssigned { task, agent, at } => {
                 patch(*task, TaskStatus::Assigned, Some(*agent), ms(*at), None);
@@ -389,7 +395,7 @@ pub(crate) fn add_call_writes(batch: &mut Batch, writes: &[CallWrite]) {
                     call.caller.as_str().into(),
                     call.called.clone().into(),
                     call.queue.clone().into(),
-                    call.reason.into(),
+                    call.reason.as_str().into(),
                     task.into(),
                     ms(call.at).into(),
                 ]);

@@ -87,7 +87,7 @@ fn history(seed: u64) -> History {
                 caller: tasks[i].customer_phone.clone(),
                 called: "4000".into(),
                 queue: "hotline".into(),
-                reason: "abandoned",
+                reason: crate::domain::MissReason::Abandoned,
                 task: Some(task),
                 at,
             })),
@@ -106,11 +106,26 @@ fn history(seed: u64) -> History {
             }
             Stage::Offered(a) if rng.below(3) == 0 => {
                 let note = (rng.below(2) == 0).then(|| "busy line".to_owned());
-                (Stage::Waiting, Record::TaskReturned { task, agent: agents[a], event: "declined", note, at })
+                (
+                    Stage::Waiting,
+                    Record::TaskReturned {
+                        task,
+                        agent: agents[a],
+                        event: crate::domain::ReturnReason::Declined,
+                        note,
+                        at,
+                    },
+                )
             }
             Stage::Offered(a) => (Stage::Assigned(a), Record::TaskAssigned { task, agent: agents[a], at }),
             Stage::Assigned(a) if rng.below(3) == 0 => {
-                let r = Record::TaskReturned { task, agent: agents[a], event: "released", note: None, at };
+                let r = Record::TaskReturned {
+                    task,
+                    agent: agents[a],
+                    event: crate::domain::ReturnReason::Released,
+                    note: None,
+                    at,
+                };
                 (Stage::Waiting, r)
             }
             Stage::Assigned(a) if rng.below(4) == 0 => {
@@ -245,7 +260,7 @@ async fn failed_batch_is_all_or_nothing(store: Store) {
         caller: task.customer_phone.clone(),
         called: "4000".into(),
         queue: "hotline".into(),
-        reason: "abandoned",
+        reason: crate::domain::MissReason::Abandoned,
         task: Some(task.id),
         at: task.created_at,
     });

@@ -6,7 +6,7 @@ use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::*;
-use crate::domain::{Phone, TaskId};
+use crate::domain::{MissReason, Phone, TaskId};
 use crate::rules::dispatch::TaskDraft;
 
 /// One call that nobody answered.
@@ -16,8 +16,7 @@ pub struct MissedCall {
     /// The number dialled (the Request-URI's user part).
     pub called: String,
     pub queue: String,
-    /// `abandoned` (hung up while queued) or `queue_timeout`.
-    pub reason: &'static str,
+    pub reason: MissReason,
     pub task: Option<TaskId>,
     pub at: Timestamp,
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::apply::batch_with_tasks;
 use super::batch::{Arg, Rows};
 use super::*;
-use crate::domain::{Phone, TaskId};
+use crate::domain::{MissReason, Phone, TaskId, UnknownIdentifier};
 use crate::rules::followup::Miss;
 
 /// A missed call still in the backlog.
@@ -20,8 +20,7 @@ pub struct BacklogEntry {
     pub caller: Phone,
     pub called: String,
     pub queue: String,
-    /// `abandoned`, `queue_timeout`, `unanswered_redirect` or `reported`.
-    pub reason: String,
+    pub reason: MissReason,
     #[schema(value_type = String)]
     pub at: Timestamp,
 }
@@ -46,7 +45,10 @@ fn backlog_entry(r: &AnyRow) -> Result<BacklogEntry> {
         caller: Phone::parse(&r.try_get::<String, _>("caller")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         called: r.try_get("called")?,
         queue: r.try_get("queue")?,
-        reason: r.try_get("reason")?,
+        reason: r
+            .try_get::<String, _>("reason")?
+            .parse()
+            .map_err(|e: UnknownIdentifier| StoreError::Corrupt(e.to_string()))?,
         at: from_ms(r.try_get("at")?)?,
     })
 }
@@ -73,12 +75,13 @@ impl Store {
                 Box::pin(async move {
                     let row = sqlx::query(
                         "INSERT INTO missed_calls (caller, called, queue, reason, task_id, at) \
-                         VALUES ($1, $2, $3, 'reported', NULL, $4) RETURNING id",
+                         VALUES ($1, $2, $3, $5, NULL, $4) RETURNING id",
                     )
                     .bind(c)
                     .bind(d)
                     .bind(q)
                     .bind(ms(at))
+                    .bind(MissReason::Reported.as_str())
                     .fetch_one(&mut *conn)
                     .await?;
                     Ok(row.try_get::<i64, _>("id")?)
@@ -90,7 +93,7 @@ impl Store {
             caller: caller.clone(),
             called: called.to_owned(),
             queue: queue.to_owned(),
-            reason: "reported".into(),
+            reason: MissReason::Reported,
             at,
         })
     }

@@ -90,7 +90,13 @@ async fn lifecycle(store: Store) {
     store
         .apply(&[
             Record::TaskOffered { task: t.id, agent: alice.id, at },
-            Record::TaskReturned { task: t.id, agent: alice.id, event: "declined", note: None, at },
+            Record::TaskReturned {
+                task: t.id,
+                agent: alice.id,
+                event: crate::domain::ReturnReason::Declined,
+                note: None,
+                at,
+            },
             Record::TaskOffered { task: t.id, agent: alice.id, at },
             Record::TaskAssigned { task: t.id, agent: alice.id, at },
             Record::AgentStatus { agent: alice.id, status: AgentStatus::Busy, at },
@@ -157,7 +163,7 @@ async fn lifecycle(store: Store) {
             caller: Phone::parse(caller).unwrap(),
             called: "4000".into(),
             queue: "hotline".into(),
-            reason: "abandoned",
+            reason: crate::domain::MissReason::Abandoned,
             task: None,
             at: now() + jiff::SignedDuration::from_mins(minute),
         };

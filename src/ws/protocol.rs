@@ -129,6 +129,17 @@ impl ServerMsg {
 mod tests {
     use super::*;
     use crate::domain::BreakReason;
+    use crate::rules::dispatch::DispatchError;
+
+    /// A console written from the document knows every refusal the
+    /// dispatcher can send it, under the code REST uses too.
+    #[test]
+    fn every_refusal_of_the_dispatcher_is_in_the_protocol_document() {
+        let doc = include_str!("../../docs/protocol.md");
+        for e in DispatchError::all() {
+            assert!(doc.contains(&format!("`{}`", e.code())), "docs/protocol.md lacks `{}`", e.code());
+        }
+    }
 
     #[test]
     fn client_messages_parse_with_their_ref() {

@@ -14,7 +14,7 @@ use super::protocol::{ClientMsg, Incoming, Outgoing, ServerMsg};
 use crate::auth::{Auth, AuthError, Claims, SocketGuard, SocketKind};
 use crate::domain::{Role, TaskId, UserId};
 use crate::limits::{Bucket, KeyedBuckets, Rate};
-use crate::rules::dispatch::{Command, DispatchError};
+use crate::rules::dispatch::Command;
 use crate::runtime::hub::{ConnId, Hub, HubError, Push};
 use crate::runtime::travel_board::DispatchBoard;
 use crate::store::Store;
@@ -448,7 +448,7 @@ async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
     match env.hub.command(cmd).await {
         Ok(_) => ServerMsg::Ack { reference },
         Err(HubError::Stopped) => ServerMsg::error("shutting_down", "the server is shutting down", reference),
-        Err(HubError::Dispatch(e)) => ServerMsg::error(dispatch_code(&e), e.to_string(), reference),
+        Err(HubError::Dispatch(e)) => ServerMsg::error(e.code(), e.to_string(), reference),
     }
 }
 
@@ -476,17 +476,6 @@ async fn write_summary(
             tracing::error!(error = %e, %task, "writing a call summary failed");
             ServerMsg::error("internal", "internal error; see the server log", reference)
         }
-    }
-}
-
-fn dispatch_code(e: &DispatchError) -> &'static str {
-    match e {
-        DispatchError::UnknownAgent => "unknown_agent",
-        DispatchError::UnknownTask => "unknown_task",
-        DispatchError::DuplicateTask => "duplicate_task",
-        DispatchError::NotOfferedToYou => "not_offered_to_you",
-        DispatchError::NotHeldByYou => "not_held_by_you",
-        DispatchError::StatusNotSettable(_) => "status_not_settable",
     }
 }
 

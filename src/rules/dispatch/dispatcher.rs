@@ -16,7 +16,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::*;
-use crate::domain::BreakReason;
+use crate::domain::{BreakReason, PassReason, ReturnReason};
 
 mod endings;
 mod matching;
@@ -168,11 +168,11 @@ impl Agent {
 impl Task {
     /// Why the task may not go to `agent` now, if it may not: the agent
     /// passed it over recently, or it is kept for another agent.
-    fn kept_from(&self, agent: u32, now: i64) -> Option<&'static str> {
+    fn kept_from(&self, agent: u32, now: i64) -> Option<PassReason> {
         if self.passed_over.iter().any(|&(a, until)| a == agent && until > now) {
-            Some("passed_recently")
+            Some(PassReason::PassedRecently)
         } else if self.reserved.is_some_and(|(owner, until)| owner != agent && until > now) {
-            Some("reserved_for_another_agent")
+            Some(PassReason::ReservedForAnotherAgent)
         } else {
             None
         }
@@ -374,7 +374,7 @@ impl Dispatcher {
         // Pending offers go to the next agent at once: nobody is there to answer.
         for slot in self.agents[a as usize].tasks.clone() {
             if let TaskState::Offered { .. } = self.task(slot).state {
-                self.return_to_queue(now, a, slot, "disconnected", None, false, out);
+                self.return_to_queue(now, a, slot, ReturnReason::Disconnected, None, false, out);
             }
         }
         self.arm_grace(now, a);
@@ -436,7 +436,7 @@ impl Dispatcher {
             _ => return Err(DispatchError::NotOfferedToYou),
         }
         self.agents[a as usize].missed_in_a_row = 0;
-        self.return_to_queue(now, a, slot, "declined", None, true, out);
+        self.return_to_queue(now, a, slot, ReturnReason::Declined, None, true, out);
         Ok(())
     }
 
@@ -482,7 +482,7 @@ impl Dispatcher {
                             task: task_id,
                             reason: WithdrawReason::AgentUnavailable,
                         });
-                        self.return_to_queue(now, a, slot, "agent_unavailable", None, false, out);
+                        self.return_to_queue(now, a, slot, ReturnReason::AgentUnavailable, None, false, out);
                     }
                     TaskState::Assigned { .. } if status == AgentStatus::Offline => {
                         out.push(Effect::TaskRevoked {
@@ -490,7 +490,7 @@ impl Dispatcher {
                             task: task_id,
                             reason: WithdrawReason::AgentUnavailable,
                         });
-                        self.return_to_queue(now, a, slot, "agent_unavailable", None, false, out);
+                        self.return_to_queue(now, a, slot, ReturnReason::AgentUnavailable, None, false, out);
                     }
                     _ => {}
                 }
@@ -523,7 +523,7 @@ impl Dispatcher {
         now: i64,
         a: u32,
         slot: u32,
-        event: &'static str,
+        event: ReturnReason,
         note: Option<String>,
         pass_over: bool,
         out: &mut Vec<Effect>,

@@ -28,7 +28,9 @@ use utoipa::ToSchema;
 pub use self::dispatcher::Dispatcher;
 pub use self::draft::TaskDraft;
 pub use self::rules::{KindRule, MAX_QUEUES, NextAttempt, QueueIdx, Rules, TaskPlan};
-use crate::domain::{AgentStatus, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
+use crate::domain::{
+    AgentStatus, Channel, Outcome, PassReason, Phone, ReturnReason, TaskId, TaskKind, TaskStatus, UserId,
+};
 
 /// What an agent sees about a task before and while holding it. Shared, not
 /// copied, between the dispatcher and every message that carries it.
@@ -225,6 +227,33 @@ pub enum DispatchError {
     StatusNotSettable(&'static str),
 }
 
+impl DispatchError {
+    /// The one code of this refusal, over REST and WebSocket alike
+    /// (`docs/protocol.md` and the OpenAPI document list them).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DispatchError::UnknownAgent => "unknown_agent",
+            DispatchError::UnknownTask => "task_not_live",
+            DispatchError::DuplicateTask => "duplicate_task",
+            DispatchError::NotOfferedToYou => "not_offered_to_you",
+            DispatchError::NotHeldByYou => "not_held_by_you",
+            DispatchError::StatusNotSettable(_) => "status_not_settable",
+        }
+    }
+
+    /// Every refusal, one of each, for the documents' tests.
+    pub fn all() -> [DispatchError; 6] {
+        [
+            DispatchError::UnknownAgent,
+            DispatchError::UnknownTask,
+            DispatchError::DuplicateTask,
+            DispatchError::NotOfferedToYou,
+            DispatchError::NotHeldByYou,
+            DispatchError::StatusNotSettable("busy"),
+        ]
+    }
+}
+
 /// A reservation: one task offered to one agent until `expires_at`.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct Offer {
@@ -262,7 +291,7 @@ pub struct PassedOver {
     pub agent: UserId,
     /// `at_capacity`, `passed_recently` (declined it or let it time out) or
     /// `reserved_for_another_agent`.
-    pub reason: &'static str,
+    pub reason: PassReason,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -323,12 +352,12 @@ pub enum Record {
         agent: UserId,
         at: Timestamp,
     },
-    /// Back to waiting; `event` says why (`declined`, `offer_timeout`,
-    /// `agent_unavailable`, `disconnected`, `released`).
+    /// Back to waiting; `event` says why, and names the event in the
+    /// task's history.
     TaskReturned {
         task: TaskId,
         agent: UserId,
-        event: &'static str,
+        event: ReturnReason,
         note: Option<String>,
         at: Timestamp,
     },

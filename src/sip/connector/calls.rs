@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use super::{Connector, Redirected, now_ms};
-use crate::domain::{Phone, TaskId, UserId};
+use crate::domain::{MissReason, Phone, TaskId, UserId};
 use crate::rules::dispatch::Command;
 use crate::runtime::hub::CallEvent;
 use crate::store::{CallOutcome, CallWrite, MissedCall};
@@ -17,13 +17,16 @@ impl Connector {
         caller: &Option<Phone>,
         called: String,
         queue: String,
-        reason: &'static str,
+        reason: MissReason,
     ) {
         self.spawn_command(Command::Abandon { task });
         let outcome = match reason {
-            "abandoned" => CallOutcome::Abandoned,
-            "queue_timeout" => CallOutcome::TimedOut,
-            _ => CallOutcome::Unanswered,
+            MissReason::Abandoned => CallOutcome::Abandoned,
+            MissReason::QueueTimeout => CallOutcome::TimedOut,
+            MissReason::UnansweredRedirect
+            | MissReason::Reported
+            | MissReason::ServerShutdown
+            | MissReason::ServerRestart => CallOutcome::Unanswered,
         };
         let at = Timestamp::now();
         self.writer.call(CallWrite::Ended { task, outcome, at });
@@ -96,7 +99,7 @@ impl Connector {
                 // Back in the queue after its 302: the caller is at the PBX,
                 // not waiting here; the follow-up will call them back.
                 if let Some(r) = self.redirected.remove(&task) {
-                    self.close_as_missed(task, &r.caller, r.called, r.queue, "unanswered_redirect");
+                    self.close_as_missed(task, &r.caller, r.called, r.queue, MissReason::UnansweredRedirect);
                 }
             }
             CallEvent::Closed { task } => {
@@ -111,7 +114,7 @@ impl Connector {
     pub(super) fn on_offered(&mut self, now: i64, task: TaskId, agent: UserId, contact: Option<String>) {
         if let Some(r) = self.redirected.remove(&task) {
             // Offered again after its 302: the first agent did not take it.
-            return self.close_as_missed(task, &r.caller, r.called, r.queue, "unanswered_redirect");
+            return self.close_as_missed(task, &r.caller, r.called, r.queue, MissReason::UnansweredRedirect);
         }
         if !self.calls.contains_key(&task) {
             return;

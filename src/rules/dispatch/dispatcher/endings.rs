@@ -101,7 +101,7 @@ impl Dispatcher {
         out: &mut Vec<Effect>,
     ) -> Result<(), DispatchError> {
         let (a, slot) = self.held_by(id, task)?;
-        self.return_to_queue(now, a, slot, "released", note, true, out);
+        self.return_to_queue(now, a, slot, ReturnReason::Released, note, true, out);
         self.after_held_task_ends(now, a, slot, out);
         Ok(())
     }

@@ -31,7 +31,7 @@ impl Dispatcher {
         for &(_, _, a) in &self.queues[task.queue as usize].routable {
             let agent = &self.agents[a as usize];
             let reason = if !agent.can_take(task.channel) {
-                "at_capacity"
+                PassReason::AtCapacity
             } else if let Some(reason) = task.kept_from(a, now) {
                 reason
             } else {

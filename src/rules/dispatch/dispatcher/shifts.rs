@@ -30,14 +30,14 @@ impl Dispatcher {
             match task.state {
                 TaskState::Offered { .. } => {
                     out.push(Effect::OfferRescinded { agent: id, task: task_id, reason: WithdrawReason::ShiftEnded });
-                    self.return_to_queue(now, a, slot, "shift_ended", None, false, out);
+                    self.return_to_queue(now, a, slot, ReturnReason::ShiftEnded, None, false, out);
                 }
                 // The caller is on the line with this agent: the call is
                 // finished first, then the agent goes offline.
                 TaskState::Assigned { .. } if task.card.kind == TaskKind::InboundCall => on_a_call = true,
                 TaskState::Assigned { .. } => {
                     out.push(Effect::TaskRevoked { agent: id, task: task_id, reason: WithdrawReason::ShiftEnded });
-                    self.return_to_queue(now, a, slot, "shift_ended", note.clone(), false, out);
+                    self.return_to_queue(now, a, slot, ReturnReason::ShiftEnded, note.clone(), false, out);
                 }
                 TaskState::Waiting => {} // an agent's tasks are offered or held
             }

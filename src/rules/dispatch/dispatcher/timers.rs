@@ -31,7 +31,7 @@ impl Dispatcher {
                 }
                 let id = task.card.id;
                 out.push(Effect::OfferRescinded { agent: self.agent_id(a), task: id, reason: WithdrawReason::Timeout });
-                self.return_to_queue(now, a, slot, "offer_timeout", None, true, out);
+                self.return_to_queue(now, a, slot, ReturnReason::OfferTimeout, None, true, out);
                 let agent = &mut self.agents[a as usize];
                 agent.missed_in_a_row += 1;
                 if agent.missed_in_a_row >= self.rules.max_missed_offers {
@@ -66,7 +66,7 @@ impl Dispatcher {
                         task: id,
                         reason: WithdrawReason::Disconnected,
                     });
-                    self.return_to_queue(now, a, slot, "disconnected", None, false, out);
+                    self.return_to_queue(now, a, slot, ReturnReason::Disconnected, None, false, out);
                 }
                 self.agents[a as usize].pending_status = None;
                 self.change_status(now, a, AgentStatus::Offline, out);

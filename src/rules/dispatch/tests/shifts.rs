@@ -27,7 +27,7 @@ fn a_held_callback_returns_at_shift_end_with_the_handover_note() {
         "{effects:?}"
     );
     assert!(effects.iter().any(|e| matches!(e,
-        Effect::Record(Record::TaskReturned { task, event: "shift_ended", note: Some(n), .. }) if *task == t && n == note)));
+        Effect::Record(Record::TaskReturned { task, event: crate::domain::ReturnReason::ShiftEnded, note: Some(n), .. }) if *task == t && n == note)));
     assert_eq!(sim.status(li), AgentStatus::Offline);
     assert_eq!(sim.d.live_task(t).unwrap().status, TaskStatus::Waiting);
     // The late shift's agent gets it, with the note on the screen-pop.
