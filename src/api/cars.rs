@@ -129,7 +129,7 @@ pub async fn list_car_orders(State(state): State<AppState>, _caller: Caller) -> 
 
 /// One order with every step of its history (an agent: one they took, or
 /// whose task is offered to or held by them).
-#[utoipa::path(get, path = "/api/v1/car-orders/{id}", tag = "cars", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/car-orders/{id}", tag = "cars", params(("id" = CarOrderId, Path)), security(("bearer" = [])),
     responses((status = 200, body = CarOrder), (status = 404, body = ErrorBody)))]
 pub async fn get_car_order(
     State(state): State<AppState>,

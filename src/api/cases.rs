@@ -57,6 +57,7 @@ pub struct RecordStep {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListCases {
     pub status: Option<CaseStatus>,

@@ -138,6 +138,7 @@ pub async fn post_event(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListCalls {
     /// Newest first; default 100, at most 1000.

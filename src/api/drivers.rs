@@ -42,6 +42,7 @@ pub struct PatchDriver {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListDrivers {
     pub status: Option<DriverStatus>,
@@ -83,7 +84,7 @@ pub async fn list_drivers(
     Ok(Json(state.store.drivers(q.status).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/drivers/{id}", tag = "drivers", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/drivers/{id}", tag = "drivers", params(("id" = DriverId, Path)), security(("bearer" = [])),
     responses((status = 200, body = Driver), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_driver(
     State(state): State<AppState>,
@@ -94,7 +95,7 @@ pub async fn get_driver(
 }
 
 /// Set a driver's status (`off_duty`, `available`, `assigned`, `on_trip`).
-#[utoipa::path(patch, path = "/api/v1/drivers/{id}", tag = "drivers", request_body = PatchDriver,
+#[utoipa::path(patch, path = "/api/v1/drivers/{id}", tag = "drivers", params(("id" = DriverId, Path)), request_body = PatchDriver,
     security(("bearer" = [])),
     responses((status = 200, body = Driver), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]

@@ -52,6 +52,7 @@ pub struct PatchInnOrder {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListInnOrders {
     /// Default `unprocessed`.
@@ -129,7 +130,7 @@ pub async fn list_inn_orders(
 }
 
 /// One booking with its history: reported, reminders, escalation, status changes.
-#[utoipa::path(get, path = "/api/v1/inn-orders/{id}", tag = "inns", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/inn-orders/{id}", tag = "inns", params(("id" = InnOrderId, Path)), security(("bearer" = [])),
     responses((status = 200, body = InnOrder), (status = 404, body = ErrorBody)))]
 pub async fn get_inn_order(
     State(state): State<AppState>,
@@ -152,7 +153,7 @@ async fn own_booking(state: &AppState, who: &super::access::Principal, id: InnOr
 }
 
 /// Set a booking's status (the agent heard the inn processed it, say).
-#[utoipa::path(patch, path = "/api/v1/inn-orders/{id}", tag = "inns", request_body = PatchInnOrder,
+#[utoipa::path(patch, path = "/api/v1/inn-orders/{id}", tag = "inns", params(("id" = InnOrderId, Path)), request_body = PatchInnOrder,
     security(("bearer" = [])),
     responses((status = 200, body = InnOrder), (status = 404, body = ErrorBody)))]
 pub async fn patch_inn_order(

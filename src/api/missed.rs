@@ -65,7 +65,7 @@ fn view(state: &AppState, e: BacklogEntry) -> BacklogView {
 }
 
 /// Report a missed hotline call (a PBX's token, or a supervisor's or admin's).
-#[utoipa::path(post, path = "/api/v1/missed-calls", tag = "calls", request_body = MissedCallBody,
+#[utoipa::path(post, path = "/api/v1/missed-calls", tag = "calls", operation_id = "report_missed_call", request_body = MissedCallBody,
     security(("bearer" = [])),
     responses((status = 201, body = BacklogView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]

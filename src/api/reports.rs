@@ -17,6 +17,7 @@ use crate::domain::ReportPeriod;
 use crate::rules::reports::{self, Report};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// A day of the period, `YYYY-MM-DD` in the centre's time zone; today
@@ -28,10 +29,11 @@ pub struct ReportQuery {
 
 /// A daily, weekly or monthly report (supervisors and admins). A period
 /// under way is reported up to now.
-#[utoipa::path(get, path = "/api/v1/reports/{period}", tag = "reports",
+#[utoipa::path(get, path = "/api/v1/reports/{period}", tag = "reports", operation_id = "get_report",
     params(("period" = String, Path, description = "daily, weekly or monthly"), ReportQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = Report, description = "JSON, or CSV (section,item,metric,value) with format=csv"),
+    responses((status = 200, description = "JSON, or CSV (section,item,metric,value) with format=csv",
+            content((Report = "application/json"), (String = "text/csv"))),
         (status = 400, body = ErrorBody, description = "unknown period or format, malformed date, or a date out of range"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn report(

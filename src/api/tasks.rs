@@ -38,6 +38,7 @@ pub struct CreateTask {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListTasks {
     pub status: Option<TaskStatus>,

@@ -156,7 +156,7 @@ pub async fn plan_trip(
 }
 
 /// Accept a proposed pool as one trip, as proposed or edited (`order_ids`).
-#[utoipa::path(post, path = "/api/v1/pool-proposals/{id}/accept", tag = "cars", request_body = AcceptPool,
+#[utoipa::path(post, path = "/api/v1/pool-proposals/{id}/accept", tag = "cars", params(("id" = String, Path)), request_body = AcceptPool,
     security(("bearer" = [])),
     responses((status = 201, body = Trip), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -189,7 +189,7 @@ pub async fn accept_pool(
 }
 
 /// Turn a proposed pool down: it is not proposed again.
-#[utoipa::path(post, path = "/api/v1/pool-proposals/{id}/reject", tag = "cars", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/pool-proposals/{id}/reject", tag = "cars", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody)))]
 pub async fn reject_pool(
     State(state): State<AppState>,
@@ -205,7 +205,7 @@ pub async fn reject_pool(
 }
 
 /// One trip with its orders and every call to a driver about it.
-#[utoipa::path(get, path = "/api/v1/trips/{id}", tag = "cars", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/trips/{id}", tag = "cars", params(("id" = TripId, Path)), security(("bearer" = [])),
     responses((status = 200, body = Trip), (status = 404, body = ErrorBody)))]
 pub async fn get_trip(
     State(state): State<AppState>,
@@ -265,7 +265,7 @@ fn places(order: &CarOrder) -> impl Iterator<Item = String> + '_ {
 
 /// Drivers for a trip, ranked: free for its whole time, seats enough, the
 /// trip's area, fewest trips today; those who cannot take it follow with why.
-#[utoipa::path(get, path = "/api/v1/trips/{id}/suggested-drivers", tag = "cars", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/trips/{id}/suggested-drivers", tag = "cars", params(("id" = TripId, Path)), security(("bearer" = [])),
     responses((status = 200, body = Vec<Suggestion>), (status = 404, body = ErrorBody)))]
 pub async fn trip_suggestions(
     State(state): State<AppState>,
@@ -281,7 +281,7 @@ pub async fn trip_suggestions(
 }
 
 /// Drivers for one order: its trip's ranking once it has one.
-#[utoipa::path(get, path = "/api/v1/car-orders/{id}/suggested-drivers", tag = "cars", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/car-orders/{id}/suggested-drivers", tag = "cars", params(("id" = CarOrderId, Path)), security(("bearer" = [])),
     responses((status = 200, body = Vec<Suggestion>), (status = 404, body = ErrorBody)))]
 pub async fn order_suggestions(
     State(state): State<AppState>,
@@ -301,7 +301,7 @@ pub async fn order_suggestions(
 /// the trip its driver (409 `driver_double_booked` when another trip of
 /// theirs overlaps); `declined` and `no_answer` are recorded and the driver
 /// drops down the suggestions.
-#[utoipa::path(post, path = "/api/v1/trips/{id}/calls", tag = "cars", request_body = DriverCallRequest,
+#[utoipa::path(post, path = "/api/v1/trips/{id}/calls", tag = "cars", params(("id" = TripId, Path)), request_body = DriverCallRequest,
     security(("bearer" = [])),
     responses((status = 201, body = Trip), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -346,7 +346,7 @@ async fn close_if_live(state: &AppState, command: Command, task: TaskId) {
 
 /// Dispatch a confirmed trip: its orders become `dispatched`, their
 /// `car_dispatch` tasks are done, and each gets an `insurance_registration` task.
-#[utoipa::path(post, path = "/api/v1/trips/{id}/dispatch", tag = "cars", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/trips/{id}/dispatch", tag = "cars", params(("id" = TripId, Path)), security(("bearer" = [])),
     responses((status = 200, body = Trip), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn dispatch_trip(
     State(state): State<AppState>,
@@ -387,7 +387,7 @@ pub async fn dispatch_trip(
 
 /// Record a dispatched order's travel insurance policy number; its
 /// `insurance_registration` task is done.
-#[utoipa::path(post, path = "/api/v1/car-orders/{id}/insurance", tag = "cars", request_body = InsuranceRequest,
+#[utoipa::path(post, path = "/api/v1/car-orders/{id}/insurance", tag = "cars", params(("id" = CarOrderId, Path)), request_body = InsuranceRequest,
     security(("bearer" = [])),
     responses((status = 200, body = CarOrder), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -412,7 +412,7 @@ pub async fn register_insurance(
 }
 
 /// Complete a dispatched order; 409 `insurance_missing` without a policy number.
-#[utoipa::path(post, path = "/api/v1/car-orders/{id}/complete", tag = "cars", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/car-orders/{id}/complete", tag = "cars", params(("id" = CarOrderId, Path)), security(("bearer" = [])),
     responses((status = 200, body = CarOrder), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn complete_order(
     State(state): State<AppState>,
@@ -426,7 +426,7 @@ pub async fn complete_order(
 }
 
 /// Cancel an order not yet dispatched; it leaves its trip, and its task closes.
-#[utoipa::path(post, path = "/api/v1/car-orders/{id}/cancel", tag = "cars", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/car-orders/{id}/cancel", tag = "cars", params(("id" = CarOrderId, Path)), security(("bearer" = [])),
     responses((status = 200, body = CarOrder), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn cancel_order(
     State(state): State<AppState>,
