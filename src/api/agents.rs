@@ -19,6 +19,9 @@ use crate::store::{User, UserPatch};
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub username: String,
+    /// At least 8 characters and at most 1,024 bytes; not the username, not
+    /// containing it, and not one of the most common passwords (else 422
+    /// `weak_password` or `password_too_long`).
     pub password: String,
     /// Defaults to `agent` on `/agents`; required on `/users`.
     pub role: Option<Role>,

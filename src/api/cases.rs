@@ -40,7 +40,9 @@ pub struct CreateCase {
     pub place: Option<String>,
     /// What happened.
     pub description: String,
-    /// The agent responsible; defaults to the agent opening the case.
+    /// The agent responsible: required when a supervisor or admin opens the
+    /// case (422 `invalid_field`), the agent opening it by default, and a
+    /// user who takes work (422 `unknown_owner` otherwise).
     pub owner: Option<UserId>,
     /// When the complaint came in (default now); the deadlines count from it.
     #[schema(value_type = Option<String>)]

@@ -67,7 +67,8 @@ fn describe(body: &RegistrationBody, kind: TaskKind) -> String {
 #[utoipa::path(post, path = "/api/v1/registrations", tag = "tasks", request_body = RegistrationBody,
     security(("bearer" = [])),
     responses((status = 201, body = Vec<TaskRecord>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, body = ErrorBody,
+            description = "`unknown_customer`: a returning customer the CRM, the calls and the registrations do not know; `event_in_past`; an invalid field")))]
 pub async fn register(
     State(state): State<AppState>,
     who: Principal,

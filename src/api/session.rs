@@ -48,6 +48,9 @@ pub struct TicketResponse {
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
+    /// At least 8 characters and at most 1,024 bytes; not the username, not
+    /// containing it, and not one of the most common passwords (else 422
+    /// `weak_password` or `password_too_long`).
     pub new_password: String,
 }
 

@@ -50,6 +50,9 @@ pub struct PatchUser {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPassword {
+    /// At least 8 characters and at most 1,024 bytes; not the username, not
+    /// containing it, and not one of the most common passwords (else 422
+    /// `weak_password` or `password_too_long`).
     pub password: String,
 }
 

@@ -294,7 +294,7 @@ impl Actor {
                 let result = self.dispatcher.handle(now, Command::Connect { agent }, &mut self.effects);
                 let result = result.map(|r| match r {
                     Reply::Snapshot(s) => s,
-                    Reply::Done => unreachable!("connect replies with a snapshot"),
+                    Reply::Done | Reply::Deferred => unreachable!("connect replies with a snapshot"),
                 });
                 if result.is_ok()
                     && let Some((_, old)) = self.conns.insert(agent, (conn, tx))

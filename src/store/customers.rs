@@ -27,6 +27,22 @@ pub struct CustomerProfile {
     pub past_calls: Vec<PastCall>,
     /// Complaint cases still open for this number.
     pub open_cases: Vec<OpenCase>,
+    /// The number's most recent event registrations, newest first (at most 10).
+    pub registrations: Vec<PastRegistration>,
+}
+
+/// An event the caller registered for.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct PastRegistration {
+    pub event_id: String,
+    /// `main` or `special`.
+    pub event_kind: String,
+    /// The event's day, `YYYY-MM-DD`.
+    pub event_date: String,
+    /// `new` or `returning`, as registered.
+    pub customer_kind: String,
+    pub source: Option<String>,
+    pub registered_at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -91,7 +107,7 @@ impl Store {
 
     /// The customer with their history, for the screen-pop and the CRM page.
     ///
-    /// One query (the three parts as one `UNION ALL`, told apart by `part`):
+    /// One query (the four parts as one `UNION ALL`, told apart by `part`):
     /// every screen-pop runs it, and each query is a round trip.
     pub async fn customer_profile(&self, phone: &Phone) -> Result<CustomerProfile> {
         let rows = sqlx::query(
@@ -106,12 +122,17 @@ impl Store {
                  ORDER BY a.ended_at DESC LIMIT 10) AS recent \
              UNION ALL \
              SELECT 'case', id, status, merchant, category, NULL, received_at, answer_by FROM cases \
-             WHERE customer_phone = $1 AND status <> 'resolved'",
+             WHERE customer_phone = $1 AND status <> 'resolved' \
+             UNION ALL \
+             SELECT 'registration', event_id, event_kind, event_date, customer_kind, source, registered_at, NULL \
+             FROM (SELECT event_id, event_kind, event_date, customer_kind, source, registered_at FROM registrations \
+                   WHERE customer_phone = $1 ORDER BY registered_at DESC LIMIT 10) AS recent_registrations",
         )
         .bind(phone.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let (mut customer, mut past_calls, mut open_cases) = (None, Vec::new(), Vec::new());
+        let (mut customer, mut past_calls, mut open_cases, mut registrations) =
+            (None, Vec::new(), Vec::new(), Vec::new());
         for r in &rows {
             match r.try_get::<String, _>("part")?.as_str() {
                 "customer" => {
@@ -131,6 +152,14 @@ impl Store {
                     summary: r.try_get("s5")?,
                     ended_at: from_ms(r.try_get("n1")?)?,
                 }),
+                "registration" => registrations.push(PastRegistration {
+                    event_id: r.try_get("s1")?,
+                    event_kind: r.try_get("s2")?,
+                    event_date: r.try_get("s3")?,
+                    customer_kind: r.try_get("s4")?,
+                    source: r.try_get("s5")?,
+                    registered_at: from_ms(r.try_get("n1")?)?,
+                }),
                 _ => open_cases.push(OpenCase {
                     case_id: parse(r, "s1")?,
                     status: parse(r, "s2")?,
@@ -144,6 +173,7 @@ impl Store {
         // A UNION ALL keeps no order: newest calls first, oldest cases first.
         past_calls.sort_by_key(|c| std::cmp::Reverse(c.ended_at));
         open_cases.sort_by_key(|c| c.received_at);
-        Ok(CustomerProfile { phone: phone.clone(), customer, past_calls, open_cases })
+        registrations.sort_by_key(|r| std::cmp::Reverse(r.registered_at));
+        Ok(CustomerProfile { phone: phone.clone(), customer, past_calls, open_cases, registrations })
     }
 }

@@ -43,7 +43,7 @@ use sqlx::{Any, AnyPool, Row, SqlStr};
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::cars::{CarOrder, NewCarOrder};
 pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase};
-pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall};
+pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall, PastRegistration};
 pub use self::drivers::{Driver, NewDriver};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::history::OrderEvent;

@@ -115,8 +115,14 @@ pub struct Attempt {
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct TaskEvent {
     pub at: Timestamp,
-    /// `created`, `offered`, `accepted`, `declined`, `offer_timeout`,
-    /// `agent_unavailable`, `disconnected`, `released`, `completed`, `cancelled`.
+    /// What happened: `created`; `offered`; `accepted`; back to the queue
+    /// as `declined`, `offer_timeout`, `agent_unavailable`,
+    /// `disconnected`, `released`, `shift_ended`, `restart` or
+    /// `agent_removed`; `retry_scheduled` (an unanswered call out, tried
+    /// again later; `note` is its summary); `summary` (a call summary
+    /// written after the call; `note` is the text); `released` also when
+    /// a scheduled task's start came; and the ending: `completed`
+    /// (`note` is the summary), `cancelled`, `abandoned` or `unreachable`.
     pub event: String,
     pub agent_id: Option<UserId>,
     pub note: Option<String>,

@@ -156,6 +156,24 @@ async fn lifecycle(store: Store) {
     assert_eq!(p.past_calls.len(), 1);
     assert_eq!(p.past_calls[0].agent, "ALICE");
     assert_eq!(p.open_cases.len(), 1);
+    assert!(p.registrations.is_empty());
+    // Its registrations, newest first, so the agent sees what the caller signed up for.
+    for (event, days) in [("expo-may", 1), ("expo-june", 2)] {
+        let r = NewRegistration {
+            customer_phone: phone.clone(),
+            customer_kind: "new",
+            event_id: event.into(),
+            event_date: jiff::civil::date(2026, 5, 12),
+            event_kind: "main",
+            source: Some("website".into()),
+            registered_at: now() + jiff::SignedDuration::from_hours(days),
+        };
+        store.add_registration(&r, &[]).await.unwrap();
+    }
+    let p = store.customer_profile(&phone).await.unwrap();
+    let seen: Vec<(&str, &str)> =
+        p.registrations.iter().map(|r| (r.event_id.as_str(), r.event_date.as_str())).collect();
+    assert_eq!(seen, [("expo-june", "2026-05-12"), ("expo-may", "2026-05-12")]);
 
     // Missed calls: one backlog entry per caller.
     for (caller, minute) in [("1390000", 1), ("1390000", 5), ("1380000", 3)] {

@@ -142,6 +142,12 @@ fn transport(ws: WebSocketUpgrade, limit: usize) -> WebSocketUpgrade {
 type Incoming = Pin<Box<dyn Stream<Item = Frame> + Send>>;
 type Outgoing = Pin<Box<dyn Sink<Out, Error = axum::Error> + Send>>;
 
+/// Whether a read failed on a message over the transport's size limit.
+fn is_too_big(e: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    e.into_inner().downcast::<Error>().is_ok_and(|e| matches!(*e, Error::Capacity(_)))
+}
+
 /// The socket as the sessions see it: frames without transport details.
 fn frames(socket: WebSocket) -> (Incoming, Outgoing) {
     let (sink, stream) = socket.split();
@@ -149,7 +155,8 @@ fn frames(socket: WebSocket) -> (Incoming, Outgoing) {
         ready(match m {
             Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
             Ok(Message::Binary(_)) => Some(Frame::Binary),
-            Ok(Message::Close(_)) | Err(_) => Some(Frame::Close),
+            Err(e) => Some(if is_too_big(e) { Frame::TooBig } else { Frame::Close }),
+            Ok(Message::Close(_)) => Some(Frame::Close),
             Ok(Message::Ping(_) | Message::Pong(_)) => None,
         })
     });

@@ -109,6 +109,10 @@ pub enum ServerMsg {
     Ack {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// A `set_status` asked during a call: it takes effect when the
+        /// call and its wrap-up end.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        deferred: bool,
     },
     Pong,
     Error {
@@ -162,7 +166,8 @@ mod tests {
         assert_eq!(v["seq"], 3);
         assert_eq!(v["type"], "offer_rescinded");
         assert_eq!(v["reason"], "timeout");
-        let v = serde_json::to_value(Outgoing { seq: 4, msg: &ServerMsg::Ack { reference: None } }).unwrap();
+        let v = serde_json::to_value(Outgoing { seq: 4, msg: &ServerMsg::Ack { reference: None, deferred: false } })
+            .unwrap();
         assert_eq!(v, serde_json::json!({"seq": 4, "type": "ack"}));
     }
 }

@@ -14,7 +14,7 @@ use super::protocol::{ClientMsg, Incoming, Outgoing, ServerMsg};
 use crate::auth::{Auth, AuthError, Claims, SocketGuard, SocketKind};
 use crate::domain::{Role, TaskId, UserId};
 use crate::limits::{Bucket, KeyedBuckets, Rate};
-use crate::rules::dispatch::Command;
+use crate::rules::dispatch::{Command, Reply};
 use crate::runtime::hub::{ConnId, Hub, HubError, Push};
 use crate::runtime::travel_board::DispatchBoard;
 use crate::store::Store;
@@ -24,6 +24,9 @@ use crate::store::Store;
 pub enum Frame {
     Text(String),
     Binary,
+    /// A message larger than the transport reads (twice the limit): it is
+    /// closed with 1009 like any message over the limit.
+    TooBig,
     Close,
 }
 
@@ -265,6 +268,7 @@ async fn serve<I, O>(
                 let reply = match frame {
                     None | Some(Frame::Close) => return,
                     Some(Frame::Binary) => ServerMsg::error("binary_not_supported", "send JSON text frames", None),
+                    Some(Frame::TooBig) => return out.close(close::TOO_BIG, "message too big").await,
                     Some(Frame::Text(t)) if t.len() > env.max_message_bytes => {
                         return out.close(close::TOO_BIG, "message too big").await;
                     }
@@ -381,6 +385,11 @@ where
         Ok(None | Some(Frame::Close)) => return None,
         Ok(Some(f)) => f,
     };
+    // Too big is too big before authentication as after it.
+    if matches!(&frame, Frame::TooBig) || matches!(&frame, Frame::Text(t) if t.len() > max_message_bytes) {
+        out.close(close::TOO_BIG, "message too big").await;
+        return None;
+    }
     let claims = match frame {
         Frame::Text(t) if t.len() <= max_message_bytes => match serde_json::from_str::<Incoming>(&t) {
             Ok(Incoming { msg: ClientMsg::Auth { ticket }, .. }) => auth.redeem_ticket(&ticket, Timestamp::now()),
@@ -412,7 +421,9 @@ where
 async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
     let Incoming { reference, msg } = match serde_json::from_str::<Incoming>(text) {
         Ok(m) => m,
-        Err(e) => return ServerMsg::error("bad_message", e.to_string(), None),
+        // Valid JSON that is not a message (an unknown type, a missing
+        // field, a bad value) still gets its `ref` back.
+        Err(e) => return ServerMsg::error("bad_message", e.to_string(), reference_of(text)),
     };
     let cmd = match msg {
         ClientMsg::Ping => return ServerMsg::Pong,
@@ -446,10 +457,16 @@ async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
         ClientMsg::Release { task_id, note } => Command::Release { agent, task: task_id, note },
     };
     match env.hub.command(cmd).await {
-        Ok(_) => ServerMsg::Ack { reference },
+        Ok(reply) => ServerMsg::Ack { reference, deferred: reply == Reply::Deferred },
         Err(HubError::Stopped) => ServerMsg::error("shutting_down", "the server is shutting down", reference),
         Err(HubError::Dispatch(e)) => ServerMsg::error(e.code(), e.to_string(), reference),
     }
+}
+
+/// The `ref` of a message that did not parse as a whole, if it has one.
+fn reference_of(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value.get("ref")?.as_str().map(str::to_owned)
 }
 
 /// A summary written after the call: straight to the store, since the
@@ -470,7 +487,7 @@ async fn write_summary(
         return ServerMsg::error("summary_too_long", message, reference);
     }
     match env.store.set_attempt_summary(task, agent, summary, Timestamp::now()).await {
-        Ok(true) => ServerMsg::Ack { reference },
+        Ok(true) => ServerMsg::Ack { reference, deferred: false },
         Ok(false) => ServerMsg::error("no_finished_attempt", "you have no finished attempt at this task", reference),
         Err(e) => {
             tracing::error!(error = %e, %task, "writing a call summary failed");

@@ -106,6 +106,10 @@ where
                 };
                 let reply = match frame {
                     None | Some(Frame::Close) => break,
+                    Some(Frame::TooBig) => {
+                        say_goodbye(&mut sink, close::TOO_BIG, "message too big", env.send_timeout).await;
+                        break;
+                    }
                     Some(_) if matches!(verdict, Verdict::Close) => {
                         let text = serde_json::to_string(&rate_limited()).expect("protocol messages serialise");
                         let _ = send(&mut sink, text, env.send_timeout).await;

@@ -224,12 +224,8 @@ impl Dispatcher {
             }
             Command::Connect { agent } => self.connect(now, agent, out).map(Reply::Snapshot),
             Command::Disconnect { agent } => self.disconnect(now, agent, out).map(|_| Reply::Done),
-            Command::SetStatus { agent, status } => {
-                self.set_status(now, agent, status, false, out).map(|_| Reply::Done)
-            }
-            Command::ForceStatus { agent, status } => {
-                self.set_status(now, agent, status, true, out).map(|_| Reply::Done)
-            }
+            Command::SetStatus { agent, status } => self.set_status(now, agent, status, false, out),
+            Command::ForceStatus { agent, status } => self.set_status(now, agent, status, true, out),
             Command::Accept { agent, task } => self.accept(now, agent, task, out).map(|_| Reply::Done),
             Command::Decline { agent, task } => self.decline(now, agent, task, out).map(|_| Reply::Done),
             Command::Complete { agent, task, outcome, summary } => {
@@ -388,7 +384,7 @@ impl Dispatcher {
         status: AgentStatus,
         force: bool,
         out: &mut Vec<Effect>,
-    ) -> Result<(), DispatchError> {
+    ) -> Result<Reply, DispatchError> {
         let a = self.agent_slot(id)?;
         if matches!(status, AgentStatus::Busy | AgentStatus::WrapUp) {
             return Err(DispatchError::StatusNotSettable(status.name()));
@@ -404,11 +400,11 @@ impl Dispatcher {
         if agent.status == AgentStatus::Busy && !force {
             // On a call: the new status takes effect when the call ends.
             agent.pending_status = (status != AgentStatus::Available).then_some(status);
-            return Ok(());
+            return Ok(Reply::Deferred);
         }
         agent.pending_status = None;
         self.change_status(now, a, status, out);
-        Ok(())
+        Ok(Reply::Done)
     }
 
     fn accept(&mut self, now: i64, id: UserId, task: TaskId, out: &mut Vec<Effect>) -> Result<(), DispatchError> {

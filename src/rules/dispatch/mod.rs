@@ -196,6 +196,9 @@ impl Command {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply {
     Done,
+    /// Asked on a call: the new status takes effect when the call and its
+    /// wrap-up end.
+    Deferred,
     Snapshot(AgentSnapshot),
 }
 

@@ -41,6 +41,25 @@ pub struct Escalations {
 
 /// The board document for `figures`, with agents named from `names`.
 pub fn board(figures: &FloorFigures, names: &HashMap<UserId, String>, extras: &Extras) -> Value {
+    // A figure with no value is left out rather than sent as `null`: in a
+    // merge patch `null` means "remove", so a screen that followed the
+    // patches would lack a key the newcomer's board has as `null`.
+    without_nulls(board_with_nulls(figures, names, extras))
+}
+
+/// `value` with every object member whose value is `null` left out, at
+/// any depth.
+pub fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+fn board_with_nulls(figures: &FloorFigures, names: &HashMap<UserId, String>, extras: &Extras) -> Value {
     let mut queues = Map::new();
     for k in &figures.kinds {
         let key = format!("{}/{}", k.queue, k.kind.as_str());

@@ -134,6 +134,7 @@ async fn a_supervisor_gets_the_board_then_patches_that_rebuild_it() {
     // The patched board is the board a newcomer gets.
     let fresh: Value = serde_json::from_str(&f.feed.latest().full()).unwrap();
     assert_eq!(waiting(&fresh["board"]), 2);
+    assert_eq!(board, fresh["board"], "a follower of the patches holds exactly the newcomer's board");
     f.stop.cancel();
     session.await.unwrap();
 }
