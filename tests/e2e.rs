@@ -295,3 +295,53 @@ async fn a_supervisor_frees_an_agent_stuck_on_a_call() {
     assert_eq!(s, 403);
     server.stop().await;
 }
+
+/// A read tells one story: right after each decline and the offer to the
+/// next agent, the task's status, agent and history agree (the last event
+/// is the offer to the agent the status names, after the decline).
+#[tokio::test]
+async fn a_task_read_after_a_change_shows_it_in_state_and_history() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let mut ids = Vec::new();
+    let mut consoles = Vec::new();
+    for name in ["li", "wang", "zhao"] {
+        ids.push(server.add_agent(&admin, name, &["callbacks"]).await);
+        consoles.push(server.console(name).await);
+    }
+    for round in 0..10 {
+        let phone = format!("13800138{round:03}");
+        let (_, task) =
+            admin.post("/api/v1/tasks", json!({"kind": "new_signup_callback", "customer_phone": phone})).await;
+        let id = task["id"].as_str().unwrap().to_owned();
+        // Whoever is offered it declines, until each agent has passed.
+        for _ in 0..ids.len() {
+            let mut holder = None;
+            for (i, c) in consoles.iter_mut().enumerate() {
+                if let Some(offer) = c.expect_within("offer", std::time::Duration::from_millis(300)).await {
+                    assert_eq!(offer["task"]["id"], json!(id));
+                    holder = Some(i);
+                    break;
+                }
+            }
+            let Some(i) = holder else { break };
+            consoles[i].send(json!({"type": "decline", "task_id": id})).await;
+            consoles[i].expect("ack").await;
+            let (_, read) = admin.get(&format!("/api/v1/tasks/{id}")).await;
+            let events = read["events"].as_array().unwrap();
+            let last = events.last().unwrap();
+            match read["status"].as_str().unwrap() {
+                "offered" => {
+                    assert_eq!((&last["event"], &last["agent_id"]), (&json!("offered"), &read["agent_id"]), "{read}");
+                    assert_eq!(events[events.len() - 2]["event"], "declined", "{read}");
+                }
+                "waiting" => assert_eq!(last["event"], "declined", "{read}"),
+                other => panic!("unexpected status {other}: {read}"),
+            }
+        }
+        let (s, _) = admin.post(&format!("/api/v1/tasks/{id}/cancel"), json!({})).await;
+        assert_eq!(s, 200);
+    }
+    server.stop().await;
+}

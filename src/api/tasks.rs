@@ -191,23 +191,15 @@ pub async fn cancel_task(
     Ok(Json(live_view(&state, id).await?))
 }
 
-/// The stored task with the dispatcher's live status laid over it. The
-/// store is written a moment after the dispatcher decides: a task the
-/// dispatcher no longer holds but the store still shows open has just been
-/// closed, so the read waits for the writer and is made again.
+/// A task as it stands now: its status, agent and history as of every
+/// decision the dispatcher has made so far.
 pub async fn live_view(state: &AppState, id: TaskId) -> Result<TaskRecord, ApiError> {
+    // One story: every record the dispatcher has made is stored first, and
+    // the status, the agent and the history are then read together from
+    // the store. Status from the live dispatcher beside history from SQL
+    // could show an offer to one agent with the events of the one before.
+    state.hub.flush().await?;
     let mut task = state.store.task(id).await?.ok_or_else(|| ApiError::not_found("task"))?;
-    match state.hub.query(move |d, _| d.live_task(id)).await? {
-        Some(live) => {
-            task.status = live.status;
-            task.agent_id = live.agent.or(task.agent_id);
-        }
-        None if !task.status.is_terminal() => {
-            state.hub.flush().await?;
-            task = state.store.task(id).await?.ok_or_else(|| ApiError::not_found("task"))?;
-        }
-        None => {}
-    }
     task.mark_overdue(Timestamp::now());
     Ok(task)
 }
