@@ -15,15 +15,14 @@ use crate::api::state::{AppState, Shared};
 use crate::app::{at_rest, leading};
 use crate::auth::Auth;
 use crate::auth::account_watch::AccountWatch;
-use crate::auth::accounts;
 use crate::config::{Config, ConfigError};
-use crate::domain::{AgentStatus, MissReason, ReturnReason, TaskKind, TaskStatus};
 use crate::listen::http::HttpSettings;
 use crate::listen::tls::{Tls, TlsError};
 use crate::listen::{self, Gate};
 use crate::live::{LiveError, LiveHealth, lease};
 use crate::metrics::Metrics;
-use crate::rules::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
+use crate::rules::dispatch::{Dispatcher, Rules};
+use crate::rules::followup::Checkpoints;
 use crate::runtime::figures::{self};
 use crate::runtime::hub::{self};
 use crate::runtime::jobs::Jobs;
@@ -34,10 +33,11 @@ use crate::runtime::jobs::shifts::ShiftClock;
 use crate::runtime::jobs::travel::TravelWatch;
 use crate::runtime::live_writer::LiveWriter;
 use crate::runtime::record_writer::Writer;
+use crate::runtime::recovery;
 use crate::runtime::travel_board::Board;
 use crate::sip::connector::{Connector, SipSettings};
 use crate::sip::transport;
-use crate::store::{CallWrite, MissedCall, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::{api, web, ws};
 
 /// The sockets the server serves, bound by the caller so that tests can use port 0.
@@ -112,10 +112,49 @@ pub enum ServerError {
 
 /// Runs the server until `shutdown` fires, then stops taking work, closes
 /// agents' sockets, hands back outstanding offers and writes every pending
-/// record before returning.
-pub async fn run(config: Config, mut listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
+/// record before returning. Three steps: [`build`] what the server needs
+/// before it serves (the store, the secrets, the lease with Redis, the
+/// recovered dispatcher), [`start`] its tasks, then serve HTTP until the
+/// shutdown and [`Running::stop`] them in order.
+pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
     // A node fenced out by another stops itself without touching the caller's token.
     let shutdown = shutdown.child_token();
+    let Some(built) = build(config, listeners, &shutdown).await? else {
+        // Shut down while waiting for the lease, as a relay.
+        return Ok(());
+    };
+    let running = start(built, shutdown.clone()).await?;
+    running.serve().await;
+    running.stop().await
+}
+
+/// What the server needs before any of its tasks start.
+pub struct Built {
+    config: Config,
+    rules: Rules,
+    checkpoints: Checkpoints,
+    store: Store,
+    auth: Arc<Auth>,
+    tls: Option<Tls>,
+    /// Stops the certificate watch when the server is done.
+    _tls_watch: tokio_util::sync::DropGuard,
+    http_settings: HttpSettings,
+    listeners: Listeners,
+    /// With Redis: the client and the epoch of the lease this node holds.
+    leading: Option<(crate::live::Live, u64)>,
+    accounts_from: i64,
+    dispatcher: Dispatcher,
+}
+
+/// Checks the configuration, opens and migrates the store, reads the
+/// secrets and the certificate, takes the lease (with Redis; relaying to
+/// the leader meanwhile) and rebuilds the dispatcher. `None` when the
+/// shutdown came while this node waited to lead.
+pub async fn build(
+    config: Config,
+    mut listeners: Listeners,
+    shutdown: &CancellationToken,
+) -> Result<Option<Built>, ServerError> {
     let rules = config.rules()?;
     let checkpoints = config.checkpoints()?;
     let store = Store::connect(&config.database_url()).await?;
@@ -131,28 +170,86 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     if let Some(tls) = &tls {
         tokio::spawn(tls.clone().watch(tls_stop.clone()));
     }
-    let _stop_tls_watch = tls_stop.drop_guard();
+    let _tls_watch = tls_stop.drop_guard();
     let http_settings = http_settings(&config, tls.clone());
     let leading = match config.redis.url.is_empty() {
         true => None,
         false => {
             let (leading, http) =
-                leading::lead(&config, &store, listeners.http, http_settings.clone(), &shutdown).await?;
+                leading::lead(&config, &store, listeners.http, http_settings.clone(), shutdown).await?;
             listeners.http = http;
             match leading {
                 Some(leading) => Some(leading),
-                None => return Ok(()),
+                None => return Ok(None),
             }
         }
     };
     let accounts_from = AccountWatch::load(&store, &auth).await?;
-    let dispatcher = recover(&store, &rules).await?;
+    let dispatcher = recovery::recover(&store, &rules).await?;
     if store.user_count().await? == 0 {
         tracing::warn!(
             "no users yet: create the first admin with `switchboard user add admin --role admin` \
              (the password is read from standard input)"
         );
     }
+    Ok(Some(Built {
+        config,
+        rules,
+        checkpoints,
+        store,
+        auth,
+        tls,
+        _tls_watch,
+        http_settings,
+        listeners,
+        leading,
+        accounts_from,
+        dispatcher,
+    }))
+}
+
+/// The server's running tasks, in the order they stop.
+pub struct Running {
+    shutdown: CancellationToken,
+    grace: Duration,
+    state: AppState,
+    http: TcpListener,
+    http_settings: HttpSettings,
+    sip_tasks: TaskTracker,
+    jobs: Jobs,
+    board_task: tokio::task::JoinHandle<()>,
+    account_watch: tokio::task::JoinHandle<()>,
+    hub_stop: CancellationToken,
+    hub_task: tokio::task::JoinHandle<()>,
+    floor_stop: CancellationToken,
+    floor_task: tokio::task::JoinHandle<()>,
+    live: Option<(crate::live::Live, LiveWriter, tokio::task::JoinHandle<()>, Arc<LiveHealth>)>,
+    lease_stop: CancellationToken,
+    fenced: CancellationToken,
+    writer: Writer,
+    writer_task: tokio::task::JoinHandle<()>,
+    store: Store,
+    _tls_watch: tokio_util::sync::DropGuard,
+}
+
+/// Starts the writers, the hub with the dispatcher, the live figures, the
+/// SIP connector, the travel board and the clock-driven jobs, and builds
+/// the handlers' state, complete.
+pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running, ServerError> {
+    let Built {
+        config,
+        rules,
+        checkpoints,
+        store,
+        auth,
+        tls,
+        _tls_watch,
+        http_settings,
+        listeners,
+        leading,
+        accounts_from,
+        dispatcher,
+    } = built;
     let http_addr = listeners.http_addr()?;
     let hub_stop = CancellationToken::new();
     let (calls_tx, calls_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -259,58 +356,113 @@ pub async fn run(config: Config, mut listeners: Listeners, shutdown: Cancellatio
     let shared = Shared { shutdown: shutdown.clone(), live: health, board, floor: Some(floor_feed), metrics };
     let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shared);
     let account_watch = tokio::spawn(state.accounts().run(accounts_from, shutdown.clone()));
-    let app = app(&state);
     tracing::info!(http = %http_addr, tls = tls.is_some(), database = ?store.backend(), "switchboard is serving");
-    listen::http::serve(&listeners.http, app, http_settings, shutdown.clone()).await;
-    // Sessions watch the same token and close their sockets with 1001.
-    shutdown.cancel();
-    state.sessions.close();
-    if tokio::time::timeout(grace, state.sessions.wait()).await.is_err() {
-        tracing::warn!("some agent sessions did not close within the shutdown grace period");
+    Ok(Running {
+        shutdown,
+        grace,
+        state,
+        http: listeners.http,
+        http_settings,
+        sip_tasks,
+        jobs,
+        board_task,
+        account_watch,
+        hub_stop,
+        hub_task,
+        floor_stop,
+        floor_task,
+        live,
+        lease_stop,
+        fenced,
+        writer,
+        writer_task,
+        store,
+        _tls_watch,
+    })
+}
+
+impl Running {
+    /// Serves HTTP and WebSockets until the shutdown.
+    pub async fn serve(&self) {
+        let app = app(&self.state);
+        listen::http::serve(&self.http, app, self.http_settings.clone(), self.shutdown.clone()).await;
     }
-    if tokio::time::timeout(grace, sip_tasks.wait()).await.is_err() {
-        tracing::warn!("the SIP connector did not stop within the shutdown grace period");
-    }
-    if !jobs.stopped(grace).await {
-        tracing::warn!("some clock-driven jobs did not finish within the shutdown grace period");
-    }
-    let clock_loops = [("the dispatch board", board_task), ("following account changes", account_watch)];
-    for (what, task) in clock_loops {
-        if tokio::time::timeout(grace, task).await.is_err() {
-            tracing::warn!("{what} did not finish within the shutdown grace period");
+
+    /// Stops taking work and stops every task in order: sockets, SIP, jobs,
+    /// the hub (handing back offers), the figures, then the writers, so
+    /// that every record reaches Redis and the store; with Redis, the lease
+    /// goes last.
+    pub async fn stop(self) -> Result<(), ServerError> {
+        let Running {
+            shutdown,
+            grace,
+            state,
+            sip_tasks,
+            jobs,
+            board_task,
+            account_watch,
+            hub_stop,
+            hub_task,
+            floor_stop,
+            floor_task,
+            live,
+            lease_stop,
+            fenced,
+            writer,
+            writer_task,
+            store,
+            ..
+        } = self;
+        // Sessions watch the same token and close their sockets with 1001.
+        shutdown.cancel();
+        state.sessions.close();
+        if tokio::time::timeout(grace, state.sessions.wait()).await.is_err() {
+            tracing::warn!("some agent sessions did not close within the shutdown grace period");
         }
-    }
-    hub_stop.cancel();
-    if tokio::time::timeout(grace, hub_task).await.is_err() {
-        tracing::error!("the dispatcher did not stop within the shutdown grace period");
-    }
-    floor_stop.cancel();
-    let _ = floor_task.await;
-    // The live writer stops once the hub has dropped its handle; then the
-    // lease goes, so a standby takes over at once.
-    if let Some((live, live_writer, task, _)) = live {
-        drop(live_writer);
-        if tokio::time::timeout(grace, task).await.is_err() {
-            tracing::error!("changes could not all be written to redis within the shutdown grace period");
+        if tokio::time::timeout(grace, sip_tasks.wait()).await.is_err() {
+            tracing::warn!("the SIP connector did not stop within the shutdown grace period");
         }
-        lease_stop.cancel();
-        if !fenced.is_cancelled()
-            && let Err(e) = live.release_lease().await
-        {
-            tracing::warn!(error = %e, "giving up the lease failed; another node takes over when it lapses");
+        if !jobs.stopped(grace).await {
+            tracing::warn!("some clock-driven jobs did not finish within the shutdown grace period");
         }
+        let clock_loops = [("the dispatch board", board_task), ("following account changes", account_watch)];
+        for (what, task) in clock_loops {
+            if tokio::time::timeout(grace, task).await.is_err() {
+                tracing::warn!("{what} did not finish within the shutdown grace period");
+            }
+        }
+        hub_stop.cancel();
+        if tokio::time::timeout(grace, hub_task).await.is_err() {
+            tracing::error!("the dispatcher did not stop within the shutdown grace period");
+        }
+        floor_stop.cancel();
+        let _ = floor_task.await;
+        // The live writer stops once the hub has dropped its handle; then the
+        // lease goes, so a standby takes over at once.
+        if let Some((live, live_writer, task, _)) = live {
+            drop(live_writer);
+            if tokio::time::timeout(grace, task).await.is_err() {
+                tracing::error!("changes could not all be written to redis within the shutdown grace period");
+            }
+            lease_stop.cancel();
+            if !fenced.is_cancelled()
+                && let Err(e) = live.release_lease().await
+            {
+                tracing::warn!(error = %e, "giving up the lease failed; another node takes over when it lapses");
+            }
+        }
+        // The writer stops once the hub, the connector and this are done with it.
+        drop(writer);
+        if tokio::time::timeout(grace, writer_task).await.is_err() {
+            tracing::error!("pending records could not all be written within the shutdown grace period");
+        }
+        store.close().await;
+        tracing::info!("switchboard stopped");
+        if fenced.is_cancelled() {
+            return Err(ServerError::Fenced);
+        }
+        Ok(())
     }
-    // The writer stops once the hub, the connector and this are done with it.
-    drop(writer);
-    if tokio::time::timeout(grace, writer_task).await.is_err() {
-        tracing::error!("pending records could not all be written within the shutdown grace period");
-    }
-    store.close().await;
-    tracing::info!("switchboard stopped");
-    if fenced.is_cancelled() {
-        return Err(ServerError::Fenced);
-    }
-    Ok(())
 }
 
 /// Every route of the server with its layers: the security matrix first
@@ -353,81 +505,4 @@ pub fn http_settings(config: &Config, tls: Option<Tls>) -> HttpSettings {
         header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
         idle_timeout: Duration::from_secs(server.idle_timeout_secs),
     }
-}
-
-/// Rebuilds the dispatcher from the store: agents with their break status,
-/// waiting tasks at their old places, held tasks back with their agents
-/// (who get the reconnect grace period to return). Offers do not survive a
-/// restart: those tasks wait again.
-pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreError> {
-    let mut d = Dispatcher::new(rules.clone());
-    let now = Timestamp::now();
-    let mut effects = Vec::new();
-    for user in store.users().await?.into_iter().filter(accounts::routable) {
-        let _ = d.handle(now, Command::UpsertAgent(accounts::profile(rules, &user)), &mut effects);
-        if let AgentStatus::Break(_) = user.status {
-            let _ = d.handle(now, Command::SetStatus { agent: user.id, status: user.status.clone() }, &mut effects);
-        }
-    }
-    let mut records = Vec::new();
-    let mut count = 0;
-    let mut missed = Vec::new();
-    for (task, attempts) in store.live_tasks().await? {
-        // A caller who was waiting in the queue is gone with the process's
-        // SIP transactions: the call becomes a missed call to call back,
-        // never a screen-pop for a call that no longer exists.
-        if task.kind == TaskKind::InboundCall && task.status != TaskStatus::Assigned {
-            records.push(Record::TaskClosed {
-                task: task.id,
-                status: TaskStatus::Abandoned,
-                agent: None,
-                outcome: None,
-                summary: Some("the server restarted while the caller waited".into()),
-                at: now,
-            });
-            missed.push(MissedCall {
-                caller: task.customer_phone.clone(),
-                called: String::new(),
-                queue: task.queue.clone(),
-                reason: MissReason::ServerRestart,
-                task: Some(task.id),
-                at: now,
-            });
-            continue;
-        }
-        let held_by = (task.status == TaskStatus::Assigned).then_some(task.agent_id).flatten();
-        if task.status == TaskStatus::Offered
-            && let Some(agent) = task.agent_id
-        {
-            records.push(Record::TaskReturned {
-                task: task.id,
-                agent,
-                event: ReturnReason::Restart,
-                note: None,
-                at: now,
-            });
-        }
-        let new = task.to_new_task(rules, &attempts, held_by);
-        if let (Err(_), Some(agent)) = (d.handle(now, Command::AddTask(new.clone()), &mut effects), held_by) {
-            // Its agent is gone: the task waits for someone else.
-            records.push(Record::TaskReturned {
-                task: task.id,
-                agent,
-                event: ReturnReason::AgentRemoved,
-                note: None,
-                at: now,
-            });
-            let _ = d.handle(now, Command::AddTask(NewTask { held_by: None, ..new }), &mut effects);
-        }
-        count += 1;
-    }
-    records.extend(effects.into_iter().filter_map(|e| match e {
-        crate::rules::dispatch::Effect::Record(r) => Some(r),
-        _ => None,
-    }));
-    store.apply(&records).await?;
-    let missed: Vec<CallWrite> = missed.into_iter().map(CallWrite::Missed).collect();
-    store.apply_call_writes(&missed).await?;
-    tracing::info!(tasks = count, "live state recovered from the store");
-    Ok(d)
 }

@@ -9,4 +9,5 @@ pub mod intake;
 pub mod jobs;
 pub mod live_writer;
 pub mod record_writer;
+pub mod recovery;
 pub mod travel_board;
