@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Channel, TaskKind};
 use crate::rules::calendar::{Calendar, CalendarSettings};
 use crate::rules::cases::CaseRules;
-use crate::rules::dispatch::{KindRule, MAX_QUEUES, Rules};
+use crate::rules::dispatch::Rules;
 use crate::rules::figures::FigureRules;
 use crate::rules::followup::Checkpoints;
 use crate::rules::registrations::RegistrationRules;
@@ -23,6 +23,7 @@ use crate::rules::shifts::ShiftSettings;
 use crate::rules::travel::cars::CarRules;
 use crate::rules::travel::inns::InnRules;
 
+mod checks;
 mod network;
 pub use network::{AccessConfig, ServerConfig, SipConfig, TlsConfig, UntrustedPolicy, WebSocketConfig};
 
@@ -283,109 +284,17 @@ impl Config {
         }
     }
 
-    /// Checks every value and builds the dispatcher's rules from them.
+    /// Checks every value, naming each key with a problem, and builds the
+    /// dispatcher's rules. Each section is checked on its own
+    /// (`checks.rs`, and the rules' own `problems`); all problems are
+    /// reported at once.
     pub fn rules(&self) -> Result<Rules, ConfigError> {
-        let mut problems = Vec::new();
-        let mut check = |ok: bool, key: &str, problem: &str| {
-            if !ok {
-                problems.push(format!("{key}: {problem}"));
-            }
-        };
-        let d = &self.dispatch;
-        check((1..=600).contains(&d.offer_timeout_secs), "dispatch.offer_timeout_secs", "must be 1-600");
-        check(d.max_missed_offers >= 1, "dispatch.max_missed_offers", "must be at least 1");
-        check(d.wrap_up_secs <= 3600, "dispatch.wrap_up_secs", "must be at most 3600");
-        check(d.reconnect_grace_secs <= 3600, "dispatch.reconnect_grace_secs", "must be at most 3600");
-        check(d.pass_over_cooldown_secs <= 86_400, "dispatch.pass_over_cooldown_secs", "must be at most 86400");
-        check(d.default_back_office_capacity <= 50, "dispatch.default_back_office_capacity", "must be at most 50");
-        check((1..=86_400).contains(&d.retry_gap_secs), "dispatch.retry_gap_secs", "must be 1-86400");
-        check((60..=86_400 * 7).contains(&self.auth.token_ttl_secs), "auth.token_ttl_secs", "must be 60-604800");
-        check(
-            self.auth.token_secret.is_empty() || self.auth.token_secret.len() >= 32,
-            "auth.token_secret",
-            "must be empty (read from auth.token_secret_file) or at least 32 characters",
-        );
-        let a = &self.auth;
-        check((1..=1000).contains(&a.login_failures_per_minute), "auth.login_failures_per_minute", "must be 1-1000");
-        check((1..=86_400).contains(&a.login_lockout_secs), "auth.login_lockout_secs", "must be 1-86400");
-        check(
-            (a.login_lockout_secs..=86_400).contains(&a.login_max_lockout_secs),
-            "auth.login_max_lockout_secs",
-            "must be auth.login_lockout_secs to 86400",
-        );
-        check((5..=600).contains(&self.auth.ws_ticket_ttl_secs), "auth.ws_ticket_ttl_secs", "must be 5-600");
-        check((1..=60).contains(&self.auth.ws_auth_timeout_secs), "auth.ws_auth_timeout_secs", "must be 1-60");
-        check(
-            self.server.database_url.is_empty()
-                || self.server.database_url.starts_with("postgres://")
-                || self.server.database_url.starts_with("postgresql://")
-                || self.server.database_url.starts_with("sqlite:"),
-            "server.database_url",
-            "must be empty, postgres://... or sqlite:...",
-        );
-        let redis = &self.redis;
-        let urls: Vec<&str> = redis.url.split(',').map(str::trim).collect();
-        check(
-            redis.url.is_empty() || urls.iter().all(|u| u.starts_with("redis://") || u.starts_with("rediss://")),
-            "redis.url",
-            "must be empty, redis://... or rediss://...",
-        );
-        check(redis.cluster || urls.len() == 1, "redis.url", "several URLs only with redis.cluster = true");
-        check(
-            !redis.prefix.is_empty() && redis.prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)),
-            "redis.prefix",
-            "must be letters, digits, '-', '_', '.' or ':' (no braces: the prefix is the hash tag)",
-        );
-        check((1000..=60_000).contains(&redis.lease_ms), "redis.lease_ms", "must be 1000-60000");
-        check((100..=1_000_000).contains(&redis.max_pending), "redis.max_pending", "must be 100-1000000");
-        for (number, queue) in &self.sip.numbers {
-            let number_ok =
-                !number.is_empty() && number.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.*#".contains(&b));
-            check(number_ok, &format!("sip.numbers.{number}"), "a number is digits, letters and + - . * #");
-            check(
-                self.queues.contains(queue),
-                &format!("sip.numbers.{number}"),
-                "names a queue that is not in `queues`",
-            );
-        }
-        for (pbx, token) in &self.cti.tokens {
-            check(token.len() >= 32, &format!("cti.tokens.{pbx}"), "a token is at least 32 characters");
-        }
-        check(!self.queues.is_empty() && self.queues.len() <= MAX_QUEUES, "queues", "must list 1-64 queues");
-        for (i, q) in self.queues.iter().enumerate() {
-            let valid = !q.is_empty() && q.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            check(valid, &format!("queues[{i}]"), "a queue name is a-z, 0-9 and _");
-            check(!self.queues[..i].contains(q), &format!("queues[{i}]"), "duplicate queue name");
-        }
-        let mut kinds = Vec::with_capacity(TaskKind::ALL.len());
-        for name in self.kinds.keys() {
-            check(name.parse::<TaskKind>().is_ok(), &format!("kinds.{name}"), "unknown task kind");
-        }
-        for kind in TaskKind::ALL {
-            let key = format!("kinds.{kind}");
-            let Some(k) = self.kinds.get(kind.as_str()) else {
-                problems.push(format!("{key}: missing"));
-                continue;
-            };
-            let queue = self.queues.iter().position(|q| *q == k.queue);
-            if queue.is_none() {
-                problems.push(format!("{key}.queue: `{}` is not in `queues`", k.queue));
-            }
-            if kind.calls_out() && !(1..=10).contains(&k.attempts) {
-                problems.push(format!("{key}.attempts: must be 1-10"));
-            }
-            if !kind.calls_out() && k.attempts != 1 {
-                problems
-                    .push(format!("{key}.attempts: must be 1 (the customer called in; there is no one to call back)"));
-            }
-            kinds.push(KindRule {
-                priority: k.priority,
-                queue: crate::rules::dispatch::QueueIdx(queue.unwrap_or(0) as u8),
-                channel: k.channel,
-                deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
-                attempts: k.attempts,
-            });
-        }
+        let mut problems = checks::dispatch(&self.dispatch);
+        problems.extend(checks::auth(&self.auth));
+        problems.extend(checks::storage(&self.server.database_url, &self.redis));
+        problems.extend(checks::pbx(&self.sip.numbers, &self.cti.tokens, &self.queues));
+        let (kinds, kind_problems) = checks::kinds(&self.queues, &self.kinds);
+        problems.extend(kind_problems);
         let calendar = Calendar::new(&self.calendar).map_err(|calendar| problems.extend(calendar)).ok();
         if let Err(checkpoints) = Checkpoints::parse(&self.missed_calls.checkpoints) {
             problems.extend(checkpoints);
@@ -402,6 +311,7 @@ impl Config {
         let Some(calendar) = calendar.filter(|_| problems.is_empty()) else {
             return Err(ConfigError { problems });
         };
+        let d = &self.dispatch;
         let secs = |s: u64| SignedDuration::from_secs(s as i64);
         Ok(Rules {
             kinds,
