@@ -144,7 +144,7 @@ pub async fn list_agents(State(state): State<AppState>, _caller: Caller) -> Resu
     let live = state.hub.query(|d, _| d.agents_view()).await?;
     let agents = users
         .into_iter()
-        .filter(accounts::routable)
+        .filter(User::routable)
         .map(|u| {
             let view = live.iter().find(|v| v.id == u.id);
             agent_info(u, view)
@@ -171,7 +171,7 @@ pub async fn get_agent(
 /// The user `id` if it takes work (an agent or a dispatcher, not
 /// disabled), else 404.
 pub(super) async fn find_agent(state: &AppState, id: UserId) -> Result<User, ApiError> {
-    state.store.user(id).await?.filter(accounts::routable).ok_or_else(|| ApiError::not_found("agent"))
+    state.store.user(id).await?.filter(User::routable).ok_or_else(|| ApiError::not_found("agent"))
 }
 
 async fn agent_response(state: &AppState, id: UserId) -> Result<Json<AgentInfo>, ApiError> {

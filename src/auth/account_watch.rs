@@ -23,7 +23,7 @@ use crate::auth::accounts;
 use crate::domain::{AgentStatus, UserId};
 use crate::rules::dispatch::{Command, Rules};
 use crate::runtime::hub::{Hub, HubError};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, User};
 
 /// How often the store is asked for changes made elsewhere.
 const EVERY: Duration = Duration::from_secs(1);
@@ -71,9 +71,9 @@ impl AccountWatch {
             .hub
             .query(move |d, _| d.agent_snapshot(user).map(|s| (d.agent_profile(user).cloned(), s.status)))
             .await?;
-        match (stored.filter(accounts::routable), known) {
+        match (stored.filter(User::routable), known) {
             (Some(u), known) => {
-                let profile = accounts::profile(&self.rules, &u);
+                let profile = u.agent_profile(&self.rules);
                 if known.as_ref().and_then(|k| k.0.as_ref()) != Some(&profile) {
                     self.hub.command(Command::UpsertAgent(profile)).await?;
                 }

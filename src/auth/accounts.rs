@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use crate::auth::passwords::{self, WeakPassword};
 use crate::auth::{PoolError, Standing};
 use crate::domain::{Role, UserId};
-use crate::rules::dispatch::{AgentProfile, Rules};
+use crate::rules::dispatch::Rules;
 use crate::store::{NewUser, Store, StoreError, User, UserPatch};
 
 #[derive(Debug, thiserror::Error)]
@@ -156,23 +156,6 @@ pub async fn delete(store: &Store, id: UserId) -> Result<(), AccountError> {
 /// What the user's tokens may do now.
 pub fn standing(user: &User) -> Standing {
     Standing { role: user.role, active: user.disabled_at.is_none(), valid_after: user.sessions_valid_after }
-}
-
-/// The user routes work: takes work by role and is not disabled.
-pub fn routable(user: &User) -> bool {
-    user.role.takes_work() && user.disabled_at.is_none()
-}
-
-/// The dispatcher's view of a user who takes work.
-pub fn profile(rules: &Rules, user: &User) -> AgentProfile {
-    AgentProfile {
-        id: user.id,
-        name: user.display_name.clone(),
-        queues: rules.queue_set(user.skills.iter().map(String::as_str)),
-        voice_capacity: user.voice_capacity,
-        back_office_capacity: user.back_office_capacity,
-        sip_uri: user.sip_uri.clone(),
-    }
 }
 
 #[cfg(test)]

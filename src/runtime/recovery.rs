@@ -4,10 +4,9 @@
 
 use jiff::Timestamp;
 
-use crate::auth::accounts;
 use crate::domain::{AgentStatus, MissReason, ReturnReason, TaskKind, TaskStatus};
 use crate::rules::dispatch::{Command, Dispatcher, NewTask, Record, Rules};
-use crate::store::{CallWrite, MissedCall, Store, StoreError};
+use crate::store::{CallWrite, MissedCall, Store, StoreError, User};
 
 /// Rebuilds the dispatcher from the store: agents with their break status,
 /// waiting tasks at their old places, held tasks back with their agents
@@ -17,8 +16,8 @@ pub async fn recover(store: &Store, rules: &Rules) -> Result<Dispatcher, StoreEr
     let mut d = Dispatcher::new(rules.clone());
     let now = Timestamp::now();
     let mut effects = Vec::new();
-    for user in store.users().await?.into_iter().filter(accounts::routable) {
-        let _ = d.handle(now, Command::UpsertAgent(accounts::profile(rules, &user)), &mut effects);
+    for user in store.users().await?.into_iter().filter(User::routable) {
+        let _ = d.handle(now, Command::UpsertAgent(user.agent_profile(rules)), &mut effects);
         if let AgentStatus::Break(_) = user.status {
             let _ = d.handle(now, Command::SetStatus { agent: user.id, status: user.status.clone() }, &mut effects);
         }

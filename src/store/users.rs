@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::*;
 use crate::domain::{AgentStatus, Role, UserId};
+use crate::rules::dispatch::{AgentProfile, Rules};
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct User {
@@ -35,6 +36,26 @@ pub struct User {
     /// Tokens issued before this no longer count.
     #[serde(skip)]
     pub sessions_valid_after: Timestamp,
+}
+
+impl User {
+    /// Whether the dispatcher routes work to this user: a role that takes
+    /// work, and not disabled.
+    pub fn routable(&self) -> bool {
+        self.role.takes_work() && self.disabled_at.is_none()
+    }
+
+    /// The dispatcher's view of a user who takes work.
+    pub fn agent_profile(&self, rules: &Rules) -> AgentProfile {
+        AgentProfile {
+            id: self.id,
+            name: self.display_name.clone(),
+            queues: rules.queue_set(self.skills.iter().map(String::as_str)),
+            voice_capacity: self.voice_capacity,
+            back_office_capacity: self.back_office_capacity,
+            sip_uri: self.sip_uri.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -32,7 +32,7 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
         back_office_capacity: None,
     };
     let user = accounts::create(&store, &rules, 2, account).await.unwrap();
-    hub.command(Command::UpsertAgent(accounts::profile(&rules, &user))).await.unwrap();
+    hub.command(Command::UpsertAgent(user.agent_profile(&rules))).await.unwrap();
     let auth = Arc::new(Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30)));
     let ticket = auth.ticket_for_tests(user.id, Role::Agent);
     let hello = Frame::Text(serde_json::json!({"type": "auth", "ticket": ticket}).to_string());
