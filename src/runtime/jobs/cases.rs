@@ -17,9 +17,6 @@ use crate::runtime::intake;
 use crate::runtime::jobs::Job;
 use crate::store::{CaseFilter, CaseRecord, Store, StoreError};
 
-/// Longest sleep: a case opened meanwhile (by REST, or on another node)
-/// is looked at this late at most.
-const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// However late a reminder comes, its owner gets this long to take it
 /// before anyone in the queue may.
 const OWNER_FIRST: SignedDuration = SignedDuration::from_mins(15);
@@ -34,10 +31,9 @@ pub struct CaseWatch {
 impl Job for CaseWatch {
     type Error = StoreError;
     const NAME: &'static str = "reminding case owners";
-
-    fn max_sleep(&self) -> Duration {
-        MAX_SLEEP
-    }
+    /// Longest sleep: a case opened meanwhile (by REST, or on another node)
+    /// is looked at this late at most.
+    const MAX_SLEEP: Duration = Duration::from_secs(30);
 
     async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         self.tick(now).await

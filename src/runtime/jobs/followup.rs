@@ -25,12 +25,6 @@ use crate::runtime::jobs::Job;
 use crate::runtime::record_writer::Writer;
 use crate::store::{CheckpointCallback, Store, StoreError};
 
-/// Longest sleep before the clock is looked at again, so that a wall-clock
-/// change (NTP step, suspend) delays a checkpoint by at most this much.
-const MAX_SLEEP: Duration = Duration::from_secs(30);
-/// Wait before trying a checkpoint again after the store failed.
-const RETRY: Duration = Duration::from_secs(5);
-
 pub struct Runner {
     pub store: Store,
     pub writer: Writer,
@@ -42,14 +36,11 @@ pub struct Runner {
 impl Job for Runner {
     type Error = StoreError;
     const NAME: &'static str = "the missed-call checkpoint";
-
-    fn max_sleep(&self) -> Duration {
-        MAX_SLEEP
-    }
-
-    fn retry(&self) -> Duration {
-        RETRY
-    }
+    /// Longest sleep before the clock is looked at again, so that a wall-clock
+    /// change (NTP step, suspend) delays a checkpoint by at most this much.
+    const MAX_SLEEP: Duration = Duration::from_secs(30);
+    /// Wait before trying a checkpoint again after the store failed.
+    const RETRY: Duration = Duration::from_secs(5);
 
     async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         self.catch_up(now).await?;

@@ -33,12 +33,10 @@ pub trait Job: Send + 'static {
 
     /// The longest sleep between rounds: how late work added meanwhile,
     /// or a step of the wall clock, is noticed at most.
-    fn max_sleep(&self) -> Duration;
+    const MAX_SLEEP: Duration;
 
     /// The wait before trying again after a failed round.
-    fn retry(&self) -> Duration {
-        self.max_sleep()
-    }
+    const RETRY: Duration = Self::MAX_SLEEP;
 
     /// Does what is due at `now`; returns when there is next something to
     /// do (`None`: nothing known, look again after `max_sleep`).
@@ -79,10 +77,10 @@ async fn run<J: Job>(mut job: J, stop: CancellationToken) {
     loop {
         let round = job.round(Timestamp::now()).await;
         let wait = match round {
-            Ok(next) => wait_until(next, Timestamp::now(), job.max_sleep()),
+            Ok(next) => wait_until(next, Timestamp::now(), J::MAX_SLEEP),
             Err(e) => {
                 tracing::error!(error = %e, "{} failed; will retry", J::NAME);
-                job.retry()
+                J::RETRY
             }
         };
         tokio::select! {
@@ -132,14 +130,8 @@ mod tests {
     impl Job for Counting {
         type Error = &'static str;
         const NAME: &'static str = "counting";
-
-        fn max_sleep(&self) -> Duration {
-            Duration::from_secs(3600)
-        }
-
-        fn retry(&self) -> Duration {
-            Duration::from_millis(1)
-        }
+        const MAX_SLEEP: Duration = Duration::from_secs(3600);
+        const RETRY: Duration = Duration::from_millis(1);
 
         async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, &'static str> {
             match self.rounds.fetch_add(1, Ordering::SeqCst) {

@@ -17,11 +17,6 @@ use crate::runtime::intake;
 use crate::runtime::jobs::Job;
 use crate::store::{Store, StoreError};
 
-/// Longest wait between looks at the schedule: a task scheduled meanwhile
-/// (by REST, or by another node) is released at most this late.
-const MAX_SLEEP: Duration = Duration::from_secs(1);
-const RETRY: Duration = Duration::from_secs(5);
-
 pub struct Scheduler {
     pub store: Store,
     pub hub: Hub,
@@ -31,14 +26,10 @@ pub struct Scheduler {
 impl Job for Scheduler {
     type Error = StoreError;
     const NAME: &'static str = "releasing scheduled tasks";
-
-    fn max_sleep(&self) -> Duration {
-        MAX_SLEEP
-    }
-
-    fn retry(&self) -> Duration {
-        RETRY
-    }
+    /// Longest wait between looks at the schedule: a task scheduled meanwhile
+    /// (by REST, or by another node) is released at most this late.
+    const MAX_SLEEP: Duration = Duration::from_secs(1);
+    const RETRY: Duration = Duration::from_secs(5);
 
     async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         self.release_due(now).await

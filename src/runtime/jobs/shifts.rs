@@ -17,10 +17,6 @@ use crate::runtime::hub::{Hub, HubError};
 use crate::runtime::jobs::Job;
 use crate::store::{Store, StoreError};
 
-/// Longest sleep: how late a schedule change or an agent logging in during
-/// a wind-down is noticed.
-const MAX_SLEEP: Duration = Duration::from_secs(5);
-
 pub struct ShiftClock {
     store: Store,
     hub: Hub,
@@ -36,10 +32,9 @@ pub struct ShiftClock {
 impl Job for ShiftClock {
     type Error = ShiftError;
     const NAME: &'static str = "applying shift edges";
-
-    fn max_sleep(&self) -> Duration {
-        MAX_SLEEP
-    }
+    /// Longest sleep: how late a schedule change or an agent logging in during
+    /// a wind-down is noticed.
+    const MAX_SLEEP: Duration = Duration::from_secs(5);
 
     async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, ShiftError> {
         let next = self.tick(self.last, now).await?;

@@ -21,9 +21,6 @@ use crate::runtime::jobs::Job;
 use crate::runtime::travel_board::Board;
 use crate::store::{InnOrder, ReminderWrite, Store, StoreError};
 
-/// Longest sleep: work reported meanwhile also wakes the watch (`Board::touch`).
-const MAX_SLEEP: Duration = Duration::from_secs(30);
-
 pub struct TravelWatch {
     pub store: Store,
     pub hub: Hub,
@@ -35,10 +32,8 @@ pub struct TravelWatch {
 impl Job for TravelWatch {
     type Error = StoreError;
     const NAME: &'static str = "watching travel work";
-
-    fn max_sleep(&self) -> Duration {
-        MAX_SLEEP
-    }
+    /// Longest sleep: work reported meanwhile also wakes the watch (`Board::touch`).
+    const MAX_SLEEP: Duration = Duration::from_secs(30);
 
     async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         self.tick(now).await
