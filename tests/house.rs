@@ -177,3 +177,23 @@ fn no_file_grows_past_what_a_reader_takes_in() {
     }
     assert!(long.is_empty(), "split these (at most about 600 lines): {long:#?}");
 }
+
+/// Every REST route is declared with `routes!` beside its handler, which
+/// registers it and its OpenAPI entry together: a plain `.route(` in the API
+/// would serve something the document does not describe. `/metrics`
+/// (Prometheus's format, not the API's) is the one exception.
+#[test]
+fn every_api_route_is_declared_with_its_document_entry() {
+    let mut plain = Vec::new();
+    for file in rust_files(&src().join("api")) {
+        if is_test_file(&file) {
+            continue;
+        }
+        for line in code(&file).lines().filter(|l| l.contains(".route(")) {
+            if !line.contains("\"/metrics\"") {
+                plain.push(format!("{}: {}", file.strip_prefix(src()).unwrap().display(), line.trim()));
+            }
+        }
+    }
+    assert!(plain.is_empty(), "routes served without an OpenAPI entry: {plain:#?}");
+}

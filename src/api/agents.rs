@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
@@ -229,4 +231,12 @@ pub async fn set_status(
     state.hub.command(cmd).await?;
     tracing::info!(agent = %id, by = %caller.id(), "status set over REST");
     agent_response(&state, id).await
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_agent, list_agents))
+        .routes(routes!(get_agent, update_agent))
+        .routes(routes!(set_status))
 }

@@ -10,6 +10,8 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller, optional_text, text};
@@ -155,4 +157,12 @@ pub async fn pool_proposals(
 ) -> Result<Json<Vec<PoolProposalView>>, ApiError> {
     let open = state.store.car_orders(CarOrderStatus::Open).await?;
     Ok(Json(travel_board::pool_proposals(&state.store, &state.config.cars, &open).await?))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_car_order, list_car_orders))
+        .routes(routes!(get_car_order))
+        .routes(routes!(pool_proposals))
 }

@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
@@ -236,4 +238,9 @@ pub async fn record_step(
     tracing::info!(case = %id, step = %req.step, by = %caller.id(), "case step recorded");
     let stored = state.store.case(id).await?.ok_or_else(|| ApiError::not_found("case"))?;
     Ok(Json(view(stored, now)))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_case, list_cases)).routes(routes!(get_case)).routes(routes!(record_step))
 }

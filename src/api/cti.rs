@@ -17,6 +17,8 @@ use axum::extract::State;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
@@ -165,4 +167,9 @@ pub async fn get_call(
     ApiPath(task): ApiPath<TaskId>,
 ) -> Result<Json<CallRecord>, ApiError> {
     Ok(Json(state.store.call_record(task).await?.ok_or_else(|| ApiError::not_found("call"))?))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(post_event)).routes(routes!(list_calls)).routes(routes!(get_call))
 }

@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
@@ -108,4 +110,9 @@ pub async fn patch_driver(
     let driver = state.store.set_driver_status(id, req.status, Timestamp::now()).await?;
     state.board.touch();
     driver.map(Json).ok_or_else(|| ApiError::not_found("driver"))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_driver, list_drivers)).routes(routes!(get_driver, patch_driver))
 }

@@ -5,6 +5,8 @@ use axum::extract::State;
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
@@ -83,4 +85,9 @@ pub async fn put_customer(
     }
     let c = state.store.upsert_customer(&phone, req.name.as_deref(), req.notes.as_deref(), Timestamp::now()).await?;
     Ok(Json(c))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_queues)).routes(routes!(get_customer, put_customer))
 }

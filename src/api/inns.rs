@@ -10,6 +10,8 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, optional_text, text};
@@ -173,4 +175,12 @@ pub async fn patch_inn_order(
     }
     state.board.touch();
     state.store.inn_order(id).await?.map(Json).ok_or_else(|| ApiError::not_found("inn order"))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_inn, list_inns))
+        .routes(routes!(report_inn_order, list_inn_orders))
+        .routes(routes!(get_inn_order, patch_inn_order))
 }

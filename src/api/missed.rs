@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
@@ -102,4 +104,9 @@ pub async fn report(
 pub async fn backlog(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<BacklogView>>, ApiError> {
     let entries = state.store.missed_backlog().await?;
     Ok(Json(entries.into_iter().map(|e| view(&state, e)).collect()))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(report, backlog))
 }

@@ -29,9 +29,10 @@ pub mod users;
 use axum::Json;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::state::AppState;
 pub use error::ApiError;
@@ -42,27 +43,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Switchboard", description = "Real-time dispatch server for telephone customer-service centres"),
-    paths(
-        session::login, session::logout, session::ws_ticket, session::me, session::change_password,
-        users::create_user, users::list_users, users::get_user, users::patch_user, users::reset_password,
-        users::delete_user,
-        tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::cancel_task,
-        agents::create_agent, agents::list_agents, agents::get_agent, agents::update_agent,
-        agents::set_status, shifts::put_schedule, shifts::get_schedule, shifts::handover,
-        shifts::get_handover, shifts::delete_handover,
-        floor::list_queues, floor::get_customer, floor::put_customer, ops::health, ops::figures, reports::report,
-        cti::post_event, cti::list_calls, cti::get_call,
-        missed::report, missed::backlog, registrations::register, registrations::event_ended,
-        cases::create_case, cases::list_cases, cases::get_case, cases::record_step,
-        drivers::create_driver, drivers::list_drivers, drivers::get_driver, drivers::patch_driver,
-        cars::create_car_order, cars::list_car_orders, cars::get_car_order, cars::pool_proposals,
-        trips::plan_trip, trips::accept_pool, trips::reject_pool, trips::get_trip, trips::trip_suggestions,
-        trips::order_suggestions, trips::record_call, trips::dispatch_trip, trips::register_insurance,
-        trips::complete_order, trips::cancel_order, trips::dispatch_board,
-        inns::create_inn, inns::list_inns, inns::report_inn_order, inns::list_inn_orders, inns::get_inn_order,
-        inns::patch_inn_order, openapi_json,
-    ),
-    modifiers(&BearerAuth, &Described)
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
 
@@ -118,74 +99,50 @@ impl Modify for Described {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "ops",
     responses((status = 200, description = "The OpenAPI document of this API", body = Object)))]
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(openapi().clone())
 }
 
 async fn no_route() -> ApiError {
     ApiError::not_found("route")
 }
 
+/// Every route of the API, each declared with its OpenAPI entry beside its
+/// handler (each area's `routes()`), so that nothing is served that the
+/// document does not describe.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(session::routes())
+        .merge(users::routes())
+        .merge(tasks::routes())
+        .merge(agents::routes())
+        .merge(shifts::routes())
+        .merge(floor::routes())
+        .merge(ops::routes())
+        .merge(reports::routes())
+        .merge(cti::routes())
+        .merge(missed::routes())
+        .merge(registrations::routes())
+        .merge(cases::routes())
+        .merge(drivers::routes())
+        .merge(cars::routes())
+        .merge(trips::routes())
+        .merge(inns::routes())
+        .routes(routes!(openapi_json))
+}
+
+/// The REST router.
 pub fn router() -> Router<AppState> {
-    let v1 = Router::new()
-        .route("/login", post(session::login))
-        .route("/logout", post(session::logout))
-        .route("/ws-ticket", post(session::ws_ticket))
-        .route("/me", get(session::me))
-        .route("/me/password", put(session::change_password))
-        .route("/tasks", post(tasks::create_task).get(tasks::list_tasks))
-        .route("/tasks/{id}", get(tasks::get_task))
-        .route("/tasks/{id}/cancel", post(tasks::cancel_task))
-        .route("/users", post(users::create_user).get(users::list_users))
-        .route("/users/{id}", get(users::get_user).patch(users::patch_user).delete(users::delete_user))
-        .route("/users/{id}/password", put(users::reset_password))
-        .route("/agents", post(agents::create_agent).get(agents::list_agents))
-        .route("/agents/{id}", get(agents::get_agent).patch(agents::update_agent))
-        .route("/agents/{id}/status", put(agents::set_status))
-        .route("/agents/{id}/schedule", put(shifts::put_schedule).get(shifts::get_schedule))
-        .route(
-            "/agents/{id}/handover",
-            post(shifts::handover).get(shifts::get_handover).delete(shifts::delete_handover),
-        )
-        .route("/queues", get(floor::list_queues))
-        .route("/figures", get(ops::figures))
-        .route("/reports/{period}", get(reports::report))
-        .route("/customers/{phone}", get(floor::get_customer).put(floor::put_customer))
-        .route("/cti/events", post(cti::post_event))
-        .route("/calls", get(cti::list_calls))
-        .route("/missed-calls", post(missed::report).get(missed::backlog))
-        .route("/registrations", post(registrations::register))
-        .route("/events/{id}/ended", post(registrations::event_ended))
-        .route("/calls/{task_id}", get(cti::get_call))
-        .route("/cases", post(cases::create_case).get(cases::list_cases))
-        .route("/cases/{id}", get(cases::get_case))
-        .route("/cases/{id}/steps", post(cases::record_step))
-        .route("/drivers", post(drivers::create_driver).get(drivers::list_drivers))
-        .route("/drivers/{id}", get(drivers::get_driver).patch(drivers::patch_driver))
-        .route("/car-orders", post(cars::create_car_order).get(cars::list_car_orders))
-        .route("/car-orders/{id}", get(cars::get_car_order))
-        .route("/pool-proposals", get(cars::pool_proposals))
-        .route("/pool-proposals/{id}/accept", post(trips::accept_pool))
-        .route("/pool-proposals/{id}/reject", post(trips::reject_pool))
-        .route("/car-orders/{id}/suggested-drivers", get(trips::order_suggestions))
-        .route("/car-orders/{id}/insurance", post(trips::register_insurance))
-        .route("/car-orders/{id}/complete", post(trips::complete_order))
-        .route("/car-orders/{id}/cancel", post(trips::cancel_order))
-        .route("/trips", post(trips::plan_trip))
-        .route("/trips/{id}", get(trips::get_trip))
-        .route("/trips/{id}/suggested-drivers", get(trips::trip_suggestions))
-        .route("/trips/{id}/calls", post(trips::record_call))
-        .route("/trips/{id}/dispatch", post(trips::dispatch_trip))
-        .route("/dispatch-board", get(trips::dispatch_board))
-        .route("/inns", post(inns::create_inn).get(inns::list_inns))
-        .route("/inn-orders", post(inns::report_inn_order).get(inns::list_inn_orders))
-        .route("/inn-orders/{id}", get(inns::get_inn_order).patch(inns::patch_inn_order))
-        .route("/openapi.json", get(openapi_json));
-    Router::new()
-        .nest("/api/v1", v1)
-        .route("/health", get(ops::health))
-        .route("/metrics", get(ops::metrics))
-        .fallback(no_route)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    routes().split_for_parts().0.fallback(no_route).layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The OpenAPI document of exactly the routes `router` serves, built once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = routes().split_for_parts().1;
+        Described.modify(&mut doc);
+        doc
+    })
 }
 
 /// Runs a request inside a span naming it, so that whatever it logs (and

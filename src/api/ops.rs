@@ -2,6 +2,8 @@
 //! figures as JSON.
 
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use axum::Json;
 use axum::extract::State;
@@ -121,4 +123,13 @@ pub fn feed(state: &AppState) -> Result<FloorFeed, ApiError> {
     state.floor.clone().ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "figures_unavailable", "the live figures are not running")
     })
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(figures))
+        .routes(routes!(health))
+        // `/metrics` is Prometheus's text format, not part of the API's document.
+        .route("/metrics", axum::routing::get(metrics))
 }

@@ -9,6 +9,8 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
@@ -242,4 +244,9 @@ pub async fn event_ended(
         .map(|t| MarketingCallback { id: t.id, kind: t.kind, customer_phone: t.customer_phone })
         .collect();
     Ok((StatusCode::CREATED, Json(EventEnded { event_id, callbacks })))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(register)).routes(routes!(event_ended))
 }

@@ -9,6 +9,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Caller};
@@ -75,4 +77,9 @@ pub async fn report(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&name).expect("an ASCII file name"));
     Ok(resp)
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(report))
 }

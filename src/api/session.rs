@@ -13,6 +13,8 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Caller, ClientIp};
@@ -188,4 +190,14 @@ pub async fn change_password(
     let (token, claims) = state.auth.issue_token(user.id, user.role, Timestamp::now());
     tracing::info!(user = %user.username, "password changed");
     Ok(Json(LoginResponse { token, expires_at: claims.expires_at, user }))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(ws_ticket))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
 }

@@ -6,6 +6,8 @@ use axum::extract::State;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::agents::find_agent;
 use super::error::{ApiError, ErrorBody};
@@ -188,4 +190,13 @@ pub async fn delete_handover(
     let (_, written_at) = state.store.handover_note(id).await?.ok_or_else(|| ApiError::not_found("handover note"))?;
     state.store.clear_handover_note(id, written_at).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(put_schedule, get_schedule)).routes(routes!(
+        handover,
+        get_handover,
+        delete_handover
+    ))
 }

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
@@ -202,4 +204,9 @@ pub async fn live_view(state: &AppState, id: TaskId) -> Result<TaskRecord, ApiEr
     let mut task = state.store.task(id).await?.ok_or_else(|| ApiError::not_found("task"))?;
     task.mark_overdue(Timestamp::now());
     Ok(task)
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_task, list_tasks)).routes(routes!(get_task)).routes(routes!(cancel_task))
 }

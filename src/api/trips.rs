@@ -10,6 +10,8 @@
 //! `POST /api/v1/car-orders/{id}/insurance|complete|cancel`.
 
 use std::collections::HashMap;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use axum::Json;
 use axum::extract::State;
@@ -448,4 +450,21 @@ pub async fn dispatch_board(
     _caller: Caller,
 ) -> Result<Json<travel_board::DispatchBoard>, ApiError> {
     Ok(Json(travel_board::load(&state.store, &state.config.cars, Timestamp::now()).await?))
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(accept_pool))
+        .routes(routes!(reject_pool))
+        .routes(routes!(order_suggestions))
+        .routes(routes!(register_insurance))
+        .routes(routes!(complete_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(plan_trip))
+        .routes(routes!(get_trip))
+        .routes(routes!(trip_suggestions))
+        .routes(routes!(record_call))
+        .routes(routes!(dispatch_trip))
+        .routes(routes!(dispatch_board))
 }

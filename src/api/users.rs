@@ -8,6 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::agents::CreateUser;
 use super::error::{ApiError, ErrorBody};
@@ -172,4 +174,12 @@ pub async fn delete_user(
     take_effect(&state, id).await?;
     tracing::info!(user = %user.username, by = %caller.id(), "user deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This area's routes, each with its OpenAPI entry.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_user, list_users))
+        .routes(routes!(get_user, patch_user, delete_user))
+        .routes(routes!(reset_password))
 }
