@@ -136,6 +136,37 @@ fn secs(s: i64) -> SignedDuration {
     SignedDuration::from_secs(s)
 }
 
+/// The manual's table of mediums (DOMAIN.md rows 6-9): attended without
+/// an order first, then attended and ordered, then registered but absent,
+/// then the special-event recommendations, whatever order they came in.
+#[test]
+fn the_mediums_are_offered_in_the_manuals_order() {
+    let mut sim = Sim::new();
+    let order = [
+        TaskKind::MarketingAttendedNoOrder,
+        TaskKind::MarketingAttendedOrdered,
+        TaskKind::MarketingNoShow,
+        TaskKind::EventRecommendation,
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for kind in order.iter().rev() {
+        ids.insert(sim.task(*kind, None), *kind);
+        sim.advance(secs(1));
+    }
+    let agent = sim.agent("li", &["marketing"]);
+    let mut served = Vec::new();
+    for _ in 0..order.len() {
+        let offered = sim.offers_to(agent);
+        assert_eq!(offered.len(), 1, "one offer at a time");
+        let task = offered[0];
+        served.push(ids[&task]);
+        sim.ok(Command::Accept { agent, task });
+        sim.ok(Command::Complete { agent, task, outcome: Outcome::Reached, summary: None });
+        sim.advance(secs(30));
+    }
+    assert_eq!(served, order);
+}
+
 #[test]
 fn fifty_tasks_are_drained_by_five_agents_in_rule_order() {
     let mut sim = Sim::new();
