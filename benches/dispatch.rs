@@ -62,7 +62,7 @@ fn agent(d: &mut Dispatcher, now: Timestamp, skills: &[&str], out: &mut Vec<Effe
         sip_uri: None,
     };
     d.handle(now, Command::UpsertAgent(profile), out).unwrap();
-    d.handle(now, Command::Connect { agent: id }, out).unwrap();
+    d.handle(now, Command::Connect { agent: id, winding_down: false }, out).unwrap();
     id
 }
 

@@ -125,7 +125,7 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
         let user = accounts::create(&store, &rules, 2, account).await.unwrap();
         hub.command(Command::UpsertAgent(user.agent_profile(&rules))).await.unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        hub.attach(user.id, i as u64, tx).await.unwrap();
+        hub.attach(user.id, i as u64, tx, false).await.unwrap();
         hub.command(Command::SetStatus { agent: user.id, status: AgentStatus::Available }).await.unwrap();
         tokio::spawn(agent(hub.clone(), user.id, rx, done_tx.clone()));
     }

@@ -134,3 +134,31 @@ async fn handing_over_at_once_and_bad_schedules() {
     assert_eq!(stored["status"], "waiting", "{stored}");
     server.stop().await;
 }
+
+/// An agent who logs in during their own shift's wind-down is offered
+/// nothing from the first instant (before, the shift clock's next round
+/// took up to several seconds to notice, and offers went out meanwhile);
+/// an agent with no shift ending takes the work.
+#[tokio::test]
+async fn logging_in_during_the_wind_down_brings_no_offer() {
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    common::open_now(&mut config);
+    config.shifts.wind_down_minutes = 15;
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    let li = server.add_agent(&admin, "li", &["callbacks"]).await;
+    server.add_agent(&admin, "wang", &["callbacks"]).await;
+    let (day, hours) = shift_ending_in(&server, SignedDuration::from_mins(5));
+    let (status, body) = admin.put(&format!("/api/v1/agents/{li}/schedule"), json!({ day: [hours] })).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, task) =
+        admin.post("/api/v1/tasks", json!({"kind": "missed_call_callback", "customer_phone": "13900000002"})).await;
+
+    let mut console = server.console("li").await;
+    let offer = console.expect_within("offer", Duration::from_millis(1500)).await;
+    assert!(offer.is_none(), "offered in the wind-down: {offer:?}");
+    let mut wang = server.console("wang").await;
+    assert_eq!(wang.expect("offer").await["task"]["id"], task["id"]);
+    server.stop().await;
+}

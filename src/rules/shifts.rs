@@ -38,7 +38,7 @@ impl Default for ShiftSettings {
                 ("early".to_owned(), "09:00-17:00".to_owned()),
                 ("late".to_owned(), "14:30-22:30".to_owned()),
             ]),
-            wind_down_minutes: 10,
+            wind_down_minutes: 15,
         }
     }
 }
@@ -230,13 +230,17 @@ pub fn due_events<'a>(
     for (agent, schedule) in schedules {
         if !schedule.ends_between(cal, last, now).is_empty() {
             events.push(ShiftEvent::End(agent));
-        } else if let Some((_, end)) = schedule.shift_at(cal, now)
-            && end.saturating_sub(wind_down).unwrap_or(end) <= now
-        {
+        } else if in_wind_down(schedule, cal, wind_down, now) {
             events.push(ShiftEvent::WindDown(agent));
         }
     }
     events
+}
+
+/// Whether `now` falls in the wind-down of one of the schedule's shifts
+/// (the last `wind_down` before its end).
+pub fn in_wind_down(schedule: &WeeklySchedule, cal: &Calendar, wind_down: SignedDuration, now: Timestamp) -> bool {
+    schedule.shift_at(cal, now).is_some_and(|(_, end)| end.saturating_sub(wind_down).unwrap_or(end) <= now)
 }
 
 /// The next instant at which [`due_events`] may have something new: a

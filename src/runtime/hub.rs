@@ -94,6 +94,7 @@ enum Msg {
         agent: UserId,
         conn: ConnId,
         tx: mpsc::UnboundedSender<Push>,
+        winding_down: bool,
         reply: oneshot::Sender<Result<AgentSnapshot, DispatchError>>,
     },
     Detach {
@@ -132,9 +133,10 @@ impl Hub {
         agent: UserId,
         conn: ConnId,
         tx: mpsc::UnboundedSender<Push>,
+        winding_down: bool,
     ) -> Result<AgentSnapshot, HubError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Attach { agent, conn, tx, reply }).await.map_err(|_| HubError::Stopped)?;
+        self.tx.send(Msg::Attach { agent, conn, tx, winding_down, reply }).await.map_err(|_| HubError::Stopped)?;
         Ok(rx.await.map_err(|_| HubError::Stopped)??)
     }
 
@@ -290,8 +292,8 @@ impl Actor {
                     let _ = reply.send(result);
                 });
             }
-            Msg::Attach { agent, conn, tx, reply } => {
-                let result = self.dispatcher.handle(now, Command::Connect { agent }, &mut self.effects);
+            Msg::Attach { agent, conn, tx, winding_down, reply } => {
+                let result = self.dispatcher.handle(now, Command::Connect { agent, winding_down }, &mut self.effects);
                 let result = result.map(|r| match r {
                     Reply::Snapshot(s) => s,
                     Reply::Done | Reply::Deferred => unreachable!("connect replies with a snapshot"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -14,7 +14,9 @@ use super::protocol::{ClientMsg, Incoming, Outgoing, ServerMsg};
 use crate::auth::{Auth, AuthError, Claims, SocketGuard, SocketKind};
 use crate::domain::{Role, TaskId, UserId};
 use crate::limits::{Bucket, KeyedBuckets, Rate};
+use crate::rules::calendar::Calendar;
 use crate::rules::dispatch::{Command, Reply};
+use crate::rules::shifts::{self, WeeklySchedule};
 use crate::runtime::hub::{ConnId, Hub, HubError, Push};
 use crate::runtime::travel_board::DispatchBoard;
 use crate::store::Store;
@@ -75,6 +77,26 @@ pub struct SessionEnv {
     pub status_limits: Arc<std::sync::Mutex<KeyedBuckets<UserId>>>,
     /// Counts messages refused for their rate.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The centre's calendar and `shifts.wind_down_minutes`, to tell whether
+    /// an agent logs in during their shift's wind-down.
+    pub shifts: (Arc<Calendar>, SignedDuration),
+}
+
+/// Whether `agent` connects in the wind-down of a shift of theirs. A store
+/// that cannot say leaves it to the shift clock, within seconds.
+async fn winding_down(env: &SessionEnv, agent: UserId) -> bool {
+    let spec = match env.store.schedule(agent).await {
+        Ok(Some(spec)) => spec,
+        Ok(None) => return false,
+        Err(e) => {
+            tracing::warn!(%agent, error = %e, "reading the agent's schedule failed; the shift clock will see to it");
+            return false;
+        }
+    };
+    let (calendar, wind_down) = &env.shifts;
+    // Stored as hours, validated when set.
+    WeeklySchedule::parse(&spec, &Default::default())
+        .is_ok_and(|s| shifts::in_wind_down(&s, calendar, *wind_down, Timestamp::now()))
 }
 
 /// A socket's messages against its rate. Past the rate a message is
@@ -201,7 +223,7 @@ where
         }
     };
     let (tx, mut pushes) = mpsc::unbounded_channel();
-    let snapshot = match env.hub.attach(agent, env.conn, tx).await {
+    let snapshot = match env.hub.attach(agent, env.conn, tx, winding_down(&env, agent).await).await {
         Ok(s) => s,
         Err(HubError::Stopped) => {
             return out.close(close::GOING_AWAY, "server shutting down").await;

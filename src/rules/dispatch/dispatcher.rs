@@ -222,7 +222,9 @@ impl Dispatcher {
                 self.upsert_agent(now, profile);
                 Ok(Reply::Done)
             }
-            Command::Connect { agent } => self.connect(now, agent, out).map(Reply::Snapshot),
+            Command::Connect { agent, winding_down } => {
+                self.connect(now, agent, winding_down, out).map(Reply::Snapshot)
+            }
             Command::Disconnect { agent } => self.disconnect(now, agent, out).map(|_| Reply::Done),
             Command::SetStatus { agent, status } => self.set_status(now, agent, status, false, out),
             Command::ForceStatus { agent, status } => self.set_status(now, agent, status, true, out),
@@ -345,7 +347,13 @@ impl Dispatcher {
         }
     }
 
-    fn connect(&mut self, now: i64, id: UserId, out: &mut Vec<Effect>) -> Result<AgentSnapshot, DispatchError> {
+    fn connect(
+        &mut self,
+        now: i64,
+        id: UserId,
+        winding_down: bool,
+        out: &mut Vec<Effect>,
+    ) -> Result<AgentSnapshot, DispatchError> {
         let a = self.agent_slot(id)?;
         self.unindex_agent(a);
         let agent = &mut self.agents[a as usize];
@@ -354,6 +362,11 @@ impl Dispatcher {
         self.index_agent(a);
         if self.agents[a as usize].status == AgentStatus::Offline {
             self.change_status(now, a, AgentStatus::Available, out);
+        }
+        if winding_down {
+            // In the same command, before any matching: no offer goes out
+            // in between (coming back on clears the flag, so it is set after).
+            self.wind_down(id)?;
         }
         self.dirty_agents.push(a);
         Ok(self.snapshot(a))

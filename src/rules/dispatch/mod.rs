@@ -119,6 +119,10 @@ pub enum Command {
     /// The agent's console connected; replies with [`Reply::Snapshot`].
     Connect {
         agent: UserId,
+        /// The agent's shift is in its wind-down (the shell knows the
+        /// schedules): no new offers from the first instant, rather than
+        /// from the shift clock's next round.
+        winding_down: bool,
     },
     Disconnect {
         agent: UserId,
@@ -179,7 +183,7 @@ impl Command {
             Command::Abandon { task } => ("abandon", Some(*task), None),
             Command::Settle { task, .. } => ("settle", Some(*task), None),
             Command::UpsertAgent(profile) => ("upsert_agent", None, Some(profile.id)),
-            Command::Connect { agent } => ("connect", None, Some(*agent)),
+            Command::Connect { agent, .. } => ("connect", None, Some(*agent)),
             Command::Disconnect { agent } => ("disconnect", None, Some(*agent)),
             Command::SetStatus { agent, .. } => ("set_status", None, Some(*agent)),
             Command::ForceStatus { agent, .. } => ("force_status", None, Some(*agent)),

@@ -63,7 +63,7 @@ impl Sim {
             back_office_capacity: 2,
             sip_uri: None,
         }));
-        self.ok(Command::Connect { agent: id });
+        self.ok(Command::Connect { agent: id, winding_down: false });
         self.agents.push(id);
         id
     }
@@ -401,7 +401,7 @@ fn a_reconnect_within_grace_keeps_the_task() {
     sim.ok(Command::Accept { agent: a, task: t });
     sim.ok(Command::Disconnect { agent: a });
     sim.advance(secs(59));
-    let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a }).unwrap() else { panic!() };
+    let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a, winding_down: false }).unwrap() else { panic!() };
     assert_eq!(snap.held.iter().map(|c| c.id).collect::<Vec<_>>(), vec![t]);
     sim.advance(secs(120));
     assert_eq!(sim.d.live_task(t).unwrap().status, TaskStatus::Assigned);
@@ -411,7 +411,7 @@ fn a_reconnect_within_grace_keeps_the_task() {
 fn wrap_up_ends_even_if_the_console_reconnects_during_it() {
     let (mut sim, a) = Sim::disconnected_in_wrap_up();
     sim.advance(secs(5));
-    sim.ok(Command::Connect { agent: a });
+    sim.ok(Command::Connect { agent: a, winding_down: false });
     sim.advance(secs(25));
     assert_eq!(sim.status(a), AgentStatus::Available);
 }
@@ -521,7 +521,7 @@ fn a_task_recovered_as_held_waits_for_its_agent() {
     let card = Arc::new(TaskCard { id, ..sim.card(TaskKind::NewSignupCallback, &plan) });
     sim.ok(Command::AddTask(NewTask { card, plan, enqueued_at: sim.now, held_by: Some(a) }));
     assert_eq!(sim.d.live_task(id).unwrap().status, TaskStatus::Assigned);
-    let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a }).unwrap() else { panic!() };
+    let Reply::Snapshot(snap) = sim.cmd(Command::Connect { agent: a, winding_down: false }).unwrap() else { panic!() };
     assert_eq!(snap.held.len(), 1);
 }
 

@@ -81,7 +81,7 @@ proptest! {
             };
             let result = match op {
                 Op::Task(k) => { created.push(sim.task(TaskKind::ALL[k], None)); Ok(Reply::Done) }
-                Op::Connect(i) => sim.cmd(Command::Connect { agent: agents[i] }),
+                Op::Connect(i) => sim.cmd(Command::Connect { agent: agents[i], winding_down: false }),
                 Op::Disconnect(i) => sim.cmd(Command::Disconnect { agent: agents[i] }),
                 Op::Available(i) => sim.cmd(Command::SetStatus { agent: agents[i], status: AgentStatus::Available }),
                 Op::Break(i) => sim.cmd(Command::SetStatus { agent: agents[i], status: AgentStatus::Break(BreakReason::new("rest").unwrap()) }),
@@ -127,7 +127,7 @@ proptest! {
         // done and nobody stays stuck in busy or wrap-up.
         let agents = sim.agents.clone();
         for &a in &agents {
-            sim.ok(Command::Connect { agent: a });
+            sim.ok(Command::Connect { agent: a, winding_down: false });
             sim.ok(Command::ForceStatus { agent: a, status: AgentStatus::Available });
         }
         for _ in 0..2000 {

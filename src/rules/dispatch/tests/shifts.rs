@@ -36,6 +36,28 @@ fn a_held_callback_returns_at_shift_end_with_the_handover_note() {
     assert_eq!((card.id, card.handover_note.as_deref()), (t, Some(note)));
 }
 
+/// Logging in during one's own wind-down: the connection itself carries
+/// it, so not one offer goes out before the shift clock's next round.
+#[test]
+fn an_agent_connecting_in_the_wind_down_is_offered_nothing() {
+    let mut sim = Sim::new();
+    let t = sim.task(TaskKind::NewSignupCallback, None);
+    let li = crate::domain::UserId::new();
+    let profile = AgentProfile {
+        id: li,
+        name: "li".into(),
+        queues: sim.d.rules().queue_set(["callbacks"]),
+        voice_capacity: 1,
+        back_office_capacity: 2,
+        sip_uri: None,
+    };
+    sim.ok(Command::UpsertAgent(profile));
+    sim.ok(Command::Connect { agent: li, winding_down: true });
+    assert!(offered_card(&sim.drain(), li).is_none(), "offered while connecting in the wind-down");
+    assert_eq!(sim.d.live_task(t).unwrap().status, TaskStatus::Waiting);
+    assert_eq!(sim.status(li), AgentStatus::Available, "on the floor, just not offered new work");
+}
+
 #[test]
 fn no_new_offers_in_the_wind_down_until_the_next_shift() {
     let mut sim = Sim::new();
