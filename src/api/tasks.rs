@@ -188,7 +188,6 @@ pub async fn cancel_task(
     {
         state.hub.command(Command::CancelTask { task: id }).await?;
     }
-    state.hub.flush().await?;
     tracing::info!(task = %id, by = %caller.id(), "task cancelled");
     Ok(Json(live_view(&state, id).await?))
 }

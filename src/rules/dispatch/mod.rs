@@ -249,6 +249,7 @@ impl DispatchError {
     }
 
     /// Every refusal, one of each, for the documents' tests.
+    #[cfg(test)]
     pub fn all() -> [DispatchError; 6] {
         [
             DispatchError::UnknownAgent,
