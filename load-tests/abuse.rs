@@ -241,6 +241,7 @@ async fn main() {
     let hash = switchboard::auth::passwords::hash(PASSWORD).unwrap();
     let now = Timestamp::now();
     let new = |name: String, role: Role, skills: &[&str]| NewUser {
+        work_number: None,
         username: name.clone(),
         role,
         password_hash: hash.clone(),

@@ -113,6 +113,7 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Duration>();
     for i in 0..agents {
         let account = NewAccount {
+            work_number: None,
             username: format!("agent{i}"),
             password: "bench-password".into(),
             role: Role::Agent,

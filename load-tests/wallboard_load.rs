@@ -94,6 +94,7 @@ async fn main() {
     store.migrate().await.unwrap();
     let hash = switchboard::auth::passwords::hash("load-password").unwrap();
     let user = |name: String, role: Role, skills: &[&str]| NewUser {
+        work_number: None,
         username: name.clone(),
         role,
         password_hash: hash.clone(),

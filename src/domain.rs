@@ -509,6 +509,46 @@ impl fmt::Display for Phone {
     }
 }
 
+/// An agent's work number (工号), as they say it on the phone: "我的工号是
+/// 010". 1 to 10 ASCII digits or letters, kept as written (leading zeros
+/// count).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+pub struct WorkNumber(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("a work number is 1-10 digits or letters, such as 010")]
+pub struct InvalidWorkNumber;
+
+impl WorkNumber {
+    pub fn parse(raw: &str) -> Result<Self, InvalidWorkNumber> {
+        let ok = (1..=10).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric());
+        ok.then(|| WorkNumber(raw.to_owned())).ok_or(InvalidWorkNumber)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for WorkNumber {
+    type Error = InvalidWorkNumber;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        WorkNumber::parse(&s)
+    }
+}
+
+impl From<WorkNumber> for String {
+    fn from(w: WorkNumber) -> String {
+        w.0
+    }
+}
+
+impl fmt::Display for WorkNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,11 +22,21 @@ use tokio_tungstenite::tungstenite::Message;
 
 const PASSWORD: &str = "a long password";
 
+/// One missed-call checkpoint, twelve hours from now on the centre's clock,
+/// so that none fires between the misses reported and the check after the
+/// restart (which expects them still in the backlog).
+fn checkpoint_far_away() -> String {
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(12);
+    let local = later.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap());
+    format!("[\"{}\"]", local.strftime("%H:%M"))
+}
+
 /// Starts a node on `data`, with Redis if given (URL, key prefix).
 fn serve(data: &std::path::Path, redis: Option<(&str, &str)>) -> (Server, SocketAddr) {
     let data = data.to_str().unwrap();
+    let checkpoints = checkpoint_far_away();
     match redis {
-        None => bin::serve(&["--data-dir", data], &[]),
+        None => bin::serve(&["--data-dir", data], &[("SWITCHBOARD_MISSED_CALLS__CHECKPOINTS", &checkpoints)]),
         // A short lease: the restarted node waits for the killed one's lease
         // to lapse. No wrap-up: agents who finished what they held from the
         // last round take offers again at once.
@@ -36,6 +46,7 @@ fn serve(data: &std::path::Path, redis: Option<(&str, &str)>) -> (Server, Socket
                 ("SWITCHBOARD_REDIS__PREFIX", prefix),
                 ("SWITCHBOARD_REDIS__LEASE_MS", "1000"),
                 ("SWITCHBOARD_DISPATCH__WRAP_UP_SECS", "0"),
+                ("SWITCHBOARD_MISSED_CALLS__CHECKPOINTS", &checkpoints),
             ],
         ),
     }

@@ -1,7 +1,8 @@
 //! The missed-call follow-up end to end: misses reported over REST, the
 //! checkpoint firing on the real clock (set a few seconds ahead), callbacks
-//! offered to an agent, and a checkpoint that passed while the server was
-//! down fired at start-up, once.
+//! offered to an agent, a checkpoint that passed while the server was
+//! down fired at start-up, once, and a miss reported after its checkpoint
+//! left for the next.
 
 mod common;
 
@@ -105,8 +106,20 @@ async fn a_checkpoint_fires_while_running_and_leaves_later_misses() {
     let (_, entry) = admin.post("/api/v1/missed-calls", json!({"caller": "13900000004", "called": "4000"})).await;
     let release_at: Timestamp = entry["release_at"].as_str().unwrap().parse().unwrap();
     assert!(release_at > checkpoint + SignedDuration::from_hours(23), "{entry}");
+    // A miss from before the checkpoint, reported after it fired: it waits
+    // for the next checkpoint too (its day, and so its deadline, are that
+    // checkpoint's), rather than counting from one already gone.
+    let before = (checkpoint - SignedDuration::from_secs(1)).to_string();
+    let (status, entry) =
+        admin.post("/api/v1/missed-calls", json!({"caller": "13900000005", "called": "4000", "at": before})).await;
+    assert_eq!(status, 201, "{entry}");
+    let release_at: Timestamp = entry["release_at"].as_str().unwrap().parse().unwrap();
+    assert!(release_at > checkpoint + SignedDuration::from_hours(23), "{entry}");
+    let reported_at: Timestamp = entry["reported_at"].as_str().unwrap().parse().unwrap();
+    let at: Timestamp = entry["at"].as_str().unwrap().parse().unwrap();
+    assert!(at < checkpoint && reported_at >= checkpoint, "{entry}");
     let (_, backlog) = admin.get("/api/v1/missed-calls").await;
-    assert_eq!(backlog.as_array().unwrap().len(), 1, "{backlog}");
+    assert_eq!(backlog.as_array().unwrap().len(), 2, "{backlog}");
     server.stop().await;
     assert_eq!(callbacks(&db).await.len(), 1);
 }

@@ -358,6 +358,8 @@ async fn redirected_call(db: &TestDb) -> Option<RedirectedCall> {
     let server = TestServer::start_with(config).await;
     let admin = server.admin().await;
     let li = server.add_agent(&admin, "li", &["hotline"]).await;
+    let (status, _) = admin.patch(&format!("/api/v1/agents/{li}"), json!({"work_number": "010"})).await;
+    assert_eq!(status, 200);
     let mut console = server.console("li").await;
     let run = sipp(&server, "redirect", 1, &[]).await?;
     assert_passed(&run);
@@ -387,6 +389,7 @@ async fn cti_events_drive_the_call_and_its_record() {
     assert_eq!(console.expect("status").await["status"], "wrap_up");
     let record = call_with_outcome(&admin, &task, "completed").await;
     assert_eq!(record["answered_by"], li.as_str());
+    assert_eq!(record["answered_by_work_number"], "010", "{record}");
     assert_eq!(record["offered_agents"], json!([li]));
     assert!(record["talk_ms"].as_i64().unwrap() >= 50, "{record}");
     assert!(record["wait_ms"].as_i64().is_some());

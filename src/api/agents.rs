@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Caller};
 use crate::api::state::AppState;
 use crate::auth::accounts::{self, NewAccount};
-use crate::domain::{AgentStatus, Role, TaskId, UserId};
+use crate::domain::{AgentStatus, Role, TaskId, UserId, WorkNumber};
 use crate::rules::dispatch::{AgentView, Command};
 use crate::store::{User, UserPatch};
 
@@ -28,6 +28,10 @@ pub struct CreateUser {
     /// Defaults to `agent` on `/agents`; required on `/users`.
     pub role: Option<Role>,
     pub display_name: Option<String>,
+    /// The work number (工号) the agent gives on the phone: 1-10 digits or
+    /// letters, such as `010`; unique among accounts (409
+    /// `work_number_taken`).
+    pub work_number: Option<String>,
     pub sip_uri: Option<String>,
     #[serde(default)]
     pub skills: Vec<String>,
@@ -39,6 +43,10 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
     pub display_name: Option<String>,
+    /// The work number (工号); `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub work_number: Option<Option<String>>,
     /// `null` removes the SIP URI.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -46,6 +54,15 @@ pub struct UpdateAgent {
     pub skills: Option<Vec<String>>,
     pub voice_capacity: Option<u8>,
     pub back_office_capacity: Option<u8>,
+}
+
+/// A work number set (`Some(Some)`), removed (`Some(None)`) or left alone.
+pub(super) fn work_number_patch(raw: Option<Option<String>>) -> Result<Option<Option<WorkNumber>>, ApiError> {
+    Ok(match raw {
+        Some(Some(w)) => Some(Some(accounts::check_work_number(&w)?)),
+        Some(None) => Some(None),
+        None => None,
+    })
 }
 
 pub(super) fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -67,6 +84,8 @@ pub struct AgentInfo {
     pub username: String,
     pub role: Role,
     pub display_name: String,
+    #[schema(value_type = Option<String>)]
+    pub work_number: Option<WorkNumber>,
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
     pub voice_capacity: u8,
@@ -87,6 +106,7 @@ fn agent_info(user: User, live: Option<&AgentView>) -> AgentInfo {
         username: user.username,
         role: user.role,
         display_name: user.display_name,
+        work_number: user.work_number,
         sip_uri: user.sip_uri,
         skills: user.skills,
         voice_capacity: user.voice_capacity,
@@ -106,6 +126,7 @@ pub(super) async fn create(state: &AppState, req: CreateUser, role: Role) -> Res
         password: req.password,
         role,
         display_name: req.display_name,
+        work_number: req.work_number,
         sip_uri: req.sip_uri,
         skills: req.skills,
         voice_capacity: req.voice_capacity,
@@ -195,6 +216,7 @@ pub async fn update_agent(
 ) -> Result<Json<AgentInfo>, ApiError> {
     let patch = UserPatch {
         display_name: req.display_name,
+        work_number: work_number_patch(req.work_number)?,
         sip_uri: req.sip_uri,
         skills: req.skills,
         voice_capacity: req.voice_capacity,

@@ -29,7 +29,8 @@ pub struct MissedCallBody {
     /// The number dialled (the hotline).
     pub called: String,
     /// When the call was missed, RFC 3339; default now. A miss reported
-    /// late is released at the checkpoint its time names.
+    /// after its checkpoint passed is released at the next checkpoint and
+    /// is due by the end of that checkpoint's day.
     #[schema(value_type = Option<String>)]
     pub at: Option<Timestamp>,
 }
@@ -43,8 +44,10 @@ pub struct BacklogView {
     pub called: String,
     pub queue: String,
     pub reason: MissReason,
-    /// Local time of the centre, RFC 3339 with offset.
+    /// When the call was missed: local time of the centre, RFC 3339 with offset.
     pub at: String,
+    /// When the centre learnt of it, local time with offset.
+    pub reported_at: String,
     /// The checkpoint that releases it as a callback, local time with offset.
     pub release_at: String,
 }
@@ -54,10 +57,11 @@ fn local(state: &AppState, t: Timestamp) -> String {
 }
 
 fn view(state: &AppState, e: BacklogEntry) -> BacklogView {
-    let release_at = state.checkpoints.release_at(&state.rules.calendar, e.at);
+    let release_at = e.miss().release_at(&state.rules.calendar, &state.checkpoints);
     BacklogView {
         id: e.id,
         at: local(state, e.at),
+        reported_at: local(state, e.reported_at),
         release_at: local(state, release_at),
         caller: e.caller,
         called: e.called,
@@ -93,7 +97,7 @@ pub async fn report(
         Some(q) => q.clone(),
         None => state.rules.queue_name(state.rules.kind(TaskKind::InboundCall).queue).to_owned(),
     };
-    let entry = state.store.add_reported_miss(&caller, &body.called, &queue, at).await?;
+    let entry = state.store.add_reported_miss(&caller, &body.called, &queue, at, now).await?;
     tracing::info!(miss = entry.id, caller = %caller, "missed call reported");
     Ok((StatusCode::CREATED, Json(view(&state, entry))))
 }

@@ -24,7 +24,10 @@ impl From<AccountError> for ApiError {
         match e {
             AccountError::Invalid { .. } => ApiError::unprocessable("invalid_field", e.to_string()),
             AccountError::WeakPassword(_) => ApiError::unprocessable("weak_password", e.to_string()),
-            AccountError::Taken => ApiError::conflict("username_taken", "username is taken"),
+            AccountError::Taken("work_number") => {
+                ApiError::conflict("work_number_taken", "another account has this work number")
+            }
+            AccountError::Taken(_) => ApiError::conflict("username_taken", "username is taken"),
             AccountError::NotFound => ApiError::not_found("user"),
             AccountError::Store(s) => s.into(),
             AccountError::Hashing(p) => p.into(),
@@ -38,6 +41,10 @@ pub struct PatchUser {
     /// A new role ends the user's tokens and sockets.
     pub role: Option<Role>,
     pub display_name: Option<String>,
+    /// The work number (工号), 1-10 digits or letters; `null` removes it.
+    #[serde(default, deserialize_with = "super::agents::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub work_number: Option<Option<String>>,
     /// `null` removes the SIP URI.
     #[serde(default, deserialize_with = "super::agents::double_option")]
     #[schema(value_type = Option<String>)]
@@ -127,6 +134,7 @@ pub async fn patch_user(
     let patch = UserPatch {
         role: req.role,
         display_name: req.display_name,
+        work_number: super::agents::work_number_patch(req.work_number)?,
         sip_uri: req.sip_uri,
         skills: req.skills,
         voice_capacity: req.voice_capacity,

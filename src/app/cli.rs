@@ -137,6 +137,9 @@ pub struct UserAddArgs {
     /// Name shown to colleagues [default: the login name].
     #[arg(long)]
     pub display_name: Option<String>,
+    /// The work number (工号) the agent gives on the phone, e.g. 010.
+    #[arg(long, value_name = "NUMBER")]
+    pub work_number: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -304,6 +307,7 @@ async fn user_add(args: UserAddArgs) -> Result<(), String> {
         password,
         role: args.role,
         display_name: args.display_name,
+        work_number: args.work_number,
         sip_uri: args.sip_uri,
         skills: args.skills,
         voice_capacity: None,

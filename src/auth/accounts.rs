@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use crate::auth::passwords::{self, WeakPassword};
 use crate::auth::{PoolError, Standing};
-use crate::domain::{Role, UserId};
+use crate::domain::{Role, UserId, WorkNumber};
 use crate::rules::dispatch::Rules;
 use crate::store::{NewUser, Store, StoreError, User, UserPatch};
 
@@ -18,8 +18,9 @@ pub enum AccountError {
     Invalid { field: &'static str, problem: String },
     #[error("password: {0}")]
     WeakPassword(#[from] WeakPassword),
-    #[error("username is taken")]
-    Taken,
+    /// A unique field another account holds: `username` or `work_number`.
+    #[error("{0} is taken")]
+    Taken(&'static str),
     #[error("no such user")]
     NotFound,
     #[error(transparent)]
@@ -31,7 +32,7 @@ pub enum AccountError {
 impl From<StoreError> for AccountError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(_) => AccountError::Taken,
+            StoreError::Conflict(what) => AccountError::Taken(what),
             other => AccountError::Store(other),
         }
     }
@@ -48,6 +49,7 @@ pub struct NewAccount {
     pub password: String,
     pub role: Role,
     pub display_name: Option<String>,
+    pub work_number: Option<String>,
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
     pub voice_capacity: Option<u8>,
@@ -71,6 +73,11 @@ pub fn check_sip_uri(uri: &str) -> Result<(), AccountError> {
         && !uri.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"',?".contains(c));
     ok.then_some(())
         .ok_or_else(|| invalid("sip_uri", "a sip: or sips: URI such as sip:1001@pbx.example, without headers (?...)"))
+}
+
+/// A work number (工号) as the agent says it: 1-10 digits or letters.
+pub fn check_work_number(raw: &str) -> Result<WorkNumber, AccountError> {
+    WorkNumber::parse(raw).map_err(|e| invalid("work_number", e.to_string()))
 }
 
 /// Skills must name configured queues: a typo would silently route nothing.
@@ -106,12 +113,14 @@ pub async fn create(
     }
     check_skills(rules, &a.skills)?;
     check_capacities(a.voice_capacity, a.back_office_capacity)?;
+    let work_number = a.work_number.as_deref().map(check_work_number).transpose()?;
     let hash = passwords::pool().hash(a.password).await?;
     let new = NewUser {
         display_name: a.display_name.unwrap_or_else(|| a.username.clone()),
         username: a.username,
         role: a.role,
         password_hash: hash,
+        work_number,
         sip_uri: a.sip_uri,
         skills: a.skills,
         voice_capacity: a.voice_capacity.unwrap_or(1),

@@ -18,6 +18,7 @@ use crate::rules::cases::CaseRules;
 use crate::rules::dispatch::Rules;
 use crate::rules::figures::FigureRules;
 use crate::rules::followup::Checkpoints;
+use crate::rules::greetings::GreetingSettings;
 use crate::rules::registrations::RegistrationRules;
 use crate::rules::shifts::ShiftSettings;
 use crate::rules::travel::cars::CarRules;
@@ -48,6 +49,8 @@ pub struct Config {
     pub registrations: RegistrationRules,
     /// Named shifts and the wind-down before a shift's end.
     pub shifts: ShiftSettings,
+    /// The agents' opening lines, with their work numbers (工号).
+    pub greetings: GreetingSettings,
     /// Complaint cases: deadlines and reminders.
     pub cases: CaseRules,
     /// Private-car orders: confirmation deadlines and pooling.
@@ -192,6 +195,7 @@ impl Default for Config {
             calendar: CalendarSettings::default(),
             registrations: RegistrationRules::default(),
             shifts: ShiftSettings::default(),
+            greetings: GreetingSettings::default(),
             cases: CaseRules::default(),
             cars: CarRules::default(),
             inns: InnRules::default(),
@@ -301,6 +305,7 @@ impl Config {
         }
         problems.extend(network::problems(&self.server, &self.websocket, &self.sip, &self.access));
         problems.extend(self.registrations.problems());
+        problems.extend(self.greetings.problems());
         problems.extend(self.cases.problems());
         problems.extend(self.cars.problems());
         problems.extend(self.inns.problems());

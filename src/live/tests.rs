@@ -113,6 +113,7 @@ async fn a_new_leader_writes_into_sql_what_the_journal_holds_once() {
     );
     store.insert_task(&row).await.unwrap();
     let user = crate::store::NewUser {
+        work_number: None,
         username: "li".into(),
         role: crate::domain::Role::Agent,
         password_hash: String::new(),

@@ -211,6 +211,54 @@ impl Calendar {
             .map_or(Timestamp::MAX, |d| self.closing(d))
     }
 
+    /// Whether `t` is inside a working day's hours, its closing instant
+    /// included: a deadline at the close is one the day can still meet.
+    fn within_hours(&self, t: Timestamp) -> bool {
+        let date = self.date_of(t);
+        self.is_working_day(date) && self.opening(date) <= t && t <= self.closing(date)
+    }
+
+    /// The deadline of "within `after`" for work that arrives at `at`, on
+    /// the centre's hours (the day's edge):
+    ///
+    /// - arriving outside working hours or on a day off, it is due by the
+    ///   end of the first working day after (周末或非工作时间段数据,
+    ///   上班后一个工作日内完成);
+    /// - arriving in hours, it is due `after` later when that is in hours;
+    ///   when that falls after the close, the part past the close counts
+    ///   from the next working day's opening (a 15-minute callback at 22:20
+    ///   with the close at 22:30 is due at 09:05 on the next working day),
+    ///   and never later than that day's close.
+    ///
+    /// A deadline nobody is at work to meet is no deadline: this is what
+    /// keeps every one of them reachable.
+    pub fn deadline_within(&self, at: Timestamp, after: jiff::SignedDuration) -> Timestamp {
+        if !self.is_open(at) {
+            return self.end_of_first_working_day_after(at);
+        }
+        let Ok(due) = at.checked_add(after) else { return Timestamp::MAX };
+        if self.within_hours(due) {
+            return due;
+        }
+        // The last close at or before `due`: `at` is open, so there is one
+        // between the two.
+        let last_close = self
+            .date_of(due)
+            .series(jiff::Span::new().days(-1))
+            .take(HORIZON_DAYS)
+            .filter(|d| self.is_working_day(*d))
+            .map(|d| self.closing(d))
+            .find(|c| *c <= due)
+            .unwrap_or(due);
+        let past_close = due.duration_since(last_close);
+        let opening = self.open_at_or_after(due);
+        if opening == Timestamp::MAX {
+            return Timestamp::MAX;
+        }
+        let carried = opening.checked_add(past_close).unwrap_or(Timestamp::MAX);
+        carried.min(self.end_of_day(opening))
+    }
+
     /// The first of `times` (local times of day, sorted) on a working day
     /// at or after `t`. The missed-call checkpoints use this.
     pub fn next_time_on_working_day(&self, t: Timestamp, times: &[Time]) -> Option<Timestamp> {
@@ -418,5 +466,51 @@ pub(crate) mod tests {
         assert!(parse_time_of_day("9:00").is_none());
         assert!(parse_time_of_day("noon").is_none());
         assert_eq!(parse_time_of_day("17:00"), Some(jiff::civil::time(17, 0, 0, 0)));
+    }
+
+    #[test]
+    fn a_deadline_past_the_close_is_carried_to_the_next_opening() {
+        let cal = shanghai();
+        let mins = jiff::SignedDuration::from_mins;
+        let due = |at: &str, m: i64| show(&cal, cal.deadline_within(local(&cal, at), mins(m)));
+        // In hours and meetable: untouched, the close itself included.
+        assert_eq!(due("2026-12-08T10:00", 15), "2026-12-08 10:15 Tue");
+        assert_eq!(due("2026-12-08T22:15", 15), "2026-12-08 22:30 Tue");
+        // A new sign-up at 22:20: 10 minutes today, 5 from Wednesday's opening.
+        assert_eq!(due("2026-12-08T22:20", 15), "2026-12-09 09:05 Wed");
+        // A returning customer at 22:00: 30 minutes left over.
+        assert_eq!(due("2026-12-08T22:00", 60), "2026-12-09 09:30 Wed");
+        // Friday night: carried over the weekend to Monday.
+        assert_eq!(due("2026-12-11T22:25", 15), "2026-12-14 09:10 Mon");
+        // Before the National Day holidays: carried past them.
+        assert_eq!(due("2026-09-30T22:20", 60), "2026-10-08 09:50 Thu");
+        // A day's answer from the morning lands in the next day's hours.
+        assert_eq!(due("2026-12-08T10:00", 24 * 60), "2026-12-09 10:00 Wed");
+        // From Friday morning it would land on Saturday: carried to Monday,
+        // and never past Monday's close.
+        assert_eq!(due("2026-12-11T10:00", 24 * 60), "2026-12-14 20:30 Mon");
+        assert_eq!(due("2026-12-11T09:00", 70 * 60), "2026-12-14 22:30 Mon");
+        // Arriving out of hours: by the end of the first working day after.
+        assert_eq!(due("2026-12-08T23:00", 15), "2026-12-09 22:30 Wed");
+        assert_eq!(due("2026-12-12T10:00", 15), "2026-12-14 22:30 Mon");
+        assert_eq!(due("2026-12-08T08:00", 15), "2026-12-08 22:30 Tue");
+    }
+
+    proptest::proptest! {
+        /// Whatever the time of arrival and the length: the deadline is in
+        /// working hours and after the arrival, and it is the plain sum
+        /// whenever that is in hours.
+        #[test]
+        fn every_deadline_is_in_working_hours(at_min in 0i64..(21 * 24 * 60), after_min in 1i64..(3 * 24 * 60)) {
+            let cal = shanghai();
+            let at = local(&cal, "2026-09-21T00:00") + jiff::SignedDuration::from_mins(at_min);
+            let after = jiff::SignedDuration::from_mins(after_min);
+            let due = cal.deadline_within(at, after);
+            proptest::prop_assert!(cal.within_hours(due), "{} + {after_min} min -> {}", show(&cal, at), show(&cal, due));
+            proptest::prop_assert!(due > at);
+            if cal.is_open(at) && cal.within_hours(at + after) {
+                proptest::prop_assert_eq!(due, at + after);
+            }
+        }
     }
 }

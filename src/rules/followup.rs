@@ -65,7 +65,20 @@ pub struct Miss {
     pub id: i64,
     pub caller: Phone,
     pub called: String,
+    /// When the call was missed.
     pub at: Timestamp,
+    /// When the centre learnt of it: `at` for a miss the connector saw, later
+    /// for one a PBX reported afterwards.
+    pub reported: Timestamp,
+}
+
+impl Miss {
+    /// The checkpoint that releases it: the first at or after the miss that
+    /// had not passed when it was reported. A miss reported after its own
+    /// checkpoint waits for the next one, and its day is that checkpoint's.
+    pub fn release_at(&self, calendar: &Calendar, checkpoints: &Checkpoints) -> Timestamp {
+        checkpoints.release_at(calendar, self.at.max(self.reported))
+    }
 }
 
 /// What one checkpoint does with the backlog.
@@ -83,7 +96,10 @@ pub struct Callback {
     pub caller: Phone,
     pub misses: Vec<Miss>,
     /// The end of the working day of the earliest miss's checkpoint: "all
-    /// solved the same day" (already past for a miss reported late).
+    /// solved the same day". A miss reported after its checkpoint passed
+    /// counts from the checkpoint that releases it, so its deadline is one
+    /// it can meet; only a checkpoint fired late (no node was running)
+    /// releases callbacks already overdue.
     pub deadline: Timestamp,
 }
 
@@ -100,7 +116,7 @@ pub fn release(
 ) -> Release {
     let mut due: BTreeMap<&str, Vec<&Miss>> = BTreeMap::new();
     for miss in backlog {
-        if checkpoints.release_at(calendar, miss.at) <= checkpoint {
+        if miss.release_at(calendar, checkpoints) <= checkpoint {
             due.entry(miss.caller.as_str()).or_default().push(miss);
         }
     }
@@ -115,7 +131,7 @@ pub fn release(
         if still.is_empty() {
             continue;
         }
-        let first_release = checkpoints.release_at(calendar, still[0].at);
+        let first_release = still.iter().map(|m| m.release_at(calendar, checkpoints)).min().unwrap_or(checkpoint);
         out.callbacks.push(Callback { caller, deadline: calendar.end_of_day(first_release), misses: still });
     }
     // Oldest caller first, so the queue's order follows the misses.
@@ -153,7 +169,8 @@ mod tests {
     }
 
     fn miss(cal: &Calendar, id: i64, caller: &str, at: &str) -> Miss {
-        Miss { id, caller: Phone::parse(caller).unwrap(), called: "4000".into(), at: local(cal, at) }
+        let at = local(cal, at);
+        Miss { id, caller: Phone::parse(caller).unwrap(), called: "4000".into(), at, reported: at }
     }
 
     #[test]
@@ -233,6 +250,34 @@ mod tests {
             cps.latest_at_or_before(&cal, local(&cal, "2026-12-07T08:00")).map(|t| show(&cal, t)),
             Some("2026-12-04 17:00 Fri".into())
         );
+    }
+
+    #[test]
+    fn a_miss_reported_after_its_checkpoint_gets_a_deadline_it_can_meet() {
+        let cal = calendar(&[]);
+        let cps = manual();
+        // Missed at 16:58, reported by the PBX at 17:05, after the day's
+        // last checkpoint fired: released at Wednesday's 10:00, due that
+        // evening, not Tuesday's 22:30, which would already be past.
+        let late =
+            Miss { reported: local(&cal, "2026-12-08T17:05"), ..miss(&cal, 1, "13900000001", "2026-12-08T16:58") };
+        assert_eq!(show(&cal, late.release_at(&cal, &cps)), "2026-12-09 10:00 Wed");
+        let at_17 = release(&cal, &cps, std::slice::from_ref(&late), &HashMap::new(), local(&cal, "2026-12-08T17:00"));
+        assert!(at_17.callbacks.is_empty(), "not known at 17:00");
+        let out = release(&cal, &cps, &[late], &HashMap::new(), local(&cal, "2026-12-09T10:00"));
+        assert_eq!(show(&cal, out.callbacks[0].deadline), "2026-12-09 22:30 Wed");
+        // Reported before its checkpoint: nothing changes.
+        let prompt =
+            Miss { reported: local(&cal, "2026-12-08T16:59"), ..miss(&cal, 2, "13900000002", "2026-12-08T16:58") };
+        assert_eq!(show(&cal, prompt.release_at(&cal, &cps)), "2026-12-08 17:00 Tue");
+        // With an earlier miss of the same caller that was on time, the
+        // callback keeps the earlier (and earliest) day.
+        let early = miss(&cal, 3, "13900000001", "2026-12-08T09:30");
+        let late =
+            Miss { reported: local(&cal, "2026-12-08T17:05"), ..miss(&cal, 4, "13900000001", "2026-12-08T16:58") };
+        let out = release(&cal, &cps, &[early, late], &HashMap::new(), local(&cal, "2026-12-09T10:00"));
+        assert_eq!(out.callbacks[0].misses.len(), 2);
+        assert_eq!(show(&cal, out.callbacks[0].deadline), "2026-12-08 22:30 Tue");
     }
 
     #[test]

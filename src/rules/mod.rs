@@ -11,6 +11,7 @@ pub mod cases;
 pub mod dispatch;
 pub mod figures;
 pub mod followup;
+pub mod greetings;
 pub mod registrations;
 pub mod reports;
 pub mod shifts;

@@ -104,13 +104,7 @@ pub fn plan(
     if r.event_date < today {
         return Err(RegistrationError::EventInPast { event: r.event_date, registered: today });
     }
-    let within = |minutes: u32| {
-        if calendar.is_open(at) {
-            at + SignedDuration::from_mins(i64::from(minutes))
-        } else {
-            calendar.end_of_first_working_day_after(at)
-        }
-    };
+    let within = |minutes: u32| calendar.deadline_within(at, SignedDuration::from_mins(i64::from(minutes)));
     let mut plans = Vec::new();
     match (r.customer, r.event_kind) {
         (CustomerKind::New, _) => plans.push(CallbackPlan {
@@ -201,6 +195,21 @@ mod tests {
         assert_eq!(
             run(New, Main, date(2026, 12, 20), "2026-12-08T10:00"),
             [(NewSignupCallback, "2026-12-08 10:15 Tue".into(), None)]
+        );
+    }
+
+    #[test]
+    fn near_the_close_the_minutes_left_count_from_the_next_opening() {
+        // 22:20 + 15 minutes is after the 22:30 close: the 5 minutes left
+        // count from Wednesday's 09:00, not 22:35 when nobody is at work.
+        assert_eq!(
+            run(New, Main, date(2026, 12, 20), "2026-12-08T22:20"),
+            [(NewSignupCallback, "2026-12-09 09:05 Wed".into(), None)]
+        );
+        // A returning customer at 22:00 for tonight's main event: 09:30.
+        assert_eq!(
+            run(Returning, Main, date(2026, 12, 8), "2026-12-08T22:00"),
+            [(ReturningSignupCallback, "2026-12-09 09:30 Wed".into(), None)]
         );
     }
 

@@ -122,6 +122,8 @@ pub struct CallRecord {
     pub offered_agents: Vec<String>,
     pub redirected_at: Option<Timestamp>,
     pub answered_by: Option<String>,
+    /// The work number (工号) of the agent who answered.
+    pub answered_by_work_number: Option<String>,
     pub answered_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
     pub outcome: CallOutcome,
@@ -177,28 +179,30 @@ pub struct CtiEvent {
     pub at: Timestamp,
 }
 
-const CALL_COLUMNS: &str = "task_id, sip_call_id, caller, called, queue, enqueued_at, offered_agents, redirected_at, \
-     answered_by, answered_at, ended_at, outcome";
+/// A call record with the work number of the agent who answered it (as
+/// the account has it now).
+const CALL_COLUMNS: &str = "c.task_id, c.sip_call_id, c.caller, c.called, c.queue, c.enqueued_at, c.offered_agents, \
+     c.redirected_at, c.answered_by, c.answered_at, c.ended_at, c.outcome, u.work_number AS answered_work_number \
+     FROM call_records c LEFT JOIN users u ON u.id = c.answered_by";
 
 impl Store {
     pub async fn call_record(&self, task: TaskId) -> Result<Option<CallRecord>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {CALL_COLUMNS} FROM call_records WHERE task_id = $1"));
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {CALL_COLUMNS} WHERE c.task_id = $1"));
         let row = sqlx::query(sql).bind(task.to_string()).fetch_optional(&self.pool).await?;
         row.as_ref().map(call_from_row).transpose()
     }
 
     pub async fn call_by_sip_id(&self, sip_call_id: &str) -> Result<Option<CallRecord>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {CALL_COLUMNS} FROM call_records WHERE sip_call_id = $1 ORDER BY enqueued_at DESC LIMIT 1"
+            "SELECT {CALL_COLUMNS} WHERE c.sip_call_id = $1 ORDER BY c.enqueued_at DESC LIMIT 1"
         ));
         let row = sqlx::query(sql).bind(sip_call_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(call_from_row).transpose()
     }
 
     pub async fn call_records(&self, limit: u32) -> Result<Vec<CallRecord>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {CALL_COLUMNS} FROM call_records ORDER BY enqueued_at DESC, task_id DESC LIMIT $1"
-        ));
+        let sql =
+            sqlx::AssertSqlSafe(format!("SELECT {CALL_COLUMNS} ORDER BY c.enqueued_at DESC, c.task_id DESC LIMIT $1"));
         let rows = sqlx::query(sql).bind(limit as i64).fetch_all(&self.pool).await?;
         rows.iter().map(call_from_row).collect()
     }
@@ -238,6 +242,7 @@ fn call_from_row(r: &sqlx::any::AnyRow) -> Result<CallRecord> {
         offered_agents: offered.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         redirected_at: opt_ms(r.try_get("redirected_at")?)?,
         answered_by: r.try_get("answered_by")?,
+        answered_by_work_number: r.try_get("answered_work_number")?,
         answered_at,
         ended_at,
         outcome: CallOutcome::parse(&r.try_get::<String, _>("outcome")?)?,

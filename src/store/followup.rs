@@ -23,11 +23,20 @@ pub struct BacklogEntry {
     pub reason: MissReason,
     #[schema(value_type = String)]
     pub at: Timestamp,
+    /// When the centre learnt of it (`at` for a miss the connector saw).
+    #[schema(value_type = String)]
+    pub reported_at: Timestamp,
 }
 
 impl BacklogEntry {
     pub fn miss(&self) -> Miss {
-        Miss { id: self.id, caller: self.caller.clone(), called: self.called.clone(), at: self.at }
+        Miss {
+            id: self.id,
+            caller: self.caller.clone(),
+            called: self.called.clone(),
+            at: self.at,
+            reported: self.reported_at,
+        }
     }
 }
 
@@ -37,7 +46,8 @@ pub struct CheckpointCallback {
     pub misses: Vec<i64>,
 }
 
-const BACKLOG: &str = "SELECT id, caller, called, queue, reason, at FROM missed_calls WHERE resolution IS NULL";
+const BACKLOG: &str = "SELECT id, caller, called, queue, reason, at, COALESCE(reported_at, at) AS reported_at \
+                       FROM missed_calls WHERE resolution IS NULL";
 
 fn backlog_entry(r: &AnyRow) -> Result<BacklogEntry> {
     Ok(BacklogEntry {
@@ -50,6 +60,7 @@ fn backlog_entry(r: &AnyRow) -> Result<BacklogEntry> {
             .parse()
             .map_err(|e: UnknownIdentifier| StoreError::Corrupt(e.to_string()))?,
         at: from_ms(r.try_get("at")?)?,
+        reported_at: from_ms(r.try_get("reported_at")?)?,
     })
 }
 
@@ -61,27 +72,30 @@ impl Store {
         rows.iter().map(backlog_entry).collect()
     }
 
-    /// Adds a missed call reported over the API and returns it as stored.
+    /// Adds a missed call (at `at`) reported over the API at `reported_at`
+    /// and returns it as stored.
     pub async fn add_reported_miss(
         &self,
         caller: &Phone,
         called: &str,
         queue: &str,
         at: Timestamp,
+        reported_at: Timestamp,
     ) -> Result<BacklogEntry> {
         let (c, d, q) = (caller.as_str().to_owned(), called.to_owned(), queue.to_owned());
         let id = self
             .write_tx(move |conn| {
                 Box::pin(async move {
                     let row = sqlx::query(
-                        "INSERT INTO missed_calls (caller, called, queue, reason, task_id, at) \
-                         VALUES ($1, $2, $3, $5, NULL, $4) RETURNING id",
+                        "INSERT INTO missed_calls (caller, called, queue, reason, task_id, at, reported_at) \
+                         VALUES ($1, $2, $3, $5, NULL, $4, $6) RETURNING id",
                     )
                     .bind(c)
                     .bind(d)
                     .bind(q)
                     .bind(ms(at))
                     .bind(MissReason::Reported.as_str())
+                    .bind(ms(reported_at))
                     .fetch_one(&mut *conn)
                     .await?;
                     Ok(row.try_get::<i64, _>("id")?)
@@ -95,6 +109,7 @@ impl Store {
             queue: queue.to_owned(),
             reason: MissReason::Reported,
             at,
+            reported_at,
         })
     }
 

@@ -75,6 +75,11 @@ pub enum StoreError {
 pub(crate) fn conflict_if_taken<T>(result: Result<T>, what: &'static str) -> Result<T> {
     match result {
         Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+            // A table with two unique columns: the index named in the message
+            // (SQLite names the column, PostgreSQL the index) tells which.
+            if e.message().contains("work_number") || e.constraint().is_some_and(|c| c.contains("work_number")) {
+                return Err(StoreError::Conflict("work_number"));
+            }
             Err(StoreError::Conflict(what))
         }
         other => other,
@@ -249,7 +254,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 15] = [
+        let files: [(&str, &str, &str); 17] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -324,6 +329,16 @@ impl Store {
                 "accounts",
                 include_str!("migrations/sqlite/0015_accounts.sql"),
                 include_str!("migrations/postgres/0015_accounts.sql"),
+            ),
+            (
+                "missed_reported_at",
+                include_str!("migrations/sqlite/0016_missed_reported_at.sql"),
+                include_str!("migrations/postgres/0016_missed_reported_at.sql"),
+            ),
+            (
+                "work_numbers",
+                include_str!("migrations/sqlite/0017_work_numbers.sql"),
+                include_str!("migrations/postgres/0017_work_numbers.sql"),
             ),
         ];
         let migrations = files

@@ -155,7 +155,7 @@ async fn script(store: &Store) -> [TaskId; 2] {
     for (phone, when) in
         [("13800138004", at(9, 30, 40)), ("13700000001", at(11, 20, 0)), ("13700000002", at(14, 10, 0))]
     {
-        store.add_reported_miss(&Phone::parse(phone).unwrap(), "4000", "hotline", when).await.unwrap();
+        store.add_reported_miss(&Phone::parse(phone).unwrap(), "4000", "hotline", when, when).await.unwrap();
     }
     let [m1] = checkpoint(store, at(10, 0, 0)).await[..] else { panic!("one callback at 10:00") };
     store

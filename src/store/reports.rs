@@ -8,8 +8,10 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use super::*;
-use crate::domain::{CaseStatus, Channel, UserId};
-use crate::rules::reports::{AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OverdueTask};
+use crate::domain::{CaseStatus, Channel, UserId, WorkNumber};
+use crate::rules::reports::{
+    AgentName, AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OverdueTask,
+};
 
 /// Callbacks due in the period: not inbound calls, not cancelled.
 const DUE: &str = "t.kind <> 'inbound_call' AND t.status <> 'cancelled' AND t.deadline >= $1 AND t.deadline < $2";
@@ -175,8 +177,18 @@ impl Store {
         })
     }
 
-    async fn display_names(&self) -> Result<BTreeMap<UserId, String>> {
-        let rows = sqlx::query("SELECT id, display_name FROM users").fetch_all(&self.pool).await?;
-        rows.iter().map(|row| Ok((parse(row, "id")?, row.try_get("display_name")?))).collect()
+    /// Every account's name and work number, the deleted included: a
+    /// report names who did the work.
+    async fn display_names(&self) -> Result<BTreeMap<UserId, AgentName>> {
+        let rows = sqlx::query("SELECT id, display_name, work_number FROM users").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let work_number = row
+                    .try_get::<Option<String>, _>("work_number")?
+                    .map(|w| WorkNumber::parse(&w).map_err(|e| StoreError::Corrupt(e.to_string())))
+                    .transpose()?;
+                Ok((parse(row, "id")?, AgentName { name: row.try_get("display_name")?, work_number }))
+            })
+            .collect()
     }
 }

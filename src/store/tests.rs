@@ -14,6 +14,7 @@ pub(super) fn now() -> Timestamp {
 
 pub(super) fn new_user(name: &str) -> NewUser {
     NewUser {
+        work_number: None,
         username: name.into(),
         role: Role::Agent,
         password_hash: "x".into(),
@@ -218,13 +219,13 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 15);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 17);
 }
 
 async fn checkpoint_runs(store: Store) {
     let phone = |s: &str| Phone::parse(s).unwrap();
-    let a = store.add_reported_miss(&phone("13900000001"), "4000", "hotline", now()).await.unwrap();
-    let b = store.add_reported_miss(&phone("13900000002"), "4000", "hotline", now()).await.unwrap();
+    let a = store.add_reported_miss(&phone("13900000001"), "4000", "hotline", now(), now()).await.unwrap();
+    let b = store.add_reported_miss(&phone("13900000002"), "4000", "hotline", now(), now()).await.unwrap();
     assert_eq!(store.missed_backlog().await.unwrap(), [a.clone(), b.clone()]);
     assert_eq!(store.last_checkpoint_run().await.unwrap(), None);
     let checkpoint = now() + jiff::SignedDuration::from_hours(1);

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
 use super::*;
-use crate::domain::{AgentStatus, Role, UserId};
+use crate::domain::{AgentStatus, Role, UserId, WorkNumber};
 use crate::rules::dispatch::{AgentProfile, Rules};
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -19,6 +19,9 @@ pub struct User {
     pub username: String,
     pub role: Role,
     pub display_name: String,
+    /// The work number (工号) the agent gives on the phone.
+    #[schema(value_type = Option<String>)]
+    pub work_number: Option<WorkNumber>,
     /// Where the PBX should ring this agent, e.g. `sip:1001@pbx.example`.
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
@@ -64,6 +67,7 @@ pub struct NewUser {
     pub role: Role,
     pub password_hash: String,
     pub display_name: String,
+    pub work_number: Option<WorkNumber>,
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
     pub voice_capacity: u8,
@@ -76,6 +80,7 @@ pub struct NewUser {
 pub struct UserPatch {
     pub role: Option<Role>,
     pub display_name: Option<String>,
+    pub work_number: Option<Option<WorkNumber>>,
     pub sip_uri: Option<Option<String>>,
     pub skills: Option<Vec<String>>,
     pub voice_capacity: Option<u8>,
@@ -90,8 +95,8 @@ pub struct AccountChange {
     pub user: UserId,
 }
 
-const USER_COLUMNS: &str = "id, username, role, password_hash, display_name, sip_uri, skills, voice_capacity, \
-     back_office_capacity, status, status_reason, status_since, created_at, disabled_at, sessions_valid_after";
+const USER_COLUMNS: &str = "id, username, role, password_hash, display_name, work_number, sip_uri, skills, \
+     voice_capacity, back_office_capacity, status, status_reason, status_since, created_at, disabled_at, sessions_valid_after";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     let skills: String = row.try_get("skills")?;
@@ -103,6 +108,10 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         role: parse(row, "role")?,
         password_hash: row.try_get("password_hash")?,
         display_name: row.try_get("display_name")?,
+        work_number: row
+            .try_get::<Option<String>, _>("work_number")?
+            .map(|w| WorkNumber::parse(&w).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()?,
         sip_uri: row.try_get("sip_uri")?,
         skills: skills.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         voice_capacity: row.try_get::<i64, _>("voice_capacity")? as u8,
@@ -133,8 +142,9 @@ impl Store {
                 Box::pin(async move {
                     sqlx::query(
                         "INSERT INTO users (id, username, role, password_hash, display_name, sip_uri, skills, \
-                         voice_capacity, back_office_capacity, status, status_since, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'offline', $10, $10, $10)",
+                         voice_capacity, back_office_capacity, status, status_since, created_at, updated_at, \
+                         work_number) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'offline', $10, $10, $10, $11)",
                     )
                     .bind(id.to_string())
                     .bind(&new.username)
@@ -146,6 +156,7 @@ impl Store {
                     .bind(new.voice_capacity as i64)
                     .bind(new.back_office_capacity as i64)
                     .bind(ms(now))
+                    .bind(new.work_number.as_ref().map(|w| w.as_str().to_owned()))
                     .execute(&mut *conn)
                     .await?;
                     note_change(conn, &id.to_string(), ms(now)).await
@@ -178,6 +189,19 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// A living user's work number (工号), read fresh for each screen-pop.
+    pub async fn work_number(&self, id: UserId) -> Result<Option<WorkNumber>> {
+        let row = sqlx::query("SELECT work_number FROM users WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let raw: Option<String> = match row {
+            Some(r) => r.try_get("work_number")?,
+            None => None,
+        };
+        raw.map(|w| WorkNumber::parse(&w).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    }
+
     pub async fn user_count(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE deleted_at IS NULL").fetch_one(&self.pool).await?;
         Ok(row.try_get("n")?)
@@ -195,6 +219,9 @@ impl Store {
         }
         if let Some(v) = patch.display_name {
             user.display_name = v;
+        }
+        if let Some(v) = patch.work_number {
+            user.work_number = v;
         }
         if let Some(v) = patch.sip_uri {
             user.sip_uri = v;
@@ -217,14 +244,15 @@ impl Store {
             user.sessions_valid_after = now;
         }
         let row = user.clone();
-        let changed = self
+        let written = self
             .write_tx(move |conn| {
                 Box::pin(async move {
                     let id = row.id.to_string();
                     let changed = sqlx::query(
                         "UPDATE users SET role = $2, display_name = $3, sip_uri = $4, skills = $5, \
                          voice_capacity = $6, back_office_capacity = $7, disabled_at = $8, \
-                         sessions_valid_after = $9, updated_at = $10 WHERE id = $1 AND deleted_at IS NULL",
+                         sessions_valid_after = $9, updated_at = $10, work_number = $11 \
+                         WHERE id = $1 AND deleted_at IS NULL",
                     )
                     .bind(&id)
                     .bind(row.role.as_str())
@@ -236,6 +264,7 @@ impl Store {
                     .bind(row.disabled_at.map(ms))
                     .bind(ms(row.sessions_valid_after))
                     .bind(ms(now))
+                    .bind(row.work_number.as_ref().map(|w| w.as_str().to_owned()))
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();
@@ -243,7 +272,8 @@ impl Store {
                     Ok(changed == 1)
                 })
             })
-            .await?;
+            .await;
+        let changed = conflict_if_taken(written, "work_number")?;
         Ok(changed.then_some(user))
     }
 

@@ -73,6 +73,7 @@ pub async fn upgrade(State(state): State<AppState>, headers: axum::http::HeaderM
             status_limits: state.status_limits.clone(),
             metrics: state.metrics.clone(),
             shifts: (state.rules.calendar.clone(), state.config.shifts.wind_down()),
+            greetings: std::sync::Arc::new(state.config.greetings.clone()),
         };
         let span = tracing::info_span!("console", conn = env.conn, agent = tracing::field::Empty);
         serve(&state, SessionKind::Agent, span, session::run(incoming, outgoing, env))

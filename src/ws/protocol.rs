@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AgentStatus, Outcome, Role, TaskId, UserId};
+use crate::domain::{AgentStatus, Outcome, Role, TaskId, UserId, WorkNumber};
 use crate::rules::dispatch::{AgentSnapshot, Explanation, TaskCard, WithdrawReason};
 use crate::runtime::travel_board::DispatchBoard;
 use crate::store::CustomerProfile;
@@ -74,6 +74,8 @@ pub enum ServerMsg {
     Hello {
         user: UserId,
         name: String,
+        /// The agent's work number (工号), `null` if none is set.
+        work_number: Option<WorkNumber>,
         role: Role,
         snapshot: AgentSnapshot,
     },
@@ -84,6 +86,10 @@ pub enum ServerMsg {
         why: Explanation,
         /// What the CRM knows of the number; `null` if the lookup failed.
         customer: Option<CustomerProfile>,
+        /// The line to open the call with, with the agent's work number
+        /// (`[greetings]`); `null` for back-office work or an agent without
+        /// a work number.
+        greeting: Option<String>,
     },
     OfferRescinded {
         task_id: TaskId,

@@ -16,6 +16,7 @@ use crate::domain::{Role, TaskId, UserId};
 use crate::limits::{Bucket, KeyedBuckets, Rate};
 use crate::rules::calendar::Calendar;
 use crate::rules::dispatch::{Command, Reply};
+use crate::rules::greetings::GreetingSettings;
 use crate::rules::shifts::{self, WeeklySchedule};
 use crate::runtime::hub::{ConnId, Hub, HubError, Push};
 use crate::runtime::travel_board::DispatchBoard;
@@ -80,6 +81,8 @@ pub struct SessionEnv {
     /// The centre's calendar and `shifts.wind_down_minutes`, to tell whether
     /// an agent logs in during their shift's wind-down.
     pub shifts: (Arc<Calendar>, SignedDuration),
+    /// The opening lines of `[greetings]`, given with each offer.
+    pub greetings: Arc<GreetingSettings>,
 }
 
 /// Whether `agent` connects in the wind-down of a shift of theirs. A store
@@ -234,7 +237,13 @@ where
         }
     };
     tracing::info!(agent = %user.username, conn = env.conn, "agent connected");
-    let hello = ServerMsg::Hello { user: agent, name: user.display_name.clone(), role: user.role, snapshot };
+    let hello = ServerMsg::Hello {
+        user: agent,
+        name: user.display_name.clone(),
+        work_number: user.work_number.clone(),
+        role: user.role,
+        snapshot,
+    };
     let mut board = (user.role == Role::Dispatcher).then(|| env.board.clone());
     let first_board = board.as_mut().and_then(|b| b.borrow_and_update().clone());
     let greeted = out.send(&hello).await
@@ -268,7 +277,10 @@ async fn serve<I, O>(
             why = guard.ended() => return end_session(out, why.as_str()).await,
             push = pushes.recv() => {
                 let Some(push) = push else { return };
-                if !feed_push(out, push, env).await || !feed_pending(out, pushes, env).await || !out.flush().await {
+                if !feed_push(out, push, env, agent).await
+                    || !feed_pending(out, pushes, env, agent).await
+                    || !out.flush().await
+                {
                     return;
                 }
             }
@@ -308,7 +320,7 @@ async fn serve<I, O>(
                     },
                 };
                 // What the command caused goes out before its acknowledgement.
-                if !feed_pending(out, pushes, env).await || !out.feed(&reply).await || !out.flush().await {
+                if !feed_pending(out, pushes, env, agent).await || !out.feed(&reply).await || !out.flush().await {
                     return;
                 }
             }
@@ -348,13 +360,13 @@ async fn board_changed(board: &mut Option<BoardFeed>) -> bool {
 
 /// Queues one push. False when the connection is done (closed, or
 /// replaced by a newer one, which this closes after what was queued).
-async fn feed_push<O: Sink<Out> + Unpin>(out: &mut Writer<O>, push: Push, env: &SessionEnv) -> bool {
+async fn feed_push<O: Sink<Out> + Unpin>(out: &mut Writer<O>, push: Push, env: &SessionEnv, agent: UserId) -> bool {
     if push == Push::Replaced {
         let _ = out.flush().await;
         out.close(close::REPLACED, "replaced by a newer connection").await;
         return false;
     }
-    out.feed(&render(push, &env.store).await).await
+    out.feed(&render(push, env, agent).await).await
 }
 
 /// Queues every push already waiting; false as for [`feed_push`].
@@ -362,9 +374,10 @@ async fn feed_pending<O: Sink<Out> + Unpin>(
     out: &mut Writer<O>,
     pushes: &mut mpsc::UnboundedReceiver<Push>,
     env: &SessionEnv,
+    agent: UserId,
 ) -> bool {
     while let Ok(push) = pushes.try_recv() {
-        if !feed_push(out, push, env).await {
+        if !feed_push(out, push, env, agent).await {
             return false;
         }
     }
@@ -518,18 +531,24 @@ async fn write_summary(
     }
 }
 
-/// Turns a push into a message; an offer gains the caller's CRM record.
-async fn render(push: Push, store: &Store) -> ServerMsg {
+/// Turns a push into a message; an offer gains the caller's CRM record
+/// and the agent's opening line, with their work number as it is now.
+async fn render(push: Push, env: &SessionEnv, agent: UserId) -> ServerMsg {
     match push {
         Push::Offer(offer) => {
-            let customer = match store.customer_profile(&offer.task.customer_phone).await {
+            let customer = match env.store.customer_profile(&offer.task.customer_phone).await {
                 Ok(p) => Some(p),
                 Err(e) => {
                     tracing::warn!(error = %e, "customer lookup for a screen-pop failed; offering without it");
                     None
                 }
             };
-            ServerMsg::Offer { task: offer.task, expires_at: offer.expires_at, why: offer.why, customer }
+            let work_number = env.store.work_number(agent).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "reading the agent's work number failed; offering without a greeting");
+                None
+            });
+            let greeting = env.greetings.line(offer.task.kind, work_number.as_ref());
+            ServerMsg::Offer { task: offer.task, expires_at: offer.expires_at, why: offer.why, customer, greeting }
         }
         Push::OfferRescinded { task, reason } => ServerMsg::OfferRescinded { task_id: task, reason },
         Push::TaskAssigned(task) => ServerMsg::TaskAssigned { task },

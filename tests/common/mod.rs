@@ -59,6 +59,7 @@ impl TestServer {
                 password: ADMIN_PASSWORD.into(),
                 role: Role::Admin,
                 display_name: None,
+                work_number: None,
                 sip_uri: None,
                 skills: vec![],
                 voice_capacity: None,

@@ -96,6 +96,7 @@ async fn every_route_admits_exactly_whom_the_matrix_names() {
     let mut users = std::collections::HashMap::new();
     for role in Role::ALL {
         let new = crate::store::NewUser {
+            work_number: None,
             username: role.as_str().to_owned(),
             role: *role,
             password_hash: "not a hash".into(),

@@ -94,6 +94,9 @@ pub fn render(r: &Report) -> String {
     }
     for a in &r.agents {
         let item = format!("{} ({})", a.name, a.agent);
+        if let Some(w) = &a.work_number {
+            out.row("agent", &item, "work_number", w);
+        }
         out.row("agent", &item, "handled", a.handled);
         out.row("agent", &item, "reached", a.reached);
         out.opt("agent", &item, "average_handling_secs", a.average_handling_secs);

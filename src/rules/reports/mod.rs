@@ -17,7 +17,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{CaseChannel, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId};
+use crate::domain::{CaseChannel, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId, WorkNumber};
 use crate::rules::calendar::Calendar;
 use crate::rules::figures::scoring::{Judged, reply_rate_score, response_time_score};
 use crate::rules::figures::{CentreFigures, FigureRules, Figures, FloorEvent};
@@ -125,7 +125,14 @@ pub struct Inputs {
     pub overdue_tasks: Vec<OverdueTask>,
     pub overdue_task_count: u32,
     pub missed: MissedCalls,
-    pub names: BTreeMap<UserId, String>,
+    pub names: BTreeMap<UserId, AgentName>,
+}
+
+/// How a report names an agent: their name and work number (工号).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentName {
+    pub name: String,
+    pub work_number: Option<WorkNumber>,
 }
 
 /// Missed calls that came in during the period and what became of them.
@@ -225,6 +232,9 @@ pub struct Overdue {
 pub struct AgentKpi {
     pub agent: UserId,
     pub name: String,
+    /// The agent's work number (工号), if one is set.
+    #[schema(value_type = Option<String>)]
+    pub work_number: Option<WorkNumber>,
     /// Attempts finished in the period.
     pub handled: u32,
     pub reached: u32,
@@ -369,10 +379,12 @@ fn merchants(cases: &[CaseRow], now: Timestamp) -> Vec<MerchantRank> {
     ranked
 }
 
-fn blank_kpi(agent: UserId, names: &BTreeMap<UserId, String>) -> AgentKpi {
+fn blank_kpi(agent: UserId, names: &BTreeMap<UserId, AgentName>) -> AgentKpi {
+    let known = names.get(&agent);
     AgentKpi {
         agent,
-        name: names.get(&agent).cloned().unwrap_or_else(|| agent.to_string()),
+        name: known.map_or_else(|| agent.to_string(), |n| n.name.clone()),
+        work_number: known.and_then(|n| n.work_number.clone()),
         handled: 0,
         reached: 0,
         average_handling_secs: None,
@@ -385,7 +397,7 @@ fn blank_kpi(agent: UserId, names: &BTreeMap<UserId, String>) -> AgentKpi {
 fn agents(
     attempts: &[AttemptRow],
     answer_ms: &BTreeMap<UserId, (i64, u32)>,
-    names: &BTreeMap<UserId, String>,
+    names: &BTreeMap<UserId, AgentName>,
 ) -> Vec<AgentKpi> {
     // Each agent's KPIs with the seconds spent on the attempts counted.
     let mut by: BTreeMap<UserId, (AgentKpi, i64)> = BTreeMap::new();

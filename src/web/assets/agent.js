@@ -9,6 +9,7 @@ const Console = (() => {
   const offers = new Map(); // task id -> {task, expires_at, why, customer}
   const held = new Map(); // task id -> task card
   const customers = new Map(); // task id -> customer profile from the offer
+  const greetings = new Map(); // task id -> the opening line with the agent's work number
   const drafts = new Map(); // task id -> {outcome, summary} being written: kept across re-renders
   let me = null;
   let sock = null;
@@ -55,6 +56,13 @@ const Console = (() => {
     const c = profile.customer;
     const parts = [SB.el("h3", {}, SB.t("customer") + ": " + ((c && c.name) || profile.phone))];
     if (c && c.notes) parts.push(SB.el("p", {}, SB.t("notes") + ": " + c.notes));
+    if (profile.registrations && profile.registrations.length) {
+      parts.push(SB.el("table", { class: "registrations" },
+        SB.el("caption", {}, SB.t("registrations")),
+        ...profile.registrations.map((r) => SB.el("tr", {},
+          SB.el("td", {}, r.event_date), SB.el("td", {}, r.event_id), SB.el("td", {}, SB.t(r.event_kind)),
+          SB.el("td", {}, SB.t(r.customer_kind))))));
+    }
     if (profile.past_calls && profile.past_calls.length) {
       parts.push(SB.el("table", { class: "past-calls" },
         SB.el("caption", {}, SB.t("past_calls")),
@@ -73,9 +81,15 @@ const Console = (() => {
     return SB.el("div", { class: "customer" }, ...parts);
   }
 
+  // The line to open the call with (开场白), with the agent's work number.
+  function greetingLine(text) {
+    return text ? SB.el("p", { class: "greeting" }, SB.t("greeting") + ": " + text) : null;
+  }
+
   function renderOffers() {
     const cards = [...offers.values()].map((o) => SB.el("section", { class: "offer", "data-task": o.task.id },
       SB.el("h2", {}, SB.t("offer") + ": " + SB.t(o.task.kind)),
+      greetingLine(o.greeting || greetings.get(o.task.id)),
       SB.el("div", {}, SB.t("expires_in") + " ", SB.el("span", { class: "countdown expiry", "data-at": Date.parse(o.expires_at) }, "")),
       taskDetails(o.task),
       customerDetails(o.customer),
@@ -107,6 +121,7 @@ const Console = (() => {
       };
       return SB.el("div", { class: "card held-task", "data-task": task.id },
         SB.el("strong", {}, SB.t(task.kind) + " · " + task.customer_phone),
+        greetingLine(greetings.get(task.id)),
         taskDetails(task),
         customerDetails(customers.get(task.id)),
         SB.el("label", {}, SB.t("outcome") + " ", outcome),
@@ -131,7 +146,7 @@ const Console = (() => {
   function onMessage(m) {
     switch (m.type) {
       case "hello":
-        $("me").textContent = m.name;
+        $("me").textContent = m.name + (m.work_number ? " · " + SB.t("work_number") + " " + m.work_number : "");
         offers.clear();
         held.clear();
         for (const o of m.snapshot.offers) offers.set(o.task.id, o);
@@ -146,6 +161,7 @@ const Console = (() => {
       case "offer":
         offers.set(m.task.id, m);
         if (m.customer) customers.set(m.task.id, m.customer);
+        if (m.greeting) greetings.set(m.task.id, m.greeting);
         log(SB.t("offer") + ": " + SB.t(m.task.kind) + " " + m.task.customer_phone);
         renderOffers();
         break;

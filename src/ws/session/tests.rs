@@ -26,6 +26,7 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
         password: "agent-password".into(),
         role: Role::Agent,
         display_name: None,
+        work_number: None,
         sip_uri: None,
         skills: vec!["callbacks".into()],
         voice_capacity: None,
@@ -58,6 +59,7 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
         status_limits: Arc::new(std::sync::Mutex::new(KeyedBuckets::new(Rate::per_minute(12), 100))),
         metrics: Arc::default(),
         shifts: (rules.calendar.clone(), jiff::SignedDuration::ZERO),
+        greetings: Arc::default(),
     };
     let session = tokio::spawn(run(incoming, outgoing, env));
     let connected = || async { hub.query(|d, _| d.agents_view()[0].connected).await.unwrap() };

@@ -71,7 +71,7 @@ impl Dispatcher {
         self.detach(a, slot);
         let card = &self.task(slot).card;
         let next = if outcome.is_failed_call() && card.kind.calls_out() {
-            Some(self.rules.next_attempt(card.kind, card.attempt, card.deadline, ts(now)))
+            Some(self.rules.next_attempt(card.kind, card.attempt, ts(now)))
         } else {
             None
         };
@@ -80,7 +80,7 @@ impl Dispatcher {
             Some(NextAttempt::At(not_before)) => {
                 Record::TaskRetry { task, agent: id, outcome, summary, not_before, at }
             }
-            // Attempts used up, or the deadline's day over: unreachable.
+            // Attempts used up: unreachable.
             given_up => {
                 let status = if given_up.is_some() { TaskStatus::Unreachable } else { TaskStatus::Completed };
                 Record::TaskClosed { task, status, agent: Some(id), outcome: Some(outcome), summary, at }

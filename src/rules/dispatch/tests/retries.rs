@@ -1,6 +1,6 @@
 //! Retries on the virtual clock: an unanswered call is tried again after
-//! the gap, never after the end of the deadline's day, and closes as
-//! `unreachable` when the attempts run out.
+//! the gap, in working hours (the next morning when the gap passes the
+//! close), and closes as `unreachable` only when the attempts run out.
 
 use proptest::prelude::*;
 
@@ -76,16 +76,24 @@ fn the_last_attempt_allowed_closes_the_task_unreachable() {
 }
 
 #[test]
-fn no_answer_late_in_the_day_is_not_retried_after_the_day_ends() {
+fn no_answer_at_the_days_edge_is_tried_again_the_next_morning() {
     // 21:55 + 10 minutes is still inside the day (closing 22:30).
     let (sim, record) =
         call_once("2026-12-08T21:55", TaskKind::MissedCallCallback, Some("2026-12-08T22:30"), Outcome::NoAnswer);
     let Record::TaskRetry { not_before, .. } = record else { panic!("{record:?}") };
     assert_eq!(show(&sim.d.rules().calendar, not_before), "2026-12-08 22:05 Tue");
-    // At 22:25 the next attempt would come after the day: closed, not carried over.
-    let (_, record) =
-        call_once("2026-12-08T22:25", TaskKind::MissedCallCallback, Some("2026-12-08T22:30"), Outcome::NoAnswer);
-    assert!(matches!(record, Record::TaskClosed { status: TaskStatus::Unreachable, .. }), "{record:?}");
+    // A sign-up at 22:10 is due at 22:25; its first call fails at 22:20.
+    // The second call the manual owes (至少拨打2次) is made at Wednesday's
+    // opening, not given up; the deadline stays, so it counts late.
+    let (sim, record) =
+        call_once("2026-12-08T22:20", TaskKind::NewSignupCallback, Some("2026-12-08T22:25"), Outcome::NoAnswer);
+    let Record::TaskRetry { not_before, .. } = record else { panic!("{record:?}") };
+    assert_eq!(show(&sim.d.rules().calendar, not_before), "2026-12-09 09:00 Wed");
+    // Friday night's goes to Monday morning.
+    let (sim, record) =
+        call_once("2026-12-11T22:25", TaskKind::MissedCallCallback, Some("2026-12-11T22:30"), Outcome::Busy);
+    let Record::TaskRetry { not_before, .. } = record else { panic!("{record:?}") };
+    assert_eq!(show(&sim.d.rules().calendar, not_before), "2026-12-14 09:00 Mon");
 }
 
 #[test]
@@ -123,49 +131,49 @@ fn more_attempts_when_the_kind_allows_them() {
     let mut rules = Rules::manual_defaults();
     rules.kinds[TaskKind::MissedCallCallback.index()].attempts = 3;
     let cal = rules.calendar.clone();
-    let deadline = Some(local(&cal, "2026-12-08T22:30"));
     let now = local(&cal, "2026-12-08T11:00");
-    let next = |attempt| rules.next_attempt(TaskKind::MissedCallCallback, attempt, deadline, now);
+    let next = |attempt| rules.next_attempt(TaskKind::MissedCallCallback, attempt, now);
     assert_eq!(next(1), NextAttempt::At(local(&cal, "2026-12-08T11:10")));
     assert_eq!(next(2), NextAttempt::At(local(&cal, "2026-12-08T11:10")));
     assert_eq!(next(3), NextAttempt::AttemptsUsed);
-    // A deadline already behind us (yesterday's): no retry today.
-    let yesterday = Some(local(&cal, "2026-12-07T22:30"));
-    assert_eq!(rules.next_attempt(TaskKind::MissedCallCallback, 1, yesterday, now), NextAttempt::DayOver);
+}
+
+#[test]
+fn a_kinds_deadline_never_falls_after_the_close() {
+    // A sign-up callback created at 22:20: 10 of its 15 minutes today, the
+    // other 5 from Wednesday's opening.
+    let rules = Rules::manual_defaults();
+    let cal = rules.calendar.clone();
+    let plan = rules.plan(TaskKind::NewSignupCallback, local(&cal, "2026-12-08T22:20"), None, None);
+    assert_eq!(plan.deadline.map(|d| show(&cal, d)).as_deref(), Some("2026-12-09 09:05 Wed"));
+    let plan = rules.plan(TaskKind::NewSignupCallback, local(&cal, "2026-12-08T21:00"), None, None);
+    assert_eq!(plan.deadline.map(|d| show(&cal, d)).as_deref(), Some("2026-12-08 21:15 Tue"));
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
-    /// Whenever an attempt fails and whatever the deadline: a retry comes
-    /// at least the gap later, in working hours, and never after the end
-    /// of the deadline's day; the last attempt allowed is never retried.
+    /// Whenever an attempt fails: while attempts are owed, a retry comes
+    /// at the first working instant at or after the gap, however late in
+    /// the day; the last attempt allowed is never retried.
     #[test]
-    fn a_retry_is_after_the_gap_in_hours_and_inside_the_deadlines_day(
-        now_min in 0i64..(14 * 24 * 60),
-        deadline_after_min in proptest::option::of(-(2 * 24 * 60)..(5 * 24 * 60i64)),
-        attempt in 1u32..4,
-    ) {
+    fn a_retry_is_the_first_working_instant_after_the_gap(now_min in 0i64..(14 * 24 * 60), attempt in 1u32..4) {
         let rules = Rules::manual_defaults();
         let cal = rules.calendar.clone();
         let start = local(&cal, "2026-12-07T00:00");
         let now = start + SignedDuration::from_mins(now_min);
-        let deadline = deadline_after_min.map(|m| now + SignedDuration::from_mins(m));
-        match rules.next_attempt(TaskKind::MissedCallCallback, attempt, deadline, now) {
+        match rules.next_attempt(TaskKind::MissedCallCallback, attempt, now) {
             NextAttempt::At(at) => {
                 prop_assert!(attempt < 2, "retried past the attempts allowed");
                 prop_assert!(at >= now + rules.retry_gap);
                 prop_assert!(cal.is_open(at), "retry at {} outside working hours", show(&cal, at));
-                if let Some(d) = deadline {
-                    prop_assert!(at <= d.max(cal.end_of_day(d)), "retry after the deadline's day");
+                let mut earlier = now + rules.retry_gap;
+                while earlier < at {
+                    prop_assert!(!cal.is_open(earlier), "open at {} before the retry", show(&cal, earlier));
+                    earlier += SignedDuration::from_mins(7);
                 }
             }
-            NextAttempt::AttemptsUsed => prop_assert!(attempt >= 2),
-            NextAttempt::DayOver => {
-                let d = deadline.expect("only a deadline ends a day");
-                let next = cal.open_at_or_after(now + rules.retry_gap);
-                prop_assert!(next > d.max(cal.end_of_day(d)));
-            }
+            NextAttempt::AttemptsUsed => prop_assert!(attempt >= 2, "an owed attempt was given up"),
         }
     }
 }
