@@ -1,12 +1,87 @@
 //! The manuals' remaining rules end to end, over REST and the console:
 //! work numbers (工号) on the console, in the opening line, on call records
-//! and in the reports.
+//! and in the reports; someone always online (the wallboard's uncovered
+//! queues, and the agent told when a break leaves one).
 
 mod common;
 
-use common::{Console, TestServer};
-use serde_json::json;
+use std::time::{Duration, Instant};
+
+use common::{Console, Http, TestServer};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
 use switchboard::testing::TestDb;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The queues the wallboard shows with nobody online, from a new
+/// wallboard's whole board.
+async fn uncovered_on_the_wallboard(server: &TestServer, supervisor: &Http) -> Vec<String> {
+    let mut ws = Console::open_with(server.addr, "/ws/wallboard", &[]).await.unwrap();
+    let (_, ticket) = supervisor.post("/api/v1/ws-ticket", json!({})).await;
+    ws.send(json!({"type": "auth", "ticket": ticket["ticket"]})).await;
+    let first = match tokio::time::timeout(Duration::from_secs(5), ws.ws.next()).await.unwrap() {
+        Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(first["type"], "figures", "{first}");
+    let list = first["board"]["coverage"]["uncovered"].as_array().cloned().unwrap_or_default();
+    list.iter().map(|q| q.as_str().unwrap().to_owned()).collect()
+}
+
+/// Waits (the wallboard reads who serves which queue every few seconds)
+/// until the wallboard's uncovered queues are `expected`.
+async fn wallboard_shows(server: &TestServer, supervisor: &Http, expected: &[&str]) {
+    let started = Instant::now();
+    loop {
+        let now = uncovered_on_the_wallboard(server, supervisor).await;
+        if now == expected {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(12), "the wallboard shows {now:?}, not {expected:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// In working hours the wallboard lists the queues nobody is online to
+/// answer, and an agent whose break leaves a queue so is told (over the
+/// console and REST); the break still happens.
+#[tokio::test]
+async fn the_wallboard_and_the_agent_are_told_when_nobody_is_online_for_a_queue() {
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    common::open_now(&mut config);
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    let body = json!({"username": "sun", "password": "agent-password", "role": "supervisor"});
+    assert_eq!(admin.post("/api/v1/users", body).await.0, 201);
+    let sun = server.login("sun", "agent-password").await;
+    let all = ["callbacks", "complaints", "hotline", "marketing", "travel"];
+    wallboard_shows(&server, &sun, &all).await;
+    let li = server.add_agent(&admin, "li", &["hotline", "callbacks"]).await;
+    server.add_agent(&admin, "wang", &["hotline"]).await;
+    let _li_console = server.console("li").await;
+    let mut wang = server.console("wang").await;
+    wallboard_shows(&server, &sun, &["complaints", "marketing", "travel"]).await;
+
+    // Wang's lunch leaves Li online for the hotline: nothing to say.
+    wang.send(json!({"type": "set_status", "status": "break", "reason": "lunch", "ref": "w1"})).await;
+    let ack = wang.expect("ack").await;
+    assert!(ack.get("uncovered").is_none(), "{ack}");
+    // Li's break leaves both of her queues with nobody: she is told, and
+    // the wallboard shows them.
+    let li_http = server.login("li", "agent-password").await;
+    let (status, info) =
+        li_http.put(&format!("/api/v1/agents/{li}/status"), json!({"status": "break", "reason": "toilet"})).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["left_uncovered"], json!(["hotline", "callbacks"]), "{info}");
+    assert_eq!(info["status"], "break", "told, not refused: {info}");
+    wallboard_shows(&server, &sun, &all).await;
+    // Wang back: the hotline is covered again, the callbacks are not.
+    wang.send(json!({"type": "set_status", "status": "available"})).await;
+    wang.expect("ack").await;
+    wallboard_shows(&server, &sun, &["callbacks", "complaints", "marketing", "travel"]).await;
+    server.stop().await;
+}
 
 /// An agent created with a work number gives it on the console, in the
 /// opening line of each screen-pop (the manual's 我的工号是010) and in the

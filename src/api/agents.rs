@@ -98,6 +98,10 @@ pub struct AgentInfo {
     pub missed_offers_in_a_row: u32,
     /// In the last minutes of a shift or past its end: offered nothing new.
     pub winding_down: bool,
+    /// In the answer to a status change only: queues the break or going
+    /// offline left with nobody online in working hours (hand over first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_uncovered: Vec<String>,
 }
 
 fn agent_info(user: User, live: Option<&AgentView>) -> AgentInfo {
@@ -117,6 +121,7 @@ fn agent_info(user: User, live: Option<&AgentView>) -> AgentInfo {
         tasks: live.map(|l| l.tasks.clone()).unwrap_or_default(),
         missed_offers_in_a_row: live.map_or(0, |l| l.missed_offers_in_a_row),
         winding_down: live.is_some_and(|l| l.winding_down),
+        left_uncovered: Vec::new(),
     }
 }
 
@@ -244,6 +249,7 @@ pub async fn set_status(
     find_agent(&state, id).await?;
     // An agent's own request waits for the end of a call; a supervisor's
     // applies at once, to free an agent stuck in a state.
+    let uncovered = state.hub.left_uncovered(id, &req.status).await;
     let cmd = if caller.id() == id {
         state.status_change_allowed(id)?;
         Command::SetStatus { agent: id, status: req.status }
@@ -252,7 +258,9 @@ pub async fn set_status(
     };
     state.hub.command(cmd).await?;
     tracing::info!(agent = %id, by = %caller.id(), "status set over REST");
-    agent_response(&state, id).await
+    let Json(mut info) = agent_response(&state, id).await?;
+    info.left_uncovered = uncovered;
+    Ok(Json(info))
 }
 
 /// This area's routes, each with its OpenAPI entry.

@@ -280,6 +280,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
     let sources = figures::Sources {
         store: store.clone(),
         calendar: rules.calendar.clone(),
+        queues: rules.queues.clone(),
         checkpoints: Arc::new(checkpoints.clone()),
         live: health.clone(),
         metrics: metrics.clone(),

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{TaskKind, WorkNumber};
+use crate::domain::{Channel, TaskKind, WorkNumber};
+use crate::rules::dispatch::Rules;
 
 /// Placeholders a template may use.
 const PLACEHOLDERS: [&str; 2] = ["{centre}", "{work_number}"];
@@ -59,18 +60,16 @@ impl GreetingSettings {
         problems
     }
 
-    /// The line for an agent with `work_number` taking a task of `kind`:
-    /// the inbound script for a customer who phoned in, the outbound one
-    /// for a call the agent makes, none for back-office work. An agent
-    /// without a work number gets no line when the script names it (it
-    /// would have a hole where the number goes).
-    pub fn line(&self, kind: TaskKind, work_number: Option<&WorkNumber>) -> Option<String> {
-        let template = if kind == TaskKind::InboundCall {
-            &self.inbound
-        } else if kind.calls_out() {
-            &self.outbound
-        } else {
-            return None;
+    /// The line for an agent with `work_number` taking a task of `kind` on
+    /// `channel`: the inbound script for a customer who phoned in, the
+    /// outbound one for a call the agent makes, none for back-office work.
+    /// An agent without a work number gets no line when the script names
+    /// it (it would have a hole where the number goes).
+    pub fn line(&self, kind: TaskKind, channel: Channel, work_number: Option<&WorkNumber>) -> Option<String> {
+        let template = match (kind, channel) {
+            (_, Channel::BackOffice) => return None,
+            (TaskKind::InboundCall, Channel::Voice) => &self.inbound,
+            (_, Channel::Voice) => &self.outbound,
         };
         let line = template.replace("{centre}", &self.centre);
         match work_number {
@@ -78,6 +77,27 @@ impl GreetingSettings {
             None if line.contains("{work_number}") => None,
             None => Some(line),
         }
+    }
+}
+
+/// The greetings with each kind's channel, as the console's sessions use
+/// them.
+#[derive(Clone, Debug, Default)]
+pub struct Greeter {
+    settings: GreetingSettings,
+    channels: Vec<(TaskKind, Channel)>,
+}
+
+impl Greeter {
+    pub fn new(settings: GreetingSettings, rules: &Rules) -> Greeter {
+        let channels = TaskKind::ALL.iter().map(|k| (*k, rules.kind(*k).channel)).collect();
+        Greeter { settings, channels }
+    }
+
+    /// The line for a task of `kind`, as [`GreetingSettings::line`].
+    pub fn line(&self, kind: TaskKind, work_number: Option<&WorkNumber>) -> Option<String> {
+        let channel = self.channels.iter().find(|(k, _)| *k == kind).map_or(Channel::Voice, |(_, c)| *c);
+        self.settings.line(kind, channel, work_number)
     }
 }
 
@@ -89,18 +109,24 @@ mod tests {
     fn the_line_names_the_centre_and_the_work_number() {
         let mut g = GreetingSettings { centre: "风游精旅行客服部".into(), ..Default::default() };
         let w = WorkNumber::parse("010").unwrap();
+        let voice = Channel::Voice;
         assert_eq!(
-            g.line(TaskKind::InboundCall, Some(&w)).unwrap(),
+            g.line(TaskKind::InboundCall, voice, Some(&w)).unwrap(),
             "您好!风游精旅行客服部,工号010为您服务,请问有什么可以帮到您?"
         );
         assert_eq!(
-            g.line(TaskKind::NewSignupCallback, Some(&w)).unwrap(),
+            g.line(TaskKind::NewSignupCallback, voice, Some(&w)).unwrap(),
             "您好!这里是风游精旅行客服部,我的工号是010,请问您现在方便接听电话吗?"
         );
-        assert_eq!(g.line(TaskKind::InsuranceRegistration, Some(&w)), None, "back-office work has no call");
-        assert_eq!(g.line(TaskKind::InboundCall, None), None, "no hole where the number goes");
+        let insurance = TaskKind::InsuranceRegistration;
+        assert_eq!(g.line(insurance, Channel::BackOffice, Some(&w)), None, "back-office work has no call");
+        assert_eq!(g.line(TaskKind::InboundCall, voice, None), None, "no hole where the number goes");
         g.inbound = "您好!{centre}".into();
-        assert_eq!(g.line(TaskKind::InboundCall, None).unwrap(), "您好!风游精旅行客服部");
+        assert_eq!(g.line(TaskKind::InboundCall, voice, None).unwrap(), "您好!风游精旅行客服部");
+        // The kinds' channels come from the rules: insurance is back-office.
+        let greeter = Greeter::new(g, &Rules::manual_defaults());
+        assert_eq!(greeter.line(insurance, Some(&w)), None);
+        assert!(greeter.line(TaskKind::CarDispatch, Some(&w)).unwrap().contains("工号"));
     }
 
     #[test]

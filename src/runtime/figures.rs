@@ -11,7 +11,7 @@
 //! disconnected (`ws::wallboard`), so a slow screen never holds up the
 //! others or the floor.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,12 +157,35 @@ impl FloorFeed {
 pub struct Sources {
     pub store: Store,
     pub calendar: Arc<Calendar>,
+    /// The configured queues, each to be covered in working hours.
+    pub queues: Vec<String>,
     pub checkpoints: Arc<Checkpoints>,
     pub live: Option<Arc<LiveHealth>>,
     pub metrics: Arc<Metrics>,
 }
 
 impl Sources {
+    /// While the centre is open, each queue with the agents who serve it
+    /// (their skills); nothing when it is closed.
+    async fn coverage(&self, now: Timestamp) -> BTreeMap<String, Vec<UserId>> {
+        if !self.calendar.is_open(now) {
+            return BTreeMap::new();
+        }
+        let users = self.store.users().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading the agents for the wallboard's coverage failed");
+            Vec::new()
+        });
+        let mut coverage: BTreeMap<String, Vec<UserId>> = self.queues.iter().map(|q| (q.clone(), Vec::new())).collect();
+        for user in users.iter().filter(|u| u.routable()) {
+            for skill in &user.skills {
+                if let Some(members) = coverage.get_mut(skill) {
+                    members.push(user.id);
+                }
+            }
+        }
+        coverage
+    }
+
     async fn extras(&self, now: Timestamp) -> Extras {
         let missed_backlog = match self.store.missed_backlog().await {
             Ok(b) => b.len() as u32,
@@ -176,6 +199,7 @@ impl Sources {
             Default::default()
         });
         Extras {
+            coverage: self.coverage(now).await,
             escalations,
             missed_backlog,
             next_checkpoint_ms: self

@@ -21,6 +21,7 @@ use crate::api::ApiError;
 use crate::api::state::AppState;
 use crate::limits::Rate;
 use crate::metrics::SessionKind;
+use crate::rules::greetings::Greeter;
 use session::{Frame, Out, SessionEnv};
 use wallboard::WallboardEnv;
 
@@ -73,7 +74,7 @@ pub async fn upgrade(State(state): State<AppState>, headers: axum::http::HeaderM
             status_limits: state.status_limits.clone(),
             metrics: state.metrics.clone(),
             shifts: (state.rules.calendar.clone(), state.config.shifts.wind_down()),
-            greetings: std::sync::Arc::new(state.config.greetings.clone()),
+            greetings: std::sync::Arc::new(Greeter::new(state.config.greetings.clone(), &state.rules)),
         };
         let span = tracing::info_span!("console", conn = env.conn, agent = tracing::field::Empty);
         serve(&state, SessionKind::Agent, span, session::run(incoming, outgoing, env))

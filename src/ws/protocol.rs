@@ -119,6 +119,11 @@ pub enum ServerMsg {
         /// call and its wrap-up end.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         deferred: bool,
+        /// A break or going offline that leaves these queues with nobody
+        /// online in working hours: done, and the agent told, so they hand
+        /// over first.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        uncovered: Vec<String>,
     },
     Pong,
     Error {
@@ -172,8 +177,11 @@ mod tests {
         assert_eq!(v["seq"], 3);
         assert_eq!(v["type"], "offer_rescinded");
         assert_eq!(v["reason"], "timeout");
-        let v = serde_json::to_value(Outgoing { seq: 4, msg: &ServerMsg::Ack { reference: None, deferred: false } })
-            .unwrap();
+        let v = serde_json::to_value(Outgoing {
+            seq: 4,
+            msg: &ServerMsg::Ack { reference: None, deferred: false, uncovered: vec![] },
+        })
+        .unwrap();
         assert_eq!(v, serde_json::json!({"seq": 4, "type": "ack"}));
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::{Role, TaskId, UserId};
 use crate::limits::{Bucket, KeyedBuckets, Rate};
 use crate::rules::calendar::Calendar;
 use crate::rules::dispatch::{Command, Reply};
-use crate::rules::greetings::GreetingSettings;
+use crate::rules::greetings::Greeter;
 use crate::rules::shifts::{self, WeeklySchedule};
 use crate::runtime::hub::{ConnId, Hub, HubError, Push};
 use crate::runtime::travel_board::DispatchBoard;
@@ -82,7 +82,7 @@ pub struct SessionEnv {
     /// an agent logs in during their shift's wind-down.
     pub shifts: (Arc<Calendar>, SignedDuration),
     /// The opening lines of `[greetings]`, given with each offer.
-    pub greetings: Arc<GreetingSettings>,
+    pub greetings: Arc<Greeter>,
 }
 
 /// Whether `agent` connects in the wind-down of a shift of theirs. A store
@@ -487,14 +487,25 @@ async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
                     "too many status changes; wait a moment before the next (websocket.status_changes_per_minute)";
                 return ServerMsg::error("rate_limited", message, reference);
             }
-            Command::SetStatus { agent, status }
+            let uncovered = env.hub.left_uncovered(agent, &status).await;
+            return match env.hub.command(Command::SetStatus { agent, status }).await {
+                Ok(reply) => ServerMsg::Ack { reference, deferred: reply == Reply::Deferred, uncovered },
+                Err(e) => refusal(e, reference),
+            };
         }
         ClientMsg::Release { task_id, note } => Command::Release { agent, task: task_id, note },
     };
     match env.hub.command(cmd).await {
-        Ok(reply) => ServerMsg::Ack { reference, deferred: reply == Reply::Deferred },
-        Err(HubError::Stopped) => ServerMsg::error("shutting_down", "the server is shutting down", reference),
-        Err(HubError::Dispatch(e)) => ServerMsg::error(e.code(), e.to_string(), reference),
+        Ok(reply) => ServerMsg::Ack { reference, deferred: reply == Reply::Deferred, uncovered: Vec::new() },
+        Err(e) => refusal(e, reference),
+    }
+}
+
+/// The error a command the hub refused is answered with.
+fn refusal(e: HubError, reference: Option<String>) -> ServerMsg {
+    match e {
+        HubError::Stopped => ServerMsg::error("shutting_down", "the server is shutting down", reference),
+        HubError::Dispatch(e) => ServerMsg::error(e.code(), e.to_string(), reference),
     }
 }
 
@@ -522,7 +533,7 @@ async fn write_summary(
         return ServerMsg::error("summary_too_long", message, reference);
     }
     match env.store.set_attempt_summary(task, agent, summary, Timestamp::now()).await {
-        Ok(true) => ServerMsg::Ack { reference, deferred: false },
+        Ok(true) => ServerMsg::Ack { reference, deferred: false, uncovered: Vec::new() },
         Ok(false) => ServerMsg::error("no_finished_attempt", "you have no finished attempt at this task", reference),
         Err(e) => {
             tracing::error!(error = %e, %task, "writing a call summary failed");

@@ -128,6 +128,7 @@ impl Sim {
     }
 }
 
+mod coverage;
 mod properties;
 mod retries;
 mod shifts;

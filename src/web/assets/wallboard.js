@@ -47,6 +47,11 @@
       $(id + "-sub").textContent = r ? SB.t("score") + " " + r.score : "";
       setTile($("tile-" + id), r && r.score <= 60); // 40 s or more: the lowest band
     }
+    // Queues nobody is online to answer in working hours (确保该时段有在线客服接待).
+    const uncovered = (board.coverage && board.coverage.uncovered) || [];
+    $("uncovered").textContent = uncovered.length;
+    $("uncovered-sub").textContent = uncovered.length ? SB.t("nobody_online") + ": " + uncovered.join(", ") : "";
+    setTile($("tile-coverage"), uncovered.length > 0);
     const e = board.escalations || {};
     const parts = [["esc_cars", e.car_orders], ["esc_inns", e.inn_orders], ["esc_cases", e.cases_unanswered], ["esc_merchants", e.merchant_replies]];
     const total = parts.reduce((n, [, v]) => n + (v || 0), 0);

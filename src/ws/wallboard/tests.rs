@@ -34,6 +34,7 @@ async fn floor() -> Floor {
     let sources = Sources {
         store,
         calendar: rules.calendar.clone(),
+        queues: rules.queues.clone(),
         checkpoints: Arc::new(config.checkpoints().unwrap()),
         live: None,
         metrics: Default::default(),

@@ -328,6 +328,37 @@ impl Dispatcher {
         stats
     }
 
+    /// Queues nobody is online to answer: no agent of the queue available,
+    /// on a call or in wrap-up (on a break, offline or never there). The
+    /// manual: whoever leaves the office hands over first, so that someone
+    /// is always online (确保该时段有在线客服接待).
+    pub fn uncovered_queues(&self) -> Vec<QueueIdx> {
+        (0..self.queues.len()).filter(|&q| !self.queue_online(q)).map(|q| QueueIdx(q as u8)).collect()
+    }
+
+    /// The queues `id` alone keeps covered: were they to leave (a break,
+    /// offline), nobody would be online to answer them.
+    pub fn covered_only_by(&self, id: UserId) -> Vec<QueueIdx> {
+        let Some(&a) = self.agent_index.get(&id) else { return Vec::new() };
+        let agent = &self.agents[a as usize];
+        if !matches!(bucket(&agent.status, agent.connected), 1..=3) {
+            return Vec::new();
+        }
+        (0..self.queues.len())
+            .filter(|&q| agent.profile.queues & (1u64 << q) != 0)
+            .filter(|&q| {
+                let b = &self.queues[q].by_status;
+                b[1] + b[2] + b[3] == 1
+            })
+            .map(|q| QueueIdx(q as u8))
+            .collect()
+    }
+
+    fn queue_online(&self, q: usize) -> bool {
+        let b = &self.queues[q].by_status;
+        b[1] + b[2] + b[3] > 0
+    }
+
     pub fn agents_view(&self) -> Vec<AgentView> {
         self.agents
             .iter()
