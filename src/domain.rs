@@ -340,6 +340,12 @@ impl AgentStatus {
             AgentStatus::Break(_) => "break",
         }
     }
+    /// Whether an agent in this status answers customers: available, on a
+    /// call or writing one up (not on a break, not offline). A queue with
+    /// nobody on the line in working hours is uncovered.
+    pub fn is_on_line(&self) -> bool {
+        matches!(self, AgentStatus::Available | AgentStatus::Busy | AgentStatus::WrapUp)
+    }
     pub fn break_reason(&self) -> Option<&str> {
         match self {
             AgentStatus::Break(r) => Some(r.as_str()),

@@ -8,21 +8,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Console, Http, TestServer};
-use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use switchboard::testing::TestDb;
-use tokio_tungstenite::tungstenite::Message;
 
 /// The queues the wallboard shows with nobody online, from a new
 /// wallboard's whole board.
 async fn uncovered_on_the_wallboard(server: &TestServer, supervisor: &Http) -> Vec<String> {
-    let mut ws = Console::open_with(server.addr, "/ws/wallboard", &[]).await.unwrap();
-    let (_, ticket) = supervisor.post("/api/v1/ws-ticket", json!({})).await;
-    ws.send(json!({"type": "auth", "ticket": ticket["ticket"]})).await;
-    let first = match tokio::time::timeout(Duration::from_secs(5), ws.ws.next()).await.unwrap() {
-        Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t).unwrap(),
-        other => panic!("{other:?}"),
-    };
+    let (_ws, first) = Console::wallboard(server.addr, supervisor).await;
     assert_eq!(first["type"], "figures", "{first}");
     let list = first["board"]["coverage"]["uncovered"].as_array().cloned().unwrap_or_default();
     list.iter().map(|q| q.as_str().unwrap().to_owned()).collect()

@@ -386,13 +386,7 @@ async fn wallboards_and_tickets_are_capped_per_user() {
     let sun = server.login("sun", "agent-password").await;
     let mut boards = Vec::new();
     for i in 0..5 {
-        let mut ws = Console::open_with(server.addr, "/ws/wallboard", &[]).await.unwrap();
-        let (_, ticket) = sun.post("/api/v1/ws-ticket", json!({})).await;
-        ws.send(json!({"type": "auth", "ticket": ticket["ticket"]})).await;
-        let first = match tokio::time::timeout(Duration::from_secs(5), ws.ws.next()).await.unwrap() {
-            Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t).unwrap(),
-            other => panic!("{other:?}"),
-        };
+        let (mut ws, first) = Console::wallboard(server.addr, &sun).await;
         if i < 4 {
             assert_eq!(first["type"], "figures", "{first}");
             boards.push(ws);

@@ -20,6 +20,7 @@ use crate::live::LiveHealth;
 use crate::metrics::Metrics;
 use crate::rules::dispatch::Rules;
 use crate::rules::followup::Checkpoints;
+use crate::rules::greetings::Greeter;
 use crate::runtime::figures::FloorFeed;
 use crate::runtime::hub::{ConnId, Hub};
 use crate::runtime::travel_board::Board;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub login_limits: Arc<Mutex<LoginLimits>>,
     /// Agents' own status changes, per agent (`websocket.status_changes_per_minute`).
     pub status_limits: Arc<Mutex<KeyedBuckets<UserId>>>,
+    /// The opening line of each screen-pop (`[greetings]`).
+    pub greeter: Arc<Greeter>,
     conn_ids: Arc<AtomicU64>,
 }
 
@@ -77,11 +80,13 @@ impl AppState {
         checkpoints: Checkpoints,
         shared: Shared,
     ) -> Self {
+        let rules = Arc::new(rules);
         AppState {
             store,
             hub,
             auth,
-            rules: Arc::new(rules),
+            greeter: Arc::new(Greeter::new(config.greetings.clone(), rules.clone())),
+            rules,
             checkpoints: Arc::new(checkpoints),
             shutdown: shared.shutdown,
             sessions: TaskTracker::new(),

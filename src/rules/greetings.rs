@@ -3,6 +3,8 @@
 //! 可以帮到您?) and out (呼出电话: 这里是……客服部,我的工号是010,请问您现在
 //! 方便接听电话吗?). Pure: the templates come from `[greetings]`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Channel, TaskKind, WorkNumber};
@@ -80,24 +82,22 @@ impl GreetingSettings {
     }
 }
 
-/// The greetings with each kind's channel, as the console's sessions use
-/// them.
-#[derive(Clone, Debug, Default)]
+/// The greetings with the rules that say each kind's channel, as the
+/// console's sessions use them.
+#[derive(Clone, Debug)]
 pub struct Greeter {
     settings: GreetingSettings,
-    channels: Vec<(TaskKind, Channel)>,
+    rules: Arc<Rules>,
 }
 
 impl Greeter {
-    pub fn new(settings: GreetingSettings, rules: &Rules) -> Greeter {
-        let channels = TaskKind::ALL.iter().map(|k| (*k, rules.kind(*k).channel)).collect();
-        Greeter { settings, channels }
+    pub fn new(settings: GreetingSettings, rules: Arc<Rules>) -> Greeter {
+        Greeter { settings, rules }
     }
 
     /// The line for a task of `kind`, as [`GreetingSettings::line`].
     pub fn line(&self, kind: TaskKind, work_number: Option<&WorkNumber>) -> Option<String> {
-        let channel = self.channels.iter().find(|(k, _)| *k == kind).map_or(Channel::Voice, |(_, c)| *c);
-        self.settings.line(kind, channel, work_number)
+        self.settings.line(kind, self.rules.kind(kind).channel, work_number)
     }
 }
 
@@ -124,7 +124,7 @@ mod tests {
         g.inbound = "您好!{centre}".into();
         assert_eq!(g.line(TaskKind::InboundCall, voice, None).unwrap(), "您好!风游精旅行客服部");
         // The kinds' channels come from the rules: insurance is back-office.
-        let greeter = Greeter::new(g, &Rules::manual_defaults());
+        let greeter = Greeter::new(g, Arc::new(Rules::manual_defaults()));
         assert_eq!(greeter.line(insurance, Some(&w)), None);
         assert!(greeter.line(TaskKind::CarDispatch, Some(&w)).unwrap().contains("工号"));
     }

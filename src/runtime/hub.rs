@@ -166,20 +166,14 @@ impl Hub {
         rx.await.map_err(|_| HubError::Stopped)
     }
 
-    /// The queues `agent` going to `status` (a break, offline) would leave
-    /// with nobody online, while the centre is open: the agent is told, as
-    /// the manual asks whoever leaves to hand over first (确保该时段有在线
-    /// 客服接待). Empty for any other status, out of hours, or if the
-    /// dispatcher does not answer.
+    /// The names of the queues `agent` going to `status` would leave with
+    /// nobody online ([`Dispatcher::left_uncovered`]); empty if the
+    /// dispatcher does not answer, since this only informs the agent.
     pub async fn left_uncovered(&self, agent: UserId, status: &AgentStatus) -> Vec<String> {
-        if !matches!(status, AgentStatus::Break(_) | AgentStatus::Offline) {
-            return Vec::new();
-        }
-        let names = move |d: &Dispatcher, now: Timestamp| {
-            if !d.rules().calendar.is_open(now) {
-                return Vec::new();
-            }
-            d.covered_only_by(agent).into_iter().map(|q| d.rules().queue_name(q).to_owned()).collect()
+        let status = status.clone();
+        let names = move |d: &Dispatcher, now: Timestamp| -> Vec<String> {
+            let queues = d.left_uncovered(agent, &status, now);
+            queues.into_iter().map(|q| d.rules().queue_name(q).to_owned()).collect()
         };
         self.query(names).await.unwrap_or_default()
     }

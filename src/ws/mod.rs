@@ -21,7 +21,6 @@ use crate::api::ApiError;
 use crate::api::state::AppState;
 use crate::limits::Rate;
 use crate::metrics::SessionKind;
-use crate::rules::greetings::Greeter;
 use session::{Frame, Out, SessionEnv};
 use wallboard::WallboardEnv;
 
@@ -74,7 +73,7 @@ pub async fn upgrade(State(state): State<AppState>, headers: axum::http::HeaderM
             status_limits: state.status_limits.clone(),
             metrics: state.metrics.clone(),
             shifts: (state.rules.calendar.clone(), state.config.shifts.wind_down()),
-            greetings: std::sync::Arc::new(Greeter::new(state.config.greetings.clone(), &state.rules)),
+            greetings: state.greeter.clone(),
         };
         let span = tracing::info_span!("console", conn = env.conn, agent = tracing::field::Empty);
         serve(&state, SessionKind::Agent, span, session::run(incoming, outgoing, env))

@@ -547,14 +547,14 @@ async fn write_summary(
 async fn render(push: Push, env: &SessionEnv, agent: UserId) -> ServerMsg {
     match push {
         Push::Offer(offer) => {
-            let customer = match env.store.customer_profile(&offer.task.customer_phone).await {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    tracing::warn!(error = %e, "customer lookup for a screen-pop failed; offering without it");
-                    None
-                }
-            };
-            let work_number = env.store.work_number(agent).await.unwrap_or_else(|e| {
+            let (customer, work_number) =
+                tokio::join!(env.store.customer_profile(&offer.task.customer_phone), env.store.work_number(agent));
+            let customer = customer
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "customer lookup for a screen-pop failed; offering without it"),
+                )
+                .ok();
+            let work_number = work_number.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "reading the agent's work number failed; offering without a greeting");
                 None
             });

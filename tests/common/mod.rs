@@ -326,6 +326,19 @@ impl Console {
         }
     }
 
+    /// Opens `/ws/wallboard` as `http`'s user; returns it with its first
+    /// message (the whole board, or a refusal). A wallboard's `seq` is the
+    /// board's version, so it is read raw, not through `next`.
+    pub async fn wallboard(addr: SocketAddr, http: &Http) -> (Console, Value) {
+        let mut ws = Console::open_with(addr, "/ws/wallboard", &[]).await.unwrap();
+        ws.auth(http).await;
+        let first = match tokio::time::timeout(Duration::from_secs(5), ws.ws.next()).await.unwrap() {
+            Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        (ws, first)
+    }
+
     pub async fn auth(&mut self, http: &Http) {
         let (status, body) = http.post("/api/v1/ws-ticket", json!({})).await;
         assert_eq!(status, 200, "{body}");

@@ -39,7 +39,7 @@ pub use self::snapshot::{
     AgentFigures, CallWindow, CallbackFigures, CentreFigures, FloorFigures, KindFigures, Response,
 };
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -339,4 +339,17 @@ impl Figures {
             self.callbacks_in_time += u32::from(at <= deadline);
         }
     }
+}
+
+/// The queues of `coverage` (each queue with the agents who serve it) that
+/// nobody is on the line for: no agent of theirs available, on a call or
+/// in wrap-up. The manual: someone is always online in working hours
+/// (确保该时段有在线客服接待).
+pub fn uncovered(coverage: &BTreeMap<String, Vec<UserId>>, agents: &[AgentFigures]) -> Vec<String> {
+    let on_line: HashSet<UserId> = agents.iter().filter(|a| a.status.is_on_line()).map(|a| a.agent).collect();
+    coverage
+        .iter()
+        .filter(|(_, members)| !members.iter().any(|m| on_line.contains(m)))
+        .map(|(queue, _)| queue.clone())
+        .collect()
 }

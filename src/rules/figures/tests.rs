@@ -147,3 +147,25 @@ fn the_hour_window_drops_calls_as_they_age() {
     assert_eq!(f.centre.last_60_min.abandon_rate, Some(1.0));
     assert_eq!(f.centre.today.answered + f.centre.today.abandoned, 4, "today keeps them");
 }
+
+#[test]
+fn a_queue_nobody_serving_it_is_on_the_line_for_is_uncovered() {
+    let (li, wang, sun) = (UserId::new(), UserId::new(), UserId::new());
+    let agent = |agent, status| AgentFigures {
+        agent,
+        status,
+        since: midnight(),
+        secs_in_status: 0,
+        handled_today: 0,
+        average_handling_secs: None,
+    };
+    let lunch = AgentStatus::Break(crate::domain::BreakReason::new("lunch").unwrap());
+    let agents = [agent(li, AgentStatus::WrapUp), agent(wang, lunch), agent(sun, AgentStatus::Offline)];
+    let coverage = BTreeMap::from([
+        ("callbacks".to_owned(), vec![wang, sun]),
+        ("complaints".to_owned(), vec![]),
+        ("hotline".to_owned(), vec![li, wang]),
+    ]);
+    assert_eq!(uncovered(&coverage, &agents), ["callbacks", "complaints"]);
+    assert_eq!(uncovered(&BTreeMap::new(), &agents), Vec::<String>::new(), "closed: nothing to cover");
+}

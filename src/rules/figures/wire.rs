@@ -29,22 +29,6 @@ pub struct Extras {
     pub coverage: BTreeMap<String, Vec<UserId>>,
 }
 
-/// The queues of `coverage` with nobody online: no agent serving them who
-/// is available, on a call or in wrap-up. The manual: someone is always
-/// online in working hours (确保该时段有在线客服接待).
-pub fn uncovered(coverage: &BTreeMap<String, Vec<UserId>>, agents: &[super::AgentFigures]) -> Vec<String> {
-    let online: std::collections::HashSet<UserId> = agents
-        .iter()
-        .filter(|a| matches!(a.status, AgentStatus::Available | AgentStatus::Busy | AgentStatus::WrapUp))
-        .map(|a| a.agent)
-        .collect();
-    coverage
-        .iter()
-        .filter(|(_, members)| !members.iter().any(|m| online.contains(m)))
-        .map(|(queue, _)| queue.clone())
-        .collect()
-}
-
 /// Work past a deadline that the rules hand to supervisors, now.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Escalations {
@@ -126,7 +110,7 @@ fn board_with_nulls(figures: &FloorFigures, names: &HashMap<UserId, String>, ext
             "next_checkpoint": extras.next_checkpoint_ms,
         },
         "health": { "redis": extras.redis },
-        "coverage": { "uncovered": uncovered(&extras.coverage, &figures.agents) },
+        "coverage": { "uncovered": super::uncovered(&extras.coverage, &figures.agents) },
         "escalations": {
             "car_orders": extras.escalations.car_orders,
             "inn_orders": extras.escalations.inn_orders,

@@ -328,19 +328,24 @@ impl Dispatcher {
         stats
     }
 
-    /// Queues nobody is online to answer: no agent of the queue available,
-    /// on a call or in wrap-up (on a break, offline or never there). The
-    /// manual: whoever leaves the office hands over first, so that someone
-    /// is always online (确保该时段有在线客服接待).
-    pub fn uncovered_queues(&self) -> Vec<QueueIdx> {
-        (0..self.queues.len()).filter(|&q| !self.queue_online(q)).map(|q| QueueIdx(q as u8)).collect()
+    /// The queues `id` going to `status` at `now` would leave with nobody
+    /// online, while the centre is open: the agent is told, since the
+    /// manual asks whoever leaves the office to hand over first, so that
+    /// someone is always online (确保该时段有在线客服接待). Empty for a
+    /// status that stays on the line, and out of hours.
+    pub fn left_uncovered(&self, id: UserId, status: &AgentStatus, now: Timestamp) -> Vec<QueueIdx> {
+        if status.is_on_line() || !self.rules.calendar.is_open(now) {
+            return Vec::new();
+        }
+        self.covered_only_by(id)
     }
 
-    /// The queues `id` alone keeps covered: were they to leave (a break,
-    /// offline), nobody would be online to answer them.
+    /// The queues `id` alone keeps covered: were they to leave the line,
+    /// nobody serving them would be online.
     pub fn covered_only_by(&self, id: UserId) -> Vec<QueueIdx> {
         let Some(&a) = self.agent_index.get(&id) else { return Vec::new() };
         let agent = &self.agents[a as usize];
+        // Buckets 1-3: available and connected, on a call, in wrap-up.
         if !matches!(bucket(&agent.status, agent.connected), 1..=3) {
             return Vec::new();
         }
@@ -352,11 +357,6 @@ impl Dispatcher {
             })
             .map(|q| QueueIdx(q as u8))
             .collect()
-    }
-
-    fn queue_online(&self, q: usize) -> bool {
-        let b = &self.queues[q].by_status;
-        b[1] + b[2] + b[3] > 0
     }
 
     pub fn agents_view(&self) -> Vec<AgentView> {
