@@ -156,13 +156,23 @@ identifiers! {
 
 identifiers! {
     /// A step recorded on a complaint case: `answered` (the customer was
-    /// given an answer, the 24-hour rule), `merchant_replied` (forum and
-    /// Weibo), `resolved` (a callback to confirm satisfaction follows),
-    /// `reopened`, `note` (the status stays), `reassigned` (a new owner).
+    /// given an answer, the 24-hour rule), `party_answered` (the party
+    /// complained about was answered too: 答复用户及被投诉方),
+    /// `merchant_replied` (forum and Weibo), `sent` (to the department
+    /// responsible, notified in writing), `department_replied` (its written
+    /// answer), `resolved` (a callback to confirm satisfaction follows),
+    /// `satisfied` / `not_satisfied` (that callback's answer; the second
+    /// reopens the case), `reopened`, `note` (the status stays),
+    /// `reassigned` (a new owner).
     CaseStep {
         Answered = "answered",
+        PartyAnswered = "party_answered",
         MerchantReplied = "merchant_replied",
+        Sent = "sent",
+        DepartmentReplied = "department_replied",
         Resolved = "resolved",
+        Satisfied = "satisfied",
+        NotSatisfied = "not_satisfied",
         Reopened = "reopened",
         Note = "note",
         Reassigned = "reassigned",
@@ -170,11 +180,12 @@ identifiers! {
 }
 
 identifiers! {
-    /// Which deadline of a complaint case: answering the customer, or the
-    /// merchant's reply.
+    /// Which deadline of a complaint case: answering the customer, the
+    /// merchant's reply, or the written reply of the department it was sent to.
     CaseDeadline {
         Answer = "answer",
         MerchantReply = "merchant_reply",
+        DepartmentReply = "department_reply",
     }
 }
 
@@ -440,6 +451,11 @@ id_type!(
 id_type!(
     /// Identifies a complaint case.
     CaseId
+);
+id_type!(
+    /// Identifies a department: a team of users with a lead, responsible for
+    /// the complaint cases sent to it (上报所属的运营小组).
+    DepartmentId
 );
 id_type!(
     /// Identifies a user; for agents and dispatchers also their seat in the dispatcher.

@@ -7,6 +7,7 @@ pub mod agents;
 pub mod cars;
 pub mod cases;
 pub mod cti;
+pub mod departments;
 pub mod drivers;
 pub mod error;
 pub mod extract;
@@ -123,6 +124,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(missed::routes())
         .merge(registrations::routes())
         .merge(cases::routes())
+        .merge(departments::routes())
         .merge(drivers::routes())
         .merge(cars::routes())
         .merge(trips::routes())

@@ -18,6 +18,29 @@ impl CaseStep {
     pub fn calls_for_satisfaction_check(self) -> bool {
         self == CaseStep::Resolved
     }
+
+    /// The satisfaction call's answer, for the steps that record one.
+    pub fn satisfaction(self) -> Option<bool> {
+        match self {
+            CaseStep::Satisfied => Some(true),
+            CaseStep::NotSatisfied => Some(false),
+            _ => None,
+        }
+    }
+}
+
+impl CaseDeadline {
+    /// The department's reply is chased by its lead once it is missed (an
+    /// unanswered case escalates); the others are put before the case's
+    /// owner `remind_before` ahead.
+    pub fn escalates_to_lead(self) -> bool {
+        self == CaseDeadline::DepartmentReply
+    }
+
+    /// When this deadline's reminder is due.
+    pub fn remind_at(self, by: Timestamp, remind_before: SignedDuration) -> Timestamp {
+        if self.escalates_to_lead() { by } else { by.saturating_sub(remind_before).unwrap_or(by) }
+    }
 }
 
 impl CaseChannel {
@@ -37,15 +60,28 @@ pub struct CaseRules {
     pub merchant_reply_working_days: u32,
     /// A deadline this close (or past) puts a task before the case's owner.
     pub remind_before_minutes: u32,
+    /// A department a case is sent to answers in writing by the end of this
+    /// many working days after; missed, the case goes to the department's lead.
+    #[serde(default = "CaseRules::default_department_reply_working_days")]
+    pub department_reply_working_days: u32,
 }
 
 impl Default for CaseRules {
     fn default() -> Self {
-        CaseRules { answer_within_hours: 24, merchant_reply_working_days: 1, remind_before_minutes: 120 }
+        CaseRules {
+            answer_within_hours: 24,
+            merchant_reply_working_days: 1,
+            remind_before_minutes: 120,
+            department_reply_working_days: CaseRules::default_department_reply_working_days(),
+        }
     }
 }
 
 impl CaseRules {
+    fn default_department_reply_working_days() -> u32 {
+        1
+    }
+
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !(1..=720).contains(&self.answer_within_hours) {
@@ -53,6 +89,9 @@ impl CaseRules {
         }
         if !(1..=30).contains(&self.merchant_reply_working_days) {
             problems.push("cases.merchant_reply_working_days: must be 1-30".into());
+        }
+        if !(1..=30).contains(&self.department_reply_working_days) {
+            problems.push("cases.department_reply_working_days: must be 1-30".into());
         }
         if self.remind_before_minutes > 24 * 60 {
             problems.push("cases.remind_before_minutes: must be 0-1440".into());
@@ -65,11 +104,21 @@ impl CaseRules {
         let answer_by = received_at
             .checked_add(SignedDuration::from_hours(self.answer_within_hours as i64))
             .unwrap_or(Timestamp::MAX);
-        let merchant_reply_by = channel.needs_merchant_reply().then(|| {
-            (0..self.merchant_reply_working_days).fold(received_at, |t, _| cal.end_of_first_working_day_after(t))
-        });
+        let merchant_reply_by = channel
+            .needs_merchant_reply()
+            .then(|| working_days_after(cal, received_at, self.merchant_reply_working_days));
         Deadlines { answer_by, merchant_reply_by }
     }
+
+    /// When a department a case was sent to at `sent_at` owes its written reply.
+    pub fn department_reply_by(&self, cal: &Calendar, sent_at: Timestamp) -> Timestamp {
+        working_days_after(cal, sent_at, self.department_reply_working_days)
+    }
+}
+
+/// The end of the `days`-th working day after `t`.
+fn working_days_after(cal: &Calendar, t: Timestamp, days: u32) -> Timestamp {
+    (0..days).fold(t, |t, _| cal.end_of_first_working_day_after(t))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +134,13 @@ pub struct CaseClock {
     pub deadlines: Deadlines,
     pub answered_at: Option<Timestamp>,
     pub merchant_replied_at: Option<Timestamp>,
+    /// The party complained about was answered (答复被投诉方).
+    pub party_answered_at: Option<Timestamp>,
+    /// Set while the case is with a department: when its reply is due.
+    pub department_reply_by: Option<Timestamp>,
+    pub department_replied_at: Option<Timestamp>,
+    /// The satisfaction call's answer since the case was last resolved.
+    pub satisfied: Option<bool>,
 }
 
 /// Why a step was refused.
@@ -105,14 +161,33 @@ impl CaseClock {
             (CaseStep::MerchantReplied, Resolved) => Err(refused()),
             (CaseStep::MerchantReplied, s) if self.merchant_replied_at.is_none() => Ok(s),
             (CaseStep::MerchantReplied, _) => Err(refused()),
+            (CaseStep::PartyAnswered, s) if self.party_answered_at.is_none() => Ok(s),
+            (CaseStep::PartyAnswered, _) => Err(refused()),
+            (CaseStep::Sent, Resolved) => Err(refused()),
+            (CaseStep::Sent, s) => Ok(s),
+            (CaseStep::DepartmentReplied, Resolved) => Err(refused()),
+            (CaseStep::DepartmentReplied, s)
+                if self.department_reply_by.is_some() && self.department_replied_at.is_none() =>
+            {
+                Ok(s)
+            }
+            (CaseStep::DepartmentReplied, _) => Err(refused()),
             (CaseStep::Resolved, Open | Answered) => Ok(Resolved),
             (CaseStep::Resolved, Resolved) => Err(refused()),
-            // Back to work; the customer has had an answer if it was given.
-            (CaseStep::Reopened, Resolved) if self.answered_at.is_some() => Ok(Answered),
-            (CaseStep::Reopened, Resolved) => Ok(Open),
+            // One answer per resolution; "not satisfied" puts it back to work.
+            (CaseStep::Satisfied, Resolved) if self.satisfied.is_none() => Ok(Resolved),
+            (CaseStep::NotSatisfied, Resolved) if self.satisfied.is_none() => Ok(self.back_to_work()),
+            (CaseStep::Satisfied | CaseStep::NotSatisfied, _) => Err(refused()),
+            (CaseStep::Reopened, Resolved) => Ok(self.back_to_work()),
             (CaseStep::Reopened, _) => Err(refused()),
             (CaseStep::Note | CaseStep::Reassigned, s) => Ok(s),
         }
+    }
+
+    /// A resolved case reopened: back to work, and the customer has had an
+    /// answer if it was given.
+    fn back_to_work(&self) -> CaseStatus {
+        if self.answered_at.is_some() { CaseStatus::Answered } else { CaseStatus::Open }
     }
 
     /// Deadlines not yet met, earliest first. A resolved case has none.
@@ -127,6 +202,9 @@ impl CaseClock {
         if let (Some(by), None) = (self.deadlines.merchant_reply_by, self.merchant_replied_at) {
             pending.push((CaseDeadline::MerchantReply, by));
         }
+        if let (Some(by), None) = (self.department_reply_by, self.department_replied_at) {
+            pending.push((CaseDeadline::DepartmentReply, by));
+        }
         pending.sort_by_key(|(_, t)| *t);
         pending
     }
@@ -136,10 +214,10 @@ impl CaseClock {
         self.pending().iter().any(|(_, by)| *by < now)
     }
 
-    /// Pending deadlines close enough (`remind_before`, or past) to put a
-    /// task before the owner.
+    /// Pending deadlines whose reminder is due (`remind_before` ahead for
+    /// the owner; a department's missed reply for its lead).
     pub fn reminders_due(&self, remind_before: SignedDuration, now: Timestamp) -> Vec<(CaseDeadline, Timestamp)> {
-        self.pending().into_iter().filter(|(_, by)| by.saturating_sub(remind_before).unwrap_or(*by) <= now).collect()
+        self.pending().into_iter().filter(|(d, by)| d.remind_at(*by, remind_before) <= now).collect()
     }
 }
 
@@ -155,7 +233,16 @@ mod tests {
 
     fn clock(cal: &Calendar, channel: CaseChannel, received: &str) -> CaseClock {
         let deadlines = CaseRules::default().deadlines(cal, channel, local(cal, received));
-        CaseClock { status: CaseStatus::Open, deadlines, answered_at: None, merchant_replied_at: None }
+        CaseClock {
+            status: CaseStatus::Open,
+            deadlines,
+            answered_at: None,
+            merchant_replied_at: None,
+            party_answered_at: None,
+            department_reply_by: None,
+            department_replied_at: None,
+            satisfied: None,
+        }
     }
 
     #[test]
@@ -215,8 +302,65 @@ mod tests {
 
     #[test]
     fn bad_rules_are_named() {
-        let rules = CaseRules { answer_within_hours: 0, merchant_reply_working_days: 0, remind_before_minutes: 5000 };
-        assert_eq!(rules.problems().len(), 3);
+        let rules = CaseRules {
+            answer_within_hours: 0,
+            merchant_reply_working_days: 0,
+            remind_before_minutes: 5000,
+            department_reply_working_days: 31,
+        };
+        assert_eq!(rules.problems().len(), 4);
         assert!(CaseRules::default().problems().is_empty());
+    }
+
+    #[test]
+    fn a_department_owes_a_written_reply_and_its_lead_hears_when_it_is_missed() {
+        let cal = cal();
+        let mut c = clock(&cal, CaseChannel::Phone, "2026-12-10T10:00");
+        assert!(c.after(CaseStep::DepartmentReplied).is_err(), "not sent to anyone yet");
+        assert_eq!(c.after(CaseStep::Sent), Ok(CaseStatus::Open));
+        // Sent on a Friday evening before a Monday holiday: due Tuesday's close.
+        let sent = local(&cal, "2026-12-11T21:00");
+        let by = CaseRules::default().department_reply_by(&cal, sent);
+        assert_eq!(show(&cal, by), "2026-12-15 22:30 Tue");
+        c.department_reply_by = Some(by);
+        c.answered_at = Some(local(&cal, "2026-12-10T11:00"));
+        c.status = CaseStatus::Answered;
+        let two_hours = SignedDuration::from_hours(2);
+        let due = |c: &CaseClock, at: &str| c.reminders_due(two_hours, local(&cal, at));
+        assert_eq!(due(&c, "2026-12-15T22:29"), [], "the lead hears only once it is missed, not ahead");
+        assert_eq!(due(&c, "2026-12-15T22:30"), [(CaseDeadline::DepartmentReply, by)]);
+        assert!(c.overdue(local(&cal, "2026-12-15T22:31")));
+        assert_eq!(c.after(CaseStep::DepartmentReplied), Ok(CaseStatus::Answered));
+        c.department_replied_at = Some(local(&cal, "2026-12-15T23:00"));
+        assert!(c.after(CaseStep::DepartmentReplied).is_err(), "replied once");
+        assert!(c.pending().is_empty() && !c.overdue(local(&cal, "2026-12-16T00:00")));
+    }
+
+    #[test]
+    fn both_sides_are_answered_once_each() {
+        let cal = cal();
+        let mut c = clock(&cal, CaseChannel::Phone, "2026-12-08T10:00");
+        assert_eq!(c.after(CaseStep::PartyAnswered), Ok(CaseStatus::Open), "the party first, the customer still owed");
+        c.party_answered_at = Some(local(&cal, "2026-12-08T10:30"));
+        assert!(c.after(CaseStep::PartyAnswered).is_err());
+        assert_eq!(c.after(CaseStep::Answered), Ok(CaseStatus::Answered));
+    }
+
+    #[test]
+    fn the_satisfaction_answer_closes_or_reopens_the_case() {
+        let cal = cal();
+        let mut c = clock(&cal, CaseChannel::Phone, "2026-12-08T10:00");
+        assert!(c.after(CaseStep::Satisfied).is_err(), "asked only once resolved");
+        c.status = CaseStatus::Resolved;
+        c.answered_at = Some(local(&cal, "2026-12-08T11:00"));
+        assert_eq!(c.after(CaseStep::Satisfied), Ok(CaseStatus::Resolved));
+        assert_eq!(c.after(CaseStep::NotSatisfied), Ok(CaseStatus::Answered), "back to work, answered before");
+        c.answered_at = None;
+        assert_eq!(c.after(CaseStep::NotSatisfied), Ok(CaseStatus::Open));
+        c.satisfied = Some(true);
+        assert!(c.after(CaseStep::Satisfied).is_err(), "one answer per resolution");
+        assert!(c.after(CaseStep::NotSatisfied).is_err());
+        assert_eq!(CaseStep::NotSatisfied.satisfaction(), Some(false));
+        assert_eq!(CaseStep::Resolved.satisfaction(), None);
     }
 }

@@ -28,6 +28,7 @@ use crate::rules::dispatch::{Dispatcher, Effect, Record};
 use crate::rules::figures::wire::{self, Extras};
 use crate::rules::figures::{FigureRules, Figures, FloorEvent, FloorFigures, SeedTask};
 use crate::rules::followup::Checkpoints;
+use crate::rules::reports::satisfaction::SatisfactionRate;
 use crate::store::{Store, StoreError};
 
 /// The least time between two patches: events closer together than this
@@ -162,9 +163,26 @@ pub struct Sources {
     pub checkpoints: Arc<Checkpoints>,
     pub live: Option<Arc<LiveHealth>>,
     pub metrics: Arc<Metrics>,
+    /// `[figures] satisfaction_target`.
+    pub satisfaction_target: f64,
 }
 
 impl Sources {
+    /// Today's satisfaction calls (since local midnight) against the target.
+    async fn satisfaction(&self, now: Timestamp) -> SatisfactionRate {
+        let today = now.to_zoned(self.calendar.time_zone().clone()).date();
+        let midnight = self.calendar.at(today, jiff::civil::Time::midnight());
+        // Up to and including this millisecond.
+        let to = now.checked_add(jiff::SignedDuration::from_millis(1)).unwrap_or(now);
+        match self.store.satisfaction_answers(midnight, to).await {
+            Ok(rows) => SatisfactionRate::of(&rows, self.satisfaction_target),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading today's satisfaction answers for the wallboard failed");
+                SatisfactionRate::default()
+            }
+        }
+    }
+
     /// While the centre is open, each queue with the agents who serve it
     /// (their skills); nothing when it is closed.
     async fn coverage(&self, now: Timestamp) -> BTreeMap<String, Vec<UserId>> {
@@ -200,6 +218,7 @@ impl Sources {
         });
         Extras {
             coverage: self.coverage(now).await,
+            satisfaction: self.satisfaction(now).await,
             escalations,
             missed_backlog,
             next_checkpoint_ms: self

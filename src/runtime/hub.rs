@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{AgentStatus, TaskId, TaskKind, UserId};
+use crate::domain::{AgentStatus, CaseId, DepartmentId, TaskId, TaskKind, UserId};
 use crate::live::LiveOp;
 use crate::rules::dispatch::{
     AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard, WithdrawReason,
@@ -40,8 +40,22 @@ pub enum Push {
         status: AgentStatus,
         since: Timestamp,
     },
+    /// A complaint case was sent to the agent's department.
+    CaseSent(Arc<CaseNotice>),
     /// Close this connection: another one took over for the same agent.
     Replaced,
+}
+
+/// What a department's users are told when a case is sent to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaseNotice {
+    pub case: CaseId,
+    pub department: DepartmentId,
+    pub department_name: String,
+    /// One line: what the complaint is about.
+    pub about: String,
+    /// The department's written reply is due by then.
+    pub reply_by: Timestamp,
 }
 
 /// What the SIP connector needs to hear about inbound calls.
@@ -104,6 +118,11 @@ enum Msg {
     Query(Query),
     /// Answered with the writer's answer to "tell me when all is stored".
     Flush(oneshot::Sender<oneshot::Receiver<()>>),
+    /// Pushed to those of `users` who are connected.
+    Notify {
+        users: Vec<UserId>,
+        push: Push,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +183,13 @@ impl Hub {
         });
         self.tx.send(Msg::Query(q)).await.map_err(|_| HubError::Stopped)?;
         rx.await.map_err(|_| HubError::Stopped)
+    }
+
+    /// Tells those of `users` connected here that a case was sent to their
+    /// department; a user not connected sees it on their case list.
+    pub async fn notify(&self, users: Vec<UserId>, notice: CaseNotice) {
+        let push = Push::CaseSent(Arc::new(notice));
+        let _ = self.tx.send(Msg::Notify { users, push }).await;
     }
 
     /// The names of the queues `agent` going to `status` would leave with
@@ -329,6 +355,13 @@ impl Actor {
             Msg::Flush(reply) => {
                 self.deliveries.push(Delivery::Flush(reply));
                 self.carry_out();
+            }
+            Msg::Notify { users, push } => {
+                for user in users {
+                    if let Some((_, tx)) = self.conns.get(&user) {
+                        let _ = tx.send(push.clone());
+                    }
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ mod calls;
 mod cars;
 mod cases;
 mod customers;
+mod departments;
 mod drivers;
 pub mod files;
 mod floor;
@@ -42,8 +43,9 @@ use sqlx::{Any, AnyPool, Row, SqlStr};
 
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::cars::{CarOrder, NewCarOrder};
-pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase};
+pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase, SatisfactionAnswer};
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall, PastRegistration};
+pub use self::departments::{Department, DepartmentWrite, MembershipRefusal};
 pub use self::drivers::{Driver, NewDriver};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::history::OrderEvent;
@@ -69,6 +71,10 @@ pub enum StoreError {
     /// allow; the transaction rolled back.
     #[error("{0}")]
     Refused(#[from] trips::TripRefusal),
+    /// A department's member who does not exist or belongs elsewhere; the
+    /// transaction rolled back.
+    #[error("{0}")]
+    Membership(#[from] departments::MembershipRefusal),
 }
 
 /// A write refused by a unique index becomes `Conflict(what)`.
@@ -254,7 +260,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 17] = [
+        let files: [(&str, &str, &str); 18] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -339,6 +345,11 @@ impl Store {
                 "work_numbers",
                 include_str!("migrations/sqlite/0017_work_numbers.sql"),
                 include_str!("migrations/postgres/0017_work_numbers.sql"),
+            ),
+            (
+                "departments",
+                include_str!("migrations/sqlite/0018_departments.sql"),
+                include_str!("migrations/postgres/0018_departments.sql"),
             ),
         ];
         let migrations = files

@@ -10,11 +10,13 @@ use super::*;
 use crate::config::Config;
 use crate::domain::ReportPeriod;
 use crate::domain::{
-    CaseChannel, CaseId, CaseStatus, CaseStep, Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId,
+    CaseChannel, CaseId, CaseStatus, CaseStep, Channel, DepartmentId, Outcome, Phone, TaskId, TaskKind, TaskStatus,
+    UserId,
 };
 use crate::rules::cases::Deadlines;
 use crate::rules::dispatch::Record;
 use crate::rules::dispatch::{QueueIdx, TaskPlan};
+use crate::rules::reports::satisfaction::SatisfactionRate;
 use crate::rules::reports::{self, Report};
 use crate::testing::TestDb;
 
@@ -60,6 +62,8 @@ fn case(merchant: &str, channel: CaseChannel, category: &str, major: bool, recei
                 .then(|| received_at + SignedDuration::from_hours(1)),
         },
         created_by: None,
+        department: None,
+        follows: None,
     }
 }
 
@@ -72,7 +76,13 @@ async fn step(store: &Store, c: &NewCase, seen: Timestamp, step: CaseStep, statu
         by: c.owner,
         note: None,
         new_owner: None,
+        department: None,
         follow_up: None,
+        satisfaction: step.satisfaction().map(|satisfied| crate::store::SatisfactionAnswer {
+            satisfied,
+            owner: c.owner,
+            department: c.department.map(|(d, _)| d),
+        }),
         at: when,
     };
     assert!(store.record_case_step(w).await.unwrap());
@@ -210,17 +220,32 @@ async fn script(store: &Store) -> [TaskId; 2] {
         .await
         .unwrap();
     // Complaints: Sunny Tiles twice (forum, answered in time, merchant late;
-    // Weibo, merchant never replied), Blue Lake once by phone, answered late.
-    let a = case("Sunny Tiles", CaseChannel::Forum, "late delivery", true, at(9, 0, 0));
+    // Weibo, merchant never replied), Blue Lake once by phone, answered late
+    // and sent to the after-sales department, whose lead is Wang.
+    let after_sales = DepartmentId::new();
+    let department =
+        DepartmentWrite { id: after_sales, name: "售后部".into(), lead: wang, members: vec![wang], at: at(8, 0, 0) };
+    assert!(store.write_department(&department, true).await.unwrap());
+    let mut a = case("Sunny Tiles", CaseChannel::Forum, "late delivery", true, at(9, 0, 0));
+    a.owner = li;
     let b = case("Sunny Tiles", CaseChannel::Weibo, "quality", false, at(10, 0, 0));
     let mut c = case("Blue Lake", CaseChannel::Phone, "quality", false, at(11, 0, 0));
     c.deadlines.answer_by = at(11, 5, 0);
+    (c.owner, c.department) = (wang, Some((after_sales, at(22, 30, 0))));
     for x in [&a, &b, &c] {
         store.insert_case(x).await.unwrap();
     }
     step(store, &a, a.received_at, CaseStep::Answered, CaseStatus::Answered, at(12, 0, 0)).await;
     step(store, &a, at(12, 0, 0), CaseStep::MerchantReplied, CaseStatus::Answered, at(14, 0, 0)).await;
     step(store, &c, c.received_at, CaseStep::Answered, CaseStatus::Answered, at(11, 30, 0)).await;
+    // Satisfaction calls: A's customer is satisfied; C's is not at first
+    // (the case reopens), then is, after a second resolution.
+    step(store, &a, at(14, 0, 0), CaseStep::Resolved, CaseStatus::Resolved, at(15, 0, 0)).await;
+    step(store, &a, at(15, 0, 0), CaseStep::Satisfied, CaseStatus::Resolved, at(16, 0, 0)).await;
+    step(store, &c, at(11, 30, 0), CaseStep::Resolved, CaseStatus::Resolved, at(12, 0, 0)).await;
+    step(store, &c, at(12, 0, 0), CaseStep::NotSatisfied, CaseStatus::Answered, at(12, 30, 0)).await;
+    step(store, &c, at(12, 30, 0), CaseStep::Resolved, CaseStatus::Resolved, at(13, 0, 0)).await;
+    step(store, &c, at(13, 0, 0), CaseStep::Satisfied, CaseStatus::Resolved, at(13, 30, 0)).await;
     [k2.id, m2]
 }
 
@@ -332,7 +357,27 @@ async fn scripted_day(store: Store) {
     let next_day = at(10, 0, 1) + SignedDuration::from_hours(24);
     assert_eq!(store.escalations(next_day).await.unwrap().cases_unanswered, 1);
 
+    // Three satisfaction answers, two satisfied: 66.7 % against 98 %; by
+    // department (after-sales first, then the case sent nowhere) and agent.
+    let rate = |f: &SatisfactionRate| (f.asked, f.satisfied, f.rate.map(|j| (j.value, j.breached)));
+    let s = &r.satisfaction;
+    assert_eq!(rate(&s.centre), (3, 2, Some((2.0 / 3.0, true))));
+    let departments: Vec<_> = s.by_department.iter().map(|d| (d.name.as_deref(), rate(&d.figures))).collect();
+    assert_eq!(departments, [(Some("售后部"), (2, 1, Some((0.5, true)))), (None, (1, 1, Some((1.0, false))))]);
+    let agents: Vec<_> = s.by_agent.iter().map(|a| (a.name.as_str(), rate(&a.figures))).collect();
+    assert_eq!(agents, [("LI", (1, 1, Some((1.0, false)))), ("WANG", (2, 1, Some((0.5, true))))]);
+    let departments = store.departments().await.unwrap();
+    let (after_sales, members) = (departments[0].id, &departments[0].members);
+    let filter = CaseFilter { department: Some(after_sales), limit: 10, ..Default::default() };
+    let sent = store.cases(&filter).await.unwrap();
+    assert_eq!(
+        sent.iter().map(|c| (c.merchant.as_str(), c.satisfied)).collect::<Vec<_>>(),
+        [("Blue Lake", Some(true))]
+    );
+    assert_eq!(members.len(), 1);
+
     let csv = reports::csv::render(&r);
+    assert!(csv.contains("\r\nsatisfaction,centre,asked,3\r\n"), "{csv}");
     assert!(csv.starts_with("section,item,metric,value\r\n"));
     assert!(csv.contains("\r\ncalls,inbound,abandon_rate,0.25\r\n"), "{csv}");
     assert!(csv.contains("\r\nmissed_calls,all,waiting,1\r\n"), "{csv}");

@@ -8,7 +8,8 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use super::*;
-use crate::domain::{CaseStatus, Channel, UserId, WorkNumber};
+use crate::domain::{CaseStatus, Channel, DepartmentId, UserId, WorkNumber};
+use crate::rules::reports::satisfaction::SatisfactionRow;
 use crate::rules::reports::{
     AgentName, AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OverdueTask,
 };
@@ -32,6 +33,8 @@ impl Store {
             overdue_task_count: self.overdue_task_count(from, to).await?,
             missed: self.missed_calls_received(from, to).await?,
             names: self.display_names().await?,
+            satisfaction: self.satisfaction_answers(from, to).await?,
+            departments: self.department_names().await?,
         })
     }
 
@@ -190,5 +193,31 @@ impl Store {
                 Ok((parse(row, "id")?, AgentName { name: row.try_get("display_name")?, work_number }))
             })
             .collect()
+    }
+
+    /// The satisfaction calls' answers given in `[from, to)`.
+    pub async fn satisfaction_answers(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SatisfactionRow>> {
+        let rows = sqlx::query(
+            "SELECT satisfied, owner_id, department_id FROM satisfaction_answers \
+             WHERE at >= $1 AND at < $2 ORDER BY at, id",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SatisfactionRow {
+                    satisfied: row.try_get::<i64, _>("satisfied")? != 0,
+                    owner: parse(row, "owner_id")?,
+                    department: parse_opt(row, "department_id")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn department_names(&self) -> Result<BTreeMap<DepartmentId, String>> {
+        let rows = sqlx::query("SELECT id, name FROM departments").fetch_all(&self.pool).await?;
+        rows.iter().map(|row| Ok((parse(row, "id")?, row.try_get("name")?))).collect()
     }
 }

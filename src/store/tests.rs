@@ -47,6 +47,8 @@ fn new_case(phone: &str, owner: UserId) -> NewCase {
             merchant_reply_by: Some(received_at + jiff::SignedDuration::from_hours(30)),
         },
         created_by: Some(owner),
+        department: None,
+        follows: None,
     }
 }
 
@@ -219,7 +221,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 17);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 18);
 }
 
 async fn checkpoint_runs(store: Store) {
@@ -390,7 +392,9 @@ async fn cases_lifecycle(store: Store) {
         by: li.id,
         note: Some("told her the merchant will call".into()),
         new_owner: None,
+        department: None,
         follow_up,
+        satisfaction: None,
         at,
     };
     assert!(store.record_case_step(step(CaseStep::Answered, CaseStatus::Answered, seen, None)).await.unwrap());

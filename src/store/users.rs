@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
 use super::*;
-use crate::domain::{AgentStatus, Role, UserId, WorkNumber};
+use crate::domain::{AgentStatus, DepartmentId, Role, UserId, WorkNumber};
 use crate::rules::dispatch::{AgentProfile, Rules};
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -22,6 +22,8 @@ pub struct User {
     /// The work number (工号) the agent gives on the phone.
     #[schema(value_type = Option<String>)]
     pub work_number: Option<WorkNumber>,
+    /// The department the user belongs to, if any (set from the department).
+    pub department_id: Option<DepartmentId>,
     /// Where the PBX should ring this agent, e.g. `sip:1001@pbx.example`.
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
@@ -95,8 +97,8 @@ pub struct AccountChange {
     pub user: UserId,
 }
 
-const USER_COLUMNS: &str = "id, username, role, password_hash, display_name, work_number, sip_uri, skills, \
-     voice_capacity, back_office_capacity, status, status_reason, status_since, created_at, disabled_at, sessions_valid_after";
+const USER_COLUMNS: &str = "id, username, role, password_hash, display_name, work_number, department_id, sip_uri, \
+     skills, voice_capacity, back_office_capacity, status, status_reason, status_since, created_at, disabled_at, sessions_valid_after";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     let skills: String = row.try_get("skills")?;
@@ -112,6 +114,7 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
             .try_get::<Option<String>, _>("work_number")?
             .map(|w| WorkNumber::parse(&w).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()?,
+        department_id: parse_opt(row, "department_id")?,
         sip_uri: row.try_get("sip_uri")?,
         skills: skills.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         voice_capacity: row.try_get::<i64, _>("voice_capacity")? as u8,

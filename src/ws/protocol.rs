@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AgentStatus, Outcome, Role, TaskId, UserId, WorkNumber};
+use crate::domain::{AgentStatus, CaseId, DepartmentId, Outcome, Role, TaskId, UserId, WorkNumber};
 use crate::rules::dispatch::{AgentSnapshot, Explanation, TaskCard, WithdrawReason};
 use crate::runtime::travel_board::DispatchBoard;
 use crate::store::CustomerProfile;
@@ -106,6 +106,16 @@ pub enum ServerMsg {
         #[serde(flatten)]
         status: AgentStatus,
         since: Timestamp,
+    },
+    /// A complaint case was sent to your department (上报所属的运营小组):
+    /// read it at `GET /api/v1/cases/{case_id}`; its written reply is due
+    /// by `reply_by`, after which the department's lead is given it.
+    CaseSent {
+        case_id: CaseId,
+        department: DepartmentId,
+        department_name: String,
+        about: String,
+        reply_by: Timestamp,
     },
     /// Dispatchers only: the whole dispatch board, sent after `hello` and
     /// again whenever anything on it changes (the latest replaces the last).

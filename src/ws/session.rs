@@ -565,6 +565,13 @@ async fn render(push: Push, env: &SessionEnv, agent: UserId) -> ServerMsg {
         Push::TaskAssigned(task) => ServerMsg::TaskAssigned { task },
         Push::TaskRevoked { task, reason } => ServerMsg::TaskRevoked { task_id: task, reason },
         Push::Status { status, since } => ServerMsg::Status { status, since },
+        Push::CaseSent(notice) => ServerMsg::CaseSent {
+            case_id: notice.case,
+            department: notice.department,
+            department_name: notice.department_name.clone(),
+            about: notice.about.clone(),
+            reply_by: notice.reply_by,
+        },
         Push::Replaced => unreachable!("handled by the session loop"),
     }
 }

@@ -56,21 +56,38 @@ pub struct FigureRules {
     pub service_level_target: f64,
     /// Highest acceptable abandon rate, 0-1 (the manual: under 25 %).
     pub abandon_target: f64,
+    /// Share of satisfaction calls answered "satisfied" to reach, 0-1
+    /// (服务满意率, the manual: 98 % or more).
+    #[serde(default = "FigureRules::default_satisfaction_target")]
+    pub satisfaction_target: f64,
 }
 
 impl Default for FigureRules {
     fn default() -> Self {
-        FigureRules { service_level_secs: 20, service_level_target: 0.8, abandon_target: 0.25 }
+        FigureRules {
+            service_level_secs: 20,
+            service_level_target: 0.8,
+            abandon_target: 0.25,
+            satisfaction_target: FigureRules::default_satisfaction_target(),
+        }
     }
 }
 
 impl FigureRules {
+    fn default_satisfaction_target() -> f64 {
+        0.98
+    }
+
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !(1..=3600).contains(&self.service_level_secs) {
             problems.push("figures.service_level_secs: must be 1-3600".into());
         }
-        for (key, v) in [("service_level_target", self.service_level_target), ("abandon_target", self.abandon_target)] {
+        for (key, v) in [
+            ("service_level_target", self.service_level_target),
+            ("abandon_target", self.abandon_target),
+            ("satisfaction_target", self.satisfaction_target),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 problems.push(format!("figures.{key}: must be 0-1"));
             }

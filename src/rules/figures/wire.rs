@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::FloorFigures;
 use crate::domain::{AgentStatus, UserId};
+use crate::rules::reports::satisfaction::SatisfactionRate;
 
 /// What the wallboard shows beside the fold's figures.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,6 +28,8 @@ pub struct Extras {
     /// While the centre is open: each queue and the agents who serve it
     /// (empty when closed, when nobody need be online).
     pub coverage: BTreeMap<String, Vec<UserId>>,
+    /// Today's satisfaction calls (服务满意率).
+    pub satisfaction: SatisfactionRate,
 }
 
 /// Work past a deadline that the rules hand to supervisors, now.
@@ -111,6 +114,7 @@ fn board_with_nulls(figures: &FloorFigures, names: &HashMap<UserId, String>, ext
         },
         "health": { "redis": extras.redis },
         "coverage": { "uncovered": super::uncovered(&extras.coverage, &figures.agents) },
+        "satisfaction": extras.satisfaction,
         "escalations": {
             "car_orders": extras.escalations.car_orders,
             "inn_orders": extras.escalations.inn_orders,

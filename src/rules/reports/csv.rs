@@ -104,6 +104,26 @@ pub fn render(r: &Report) -> String {
         out.opt("agent", &item, "average_answer_ms", a.average_answer_ms);
         out.opt("agent", &item, "answer_score", a.answer_score);
     }
+    let s = &r.satisfaction;
+    let mut rate = |item: &str, f: &super::satisfaction::SatisfactionRate| {
+        out.row("satisfaction", item, "asked", f.asked);
+        out.row("satisfaction", item, "satisfied", f.satisfied);
+        out.opt("satisfaction", item, "rate", f.rate.map(|j| j.value));
+        out.opt("satisfaction", item, "target", f.rate.map(|j| j.target));
+        out.opt("satisfaction", item, "breached", f.rate.map(|j| j.breached));
+    };
+    rate("centre", &s.centre);
+    for d in &s.by_department {
+        let item = match (&d.name, d.department) {
+            (Some(name), Some(id)) => format!("department {name} ({id})"),
+            (None, Some(id)) => format!("department {id}"),
+            (_, None) => "department none".to_owned(),
+        };
+        rate(&item, &d.figures);
+    }
+    for a in &s.by_agent {
+        rate(&format!("agent {} ({})", a.name, a.agent), &a.figures);
+    }
     out.0
 }
 

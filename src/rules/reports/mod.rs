@@ -9,6 +9,7 @@
 //! and that evening's wallboard agree.
 
 pub mod csv;
+pub mod satisfaction;
 
 use std::collections::BTreeMap;
 
@@ -17,7 +18,8 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{CaseChannel, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId, WorkNumber};
+use self::satisfaction::{Satisfaction, SatisfactionRow};
+use crate::domain::{CaseChannel, DepartmentId, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId, WorkNumber};
 use crate::rules::calendar::Calendar;
 use crate::rules::figures::scoring::{Judged, reply_rate_score, response_time_score};
 use crate::rules::figures::{CentreFigures, FigureRules, Figures, FloorEvent};
@@ -126,6 +128,9 @@ pub struct Inputs {
     pub overdue_task_count: u32,
     pub missed: MissedCalls,
     pub names: BTreeMap<UserId, AgentName>,
+    /// Satisfaction calls answered in the period.
+    pub satisfaction: Vec<SatisfactionRow>,
+    pub departments: BTreeMap<DepartmentId, String>,
 }
 
 /// How a report names an agent: their name and work number (工号).
@@ -170,6 +175,9 @@ pub struct Report {
     pub merchants: Vec<MerchantRank>,
     pub overdue: Overdue,
     pub agents: Vec<AgentKpi>,
+    /// The satisfaction calls' answers (服务满意率) against `[figures]
+    /// satisfaction_target`, for the centre, each department and agent.
+    pub satisfaction: Satisfaction,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -255,6 +263,8 @@ pub fn build(
     rules: FigureRules,
     inputs: Inputs,
 ) -> Report {
+    let satisfaction =
+        satisfaction::satisfaction(&inputs.satisfaction, rules.satisfaction_target, &inputs.names, &inputs.departments);
     let mut figures = Figures::new(rules, from);
     let mut offered: BTreeMap<(crate::domain::TaskId, UserId), Timestamp> = BTreeMap::new();
     let mut answer_ms: BTreeMap<UserId, (i64, u32)> = BTreeMap::new();
@@ -316,6 +326,7 @@ pub fn build(
         merchants: merchants(&inputs.cases, now),
         overdue,
         agents: agents(&inputs.attempts, &answer_ms, &inputs.names),
+        satisfaction,
     }
 }
 

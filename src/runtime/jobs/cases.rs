@@ -1,8 +1,10 @@
 //! The shell that turns complaint-case deadlines into work: when a case's
 //! deadline comes within `cases.remind_before_minutes`, a
 //! `complaint_follow_up` task is put before the case's owner (kept for
-//! them until the deadline), once per deadline, stored with the case's
-//! claim (`Store::add_case_reminder`). The rules are in `crate::rules::cases`.
+//! them until the deadline); when the department a case was sent to misses
+//! its written reply, the task goes to the department's lead instead (the
+//! case escalates). Once per deadline, stored with the case's claim
+//! (`Store::add_case_reminder`). The rules are in `crate::rules::cases`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +53,7 @@ impl CaseWatch {
                 if case.reminded.contains(&deadline) {
                     continue;
                 }
-                let remind_at = by.saturating_sub(self.remind_before).unwrap_or(by);
+                let remind_at = deadline.remind_at(by, self.remind_before);
                 if remind_at > now {
                     next = Some(next.map_or(remind_at, |n| n.min(remind_at)));
                     continue;
@@ -78,11 +80,23 @@ impl CaseWatch {
             CaseDeadline::MerchantReply => {
                 format!("{about}: the merchant's reply is due by {local}; chase the merchant")
             }
+            CaseDeadline::DepartmentReply => {
+                format!("{about}: your department's written reply was due by {local}; answer it or hand it on")
+            }
         };
+        // The owner, or for a department's missed reply its lead (the
+        // owner if the department is gone).
+        let mut to = case.owner_id;
+        if deadline.escalates_to_lead()
+            && let Some(department) = case.department_id
+            && let Some(found) = self.store.department(department).await?
+        {
+            to = found.lead_id;
+        }
         let phone = case.customer_phone.clone();
         let mut row = TaskDraft::new(&self.rules, kind, plan, phone, Some(reason), now, None);
         let until = by.max(now.checked_add(OWNER_FIRST).unwrap_or(by));
-        row.reserved = Some(Reservation { agent: case.owner_id, until });
+        row.reserved = Some(Reservation { agent: to, until });
         let (task, drafts) = (row.id, [row]);
         let stored = intake::store_then_dispatch(
             &self.hub,
@@ -92,7 +106,7 @@ impl CaseWatch {
         )
         .await?;
         if stored {
-            tracing::info!(case = %case.id, deadline = %deadline, %task, owner = %case.owner_id, "case owner reminded");
+            tracing::info!(case = %case.id, deadline = %deadline, %task, %to, "case reminder put before its owner or lead");
         } // else reminded by another node, or resolved meanwhile
         Ok(())
     }

@@ -52,6 +52,11 @@
     $("uncovered").textContent = uncovered.length;
     $("uncovered-sub").textContent = uncovered.length ? SB.t("nobody_online") + ": " + uncovered.join(", ") : "";
     setTile($("tile-coverage"), uncovered.length > 0);
+    // Today's satisfaction calls against the target (服务满意率 ≥ 98%).
+    const sat = board.satisfaction || { asked: 0, satisfied: 0 };
+    $("satisfaction").textContent = sat.rate ? pct(sat.rate.value) : "–";
+    $("satisfaction-sub").textContent = sat.satisfied + " / " + sat.asked + (sat.rate ? " · " + SB.t("target") + " ≥ " + pct(sat.rate.target) : "");
+    setTile($("tile-satisfaction"), sat.rate && sat.rate.breached);
     const e = board.escalations || {};
     const parts = [["esc_cars", e.car_orders], ["esc_inns", e.inn_orders], ["esc_cases", e.cases_unanswered], ["esc_merchants", e.merchant_replies]];
     const total = parts.reduce((n, [, v]) => n + (v || 0), 0);

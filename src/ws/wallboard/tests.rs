@@ -38,6 +38,7 @@ async fn floor() -> Floor {
         checkpoints: Arc::new(config.checkpoints().unwrap()),
         live: None,
         metrics: Default::default(),
+        satisfaction_target: 0.98,
     };
     let stop = CancellationToken::new();
     let (tx, feed, _task) = figures::spawn(figures, HashMap::new(), sources, stop.clone());
