@@ -190,6 +190,14 @@ identifiers! {
 }
 
 identifiers! {
+    /// Whose violation (违规行为): a partner driver's or a partner inn's.
+    ViolationParty {
+        Driver = "driver",
+        Inn = "inn",
+    }
+}
+
+identifiers! {
     /// Which report: a day, its Monday-to-Sunday week, or its month.
     ReportPeriod {
         Daily = "daily",
@@ -476,6 +484,10 @@ id_type!(
 id_type!(
     /// Identifies an inn whose bookings the centre watches.
     InnId
+);
+id_type!(
+    /// Identifies a violation recorded against a partner inn or driver.
+    ViolationId
 );
 id_type!(
     /// Identifies a booking at an inn, as the centre stores it.

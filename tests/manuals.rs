@@ -2,7 +2,8 @@
 //! work numbers (工号) on the console, in the opening line, on call records
 //! and in the reports; someone always online (the wallboard's uncovered
 //! queues, and the agent told when a break leaves one); departments, both
-//! sides answered, follow-up cases and the satisfaction rate.
+//! sides answered, follow-up cases and the satisfaction rate; partner
+//! drivers' and inns' violations, and the drivers' ranking they change.
 
 mod common;
 
@@ -316,5 +317,84 @@ async fn a_case_goes_to_its_department_both_sides_are_answered_and_satisfaction_
     let offer = escalated.expect("the department's missed reply is put before its lead");
     assert_eq!(offer["task"]["reserved"]["agent"], json!(qian), "{offer}");
     assert_eq!(offer["task"]["customer_phone"], "13900000012", "{offer}");
+    server.stop().await;
+}
+
+/// Violations of partner drivers and inns are recorded with the penalty
+/// and the feedback given (记录合作客栈和专车的违规行为,对处罚结果进行记录及反馈),
+/// and a driver's recent ones rank them after a driver without; bad input
+/// writes nothing.
+#[tokio::test]
+async fn violations_are_recorded_and_rank_a_driver_lower() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let body = json!({"username": "zhou", "password": "agent-password", "role": "dispatcher", "skills": ["travel"]});
+    assert_eq!(admin.post("/api/v1/users", body).await.0, 201);
+    let dispatcher = server.login("zhou", "agent-password").await;
+    let mut drivers = Vec::new();
+    for (name, phone) in [("Aaron", "13900001111"), ("Zhou", "13900002222")] {
+        let body = json!({"name": name, "phone": phone, "seats": 6, "area": "PVG"});
+        let (status, driver) = dispatcher.post("/api/v1/drivers", body).await;
+        assert_eq!(status, 201, "{driver}");
+        drivers.push(driver["id"].as_str().unwrap().to_owned());
+    }
+    let (aaron, zhou) = (&drivers[0], &drivers[1]);
+    let time = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(5)).to_string();
+    let body = json!({"kind": "dropoff", "passenger": "张三", "phone": "13800138000", "passengers": 2,
+        "airport": "PVG", "time": time});
+    let (status, order) = dispatcher.post("/api/v1/car-orders", body).await;
+    assert_eq!(status, 201, "{order}");
+    let suggested = format!("/api/v1/car-orders/{}/suggested-drivers", order["id"].as_str().unwrap());
+    let ranked = |list: &Value| -> Vec<String> {
+        list.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ranked(&dispatcher.get(&suggested).await.1), ["Aaron", "Zhou"], "alike: by name");
+
+    // Zhou's violation of last spring is outside the 90 days; Aaron's of
+    // yesterday counts: Zhou first now, Aaron after, with why.
+    let long_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 100)).to_string();
+    let old = json!({"what": "late to the airport", "occurred_at": long_ago, "penalty": "warning"});
+    assert_eq!(dispatcher.post(&format!("/api/v1/drivers/{zhou}/violations"), old).await.0, 201);
+    let yesterday = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24)).to_string();
+    let body = json!({"what": "smoked in the car", "occurred_at": yesterday, "penalty": "fined 200 yuan",
+        "feedback": "told the driver and his fleet manager"});
+    let path = format!("/api/v1/drivers/{aaron}/violations");
+    let (status, violation) = dispatcher.post(&path, body).await;
+    assert_eq!((status, &violation["penalty"], &violation["party"]), (201, &json!("fined 200 yuan"), &json!("driver")));
+    let (_, list) = dispatcher.get(&suggested).await;
+    assert_eq!(ranked(&list), ["Zhou", "Aaron"], "{list}");
+    assert!(list[1]["reasons"].as_array().unwrap().contains(&json!("1 recent violation")), "{list}");
+
+    // Bad input: nothing written.
+    let nobody = "01a23c2d-bf03-7054-942a-fa85abc6423e";
+    let (status, _) = dispatcher.post(&format!("/api/v1/drivers/{nobody}/violations"), json!({"what": "x"})).await;
+    assert_eq!(status, 404);
+    let future = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string();
+    for body in [json!({"what": " "}), json!({"what": "x", "occurred_at": future})] {
+        let (status, err) = dispatcher.post(&path, body.clone()).await;
+        assert_eq!((status, code(&err)), (422, "invalid_field"), "{body}: {err}");
+    }
+    let (_, recorded) = dispatcher.get(&path).await;
+    assert_eq!(recorded.as_array().unwrap().len(), 1, "{recorded}");
+    assert_eq!(recorded[0]["feedback"], "told the driver and his fleet manager");
+
+    // A partner inn's violation, on its record.
+    let (status, inn) =
+        dispatcher.post("/api/v1/inns", json!({"name": "云栖客栈", "front_desk_phone": "057188886666"})).await;
+    assert_eq!(status, 201, "{inn}");
+    let path = format!("/api/v1/inns/{}/violations", inn["id"].as_str().unwrap());
+    let body = json!({"what": "booking left unprocessed for two hours", "penalty": "listing suspended for a day"});
+    assert_eq!(dispatcher.post(&path, body).await.0, 201);
+    let (_, recorded) = dispatcher.get(&path).await;
+    assert_eq!(
+        (recorded[0]["party"].as_str(), recorded[0]["penalty"].as_str()),
+        (Some("inn"), Some("listing suspended for a day"))
+    );
+    assert_eq!(dispatcher.get(&format!("/api/v1/inns/{nobody}/violations")).await.0, 404);
+    // Agents may not keep them.
+    server.add_agent(&admin, "li", &["hotline"]).await;
+    let agent = server.login("li", "agent-password").await;
+    assert_eq!(agent.get(&path).await.0, 403);
     server.stop().await;
 }

@@ -150,6 +150,8 @@ pub const MATRIX: &[Route] = &[
     route("POST", "/api/v1/drivers", TRAVEL, ""),
     route("GET", "/api/v1/drivers", TRAVEL, ""),
     route("GET", "/api/v1/drivers/{id}", TRAVEL, ""),
+    route("POST", "/api/v1/drivers/{id}/violations", TRAVEL, ""),
+    route("GET", "/api/v1/drivers/{id}/violations", TRAVEL, ""),
     route("PATCH", "/api/v1/drivers/{id}", TRAVEL, ""),
     route("POST", "/api/v1/car-orders", EVERYONE, "an agent takes a booking on a call"),
     route("GET", "/api/v1/car-orders", TRAVEL, ""),
@@ -179,6 +181,8 @@ pub const MATRIX: &[Route] = &[
     route("GET", "/api/v1/dispatch-board", TRAVEL, ""),
     route("POST", "/api/v1/inns", TRAVEL, ""),
     route("GET", "/api/v1/inns", TRAVEL, ""),
+    route("POST", "/api/v1/inns/{id}/violations", TRAVEL, ""),
+    route("GET", "/api/v1/inns/{id}/violations", TRAVEL, ""),
     route(
         "POST",
         "/api/v1/inn-orders",

@@ -26,6 +26,7 @@ pub mod tasks;
 mod tests;
 pub mod trips;
 pub mod users;
+pub mod violations;
 
 use axum::Json;
 use axum::Router;
@@ -129,6 +130,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(cars::routes())
         .merge(trips::routes())
         .merge(inns::routes())
+        .merge(violations::routes())
         .routes(routes!(openapi_json))
 }
 

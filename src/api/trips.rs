@@ -26,7 +26,7 @@ use super::extract::{ApiJson, ApiPath, Caller, text};
 use crate::api::state::AppState;
 use crate::domain::{
     CarOrderId, CarOrderKind, CarOrderStatus, DriverCallOutcome, DriverId, Outcome, TaskId, TaskKind, TripId,
-    TripStatus,
+    TripStatus, ViolationParty,
 };
 use crate::rules::dispatch::TaskDraft;
 use crate::rules::dispatch::{Command, DispatchError};
@@ -225,6 +225,11 @@ async fn rank(state: &AppState, need: &Need, trip: Option<TripId>) -> Result<Vec
     let (day_start, day_end) =
         (midnight.timestamp(), midnight.tomorrow().map_err(|e| ApiError::internal(&e))?.timestamp());
     let bookings = state.store.driver_bookings(day_start).await?;
+    let window = jiff::SignedDuration::from_hours(24 * i64::from(state.config.cars.violation_window_days));
+    let violations = state
+        .store
+        .violation_counts(ViolationParty::Driver, now.saturating_sub(window).map_err(|e| ApiError::internal(&e))?)
+        .await?;
     let passed = match trip {
         Some(t) => state.store.trip_calls(t).await?,
         None => HashMap::new(),
@@ -250,6 +255,7 @@ async fn rank(state: &AppState, need: &Need, trip: Option<TripId>) -> Result<Vec
                     DriverCallOutcome::NoAnswer => Some((*at, "did not answer")),
                     DriverCallOutcome::Confirmed => None,
                 }),
+                violations: violations.get(&d.id.to_string()).copied().unwrap_or(0),
                 id: d.id,
                 name: d.name,
                 seats: d.seats,

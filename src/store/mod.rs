@@ -30,6 +30,7 @@ mod shifts;
 mod tasks;
 mod trips;
 mod users;
+mod violations;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -55,6 +56,7 @@ pub use self::shifts::ScheduleSpec;
 pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, TaskEvent, TaskFilter, TaskRecord};
 pub use self::trips::{DriverBooking, DriverCall, NewTrip, Trip, TripRefusal};
 pub use self::users::{AccountChange, NewUser, User, UserPatch};
+pub use self::violations::{NewViolation, Violation};
 use crate::rules::dispatch::TaskDraft;
 
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +262,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 18] = [
+        let files: [(&str, &str, &str); 19] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -350,6 +352,11 @@ impl Store {
                 "departments",
                 include_str!("migrations/sqlite/0018_departments.sql"),
                 include_str!("migrations/postgres/0018_departments.sql"),
+            ),
+            (
+                "violations",
+                include_str!("migrations/sqlite/0019_violations.sql"),
+                include_str!("migrations/postgres/0019_violations.sql"),
             ),
         ];
         let migrations = files

@@ -25,11 +25,21 @@ pub struct CarRules {
     /// after the last (driving there, waiting, driving back): two trips of
     /// one driver may not overlap by these spans.
     pub trip_minutes: u32,
+    /// A driver's violations in this many days before now rank them after
+    /// drivers with fewer (1-3650).
+    #[serde(default = "CarRules::default_violation_window_days")]
+    pub violation_window_days: u32,
 }
 
 impl Default for CarRules {
     fn default() -> Self {
-        CarRules { confirm_before_minutes: 120, urgent_minutes: 15, pool_window_minutes: 30, trip_minutes: 90 }
+        CarRules {
+            confirm_before_minutes: 120,
+            urgent_minutes: 15,
+            pool_window_minutes: 30,
+            trip_minutes: 90,
+            violation_window_days: CarRules::default_violation_window_days(),
+        }
     }
 }
 
@@ -57,8 +67,15 @@ pub enum CarOrderError {
 }
 
 impl CarRules {
+    fn default_violation_window_days() -> u32 {
+        90
+    }
+
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if !(1..=3650).contains(&self.violation_window_days) {
+            problems.push("cars.violation_window_days: must be 1-3650".into());
+        }
         if !(1..=7 * 24 * 60).contains(&self.confirm_before_minutes) {
             problems.push("cars.confirm_before_minutes: must be 1-10080".into());
         }

@@ -4,9 +4,10 @@
 //! dispatcher, a person, still decides.
 //!
 //! Ranking, among drivers who can take the trip: those covering the trip's
-//! area first, then fewest trips today (spreading the work, as the manual
-//! asks), then the smallest car that fits (keeping the big ones for big
-//! groups), then name. Drivers who cannot take it follow, each with why.
+//! area first, then fewest recent violations (违规行为, `[cars]
+//! violation_window_days`), then fewest trips today (spreading the work, as
+//! the manual asks), then the smallest car that fits (keeping the big ones
+//! for big groups), then name. Drivers who cannot take it follow, each with why.
 
 use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use serde::Serialize;
@@ -64,6 +65,8 @@ pub struct DriverFacts {
     pub trips_today: u32,
     /// When the driver declined or did not answer for this trip, if so.
     pub passed: Option<(Timestamp, &'static str)>,
+    /// Violations recorded in the window before now.
+    pub violations: u32,
 }
 
 /// One driver in the ranked list, with the reasons a dispatcher reads.
@@ -85,7 +88,7 @@ pub fn covers(area: &str, places: &[String]) -> bool {
 
 /// Ranks `drivers` for a trip that needs `need`; times in reasons are local to `zone`.
 pub fn suggest(need: &Need, drivers: &[DriverFacts], zone: &TimeZone) -> Vec<Suggestion> {
-    let mut ranked: Vec<(bool, bool, u32, u32, &str, Suggestion)> = drivers
+    let mut ranked: Vec<(bool, bool, u32, u32, u32, &str, Suggestion)> = drivers
         .iter()
         .map(|d| {
             let mut blockers = Vec::new();
@@ -113,16 +116,21 @@ pub fn suggest(need: &Need, drivers: &[DriverFacts], zone: &TimeZone) -> Vec<Sug
             } else {
                 format!("covers {}, not this trip", d.area)
             });
+            match d.violations {
+                0 => {}
+                1 => reasons.push("1 recent violation".to_owned()),
+                n => reasons.push(format!("{n} recent violations")),
+            }
             reasons.push(match d.trips_today {
                 1 => "1 trip today".to_owned(),
                 n => format!("{n} trips today"),
             });
             let s = Suggestion { driver_id: d.id, name: d.name.clone(), eligible, reasons };
-            (!eligible, !local, d.trips_today, d.seats, d.name.as_str(), s)
+            (!eligible, !local, d.violations, d.trips_today, d.seats, d.name.as_str(), s)
         })
         .collect();
-    ranked.sort_by(|a, b| (a.0, a.1, a.2, a.3, a.4).cmp(&(b.0, b.1, b.2, b.3, b.4)));
-    ranked.into_iter().map(|r| r.5).collect()
+    ranked.sort_by(|a, b| (a.0, a.1, a.2, a.3, a.4, a.5).cmp(&(b.0, b.1, b.2, b.3, b.4, b.5)));
+    ranked.into_iter().map(|r| r.6).collect()
 }
 
 #[cfg(test)]
@@ -147,6 +155,7 @@ mod tests {
             booked: vec![],
             trips_today,
             passed: None,
+            violations: 0,
         }
     }
 
@@ -204,5 +213,17 @@ mod tests {
         assert_eq!(why("Declined"), "declined for this trip at 10:02");
         assert_eq!(why("Small"), "3 seats for 4 passengers");
         assert!(list[1..].iter().all(|s| !s.eligible));
+    }
+
+    #[test]
+    fn a_driver_with_recent_violations_comes_after_one_without() {
+        let mut fined = driver("Aaron", 6, "pvg", 0);
+        fined.violations = 2;
+        let clean = driver("Zhou", 6, "pvg", 2);
+        let far = driver("Far", 6, "Hongqiao", 0);
+        let list = suggest(&need(), &[fined, clean, far], &zone());
+        let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Zhou", "Aaron", "Far"], "violations count before trips today, after the area");
+        assert!(list[1].reasons.contains(&"2 recent violations".to_owned()), "{:?}", list[1].reasons);
     }
 }
