@@ -162,7 +162,8 @@ identifiers! {
     /// responsible, notified in writing), `department_replied` (its written
     /// answer), `resolved` (a callback to confirm satisfaction follows),
     /// `satisfied` / `not_satisfied` (that callback's answer; the second
-    /// reopens the case), `reopened`, `note` (the status stays),
+    /// reopens the case), `marked_major` (a major complaint, on the weekly
+    /// warning until resolved), `reopened`, `note` (the status stays),
     /// `reassigned` (a new owner).
     CaseStep {
         Answered = "answered",
@@ -173,6 +174,7 @@ identifiers! {
         Resolved = "resolved",
         Satisfied = "satisfied",
         NotSatisfied = "not_satisfied",
+        MarkedMajor = "marked_major",
         Reopened = "reopened",
         Note = "note",
         Reassigned = "reassigned",

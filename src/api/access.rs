@@ -130,6 +130,8 @@ pub const MATRIX: &[Route] = &[
     route("GET", "/api/v1/queues", EVERYONE, ""),
     route("GET", "/api/v1/figures", OVERSIGHT, ""),
     route("GET", "/api/v1/reports/{period}", OVERSIGHT, ""),
+    route("GET", "/api/v1/merchant-lists/{month}", OVERSIGHT, ""),
+    route("PUT", "/api/v1/merchant-lists/{month}", OVERSIGHT, "confirms the month's red and black lists"),
     route("GET", "/api/v1/customers/{phone}", OWN_WORK, "own: the customer of a task offered to or held by the caller"),
     route("PUT", "/api/v1/customers/{phone}", OWN_WORK, "own: as above"),
     route("POST", "/api/v1/cti/events", users(No, No, No, No).and_pbx(), "the PBX's token (`[cti] tokens`)"),

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod floor;
 pub mod inns;
+pub mod merchant_lists;
 pub mod missed;
 pub mod ops;
 pub mod own;
@@ -121,6 +122,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(floor::routes())
         .merge(ops::routes())
         .merge(reports::routes())
+        .merge(merchant_lists::routes())
         .merge(cti::routes())
         .merge(missed::routes())
         .merge(registrations::routes())

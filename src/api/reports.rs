@@ -67,7 +67,8 @@ pub async fn report(
         .map_err(|e| ApiError::bad_request("date_out_of_range", e.to_string()))?;
     let bounds = reports::period_bounds(calendar, days.0, days.1, now);
     let inputs = state.store.report_inputs(bounds.0, bounds.1).await?;
-    let report = reports::build(period, days, bounds, calendar, state.config.figures.clone(), inputs);
+    let lists = state.config.cases.lists();
+    let report = reports::build(period, days, bounds, calendar, state.config.figures.clone(), lists, inputs);
     if !csv {
         return Ok(Json(report).into_response());
     }

@@ -285,6 +285,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         live: health.clone(),
         metrics: metrics.clone(),
         satisfaction_target: config.figures.satisfaction_target,
+        lists: config.cases.lists(),
     };
     let floor_stop = CancellationToken::new();
     let (floor_tx, floor_feed, floor_task) = figures::spawn(figures, names, sources, floor_stop.clone());

@@ -64,6 +64,14 @@ pub struct CaseRules {
     /// many working days after; missed, the case goes to the department's lead.
     #[serde(default = "CaseRules::default_department_reply_working_days")]
     pub department_reply_working_days: u32,
+    /// A merchant with this many complaints in a month or more is
+    /// nominated for the black list (黑榜).
+    #[serde(default = "CaseRules::default_black_list_min_complaints")]
+    pub black_list_min_complaints: u32,
+    /// A merchant with at most this many, all resolved, none major, every
+    /// reply in time, is nominated for the red list (红榜).
+    #[serde(default = "CaseRules::default_red_list_max_complaints")]
+    pub red_list_max_complaints: u32,
 }
 
 impl Default for CaseRules {
@@ -73,6 +81,8 @@ impl Default for CaseRules {
             merchant_reply_working_days: 1,
             remind_before_minutes: 120,
             department_reply_working_days: CaseRules::default_department_reply_working_days(),
+            black_list_min_complaints: CaseRules::default_black_list_min_complaints(),
+            red_list_max_complaints: CaseRules::default_red_list_max_complaints(),
         }
     }
 }
@@ -80,6 +90,20 @@ impl Default for CaseRules {
 impl CaseRules {
     fn default_department_reply_working_days() -> u32 {
         1
+    }
+    fn default_black_list_min_complaints() -> u32 {
+        3
+    }
+    fn default_red_list_max_complaints() -> u32 {
+        1
+    }
+
+    /// Where the monthly red and black lists draw their lines.
+    pub fn lists(&self) -> crate::rules::reports::lists::ListRules {
+        crate::rules::reports::lists::ListRules {
+            black_min_complaints: self.black_list_min_complaints,
+            red_max_complaints: self.red_list_max_complaints,
+        }
     }
 
     pub fn problems(&self) -> Vec<String> {
@@ -92,6 +116,12 @@ impl CaseRules {
         }
         if !(1..=30).contains(&self.department_reply_working_days) {
             problems.push("cases.department_reply_working_days: must be 1-30".into());
+        }
+        if !(1..=1000).contains(&self.black_list_min_complaints) {
+            problems.push("cases.black_list_min_complaints: must be 1-1000".into());
+        }
+        if self.red_list_max_complaints >= self.black_list_min_complaints {
+            problems.push("cases.red_list_max_complaints: must be under black_list_min_complaints".into());
         }
         if self.remind_before_minutes > 24 * 60 {
             problems.push("cases.remind_before_minutes: must be 0-1440".into());
@@ -141,6 +171,8 @@ pub struct CaseClock {
     pub department_replied_at: Option<Timestamp>,
     /// The satisfaction call's answer since the case was last resolved.
     pub satisfied: Option<bool>,
+    /// A major complaint (重大投诉).
+    pub major: bool,
 }
 
 /// Why a step was refused.
@@ -178,6 +210,8 @@ impl CaseClock {
             (CaseStep::Satisfied, Resolved) if self.satisfied.is_none() => Ok(Resolved),
             (CaseStep::NotSatisfied, Resolved) if self.satisfied.is_none() => Ok(self.back_to_work()),
             (CaseStep::Satisfied | CaseStep::NotSatisfied, _) => Err(refused()),
+            (CaseStep::MarkedMajor, s) if !self.major => Ok(s),
+            (CaseStep::MarkedMajor, _) => Err(refused()),
             (CaseStep::Reopened, Resolved) => Ok(self.back_to_work()),
             (CaseStep::Reopened, _) => Err(refused()),
             (CaseStep::Note | CaseStep::Reassigned, s) => Ok(s),
@@ -242,6 +276,7 @@ mod tests {
             department_reply_by: None,
             department_replied_at: None,
             satisfied: None,
+            major: false,
         }
     }
 
@@ -307,8 +342,10 @@ mod tests {
             merchant_reply_working_days: 0,
             remind_before_minutes: 5000,
             department_reply_working_days: 31,
+            black_list_min_complaints: 1,
+            red_list_max_complaints: 1,
         };
-        assert_eq!(rules.problems().len(), 4);
+        assert_eq!(rules.problems().len(), 5);
         assert!(CaseRules::default().problems().is_empty());
     }
 
@@ -343,6 +380,9 @@ mod tests {
         assert_eq!(c.after(CaseStep::PartyAnswered), Ok(CaseStatus::Open), "the party first, the customer still owed");
         c.party_answered_at = Some(local(&cal, "2026-12-08T10:30"));
         assert!(c.after(CaseStep::PartyAnswered).is_err());
+        assert_eq!(c.after(CaseStep::MarkedMajor), Ok(CaseStatus::Open));
+        c.major = true;
+        assert!(c.after(CaseStep::MarkedMajor).is_err(), "major once");
         assert_eq!(c.after(CaseStep::Answered), Ok(CaseStatus::Answered));
     }
 

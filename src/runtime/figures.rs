@@ -28,7 +28,9 @@ use crate::rules::dispatch::{Dispatcher, Effect, Record};
 use crate::rules::figures::wire::{self, Extras};
 use crate::rules::figures::{FigureRules, Figures, FloorEvent, FloorFigures, SeedTask};
 use crate::rules::followup::Checkpoints;
+use crate::rules::reports::lists::ListRules;
 use crate::rules::reports::satisfaction::SatisfactionRate;
+use crate::runtime::merchant_lists;
 use crate::store::{Store, StoreError};
 
 /// The least time between two patches: events closer together than this
@@ -165,6 +167,8 @@ pub struct Sources {
     pub metrics: Arc<Metrics>,
     /// `[figures] satisfaction_target`.
     pub satisfaction_target: f64,
+    /// `[cases]`: the monthly lists' lines.
+    pub lists: ListRules,
 }
 
 impl Sources {
@@ -212,10 +216,18 @@ impl Sources {
                 0
             }
         };
-        let escalations = self.store.escalations(now).await.unwrap_or_else(|e| {
+        let mut escalations = self.store.escalations(now).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "reading the escalations for the wallboard failed");
             Default::default()
         });
+        escalations.merchant_lists =
+            match merchant_lists::unconfirmed(&self.store, &self.calendar, self.lists, now).await {
+                Ok(month) => u32::from(month.is_some()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the merchant lists for the wallboard failed");
+                    0
+                }
+            };
         Extras {
             coverage: self.coverage(now).await,
             satisfaction: self.satisfaction(now).await,

@@ -8,6 +8,7 @@ pub mod hub;
 pub mod intake;
 pub mod jobs;
 pub mod live_writer;
+pub mod merchant_lists;
 pub mod record_writer;
 pub mod recovery;
 pub mod travel_board;

@@ -126,6 +126,7 @@ impl CaseRecord {
             department_reply_by: self.department_reply_by,
             department_replied_at: self.department_replied_at,
             satisfied: self.satisfied,
+            major: self.major,
         }
     }
 }
@@ -381,6 +382,7 @@ impl Store {
                                    WHEN $3 = 'department_replied' THEN $2 ELSE department_replied_at END, \
                      reminded = CASE WHEN $3 = 'sent' THEN REPLACE(reminded, 'department_reply,', '') \
                                    ELSE reminded END, \
+                     major = CASE WHEN $3 = 'marked_major' THEN 1 ELSE major END, \
                      satisfied = CASE WHEN $3 = 'satisfied' THEN 1 WHEN $3 = 'not_satisfied' THEN 0 \
                                    WHEN $3 = 'resolved' THEN NULL ELSE satisfied END, \
                      owner_id = COALESCE($4, owner_id), follow_up_task = COALESCE($5, follow_up_task) \

@@ -23,6 +23,7 @@ mod floor;
 mod followup;
 mod history;
 mod inns;
+mod merchant_lists;
 mod registrations;
 mod reports;
 mod scheduled;
@@ -51,6 +52,7 @@ pub use self::drivers::{Driver, NewDriver};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::history::OrderEvent;
 pub use self::inns::{Inn, InnOrder, NewInnOrder, ReminderWrite};
+pub use self::merchant_lists::ConfirmedLists;
 pub use self::registrations::NewRegistration;
 pub use self::shifts::ScheduleSpec;
 pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, TaskEvent, TaskFilter, TaskRecord};
@@ -262,7 +264,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 19] = [
+        let files: [(&str, &str, &str); 20] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -357,6 +359,11 @@ impl Store {
                 "violations",
                 include_str!("migrations/sqlite/0019_violations.sql"),
                 include_str!("migrations/postgres/0019_violations.sql"),
+            ),
+            (
+                "merchant_lists",
+                include_str!("migrations/sqlite/0020_merchant_lists.sql"),
+                include_str!("migrations/postgres/0020_merchant_lists.sql"),
             ),
         ];
         let migrations = files

@@ -246,18 +246,24 @@ async fn script(store: &Store) -> [TaskId; 2] {
     step(store, &c, at(12, 0, 0), CaseStep::NotSatisfied, CaseStatus::Answered, at(12, 30, 0)).await;
     step(store, &c, at(12, 30, 0), CaseStep::Resolved, CaseStatus::Resolved, at(13, 0, 0)).await;
     step(store, &c, at(13, 0, 0), CaseStep::Satisfied, CaseStatus::Resolved, at(13, 30, 0)).await;
+    // B turns out to be a major complaint: on the weekly warning while open.
+    step(store, &b, b.received_at, CaseStep::MarkedMajor, CaseStatus::Open, at(17, 0, 0)).await;
     [k2.id, m2]
 }
 
 async fn report(store: &Store) -> Report {
+    period_report(store, ReportPeriod::Daily, date(2026, 3, 10)).await
+}
+
+/// The period of `DAY`, reported at the start of `today`.
+async fn period_report(store: &Store, period: ReportPeriod, today: Date) -> Report {
     let config = Config::default();
     let calendar = config.rules().unwrap().calendar;
-    let today = date(2026, 3, 10);
-    let days = reports::period_dates(ReportPeriod::Daily, DAY, today).unwrap();
-    // Reported the next week: the day is over.
+    let days = reports::period_dates(period, DAY, today).unwrap();
+    // Reported later: the period is over.
     let bounds = reports::period_bounds(&calendar, days.0, days.1, calendar.at(today, Time::midnight()));
     let inputs = store.report_inputs(bounds.0, bounds.1).await.unwrap();
-    reports::build(ReportPeriod::Daily, days, bounds, &calendar, config.figures.clone(), inputs)
+    reports::build(period, days, bounds, &calendar, config.figures.clone(), config.cases.lists(), inputs)
 }
 
 async fn scripted_day(store: Store) {
@@ -292,7 +298,7 @@ async fn scripted_day(store: Store) {
     assert_eq!((r.overdue.cases_answer_late, r.overdue.cases_merchant_late), (1, 2));
 
     let c = &r.complaints;
-    assert_eq!((c.total, c.major), (3, 1));
+    assert_eq!((c.total, c.major), (3, 2), "B was marked major the same day");
     let keys = |v: &[reports::Count]| v.iter().map(|c| (c.key.clone(), c.count)).collect::<Vec<_>>();
     assert_eq!(keys(&c.by_channel), [("forum".into(), 1), ("phone".into(), 1), ("weibo".into(), 1)]);
     assert_eq!(keys(&c.by_category), [("quality".into(), 2), ("late delivery".into(), 1)]);
@@ -375,6 +381,38 @@ async fn scripted_day(store: Store) {
         [("Blue Lake", Some(true))]
     );
     assert_eq!(members.len(), 1);
+
+    // The weekly warning lists B, the major complaint still open; the daily
+    // report nominates nobody, the month's does: Sunny Tiles for the black
+    // list (two major complaints, no reply in time), Blue Lake for the red.
+    let open: Vec<&str> = r.open_major.iter().map(|c| c.merchant.as_str()).collect();
+    assert_eq!((open, r.open_major[0].status), (vec!["Sunny Tiles"], CaseStatus::Open));
+    assert_eq!(r.nominations, None);
+    let month = period_report(&store, ReportPeriod::Monthly, date(2026, 4, 2)).await;
+    let n = month.nominations.as_ref().unwrap();
+    let listed = |v: &[reports::lists::Nomination]| v.iter().map(|x| x.merchant.clone()).collect::<Vec<_>>();
+    assert_eq!((listed(&n.black), listed(&n.red)), (vec!["Sunny Tiles".to_owned()], vec!["Blue Lake".to_owned()]));
+    assert_eq!(n.black[0].why, ["2 major complaints", "reply score 60 (0 of 2 replies in time)"]);
+    let csv = reports::csv::render(&month);
+    assert!(csv.contains("\r\nblack_list_nomination,Sunny Tiles,why,2 major complaints; reply score 60"), "{csv}");
+    // Unconfirmed, the wallboard reminds the supervisors from 10 April,
+    // not before, and not once confirmed.
+    let config = Config::default();
+    let (calendar, lists) = (config.rules().unwrap().calendar, config.cases.lists());
+    let on = |d: Date| calendar.at(d, Time::midnight());
+    let unconfirmed = |now| crate::runtime::merchant_lists::unconfirmed(&store, &calendar, lists, now);
+    assert_eq!(unconfirmed(on(date(2026, 4, 9)) + SignedDuration::from_hours(23)).await.unwrap(), None);
+    assert_eq!(unconfirmed(on(date(2026, 4, 10))).await.unwrap(), Some(date(2026, 3, 1)));
+    let confirmed = crate::store::ConfirmedLists {
+        red: vec!["Blue Lake".into()],
+        black: vec!["Sunny Tiles".into()],
+        confirmed_by: UserId::new(),
+        confirmed_at: on(date(2026, 4, 11)),
+    };
+    store.confirm_merchant_lists("2026-03", &confirmed).await.unwrap();
+    assert_eq!(store.merchant_lists("2026-03").await.unwrap(), Some(confirmed));
+    assert_eq!(unconfirmed(on(date(2026, 4, 12))).await.unwrap(), None);
+    assert_eq!(unconfirmed(on(date(2026, 3, 12))).await.unwrap(), None, "February nominated nobody");
 
     let csv = reports::csv::render(&r);
     assert!(csv.contains("\r\nsatisfaction,centre,asked,3\r\n"), "{csv}");

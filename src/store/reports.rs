@@ -11,7 +11,7 @@ use super::*;
 use crate::domain::{CaseStatus, Channel, DepartmentId, UserId, WorkNumber};
 use crate::rules::reports::satisfaction::SatisfactionRow;
 use crate::rules::reports::{
-    AgentName, AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OverdueTask,
+    AgentName, AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OpenMajorCase, OverdueTask,
 };
 
 /// Callbacks due in the period: not inbound calls, not cancelled.
@@ -35,6 +35,7 @@ impl Store {
             names: self.display_names().await?,
             satisfaction: self.satisfaction_answers(from, to).await?,
             departments: self.department_names().await?,
+            open_major: self.open_major_cases(to).await?,
         })
     }
 
@@ -69,7 +70,9 @@ impl Store {
             .collect()
     }
 
-    async fn cases_received(&self, from: Timestamp, to: Timestamp) -> Result<Vec<CaseRow>> {
+    /// Cases received in `[from, to)` as the reports read them (also the
+    /// monthly lists' reminder).
+    pub async fn cases_received(&self, from: Timestamp, to: Timestamp) -> Result<Vec<CaseRow>> {
         let rows = sqlx::query(
             "SELECT channel, merchant, category, brand, major, status, answer_by, answered_at, \
                merchant_reply_by, merchant_replied_at \
@@ -219,5 +222,29 @@ impl Store {
     async fn department_names(&self) -> Result<BTreeMap<DepartmentId, String>> {
         let rows = sqlx::query("SELECT id, name FROM departments").fetch_all(&self.pool).await?;
         rows.iter().map(|row| Ok((parse(row, "id")?, row.try_get("name")?))).collect()
+    }
+
+    /// Major complaints received before `to` and not resolved, oldest first.
+    async fn open_major_cases(&self, to: Timestamp) -> Result<Vec<OpenMajorCase>> {
+        let rows = sqlx::query(
+            "SELECT id, merchant, category, received_at, status, owner_id, updated_at FROM cases \
+             WHERE major <> 0 AND status <> 'resolved' AND received_at < $1 ORDER BY received_at, id",
+        )
+        .bind(ms(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OpenMajorCase {
+                    case_id: parse(row, "id")?,
+                    merchant: row.try_get("merchant")?,
+                    category: row.try_get("category")?,
+                    received_at: from_ms(row.try_get("received_at")?)?,
+                    status: parse(row, "status")?,
+                    owner_id: parse(row, "owner_id")?,
+                    updated_at: from_ms(row.try_get("updated_at")?)?,
+                })
+            })
+            .collect()
     }
 }

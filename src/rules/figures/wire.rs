@@ -43,6 +43,9 @@ pub struct Escalations {
     pub cases_unanswered: u32,
     /// Forum and Weibo cases whose merchant has not replied in time.
     pub merchant_replies: u32,
+    /// Last month's red and black lists, unconfirmed on or after the 10th
+    /// (1), or not (0).
+    pub merchant_lists: u32,
 }
 
 /// The board document for `figures`, with agents named from `names`.
@@ -120,6 +123,7 @@ fn board_with_nulls(figures: &FloorFigures, names: &HashMap<UserId, String>, ext
             "inn_orders": extras.escalations.inn_orders,
             "cases_unanswered": extras.escalations.cases_unanswered,
             "merchant_replies": extras.escalations.merchant_replies,
+            "merchant_lists": extras.escalations.merchant_lists,
         },
     })
 }

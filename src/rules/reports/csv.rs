@@ -104,6 +104,21 @@ pub fn render(r: &Report) -> String {
         out.opt("agent", &item, "average_answer_ms", a.average_answer_ms);
         out.opt("agent", &item, "answer_score", a.answer_score);
     }
+    for c in &r.open_major {
+        let item = c.case_id.to_string();
+        out.row("open_major_case", &item, "merchant", &c.merchant);
+        out.row("open_major_case", &item, "category", &c.category);
+        out.row("open_major_case", &item, "received_at", c.received_at);
+        out.row("open_major_case", &item, "status", c.status.as_str());
+        out.row("open_major_case", &item, "updated_at", c.updated_at);
+    }
+    if let Some(n) = &r.nominations {
+        for (list, nominated) in [("red", &n.red), ("black", &n.black)] {
+            for m in nominated {
+                out.row(&format!("{list}_list_nomination"), &m.merchant, "why", m.why.join("; "));
+            }
+        }
+    }
     let s = &r.satisfaction;
     let mut rate = |item: &str, f: &super::satisfaction::SatisfactionRate| {
         out.row("satisfaction", item, "asked", f.asked);

@@ -9,6 +9,7 @@
 //! and that evening's wallboard agree.
 
 pub mod csv;
+pub mod lists;
 pub mod satisfaction;
 
 use std::collections::BTreeMap;
@@ -18,8 +19,11 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use self::lists::{ListRules, Nominations};
 use self::satisfaction::{Satisfaction, SatisfactionRow};
-use crate::domain::{CaseChannel, DepartmentId, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId, WorkNumber};
+use crate::domain::{
+    CaseChannel, CaseId, CaseStatus, DepartmentId, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId, WorkNumber,
+};
 use crate::rules::calendar::Calendar;
 use crate::rules::figures::scoring::{Judged, reply_rate_score, response_time_score};
 use crate::rules::figures::{CentreFigures, FigureRules, Figures, FloorEvent};
@@ -130,7 +134,25 @@ pub struct Inputs {
     pub names: BTreeMap<UserId, AgentName>,
     /// Satisfaction calls answered in the period.
     pub satisfaction: Vec<SatisfactionRow>,
+    /// Major complaints received by the period's end and still open.
+    pub open_major: Vec<OpenMajorCase>,
     pub departments: BTreeMap<DepartmentId, String>,
+}
+
+/// A major complaint still open, with how far it has got (每周重大的,
+/// 未处理投诉的预警及处理进展).
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct OpenMajorCase {
+    pub case_id: CaseId,
+    pub merchant: String,
+    pub category: String,
+    #[schema(value_type = String)]
+    pub received_at: Timestamp,
+    pub status: CaseStatus,
+    pub owner_id: UserId,
+    /// Its last step.
+    #[schema(value_type = String)]
+    pub updated_at: Timestamp,
 }
 
 /// How a report names an agent: their name and work number (工号).
@@ -178,6 +200,11 @@ pub struct Report {
     /// The satisfaction calls' answers (服务满意率) against `[figures]
     /// satisfaction_target`, for the centre, each department and agent.
     pub satisfaction: Satisfaction,
+    /// Major complaints still open, oldest first: the weekly warning.
+    pub open_major: Vec<OpenMajorCase>,
+    /// Monthly reports: the merchants nominated for the red and the black
+    /// list (confirmed at `/api/v1/merchant-lists/{month}`).
+    pub nominations: Option<Nominations>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -261,6 +288,7 @@ pub fn build(
     (from, to): (Timestamp, Timestamp),
     calendar: &Calendar,
     rules: FigureRules,
+    lists: ListRules,
     inputs: Inputs,
 ) -> Report {
     let satisfaction =
@@ -312,6 +340,8 @@ pub fn build(
             .filter(|c| c.merchant_reply_by.is_some_and(|by| late(by, c.merchant_replied_at)))
             .count() as u32,
     };
+    let ranking = merchants(&inputs.cases, now);
+    let nominations = (period == ReportPeriod::Monthly).then(|| lists::nominate(&ranking, lists));
     Report {
         period,
         first_day,
@@ -323,10 +353,12 @@ pub fn build(
         missed: inputs.missed,
         callbacks,
         complaints: complaints(&inputs.cases),
-        merchants: merchants(&inputs.cases, now),
+        merchants: ranking.clone(),
         overdue,
         agents: agents(&inputs.attempts, &answer_ms, &inputs.names),
         satisfaction,
+        open_major: inputs.open_major,
+        nominations,
     }
 }
 
@@ -351,7 +383,8 @@ fn complaints(cases: &[CaseRow]) -> Complaints {
     }
 }
 
-fn merchants(cases: &[CaseRow], now: Timestamp) -> Vec<MerchantRank> {
+/// The merchants complained about in `cases`, ranked.
+pub fn merchants(cases: &[CaseRow], now: Timestamp) -> Vec<MerchantRank> {
     let mut by: BTreeMap<&str, MerchantRank> = BTreeMap::new();
     for c in cases {
         let m = by.entry(&c.merchant).or_insert_with(|| MerchantRank {

@@ -58,7 +58,7 @@
     $("satisfaction-sub").textContent = sat.satisfied + " / " + sat.asked + (sat.rate ? " · " + SB.t("target") + " ≥ " + pct(sat.rate.target) : "");
     setTile($("tile-satisfaction"), sat.rate && sat.rate.breached);
     const e = board.escalations || {};
-    const parts = [["esc_cars", e.car_orders], ["esc_inns", e.inn_orders], ["esc_cases", e.cases_unanswered], ["esc_merchants", e.merchant_replies]];
+    const parts = [["esc_cars", e.car_orders], ["esc_inns", e.inn_orders], ["esc_cases", e.cases_unanswered], ["esc_merchants", e.merchant_replies], ["esc_lists", e.merchant_lists]];
     const total = parts.reduce((n, [, v]) => n + (v || 0), 0);
     $("escalations").textContent = total;
     $("escalations-sub").textContent = parts.map(([k, v]) => SB.t(k) + " " + (v || 0)).join(" · ");

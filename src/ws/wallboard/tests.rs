@@ -39,6 +39,7 @@ async fn floor() -> Floor {
         live: None,
         metrics: Default::default(),
         satisfaction_target: 0.98,
+        lists: config.cases.lists(),
     };
     let stop = CancellationToken::new();
     let (tx, feed, _task) = figures::spawn(figures, HashMap::new(), sources, stop.clone());
