@@ -192,6 +192,17 @@ identifiers! {
 }
 
 identifiers! {
+    /// Where a shift swap is: asked for, then approved or rejected by a
+    /// supervisor, or withdrawn by the agent who asked.
+    SwapStatus {
+        Requested = "requested",
+        Approved = "approved",
+        Rejected = "rejected",
+        Cancelled = "cancelled",
+    }
+}
+
+identifiers! {
     /// Whose violation (违规行为): a partner driver's or a partner inn's.
     ViolationParty {
         Driver = "driver",
@@ -486,6 +497,10 @@ id_type!(
 id_type!(
     /// Identifies an inn whose bookings the centre watches.
     InnId
+);
+id_type!(
+    /// Identifies a shift swap an agent asked for (调班).
+    SwapId
 );
 id_type!(
     /// Identifies a violation recorded against a partner inn or driver.

@@ -484,3 +484,84 @@ async fn last_months_merchant_lists_are_nominated_and_confirmed() {
     assert_eq!((&done["confirmed"]["black"], &done["overdue"]), (&json!(["Sunny Tiles"]), &json!(false)));
     server.stop().await;
 }
+
+/// A shift swap (调班) asked for by an agent changes nothing until a
+/// supervisor approves it; then both schedules carry the exchanged day.
+/// Bad input, and a swap of the same hours, write nothing.
+#[tokio::test]
+async fn a_shift_swap_takes_effect_only_when_a_supervisor_approves_it() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let body = json!({"username": "sun", "password": "agent-password", "role": "supervisor"});
+    assert_eq!(admin.post("/api/v1/users", body).await.0, 201);
+    let sun = server.login("sun", "agent-password").await;
+    let every_day = |shift: &str| {
+        let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        Value::Object(days.iter().map(|d| (d.to_string(), json!([shift]))).collect())
+    };
+    let mut agents = Vec::new();
+    for (name, shift) in [("li", "early"), ("wang", "late"), ("zhao", "early")] {
+        let id = server.add_agent(&admin, name, &["hotline"]).await;
+        let (status, set) = sun.put(&format!("/api/v1/agents/{id}/schedule"), every_day(shift)).await;
+        assert_eq!(status, 200, "{set}");
+        agents.push(id);
+    }
+    let (li, wang, zhao) = (&agents[0], &agents[1], &agents[2]);
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz).date();
+    let (day, next_day) = (today.tomorrow().unwrap(), today.tomorrow().unwrap().tomorrow().unwrap());
+    let li_http = server.login("li", "agent-password").await;
+
+    // Refused with nothing written: today, oneself, nobody, the same hours.
+    let nobody = "01a23c2d-bf03-7054-942a-fa85abc6423e";
+    for (body, expected) in [
+        (json!({"with": wang, "day": today}), "invalid_field"),
+        (json!({"with": li, "day": day}), "invalid_field"),
+        (json!({"with": nobody, "day": day}), "unknown_agent"),
+        (json!({"with": zhao, "day": day}), "nothing_to_swap"),
+    ] {
+        let (status, err) = li_http.post("/api/v1/shift-swaps", body.clone()).await;
+        assert_eq!((status, code(&err)), (422, expected), "{body}: {err}");
+    }
+    assert_eq!(li_http.get("/api/v1/shift-swaps").await.1, json!([]));
+
+    // Asked for: nothing changes yet; the colleague sees it; an agent may not approve.
+    let body = json!({"with": wang, "day": day, "note": "doctor's appointment in the morning"});
+    let (status, swap) = li_http.post("/api/v1/shift-swaps", body).await;
+    assert_eq!((status, &swap["status"]), (201, &json!("requested")), "{swap}");
+    let approve = format!("/api/v1/shift-swaps/{}/approve", swap["id"].as_str().unwrap());
+    let schedule = |id: &str| format!("/api/v1/agents/{id}/schedule");
+    let (_, before) = sun.get(&schedule(li)).await;
+    assert!(before["schedule"].get(day.to_string()).is_none(), "{before}");
+    let wang_http = server.login("wang", "agent-password").await;
+    assert_eq!(wang_http.get("/api/v1/shift-swaps?status=requested").await.1.as_array().unwrap().len(), 1);
+    assert_eq!(li_http.post(&approve, json!({})).await.0, 403);
+
+    // Approved: li works the late shift that day, wang the early one; once.
+    let (status, approved) = sun.post(&approve, json!({"note": "ok"})).await;
+    assert_eq!((status, &approved["status"]), (200, &json!("approved")), "{approved}");
+    let (_, li_week) = sun.get(&schedule(li)).await;
+    let (_, wang_week) = sun.get(&schedule(wang)).await;
+    assert_eq!(li_week["schedule"][day.to_string()], json!(["14:30-22:30"]), "{li_week}");
+    assert_eq!(wang_week["schedule"][day.to_string()], json!(["09:00-17:00"]), "{wang_week}");
+    assert_eq!(li_week["schedule"]["mon"], json!(["09:00-17:00"]), "the other days stay");
+    let (status, err) = sun.post(&approve, json!({})).await;
+    assert_eq!((status, code(&err)), (409, "swap_decided"));
+
+    // Rejected, or withdrawn: the schedules stay as they are.
+    let zhao_http = server.login("zhao", "agent-password").await;
+    let (_, asked) = zhao_http.post("/api/v1/shift-swaps", json!({"with": wang, "day": next_day})).await;
+    let id = asked["id"].as_str().unwrap().to_owned();
+    assert_eq!(li_http.post(&format!("/api/v1/shift-swaps/{id}/cancel"), json!({})).await.0, 403);
+    let (status, rejected) =
+        sun.post(&format!("/api/v1/shift-swaps/{id}/reject"), json!({"note": "short-staffed"})).await;
+    assert_eq!((status, &rejected["status"]), (200, &json!("rejected")), "{rejected}");
+    let (_, zhao_week) = sun.get(&schedule(zhao)).await;
+    assert!(zhao_week["schedule"].get(next_day.to_string()).is_none(), "{zhao_week}");
+    let (_, asked) = zhao_http.post("/api/v1/shift-swaps", json!({"with": wang, "day": next_day})).await;
+    let cancel = format!("/api/v1/shift-swaps/{}/cancel", asked["id"].as_str().unwrap());
+    let (status, cancelled) = zhao_http.post(&cancel, json!({})).await;
+    assert_eq!((status, &cancelled["status"]), (200, &json!("cancelled")), "{cancelled}");
+    server.stop().await;
+}

@@ -20,6 +20,7 @@ pub mod own;
 pub mod registrations;
 pub mod reports;
 pub mod session;
+pub mod shift_swaps;
 pub mod shifts;
 pub mod state;
 pub mod tasks;
@@ -119,6 +120,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(tasks::routes())
         .merge(agents::routes())
         .merge(shifts::routes())
+        .merge(shift_swaps::routes())
         .merge(floor::routes())
         .merge(ops::routes())
         .merge(reports::routes())

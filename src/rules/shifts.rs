@@ -105,7 +105,7 @@ impl fmt::Display for Shift {
 /// Why a schedule was refused; the API turns each into a 422.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("`{0}` is not a weekday (mon .. sun)")]
+    #[error("`{0}` is neither a weekday (mon .. sun) nor a date (YYYY-MM-DD)")]
     UnknownDay(String),
     #[error("{day}: `{entry}` is neither a shift name ({names}) nor HH:MM-HH:MM with the start before the end")]
     BadShift { day: String, entry: String, names: String },
@@ -113,28 +113,45 @@ pub enum ScheduleError {
     Overlap { day: String, first: Shift, second: Shift },
 }
 
-/// An agent's week: per weekday, its shifts in order, none overlapping.
+/// An agent's week: per weekday, its shifts in order, none overlapping;
+/// and dates that differ from their weekday (a shift swap, 调班: the date's
+/// shifts, or none for a day off).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WeeklySchedule {
     days: [Vec<Shift>; 7],
+    dates: BTreeMap<Date, Vec<Shift>>,
+}
+
+/// Why a shift swap cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SwapError {
+    #[error("both work the same hours on {0}: nothing to swap")]
+    NothingToSwap(Date),
 }
 
 impl WeeklySchedule {
     /// Reads `{"mon": ["early"], "sat": ["09:00-13:00"]}`: per weekday a list
-    /// of shift names or hours. Days left out are days off.
+    /// of shift names or hours. Days left out are days off. A date key
+    /// (`"2026-12-10": ["late"]`, or `[]` for a day off) replaces its
+    /// weekday's shifts on that date.
     pub fn parse(
         spec: &BTreeMap<String, Vec<String>>,
         named: &BTreeMap<String, Shift>,
     ) -> Result<WeeklySchedule, ScheduleError> {
-        let mut days: [Vec<Shift>; 7] = Default::default();
+        let mut schedule = WeeklySchedule::default();
         for (day, entries) in spec {
-            let weekday = parse_weekday(day).ok_or_else(|| ScheduleError::UnknownDay(day.clone()))?;
-            let key = DAY_KEYS[weekday.to_monday_zero_offset() as usize];
-            let shifts = &mut days[weekday.to_monday_zero_offset() as usize];
+            let (key, shifts) = match (parse_weekday(day), day.parse::<Date>()) {
+                (Some(weekday), _) => {
+                    let i = weekday.to_monday_zero_offset() as usize;
+                    (DAY_KEYS[i].to_owned(), &mut schedule.days[i])
+                }
+                (None, Ok(date)) if day.len() == 10 => (day.clone(), schedule.dates.entry(date).or_default()),
+                _ => return Err(ScheduleError::UnknownDay(day.clone())),
+            };
             for entry in entries {
                 let shift = named.get(entry.trim()).copied().or_else(|| Shift::parse(entry)).ok_or_else(|| {
                     ScheduleError::BadShift {
-                        day: key.to_owned(),
+                        day: key.clone(),
                         entry: entry.clone(),
                         names: named.keys().cloned().collect::<Vec<_>>().join(", "),
                     }
@@ -143,26 +160,46 @@ impl WeeklySchedule {
             }
             shifts.sort();
             if let Some(pair) = shifts.windows(2).find(|w| w[1].start < w[0].end) {
-                return Err(ScheduleError::Overlap { day: key.to_owned(), first: pair[0], second: pair[1] });
+                return Err(ScheduleError::Overlap { day: key, first: pair[0], second: pair[1] });
             }
         }
-        Ok(WeeklySchedule { days })
+        Ok(schedule)
+    }
+
+    /// The shifts worked on `date`: its own if it has them, else its weekday's.
+    pub fn shifts_on(&self, date: Date) -> &[Shift] {
+        self.dates.get(&date).map_or_else(|| self.on(date.weekday()), Vec::as_slice)
+    }
+
+    /// Exchanges what `a` and `b` work on `date` (调班), each as a date of
+    /// their own schedules; refused when they work the same hours.
+    pub fn swap(a: &mut WeeklySchedule, b: &mut WeeklySchedule, date: Date) -> Result<(), SwapError> {
+        let (on_a, on_b) = (a.shifts_on(date).to_vec(), b.shifts_on(date).to_vec());
+        if on_a == on_b {
+            return Err(SwapError::NothingToSwap(date));
+        }
+        a.dates.insert(date, on_b);
+        b.dates.insert(date, on_a);
+        Ok(())
+    }
+
+    /// Forgets the dates before `date`: they no longer matter.
+    pub fn forget_before(&mut self, date: Date) {
+        self.dates = self.dates.split_off(&date);
     }
 
     /// The schedule as the API and the store write it: hours, not names,
     /// so that a later change of a named shift does not move agents' weeks
     /// silently.
     pub fn to_spec(&self) -> BTreeMap<String, Vec<String>> {
-        DAY_KEYS
-            .iter()
-            .zip(&self.days)
-            .filter(|(_, shifts)| !shifts.is_empty())
-            .map(|(day, shifts)| (day.to_string(), shifts.iter().map(Shift::to_string).collect()))
-            .collect()
+        let hours = |shifts: &[Shift]| shifts.iter().map(Shift::to_string).collect::<Vec<_>>();
+        let weekdays = DAY_KEYS.iter().zip(&self.days).filter(|(_, shifts)| !shifts.is_empty());
+        let weekdays = weekdays.map(|(day, shifts)| (day.to_string(), hours(shifts)));
+        weekdays.chain(self.dates.iter().map(|(date, shifts)| (date.to_string(), hours(shifts)))).collect()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.days.iter().all(Vec::is_empty)
+        self.days.iter().all(Vec::is_empty) && self.dates.values().all(Vec::is_empty)
     }
 
     fn on(&self, weekday: Weekday) -> &[Shift] {
@@ -177,7 +214,7 @@ impl WeeklySchedule {
         last: Date,
     ) -> impl Iterator<Item = (Timestamp, Timestamp)> + 'a {
         let days = first.series(jiff::Span::new().days(1)).take_while(move |d| *d <= last);
-        days.flat_map(move |d| self.on(d.weekday()).iter().map(move |s| (cal.at(d, s.start), cal.at(d, s.end))))
+        days.flat_map(move |d| self.shifts_on(d).iter().map(move |s| (cal.at(d, s.start), cal.at(d, s.end))))
     }
 
     /// The shift that `t` falls in, as its start and end instants.
@@ -266,6 +303,7 @@ mod tests {
     use super::*;
     use crate::rules::calendar::CalendarSettings;
     use crate::rules::calendar::tests::{local, show};
+    use jiff::civil::date;
 
     fn named() -> BTreeMap<String, Shift> {
         ShiftSettings::default().named_shifts().unwrap()
@@ -408,5 +446,42 @@ mod tests {
             }
             proptest::prop_assert_eq!(ends, all);
         }
+    }
+
+    #[test]
+    fn a_swap_exchanges_one_dates_shifts_and_the_clock_follows_it() {
+        let cal = cal();
+        let weekdays = ["mon", "tue", "wed", "thu", "fri"];
+        let mut li = week(&weekdays.map(|d| (d, &["early"][..])));
+        let mut wang = week(&weekdays.map(|d| (d, &["late"][..])));
+        let thursday = date(2026, 12, 10);
+        WeeklySchedule::swap(&mut li, &mut wang, thursday).unwrap();
+        assert_eq!(li.shifts_on(thursday), wang.shifts_on(date(2026, 12, 9)), "li works the late shift that day");
+        assert_eq!(li.shifts_on(date(2026, 12, 11)), [named()["early"]], "the next day as every week");
+        // Stored and read back with the date.
+        let stored = li.to_spec();
+        assert_eq!(stored["2026-12-10"], ["14:30-22:30"]);
+        assert_eq!(WeeklySchedule::parse(&stored, &named()).unwrap(), li);
+        // The shift clock: li's Thursday ends at 22:30, not 17:00.
+        let (wd, at) = (SignedDuration::from_mins(15), |t: &str| local(&cal, t));
+        let li_only = || [(UserId::new(), &li)];
+        assert!(due_events(li_only(), &cal, wd, at("2026-12-10T16:59"), at("2026-12-10T17:01")).is_empty());
+        assert_eq!(due_events(li_only(), &cal, wd, at("2026-12-10T22:29"), at("2026-12-10T22:31")).len(), 1);
+        assert!(in_wind_down(&wang, &cal, wd, at("2026-12-10T16:50")), "wang works li's early shift");
+        // Swapping again on the same day puts both back; the same hours cannot be swapped.
+        let mut both_early = week(&[("thu", &["early"])]);
+        let mut early = week(&[("thu", &["early"])]);
+        assert_eq!(
+            WeeklySchedule::swap(&mut both_early, &mut early, thursday),
+            Err(SwapError::NothingToSwap(thursday))
+        );
+        // A day off taken by swapping with someone who has none that day.
+        let mut off = WeeklySchedule::default();
+        WeeklySchedule::swap(&mut li, &mut off, date(2026, 12, 11)).unwrap();
+        assert!(li.shifts_on(date(2026, 12, 11)).is_empty() && li.to_spec()["2026-12-11"].is_empty());
+        li.forget_before(date(2026, 12, 11));
+        assert!(!li.to_spec().contains_key("2026-12-10"));
+        let err = WeeklySchedule::parse(&spec(&[("2026-13-01", &["early"])]), &named()).unwrap_err();
+        assert!(matches!(err, ScheduleError::UnknownDay(_)), "{err}");
     }
 }

@@ -27,6 +27,7 @@ mod merchant_lists;
 mod registrations;
 mod reports;
 mod scheduled;
+mod shift_swaps;
 mod shifts;
 mod tasks;
 mod trips;
@@ -54,6 +55,7 @@ pub use self::history::OrderEvent;
 pub use self::inns::{Inn, InnOrder, NewInnOrder, ReminderWrite};
 pub use self::merchant_lists::ConfirmedLists;
 pub use self::registrations::NewRegistration;
+pub use self::shift_swaps::{Decision, NewSwap, Swap};
 pub use self::shifts::ScheduleSpec;
 pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, TaskEvent, TaskFilter, TaskRecord};
 pub use self::trips::{DriverBooking, DriverCall, NewTrip, Trip, TripRefusal};
@@ -264,7 +266,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 20] = [
+        let files: [(&str, &str, &str); 21] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -364,6 +366,11 @@ impl Store {
                 "merchant_lists",
                 include_str!("migrations/sqlite/0020_merchant_lists.sql"),
                 include_str!("migrations/postgres/0020_merchant_lists.sql"),
+            ),
+            (
+                "shift_swaps",
+                include_str!("migrations/sqlite/0021_shift_swaps.sql"),
+                include_str!("migrations/postgres/0021_shift_swaps.sql"),
             ),
         ];
         let migrations = files
