@@ -51,35 +51,8 @@ pub struct UnknownIdentifier {
     pub value: String,
 }
 
-identifiers! {
-    /// What a piece of work is; decides its default priority, queue, channel
-    /// and deadline (see `config/switchboard.toml`).
-    TaskKind {
-        InboundCall = "inbound_call",
-        NewSignupCallback = "new_signup_callback",
-        MissedCallCallback = "missed_call_callback",
-        ReturningSignupCallback = "returning_signup_callback",
-        EventCallback = "event_callback",
-        MarketingAttendedNoOrder = "marketing_attended_no_order",
-        MarketingAttendedOrdered = "marketing_attended_ordered",
-        MarketingNoShow = "marketing_no_show",
-        EventRecommendation = "event_recommendation",
-        CommunityOutreach = "community_outreach",
-        InnReminder = "inn_reminder",
-        CarDispatch = "car_dispatch",
-        InsuranceRegistration = "insurance_registration",
-        ComplaintFollowUp = "complaint_follow_up",
-    }
-}
-
-impl TaskKind {
-    /// An agent phones the customer (or an inn, a driver) for this task, so
-    /// an unanswered attempt is tried again. An inbound call is the
-    /// customer phoning in: there is nobody to call back within the task.
-    pub fn calls_out(self) -> bool {
-        self != TaskKind::InboundCall
-    }
-}
+mod task_kind;
+pub use task_kind::{CustomKind, KindNameError, MAX_CUSTOM_KINDS, TaskKind};
 
 identifiers! {
     /// How a task occupies an agent. A voice task is exclusive: an agent on a
@@ -603,17 +576,6 @@ impl fmt::Display for WorkNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identifiers_round_trip_through_text_and_json() {
-        for kind in TaskKind::ALL {
-            assert_eq!(kind.as_str().parse::<TaskKind>().unwrap(), *kind);
-            let json = serde_json::to_string(kind).unwrap();
-            assert_eq!(json, format!("\"{}\"", kind.as_str()));
-        }
-        assert_eq!(TaskKind::ALL.len(), 14);
-        assert!("phone_call".parse::<TaskKind>().is_err());
-    }
 
     #[test]
     fn agent_status_serialises_with_reason_only_for_breaks() {

@@ -138,6 +138,7 @@ pub const MATRIX: &[Route] = &[
         "own: the agent who asked, before a decision",
     ),
     route("GET", "/api/v1/queues", EVERYONE, ""),
+    route("GET", "/api/v1/kinds", EVERYONE, "the kinds of work and their rules, the centre's own included"),
     route("GET", "/api/v1/figures", OVERSIGHT, ""),
     route("GET", "/api/v1/reports/{period}", OVERSIGHT, ""),
     route("GET", "/api/v1/merchant-lists/{month}", OVERSIGHT, ""),

@@ -32,7 +32,7 @@ pub mod violations;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -102,8 +102,25 @@ impl Modify for Described {
 /// This document (OpenAPI 3.1).
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "ops",
     responses((status = 200, description = "The OpenAPI document of this API", body = Object)))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi().clone())
+pub async fn openapi_json(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    Json(with_centre_kinds(openapi().clone(), &state.rules))
+}
+
+/// The document with the centre's own task kinds (`[kinds]`) among the
+/// values of `TaskKind`, which the built document lists only the built-in
+/// ones of.
+fn with_centre_kinds(
+    mut doc: utoipa::openapi::OpenApi,
+    rules: &crate::rules::dispatch::Rules,
+) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let schema = doc.components.as_mut().and_then(|c| c.schemas.get_mut("TaskKind"));
+    if let Some(RefOr::T(Schema::Object(kind))) = schema {
+        let values = kind.enum_values.get_or_insert_with(Vec::new);
+        values.extend(rules.custom_kinds().map(|(k, _)| serde_json::Value::from(k.as_str())));
+    }
+    doc
 }
 
 async fn no_route() -> ApiError {

@@ -68,6 +68,10 @@ pub async fn create_task(
         ));
     }
     let now = Timestamp::now();
+    if !state.rules.knows(req.kind) {
+        // A kind of the centre's own named in the store, since removed.
+        return Err(ApiError::unprocessable("unknown_kind", format!("kind: `{}` is not configured", req.kind)));
+    }
     if caller.role().takes_work() {
         may_create(&state, &req, now)?;
     }

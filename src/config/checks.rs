@@ -9,7 +9,7 @@ use jiff::SignedDuration;
 
 use super::{AuthConfig, DispatchConfig, KindConfig, RedisConfig};
 use crate::domain::TaskKind;
-use crate::rules::dispatch::{KindRule, MAX_QUEUES, QueueIdx};
+use crate::rules::dispatch::{CustomRule, KindRule, MAX_QUEUES, QueueIdx};
 
 /// Collects `key: problem` lines.
 #[derive(Default)]
@@ -102,8 +102,12 @@ pub fn pbx(numbers: &BTreeMap<String, String>, tokens: &BTreeMap<String, String>
 }
 
 /// `queues` and `[kinds]`: the queues' names, and each task kind's rule
-/// (every kind must be there, in a queue that exists).
-pub fn kinds(queues: &[String], configured: &BTreeMap<String, KindConfig>) -> (Vec<KindRule>, Vec<String>) {
+/// (every built-in kind must be there, in a queue that exists), then the
+/// centre's own kinds (any other name, with a `label`), checked the same way.
+pub fn kinds(
+    queues: &[String],
+    configured: &BTreeMap<String, KindConfig>,
+) -> (Vec<KindRule>, Vec<Option<CustomRule>>, Vec<String>) {
     let mut p = Problems::default();
     p.check(!queues.is_empty() && queues.len() <= MAX_QUEUES, "queues", "must list 1-64 queues");
     for (i, q) in queues.iter().enumerate() {
@@ -111,33 +115,62 @@ pub fn kinds(queues: &[String], configured: &BTreeMap<String, KindConfig>) -> (V
         p.check(valid, &format!("queues[{i}]"), "a queue name is a-z, 0-9 and _");
         p.check(!queues[..i].contains(q), &format!("queues[{i}]"), "duplicate queue name");
     }
-    for name in configured.keys() {
-        p.check(name.parse::<TaskKind>().is_ok(), &format!("kinds.{name}"), "unknown task kind");
-    }
     let mut kinds = Vec::with_capacity(TaskKind::ALL.len());
     for kind in TaskKind::ALL {
         let key = format!("kinds.{kind}");
-        let Some(k) = configured.get(kind.as_str()) else {
-            p.0.push(format!("{key}: missing"));
-            continue;
-        };
-        let queue = queues.iter().position(|q| *q == k.queue);
-        if queue.is_none() {
-            p.0.push(format!("{key}.queue: `{}` is not in `queues`", k.queue));
+        match configured.get(kind.as_str()) {
+            Some(k) => kinds.push(kind_rule(&mut p, queues, *kind, &key, k)),
+            None => p.0.push(format!("{key}: missing")),
         }
-        if kind.calls_out() && !(1..=10).contains(&k.attempts) {
-            p.0.push(format!("{key}.attempts: must be 1-10"));
-        }
-        if !kind.calls_out() && k.attempts != 1 {
-            p.0.push(format!("{key}.attempts: must be 1 (the customer called in; there is no one to call back)"));
-        }
-        kinds.push(KindRule {
-            priority: k.priority,
-            queue: QueueIdx(queue.unwrap_or(0) as u8),
-            channel: k.channel,
-            deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
-            attempts: k.attempts,
-        });
     }
-    (kinds, p.0)
+    let mut custom: Vec<Option<CustomRule>> = Vec::new();
+    let built_in = |name: &str| TaskKind::ALL.iter().any(|k| k.as_str() == name);
+    for (name, k) in configured.iter().filter(|(name, _)| !built_in(name)) {
+        let key = format!("kinds.{name}");
+        match TaskKind::register(name) {
+            Ok(kind @ TaskKind::Custom(c)) => {
+                let rule = kind_rule(&mut p, queues, kind, &key, k);
+                if custom.len() <= c.number() {
+                    custom.resize(c.number() + 1, None);
+                }
+                custom[c.number()] = Some(CustomRule { rule, label: k.label.clone().unwrap_or_default() });
+            }
+            Ok(_) => unreachable!("a registered name is a kind of the centre's own"),
+            Err(e) => p.0.push(format!("{key}: {e}")),
+        }
+    }
+    (kinds, custom, p.0)
+}
+
+/// One kind's rule from `[kinds.<name>]`, its problems noted in `p`.
+fn kind_rule(p: &mut Problems, queues: &[String], kind: TaskKind, key: &str, k: &KindConfig) -> KindRule {
+    let queue = queues.iter().position(|q| *q == k.queue);
+    if queue.is_none() {
+        p.0.push(format!("{key}.queue: `{}` is not in `queues`", k.queue));
+    }
+    if kind.calls_out() && !(1..=10).contains(&k.attempts) {
+        p.0.push(format!("{key}.attempts: must be 1-10"));
+    }
+    if !kind.calls_out() && k.attempts != 1 {
+        p.0.push(format!("{key}.attempts: must be 1 (the customer called in; there is no one to call back)"));
+    }
+    if k.deadline_minutes > 60 * 24 * 366 {
+        p.0.push(format!("{key}.deadline_minutes: must be 0-527040 (a year)"));
+    }
+    match (kind, &k.label) {
+        (TaskKind::Custom(_), None) => p.0.push(format!("{key}.label: required for a kind of the centre's own")),
+        (TaskKind::Custom(_), Some(l)) if l.trim().is_empty() || l.chars().count() > 100 => {
+            p.0.push(format!("{key}.label: 1-100 characters"))
+        }
+        (TaskKind::Custom(_), _) => {}
+        (_, Some(_)) => p.0.push(format!("{key}.label: only for a kind of the centre's own")),
+        (_, None) => {}
+    }
+    KindRule {
+        priority: k.priority,
+        queue: QueueIdx(queue.unwrap_or(0) as u8),
+        channel: k.channel,
+        deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
+        attempts: k.attempts,
+    }
 }

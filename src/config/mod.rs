@@ -148,6 +148,9 @@ pub struct KindConfig {
     pub deadline_minutes: u64,
     /// Calls made before an unanswered task closes as `unreachable`.
     pub attempts: u32,
+    /// A kind of the centre's own: what screens and reports call it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 impl Default for Config {
@@ -163,6 +166,7 @@ impl Default for Config {
                     channel: r.channel,
                     deadline_minutes: r.deadline_after.map_or(0, |d| (d.as_secs() / 60) as u64),
                     attempts: r.attempts,
+                    label: None,
                 };
                 (k.as_str().to_owned(), cfg)
             })
@@ -245,6 +249,14 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(Env::prefixed("SWITCHBOARD_").split("__"));
+        // The centre's own kinds are named before the rest is read, so that
+        // `[access] agent_task_kinds` may list them; a bad name is left for
+        // the checks to report with its key.
+        if let Ok(kinds) = figment.extract_inner::<BTreeMap<String, serde::de::IgnoredAny>>("kinds") {
+            for name in kinds.keys().filter(|n| n.parse::<TaskKind>().is_err()) {
+                let _ = TaskKind::register(name);
+            }
+        }
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError { problems: e.into_iter().map(|e| describe_figment_error(&e)).collect() })?;
@@ -297,7 +309,7 @@ impl Config {
         problems.extend(checks::auth(&self.auth));
         problems.extend(checks::storage(&self.server.database_url, &self.redis));
         problems.extend(checks::pbx(&self.sip.numbers, &self.cti.tokens, &self.queues));
-        let (kinds, kind_problems) = checks::kinds(&self.queues, &self.kinds);
+        let (kinds, custom, kind_problems) = checks::kinds(&self.queues, &self.kinds);
         problems.extend(kind_problems);
         let calendar = Calendar::new(&self.calendar).map_err(|calendar| problems.extend(calendar)).ok();
         if let Err(checkpoints) = Checkpoints::parse(&self.missed_calls.checkpoints) {
@@ -320,6 +332,7 @@ impl Config {
         let secs = |s: u64| SignedDuration::from_secs(s as i64);
         Ok(Rules {
             kinds,
+            custom,
             queues: self.queues.clone(),
             offer_timeout: secs(d.offer_timeout_secs),
             max_missed_offers: d.max_missed_offers,
@@ -369,6 +382,46 @@ mod tests {
         Figment::from(Toml::string(text)).extract().unwrap()
     }
 
+    /// A centre's own kind (疑難訂單的追蹤) is read from `[kinds]` like a
+    /// built-in one, may be created by agents when listed, and is checked
+    /// the same way.
+    #[test]
+    fn a_centres_own_kind_is_configured_like_the_built_in_ones() {
+        let text = format!(
+            "{}\n[kinds.test_cfg_order_follow_up]\nlabel = \"疑難訂單的追蹤\"\npriority = 60\nqueue = \"callbacks\"\n\
+             channel = \"voice\"\ndeadline_minutes = 240\nattempts = 3\n",
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_FILE)).unwrap()
+        )
+        .replace(
+            "agent_task_kinds = [\"event_callback\",",
+            "agent_task_kinds = [\"test_cfg_order_follow_up\", \"event_callback\",",
+        );
+        let path = std::env::temp_dir().join(format!("switchboard-kinds-{}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(Some(&path));
+        std::fs::remove_file(&path).unwrap();
+        let config = config.unwrap();
+        let rules = config.rules().unwrap();
+        let kind: TaskKind = "test_cfg_order_follow_up".parse().unwrap();
+        assert!(rules.knows(kind) && config.access.agent_task_kinds.contains(&kind));
+        let rule = rules.kind(kind);
+        assert_eq!((rule.priority, rules.queue_name(rule.queue), rule.attempts), (60, "callbacks", 3));
+        assert_eq!(rules.custom_kinds().collect::<Vec<_>>(), [(kind, "疑難訂單的追蹤")]);
+        assert!(!Config::default().rules().unwrap().knows(kind), "another centre does not have it");
+
+        let mut c = Config::default();
+        let mut bad = c.kinds["car_dispatch"].clone();
+        bad.label = Some(" ".into());
+        c.kinds.insert("test_cfg_blank_label".into(), bad.clone());
+        c.kinds.insert("Order-Review".into(), bad.clone());
+        bad.label = Some("x".into());
+        c.kinds.insert("inbound_call".into(), bad);
+        let err = c.rules().unwrap_err().to_string();
+        assert!(err.contains("kinds.test_cfg_blank_label.label: 1-100 characters"), "{err}");
+        assert!(err.contains("kinds.Order-Review: `Order-Review`: a kind's name is"), "{err}");
+        assert!(err.contains("kinds.inbound_call.label: only for a kind of the centre's own"), "{err}");
+    }
+
     #[test]
     fn bad_values_name_their_key() {
         let mut c = Config::default();
@@ -378,7 +431,7 @@ mod tests {
         let err = c.rules().unwrap_err().to_string();
         assert!(err.contains("dispatch.offer_timeout_secs: must be 1-600"), "{err}");
         assert!(err.contains("kinds.car_dispatch.queue: `nowhere` is not in `queues`"), "{err}");
-        assert!(err.contains("kinds.taxi: unknown task kind"), "{err}");
+        assert!(err.contains("kinds.taxi.label: required for a kind of the centre's own"), "{err}");
 
         let mut c = Config::default();
         c.dispatch.retry_gap_secs = 0;

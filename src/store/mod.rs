@@ -388,6 +388,21 @@ impl Store {
             })
             .collect();
         Migrator::with_migrations(migrations).run(&self.pool).await?;
+        self.register_stored_kinds().await
+    }
+
+    /// Registers the names of the centre's own kinds that the store holds
+    /// tasks of, so that a kind removed from the configuration still names
+    /// its old tasks (they are worked by the rule of a kind not configured).
+    async fn register_stored_kinds(&self) -> Result<()> {
+        let rows = sqlx::query("SELECT DISTINCT kind FROM tasks").fetch_all(&self.pool).await?;
+        for row in &rows {
+            let name: String = row.try_get("kind")?;
+            if name.parse::<crate::domain::TaskKind>().is_err() {
+                crate::domain::TaskKind::register(&name)
+                    .map_err(|e| StoreError::Corrupt(format!("task kind in the store: {e}")))?;
+            }
+        }
         Ok(())
     }
 

@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 
 pub use self::dispatcher::Dispatcher;
 pub use self::draft::TaskDraft;
-pub use self::rules::{KindRule, MAX_QUEUES, NextAttempt, QueueIdx, Rules, TaskPlan};
+pub use self::rules::{CustomRule, KindRule, MAX_QUEUES, NextAttempt, QueueIdx, Rules, TaskPlan};
 use crate::domain::{
     AgentStatus, Channel, Outcome, PassReason, Phone, ReturnReason, TaskId, TaskKind, TaskStatus, UserId,
 };

@@ -31,8 +31,11 @@ pub struct KindRule {
 
 #[derive(Clone, Debug)]
 pub struct Rules {
-    /// Indexed by `TaskKind::index()`.
+    /// The built-in kinds' rules, indexed by `TaskKind::index()`.
     pub kinds: Vec<KindRule>,
+    /// The centre's own kinds' rules, by their place in the register of
+    /// names (`None`: a kind this configuration does not have).
+    pub custom: Vec<Option<CustomRule>>,
     /// Queue names; an agent serves a queue when its skills include the name.
     pub queues: Vec<String>,
     pub offer_timeout: SignedDuration,
@@ -58,6 +61,20 @@ pub enum NextAttempt {
     AttemptsUsed,
 }
 
+/// A kind of the centre's own (`[kinds]`): its rule, and what people see.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomRule {
+    pub rule: KindRule,
+    /// What screens and reports call it (for example 疑難訂單的追蹤).
+    pub label: String,
+}
+
+/// The rule of a kind this configuration does not have: a centre's own
+/// kind removed while tasks of it remain. They are still worked, after
+/// everything else, in the first queue.
+const UNCONFIGURED: KindRule =
+    KindRule { priority: 0, queue: QueueIdx(0), channel: Channel::Voice, deadline_after: None, attempts: 1 };
+
 /// What the rules say about a new task: computed before it is stored, so
 /// the stored row and the dispatcher agree.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,7 +87,28 @@ pub struct TaskPlan {
 
 impl Rules {
     pub fn kind(&self, kind: TaskKind) -> &KindRule {
-        &self.kinds[kind.index()]
+        match kind {
+            TaskKind::Custom(c) => {
+                self.custom.get(c.number()).and_then(Option::as_ref).map_or(&UNCONFIGURED, |c| &c.rule)
+            }
+            built_in => &self.kinds[built_in.index()],
+        }
+    }
+
+    /// Whether this configuration has the kind: new tasks of any other are refused.
+    pub fn knows(&self, kind: TaskKind) -> bool {
+        match kind {
+            TaskKind::Custom(c) => self.custom.get(c.number()).is_some_and(Option::is_some),
+            _ => true,
+        }
+    }
+
+    /// The centre's own kinds this configuration has, with their labels.
+    pub fn custom_kinds(&self) -> impl Iterator<Item = (TaskKind, &str)> + '_ {
+        self.custom.iter().enumerate().filter_map(|(i, c)| {
+            let c = c.as_ref()?;
+            Some((TaskKind::custom(i)?, c.label.as_str()))
+        })
     }
 
     pub fn queue_index(&self, name: &str) -> Option<QueueIdx> {
@@ -154,6 +192,7 @@ impl Rules {
                     CarDispatch => (70, q("travel"), Channel::Voice, None),
                     InsuranceRegistration => (50, q("travel"), Channel::BackOffice, None),
                     ComplaintFollowUp => (70, q("complaints"), Channel::Voice, mins(24 * 60)),
+                    Custom(_) => unreachable!("ALL holds the built-in kinds"),
                 };
                 let attempts = if kind.calls_out() { 2 } else { 1 };
                 KindRule { priority, queue, channel, deadline_after, attempts }
@@ -161,6 +200,7 @@ impl Rules {
             .collect();
         Rules {
             kinds,
+            custom: Vec::new(),
             queues,
             offer_timeout: SignedDuration::from_secs(15),
             max_missed_offers: 2,
