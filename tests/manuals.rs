@@ -319,3 +319,104 @@ async fn a_centres_own_kind_of_work_is_worked_like_any_other() {
     assert_eq!((status, code(&err)), (422, "unknown_kind"), "{err}");
     server.stop().await;
 }
+
+/// Recurring work (未成交分析 30 a person a day; orders reviewed once a
+/// day): released on its days for each agent serving its queue (kept for
+/// them) or once for the queue, counted up from the console, in the
+/// reports; released once however often the server starts. A rule that
+/// would never run is refused with its key.
+#[tokio::test]
+async fn recurring_work_is_released_counted_and_reported() {
+    use switchboard::rules::recurring::{Days, Per, RecurringSettings};
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    let mut kind = config.kinds["insurance_registration"].clone();
+    (kind.label, kind.queue) = (Some("未成交分析".into()), "callbacks".into());
+    config.kinds.insert("lost_sale_analysis".into(), kind);
+    switchboard::domain::TaskKind::register("lost_sale_analysis").unwrap();
+    let rule = |name: &str, label: &str, per, count| RecurringSettings {
+        name: name.into(),
+        label: label.into(),
+        kind: "lost_sale_analysis".into(),
+        phone: "4008001234".into(),
+        days: Days::Named("every".into()),
+        working_days_only: false,
+        release: "00:00".into(),
+        due: "23:59".into(),
+        per,
+        count,
+        count_on_event_days: Some(20),
+    };
+    let mut never = config.clone();
+    never.recurring = vec![RecurringSettings { days: Days::Weekdays(vec![]), ..rule("never", "never", Per::Queue, 1) }];
+    let err = never.rules().unwrap_err().to_string();
+    assert!(err.contains("recurring.never.days: never falls on a day it may run"), "{err}");
+    config.recurring =
+        vec![rule("lost_sales", "未成交分析", Per::Agent, 30), rule("order_review", "審核訂單", Per::Queue, 1)];
+
+    // The agents exist before the server that releases the work starts.
+    let server = TestServer::start_with(config.clone()).await;
+    let admin = server.admin().await;
+    let li = server.add_agent(&admin, "li", &["callbacks"]).await;
+    server.add_agent(&admin, "wang", &["callbacks"]).await;
+    server.add_agent(&admin, "zhou", &["travel"]).await;
+    server.stop().await;
+    let server = TestServer::start_with(config.clone()).await;
+    let li_http = server.login("li", "agent-password").await;
+    let started = Instant::now();
+    let mine = loop {
+        let (_, work) = li_http.get("/api/v1/recurring-work").await;
+        if work.as_array().unwrap().len() == 2 {
+            break work;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{work}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let own = mine.as_array().unwrap().iter().find(|w| w["rule"] == "lost_sales").cloned().unwrap();
+    assert_eq!((&own["agent_id"], &own["target"], &own["done"]), (&json!(li), &json!(30), &json!(0)), "{mine}");
+    let zhou = server.login("zhou", "agent-password").await;
+    assert_eq!(zhou.get("/api/v1/recurring-work").await.1, json!([]), "zhou serves another queue");
+
+    // Li's task is kept for her; she counts up and finishes.
+    let mut console = server.console("li").await;
+    let mut offered = Vec::new();
+    for _ in 0..2 {
+        let offer = console.expect("offer").await;
+        offered.push(offer["task"]["id"].clone());
+    }
+    assert!(offered.contains(&own["task_id"]), "{offered:?}");
+    let done = format!("/api/v1/recurring-work/{}/done", own["id"].as_str().unwrap());
+    let wang_http = server.login("wang", "agent-password").await;
+    assert_eq!(wang_http.put(&done, json!({"done": 3})).await.0, 403, "not wang's");
+    let (status, err) = li_http.put(&done, json!({"done": 20000})).await;
+    assert_eq!((status, code(&err)), (422, "invalid_field"));
+    let (status, counted) = li_http.put(&done, json!({"done": 30})).await;
+    assert_eq!((status, &counted["done"]), (200, &json!(30)), "{counted}");
+
+    // Started again: nothing released twice. The day's report.
+    server.stop().await;
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, all) = admin.get("/api/v1/recurring-work").await;
+    assert_eq!(all.as_array().unwrap().len(), 3, "li's, wang's and the queue's, once: {all}");
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz).date();
+    let (_, report) = admin.get(&format!("/api/v1/reports/daily?date={today}")).await;
+    let rows: Vec<(Value, Value, Value, Value)> = report["recurring"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rule"].clone(), r["name"].clone(), r["done"].clone(), r["days_met"].clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (json!("lost_sales"), json!("li"), json!(30), json!(1)),
+            (json!("lost_sales"), json!("wang"), json!(0), json!(0)),
+            (json!("order_review"), Value::Null, json!(0), json!(0)),
+        ],
+        "{report}"
+    );
+    server.stop().await;
+}

@@ -128,6 +128,8 @@ pub const MATRIX: &[Route] = &[
     route("GET", "/api/v1/agents/{id}/handover", OWN_WORK, "own: the caller"),
     route("DELETE", "/api/v1/agents/{id}/handover", OWN_WORK, "own: the caller"),
     route("POST", "/api/v1/shift-swaps", users(Own, Own, No, No), "own: the caller swaps their own day"),
+    route("GET", "/api/v1/recurring-work", OWN_WORK, "own: the caller's and their queues'"),
+    route("PUT", "/api/v1/recurring-work/{id}/done", OWN_WORK, "own: as above"),
     route("GET", "/api/v1/shift-swaps", OWN_WORK, "own: swaps asked for by or with the caller"),
     route("POST", "/api/v1/shift-swaps/{id}/approve", OVERSIGHT, "writes the day into both schedules"),
     route("POST", "/api/v1/shift-swaps/{id}/reject", OVERSIGHT, ""),

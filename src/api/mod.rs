@@ -17,6 +17,7 @@ pub mod merchant_lists;
 pub mod missed;
 pub mod ops;
 pub mod own;
+pub mod recurring;
 pub mod registrations;
 pub mod reports;
 pub mod session;
@@ -138,6 +139,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(agents::routes())
         .merge(shifts::routes())
         .merge(shift_swaps::routes())
+        .merge(recurring::routes())
         .merge(floor::routes())
         .merge(ops::routes())
         .merge(reports::routes())

@@ -28,6 +28,7 @@ use crate::runtime::hub::{self};
 use crate::runtime::jobs::Jobs;
 use crate::runtime::jobs::cases::CaseWatch;
 use crate::runtime::jobs::followup::Runner;
+use crate::runtime::jobs::recurring::RecurringWork;
 use crate::runtime::jobs::scheduled::Scheduler;
 use crate::runtime::jobs::shifts::ShiftClock;
 use crate::runtime::jobs::travel::TravelWatch;
@@ -348,6 +349,9 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         rules: shared_rules.clone(),
         remind_before: SignedDuration::from_mins(config.cases.remind_before_minutes as i64),
     });
+    let today = rules.calendar.date_of(Timestamp::now());
+    let recurring = config.recurring_rules(&rules.calendar, today).map_err(|problems| ConfigError { problems })?;
+    jobs.start(RecurringWork::new(store.clone(), hub.clone(), shared_rules.clone(), recurring, Timestamp::now()));
     jobs.start(TravelWatch {
         store: store.clone(),
         hub: hub.clone(),

@@ -19,6 +19,7 @@ use crate::rules::dispatch::Rules;
 use crate::rules::figures::FigureRules;
 use crate::rules::followup::Checkpoints;
 use crate::rules::greetings::GreetingSettings;
+use crate::rules::recurring::{Recurring, RecurringSettings};
 use crate::rules::registrations::RegistrationRules;
 use crate::rules::shifts::ShiftSettings;
 use crate::rules::travel::cars::CarRules;
@@ -64,6 +65,9 @@ pub struct Config {
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
     pub kinds: BTreeMap<String, KindConfig>,
+    /// Work that comes every day or week (`[[recurring]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recurring: Vec<RecurringSettings>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -153,6 +157,13 @@ pub struct KindConfig {
     pub label: Option<String>,
 }
 
+/// Whether every name in `[kinds]` is a kind by now (the centre's own are
+/// registered as the configuration is checked), so that `[[recurring]]`
+/// may name them.
+fn kinds_known(kinds: &BTreeMap<String, KindConfig>) -> bool {
+    kinds.keys().all(|k| k.parse::<TaskKind>().is_ok())
+}
+
 impl Default for Config {
     fn default() -> Self {
         let rules = Rules::manual_defaults();
@@ -200,6 +211,7 @@ impl Default for Config {
             registrations: RegistrationRules::default(),
             shifts: ShiftSettings::default(),
             greetings: GreetingSettings::default(),
+            recurring: Vec::new(),
             cases: CaseRules::default(),
             cars: CarRules::default(),
             inns: InnRules::default(),
@@ -264,6 +276,27 @@ impl Config {
         Ok(config)
     }
 
+    /// The `[[recurring]]` rules, checked against the calendar from `today`
+    /// (a rule that would never run is refused).
+    pub fn recurring_rules(
+        &self,
+        calendar: &Calendar,
+        today: jiff::civil::Date,
+    ) -> Result<Vec<Recurring>, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut rules = Vec::new();
+        for (i, r) in self.recurring.iter().enumerate() {
+            if self.recurring[..i].iter().any(|o| o.name == r.name) {
+                problems.push(format!("recurring.{}: a second rule of this name", r.name));
+            }
+            match Recurring::parse(r, calendar, today) {
+                Ok(rule) => rules.push(rule),
+                Err(p) => problems.extend(p),
+            }
+        }
+        if problems.is_empty() { Ok(rules) } else { Err(problems) }
+    }
+
     /// The centre's calendar, or the problems with `[calendar]`.
     pub fn calendar(&self) -> Result<Calendar, ConfigError> {
         Calendar::new(&self.calendar).map_err(|problems| ConfigError { problems })
@@ -324,6 +357,12 @@ impl Config {
         problems.extend(self.figures.problems());
         if let Err(shifts) = self.shifts.named_shifts() {
             problems.extend(shifts);
+        }
+        if let (Some(calendar), true) = (&calendar, kinds_known(&self.kinds)) {
+            let today = calendar.date_of(jiff::Timestamp::now());
+            if let Err(recurring) = self.recurring_rules(calendar, today) {
+                problems.extend(recurring);
+            }
         }
         let Some(calendar) = calendar.filter(|_| problems.is_empty()) else {
             return Err(ConfigError { problems });

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod figures;
 pub mod followup;
 pub mod greetings;
+pub mod recurring;
 pub mod registrations;
 pub mod reports;
 pub mod shifts;

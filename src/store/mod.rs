@@ -24,6 +24,7 @@ mod followup;
 mod history;
 mod inns;
 mod merchant_lists;
+mod recurring;
 mod registrations;
 mod reports;
 mod scheduled;
@@ -54,6 +55,7 @@ pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::history::OrderEvent;
 pub use self::inns::{Inn, InnOrder, NewInnOrder, ReminderWrite};
 pub use self::merchant_lists::ConfirmedLists;
+pub use self::recurring::{NewRecurringWork, RecurringWork};
 pub use self::registrations::NewRegistration;
 pub use self::shift_swaps::{Decision, NewSwap, Swap};
 pub use self::shifts::ScheduleSpec;
@@ -266,7 +268,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 21] = [
+        let files: [(&str, &str, &str); 22] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -371,6 +373,11 @@ impl Store {
                 "shift_swaps",
                 include_str!("migrations/sqlite/0021_shift_swaps.sql"),
                 include_str!("migrations/postgres/0021_shift_swaps.sql"),
+            ),
+            (
+                "recurring_work",
+                include_str!("migrations/sqlite/0022_recurring_work.sql"),
+                include_str!("migrations/postgres/0022_recurring_work.sql"),
             ),
         ];
         let migrations = files

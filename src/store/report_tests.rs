@@ -246,6 +246,29 @@ async fn script(store: &Store) -> [TaskId; 2] {
     step(store, &c, at(12, 0, 0), CaseStep::NotSatisfied, CaseStatus::Answered, at(12, 30, 0)).await;
     step(store, &c, at(12, 30, 0), CaseStep::Resolved, CaseStatus::Resolved, at(13, 0, 0)).await;
     step(store, &c, at(13, 0, 0), CaseStep::Satisfied, CaseStatus::Resolved, at(13, 30, 0)).await;
+    // Recurring work: 30 lost-sale analyses each; li does them all, wang 12.
+    // A second release of the same day for li is not made.
+    for (agent, done) in [(li, 30), (wang, 12)] {
+        let t = task(TaskKind::CommunityOutreach, at(9, 0, 0), None);
+        let work = crate::store::NewRecurringWork {
+            id: t.id.to_string(),
+            rule: "lost_sales".into(),
+            label: "未成交分析".into(),
+            day: DAY,
+            agent: Some(agent),
+            queue: "callbacks".into(),
+            target: 30,
+            due_at: at(22, 0, 0),
+            at: at(9, 0, 0),
+            task: t,
+        };
+        assert!(store.release_recurring(&work).await.unwrap());
+        let mut again = work.clone();
+        (again.id, again.task.id) = ("another".into(), TaskId::new());
+        assert!(!store.release_recurring(&again).await.unwrap(), "released once a day");
+        assert!(store.set_recurring_done(&work.id, done, agent, at(21, 0, 0)).await.unwrap());
+    }
+    assert!(!store.event_on(DAY).await.unwrap(), "no event that day");
     // B turns out to be a major complaint: on the weekly warning while open.
     step(store, &b, b.received_at, CaseStep::MarkedMajor, CaseStatus::Open, at(17, 0, 0)).await;
     [k2.id, m2]
@@ -385,6 +408,9 @@ async fn scripted_day(store: Store) {
     // The weekly warning lists B, the major complaint still open; the daily
     // report nominates nobody, the month's does: Sunny Tiles for the black
     // list (two major complaints, no reply in time), Blue Lake for the red.
+    let recurring: Vec<_> =
+        r.recurring.iter().map(|w| (w.name.as_deref(), w.days, w.target, w.done, w.days_met)).collect();
+    assert_eq!(recurring, [(Some("LI"), 1, 30, 30, 1), (Some("WANG"), 1, 30, 12, 0)]);
     let open: Vec<&str> = r.open_major.iter().map(|c| c.merchant.as_str()).collect();
     assert_eq!((open, r.open_major[0].status), (vec!["Sunny Tiles"], CaseStatus::Open));
     assert_eq!(r.nominations, None);

@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use super::*;
 use crate::domain::{CaseStatus, Channel, DepartmentId, UserId, WorkNumber};
+use crate::rules::reports::recurring::RecurringRow;
 use crate::rules::reports::satisfaction::SatisfactionRow;
 use crate::rules::reports::{
     AgentName, AttemptRow, CallbackRow, CaseRow, Inputs, MissedCalls, OVERDUE_LISTED, OpenMajorCase, OverdueTask,
@@ -36,6 +37,7 @@ impl Store {
             satisfaction: self.satisfaction_answers(from, to).await?,
             departments: self.department_names().await?,
             open_major: self.open_major_cases(to).await?,
+            recurring: self.recurring_released(from, to).await?,
         })
     }
 
@@ -243,6 +245,29 @@ impl Store {
                     status: parse(row, "status")?,
                     owner_id: parse(row, "owner_id")?,
                     updated_at: from_ms(row.try_get("updated_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Recurring work of the releases in `[from, to)`.
+    async fn recurring_released(&self, from: Timestamp, to: Timestamp) -> Result<Vec<RecurringRow>> {
+        let rows = sqlx::query(
+            "SELECT rule, label, agent_id, target, done FROM recurring_work \
+             WHERE released_at >= $1 AND released_at < $2 ORDER BY day, rule, agent_id",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RecurringRow {
+                    rule: row.try_get("rule")?,
+                    label: row.try_get("label")?,
+                    agent: parse_opt(row, "agent_id")?,
+                    target: row.try_get::<i64, _>("target")? as u32,
+                    done: row.try_get::<i64, _>("done")? as u32,
                 })
             })
             .collect()

@@ -119,6 +119,13 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    for w in &r.recurring {
+        let item = format!("{} {}", w.rule, w.name.as_deref().unwrap_or("(queue)"));
+        out.row("recurring_work", &item, "days", w.days);
+        out.row("recurring_work", &item, "target", w.target);
+        out.row("recurring_work", &item, "done", w.done);
+        out.row("recurring_work", &item, "days_met", w.days_met);
+    }
     let s = &r.satisfaction;
     let mut rate = |item: &str, f: &super::satisfaction::SatisfactionRate| {
         out.row("satisfaction", item, "asked", f.asked);

@@ -10,6 +10,7 @@
 
 pub mod csv;
 pub mod lists;
+pub mod recurring;
 pub mod satisfaction;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use self::lists::{ListRules, Nominations};
+use self::recurring::{RecurringFigures, RecurringRow};
 use self::satisfaction::{Satisfaction, SatisfactionRow};
 use crate::domain::{
     CaseChannel, CaseId, CaseStatus, DepartmentId, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId, WorkNumber,
@@ -137,6 +139,8 @@ pub struct Inputs {
     /// Major complaints received by the period's end and still open.
     pub open_major: Vec<OpenMajorCase>,
     pub departments: BTreeMap<DepartmentId, String>,
+    /// Recurring work released in the period.
+    pub recurring: Vec<RecurringRow>,
 }
 
 /// A major complaint still open, with how far it has got (每周重大的,
@@ -205,6 +209,9 @@ pub struct Report {
     /// Monthly reports: the merchants nominated for the red and the black
     /// list (confirmed at `/api/v1/merchant-lists/{month}`).
     pub nominations: Option<Nominations>,
+    /// Recurring work (`[[recurring]]`) per rule and agent: days, counts
+    /// asked and done, days the count was reached.
+    pub recurring: Vec<RecurringFigures>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -359,6 +366,7 @@ pub fn build(
         satisfaction,
         open_major: inputs.open_major,
         nominations,
+        recurring: recurring::recurring(&inputs.recurring, &inputs.names),
     }
 }
 

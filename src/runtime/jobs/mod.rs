@@ -1,7 +1,8 @@
 //! The clock-driven jobs, each named after the rule it runs: releasing
 //! scheduled tasks (`scheduled`), the missed-call follow-up's checkpoints
-//! (`followup`), shift edges (`shifts`), case deadlines (`cases`) and
-//! travel escalations and inn reminders (`travel`).
+//! (`followup`), shift edges (`shifts`), case deadlines (`cases`),
+//! travel escalations and inn reminders (`travel`) and recurring work
+//! (`recurring`).
 //!
 //! A job is one round: do what is due at `now`, say when there is next
 //! something to do. [`Jobs`] runs each in a loop of its own that sleeps
@@ -20,6 +21,7 @@ use tokio_util::task::TaskTracker;
 
 pub mod cases;
 pub mod followup;
+pub mod recurring;
 pub mod scheduled;
 pub mod shifts;
 pub mod travel;
