@@ -3,7 +3,7 @@
 //! and in the reports; someone always online (the wallboard's uncovered
 //! queues, and the agent told when a break leaves one); shift swaps; a
 //! centre's own kinds of work. Complaints and partners are in
-//! `manuals/complaints.rs`.
+//! `manuals/complaints.rs`, warranty callbacks in `manuals/warranty.rs`.
 
 mod common;
 
@@ -16,6 +16,9 @@ use switchboard::testing::TestDb;
 #[path = "manuals/complaints.rs"]
 mod complaints;
 use complaints::code;
+
+#[path = "manuals/warranty.rs"]
+mod warranty;
 
 /// The queues the wallboard shows with nobody online, from a new
 /// wallboard's whole board.
@@ -273,7 +276,7 @@ async fn a_centres_own_kind_of_work_is_worked_like_any_other() {
         (&own["label"], &own["built_in"], &own["agents_may_create"]),
         (&json!("疑難訂單的追蹤"), &json!(false), &json!(true))
     );
-    assert_eq!(kinds.as_array().unwrap().len(), 15, "the fourteen built-in kinds and the centre's own");
+    assert_eq!(kinds.as_array().unwrap().len(), 17, "the sixteen built-in kinds and the centre's own");
     let (_, doc) = admin.get("/api/v1/openapi.json").await;
     let values = doc["components"]["schemas"]["TaskKind"]["enum"].as_array().unwrap();
     assert!(values.contains(&json!("order_follow_up")) && values.contains(&json!("inbound_call")), "{values:?}");

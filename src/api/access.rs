@@ -154,6 +154,8 @@ pub const MATRIX: &[Route] = &[
     route("GET", "/api/v1/missed-calls", OVERSIGHT, ""),
     route("POST", "/api/v1/registrations", users(Yes, No, Yes, Yes).and_back_office(), ""),
     route("POST", "/api/v1/events/{id}/ended", OVERSIGHT.and_back_office(), ""),
+    route("POST", "/api/v1/warranties", users(Yes, No, Yes, Yes).and_back_office(), "creates its callbacks"),
+    route("GET", "/api/v1/warranties", OVERSIGHT.and_back_office(), ""),
     route("POST", "/api/v1/cases", users(Yes, Yes, Yes, Yes), ""),
     route("GET", "/api/v1/cases", OWN_WORK, "own: cases the caller owns or that were sent to their department"),
     route("GET", "/api/v1/cases/{id}", OWN_WORK, "own: as above"),

@@ -30,6 +30,7 @@ mod tests;
 pub mod trips;
 pub mod users;
 pub mod violations;
+pub mod warranties;
 
 use axum::Json;
 use axum::Router;
@@ -154,6 +155,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(trips::routes())
         .merge(inns::routes())
         .merge(violations::routes())
+        .merge(warranties::routes())
         .routes(routes!(openapi_json))
 }
 

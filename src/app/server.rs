@@ -26,6 +26,7 @@ use crate::rules::followup::Checkpoints;
 use crate::runtime::figures::{self};
 use crate::runtime::hub::{self};
 use crate::runtime::jobs::Jobs;
+use crate::runtime::jobs::after_sales::AfterSalesReview;
 use crate::runtime::jobs::cases::CaseWatch;
 use crate::runtime::jobs::followup::Runner;
 use crate::runtime::jobs::recurring::RecurringWork;
@@ -352,6 +353,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
     let today = rules.calendar.date_of(Timestamp::now());
     let recurring = config.recurring_rules(&rules.calendar, today).map_err(|problems| ConfigError { problems })?;
     jobs.start(RecurringWork::new(store.clone(), hub.clone(), shared_rules.clone(), recurring, Timestamp::now()));
+    jobs.start(AfterSalesReview::new(store.clone(), hub.clone(), shared_rules.clone()));
     jobs.start(TravelWatch {
         store: store.clone(),
         hub: hub.clone(),

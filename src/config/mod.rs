@@ -24,6 +24,7 @@ use crate::rules::registrations::RegistrationRules;
 use crate::rules::shifts::ShiftSettings;
 use crate::rules::travel::cars::CarRules;
 use crate::rules::travel::inns::InnRules;
+use crate::rules::warranty::WarrantyRules;
 
 mod checks;
 mod network;
@@ -48,6 +49,9 @@ pub struct Config {
     pub missed_calls: MissedCallsConfig,
     /// Callbacks for customers who registered for an event.
     pub registrations: RegistrationRules,
+    /// Callbacks for customers with a product under warranty.
+    #[serde(default)]
+    pub warranty: WarrantyRules,
     /// Named shifts and the wind-down before a shift's end.
     pub shifts: ShiftSettings,
     /// The agents' opening lines, with their work numbers (工号).
@@ -209,6 +213,7 @@ impl Default for Config {
             cti: CtiConfig { tokens: BTreeMap::new() },
             calendar: CalendarSettings::default(),
             registrations: RegistrationRules::default(),
+            warranty: WarrantyRules::default(),
             shifts: ShiftSettings::default(),
             greetings: GreetingSettings::default(),
             recurring: Vec::new(),
@@ -350,6 +355,7 @@ impl Config {
         }
         problems.extend(network::problems(&self.server, &self.websocket, &self.sip, &self.access));
         problems.extend(self.registrations.problems());
+        problems.extend(self.warranty.problems());
         problems.extend(self.greetings.problems());
         problems.extend(self.cases.problems());
         problems.extend(self.cars.problems());

@@ -1,7 +1,7 @@
 //! What a piece of work is: decides its default priority, queue, channel,
 //! deadline and attempts (see `config/switchboard.toml`, `[kinds]`).
 //!
-//! The fourteen kinds of the manuals are built in. A centre adds its own
+//! The sixteen kinds of the manuals are built in. A centre adds its own
 //! in `[kinds]` (say `order_follow_up`, 疑難訂單的追蹤): their names are
 //! registered when the configuration is read, and from the store when it
 //! opens (a kind since removed from the configuration still names its old
@@ -40,6 +40,12 @@ pub enum TaskKind {
     CarDispatch,
     InsuranceRegistration,
     ComplaintFollowUp,
+    /// A warranty customer called a set number of days after delivery
+    /// (seed 001 7dc、3dc回访).
+    WarrantyCallback,
+    /// Each morning, yesterday's after-sales callbacks still open, put before
+    /// someone (对前一天的遗留售后问题进行跟踪).
+    AfterSalesReview,
     /// One of the centre's own kinds.
     Custom(CustomKind),
 }
@@ -55,7 +61,7 @@ impl CustomKind {
     }
 }
 
-const BUILT_IN: [(TaskKind, &str); 14] = [
+const BUILT_IN: [(TaskKind, &str); 16] = [
     (TaskKind::InboundCall, "inbound_call"),
     (TaskKind::NewSignupCallback, "new_signup_callback"),
     (TaskKind::MissedCallCallback, "missed_call_callback"),
@@ -70,6 +76,8 @@ const BUILT_IN: [(TaskKind, &str); 14] = [
     (TaskKind::CarDispatch, "car_dispatch"),
     (TaskKind::InsuranceRegistration, "insurance_registration"),
     (TaskKind::ComplaintFollowUp, "complaint_follow_up"),
+    (TaskKind::WarrantyCallback, "warranty_callback"),
+    (TaskKind::AfterSalesReview, "after_sales_review"),
 ];
 
 /// The centre's kinds' names, each leaked once: a handful per process.
@@ -103,6 +111,8 @@ impl TaskKind {
         TaskKind::CarDispatch,
         TaskKind::InsuranceRegistration,
         TaskKind::ComplaintFollowUp,
+        TaskKind::WarrantyCallback,
+        TaskKind::AfterSalesReview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +140,8 @@ impl TaskKind {
             TaskKind::CarDispatch => 11,
             TaskKind::InsuranceRegistration => 12,
             TaskKind::ComplaintFollowUp => 13,
+            TaskKind::WarrantyCallback => 14,
+            TaskKind::AfterSalesReview => 15,
             TaskKind::Custom(c) => BUILT_IN.len() + c.number(),
         }
     }
@@ -235,7 +247,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(TaskKind::ALL[kind.index()], *kind);
         }
-        assert_eq!(TaskKind::ALL.len(), 14);
+        assert_eq!(TaskKind::ALL.len(), 16);
         assert!("phone_call".parse::<TaskKind>().is_err());
     }
 

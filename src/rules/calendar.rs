@@ -267,6 +267,12 @@ impl Calendar {
             .find(|c| *c >= t)
     }
 
+    /// The first working day at or after `date` whose hours have not yet
+    /// ended at `now`: when work planned for `date` is made.
+    pub fn working_day_closing_after(&self, date: Date, now: Timestamp) -> Option<Date> {
+        self.working_days_from(date).find(|d| self.closing(*d) > now)
+    }
+
     /// The last working day on or before `date`.
     pub fn working_day_at_or_before(&self, date: Date) -> Option<Date> {
         date.series(jiff::Span::new().days(-1)).take(HORIZON_DAYS).find(|d| self.is_working_day(*d))

@@ -17,3 +17,4 @@ pub mod registrations;
 pub mod reports;
 pub mod shifts;
 pub mod travel;
+pub mod warranty;

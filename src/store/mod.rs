@@ -34,6 +34,7 @@ mod tasks;
 mod trips;
 mod users;
 mod violations;
+mod warranties;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -63,6 +64,7 @@ pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, TaskEvent, TaskFi
 pub use self::trips::{DriverBooking, DriverCall, NewTrip, Trip, TripRefusal};
 pub use self::users::{AccountChange, NewUser, User, UserPatch};
 pub use self::violations::{NewViolation, Violation};
+pub use self::warranties::{NewWarranty, WarrantyRecord};
 use crate::rules::dispatch::TaskDraft;
 
 #[derive(Debug, thiserror::Error)]
@@ -268,7 +270,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 22] = [
+        let files: [(&str, &str, &str); 23] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -378,6 +380,11 @@ impl Store {
                 "recurring_work",
                 include_str!("migrations/sqlite/0022_recurring_work.sql"),
                 include_str!("migrations/postgres/0022_recurring_work.sql"),
+            ),
+            (
+                "warranties",
+                include_str!("migrations/sqlite/0023_warranties.sql"),
+                include_str!("migrations/postgres/0023_warranties.sql"),
             ),
         ];
         let migrations = files

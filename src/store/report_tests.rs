@@ -285,7 +285,7 @@ async fn period_report(store: &Store, period: ReportPeriod, today: Date) -> Repo
     let days = reports::period_dates(period, DAY, today).unwrap();
     // Reported later: the period is over.
     let bounds = reports::period_bounds(&calendar, days.0, days.1, calendar.at(today, Time::midnight()));
-    let inputs = store.report_inputs(bounds.0, bounds.1).await.unwrap();
+    let inputs = store.report_inputs(bounds.0, bounds.1, days).await.unwrap();
     reports::build(period, days, bounds, &calendar, config.figures.clone(), config.cases.lists(), inputs)
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use sqlx::Row;
 
 use super::*;
@@ -23,8 +24,10 @@ const LATE: &str = "((t.closed_at IS NULL AND t.deadline < $3) OR t.closed_at > 
 
 impl Store {
     /// Everything a report over `[from, to)` needs; `to` is also "now" for
-    /// deciding what is overdue.
-    pub async fn report_inputs(&self, from: Timestamp, to: Timestamp) -> Result<Inputs> {
+    /// deciding what is overdue. `days` are the period's first and
+    /// next-after-last local days: work planned for a day (warranty
+    /// callbacks) counts in its day's period from the morning on.
+    pub async fn report_inputs(&self, from: Timestamp, to: Timestamp, days: (Date, Date)) -> Result<Inputs> {
         Ok(Inputs {
             events: self.floor_events_between(from, Some(to)).await?,
             callbacks: self.callbacks_due(from, to).await?,
@@ -38,6 +41,7 @@ impl Store {
             departments: self.department_names().await?,
             open_major: self.open_major_cases(to).await?,
             recurring: self.recurring_released(from, to).await?,
+            warranty: self.warranty_callbacks_due(days.0, days.1).await?,
         })
     }
 

@@ -192,9 +192,11 @@ impl Rules {
                     CarDispatch => (70, q("travel"), Channel::Voice, None),
                     InsuranceRegistration => (50, q("travel"), Channel::BackOffice, None),
                     ComplaintFollowUp => (70, q("complaints"), Channel::Voice, mins(24 * 60)),
+                    WarrantyCallback => (50, q("callbacks"), Channel::Voice, None),
+                    AfterSalesReview => (50, q("callbacks"), Channel::BackOffice, None),
                     Custom(_) => unreachable!("ALL holds the built-in kinds"),
                 };
-                let attempts = if kind.calls_out() { 2 } else { 1 };
+                let attempts = if kind.calls_out() && *kind != AfterSalesReview { 2 } else { 1 };
                 KindRule { priority, queue, channel, deadline_after, attempts }
             })
             .collect();

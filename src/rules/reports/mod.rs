@@ -12,6 +12,7 @@ pub mod csv;
 pub mod lists;
 pub mod recurring;
 pub mod satisfaction;
+pub mod warranty;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,7 @@ use utoipa::ToSchema;
 use self::lists::{ListRules, Nominations};
 use self::recurring::{RecurringFigures, RecurringRow};
 use self::satisfaction::{Satisfaction, SatisfactionRow};
+use self::warranty::{WarrantyFigures, WarrantyRow};
 use crate::domain::{
     CaseChannel, CaseId, CaseStatus, DepartmentId, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId, WorkNumber,
 };
@@ -141,6 +143,8 @@ pub struct Inputs {
     pub departments: BTreeMap<DepartmentId, String>,
     /// Recurring work released in the period.
     pub recurring: Vec<RecurringRow>,
+    /// Warranty callbacks due in the period.
+    pub warranty: Vec<WarrantyRow>,
 }
 
 /// A major complaint still open, with how far it has got (每周重大的,
@@ -212,6 +216,8 @@ pub struct Report {
     /// Recurring work (`[[recurring]]`) per rule and agent: days, counts
     /// asked and done, days the count was reached.
     pub recurring: Vec<RecurringFigures>,
+    /// Warranty customers called back (保修期内客户回访率), against 100 %.
+    pub warranty: WarrantyFigures,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -367,6 +373,7 @@ pub fn build(
         open_major: inputs.open_major,
         nominations,
         recurring: recurring::recurring(&inputs.recurring, &inputs.names),
+        warranty: warranty::warranty(&inputs.warranty),
     }
 }
 

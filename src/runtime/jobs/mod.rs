@@ -1,8 +1,8 @@
 //! The clock-driven jobs, each named after the rule it runs: releasing
 //! scheduled tasks (`scheduled`), the missed-call follow-up's checkpoints
 //! (`followup`), shift edges (`shifts`), case deadlines (`cases`),
-//! travel escalations and inn reminders (`travel`) and recurring work
-//! (`recurring`).
+//! travel escalations and inn reminders (`travel`), recurring work
+//! (`recurring`) and the morning's after-sales review (`after_sales`).
 //!
 //! A job is one round: do what is due at `now`, say when there is next
 //! something to do. [`Jobs`] runs each in a loop of its own that sleeps
@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub mod after_sales;
 pub mod cases;
 pub mod followup;
 pub mod recurring;

@@ -38,6 +38,7 @@ const SB = (() => {
       marketing_no_show: "营销（未到场）", event_recommendation: "活动推荐", community_outreach: "社区拓展",
       inn_reminder: "客栈提醒", car_dispatch: "派车", insurance_registration: "保险登记",
       complaint_follow_up: "投诉跟进",
+      warranty_callback: "保修回访", after_sales_review: "遗留售后跟踪",
     },
     en: {
       title_wallboard: "Wallboard", title_agent: "Agent console", title_dispatch: "Dispatch console",
@@ -71,6 +72,7 @@ const SB = (() => {
       marketing_no_show: "Marketing (no-show)", event_recommendation: "Event recommendation", community_outreach: "Community outreach",
       inn_reminder: "Inn reminder", car_dispatch: "Car dispatch", insurance_registration: "Insurance registration",
       complaint_follow_up: "Complaint follow-up",
+      warranty_callback: "Warranty callback", after_sales_review: "After-sales review",
     },
   };
   let lang = localStorage.getItem("sb.lang") || "zh";
