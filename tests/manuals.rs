@@ -3,7 +3,8 @@
 //! and in the reports; someone always online (the wallboard's uncovered
 //! queues, and the agent told when a break leaves one); shift swaps; a
 //! centre's own kinds of work. Complaints and partners are in
-//! `manuals/complaints.rs`, warranty callbacks in `manuals/warranty.rs`.
+//! `manuals/complaints.rs`, warranty callbacks in `manuals/warranty.rs`,
+//! events' attendance and recommendations in `manuals/events.rs`.
 
 mod common;
 
@@ -19,6 +20,9 @@ use complaints::code;
 
 #[path = "manuals/warranty.rs"]
 mod warranty;
+
+#[path = "manuals/events.rs"]
+mod events;
 
 /// The queues the wallboard shows with nobody online, from a new
 /// wallboard's whole board.

@@ -10,12 +10,14 @@ pub mod cti;
 pub mod departments;
 pub mod drivers;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod floor;
 pub mod inns;
 pub mod merchant_lists;
 pub mod missed;
 pub mod ops;
+pub mod orders;
 pub mod own;
 pub mod recurring;
 pub mod registrations;
@@ -156,6 +158,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(inns::routes())
         .merge(violations::routes())
         .merge(warranties::routes())
+        .merge(events::routes())
+        .merge(orders::routes())
         .routes(routes!(openapi_json))
 }
 

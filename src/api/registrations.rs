@@ -88,6 +88,15 @@ pub async fn register(
     if at > now + MAX_SKEW {
         return Err(ApiError::unprocessable("registered_in_future", "registered_at cannot be in the future"));
     }
+    // An event the centre has described: the registration must agree with it.
+    if let Some(event) = state.store.event(&body.event_id).await?
+        && (event.date != body.event_date || event.kind != body.event_kind)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("event_date, event_kind: event {} is on {} ({:?})", event.id, event.date, event.kind),
+        ));
+    }
     let registration = Registration {
         customer: body.customer_kind,
         event_kind: body.event_kind,
@@ -135,6 +144,7 @@ pub async fn register(
         },
         source: body.source.clone(),
         registered_at: at,
+        registered_by: by,
     };
     // Stored with the registration: a crash leaves all or nothing.
     intake::store_then_dispatch(&state.hub, &state.rules, &tasks, async {

@@ -16,6 +16,7 @@ use crate::domain::{Channel, TaskKind};
 use crate::rules::calendar::{Calendar, CalendarSettings};
 use crate::rules::cases::CaseRules;
 use crate::rules::dispatch::Rules;
+use crate::rules::events::EventRules;
 use crate::rules::figures::FigureRules;
 use crate::rules::followup::Checkpoints;
 use crate::rules::greetings::GreetingSettings;
@@ -52,6 +53,9 @@ pub struct Config {
     /// Callbacks for customers with a product under warranty.
     #[serde(default)]
     pub warranty: WarrantyRules,
+    /// Events: recommendations from order history.
+    #[serde(default)]
+    pub events: EventRules,
     /// Named shifts and the wind-down before a shift's end.
     pub shifts: ShiftSettings,
     /// The agents' opening lines, with their work numbers (工号).
@@ -214,6 +218,7 @@ impl Default for Config {
             calendar: CalendarSettings::default(),
             registrations: RegistrationRules::default(),
             warranty: WarrantyRules::default(),
+            events: EventRules::default(),
             shifts: ShiftSettings::default(),
             greetings: GreetingSettings::default(),
             recurring: Vec::new(),
@@ -356,6 +361,7 @@ impl Config {
         problems.extend(network::problems(&self.server, &self.websocket, &self.sip, &self.access));
         problems.extend(self.registrations.problems());
         problems.extend(self.warranty.problems());
+        problems.extend(self.events.problems());
         problems.extend(self.greetings.problems());
         problems.extend(self.cases.problems());
         problems.extend(self.cars.problems());

@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod cases;
 pub mod dispatch;
+pub mod events;
 pub mod figures;
 pub mod followup;
 pub mod greetings;

@@ -18,6 +18,7 @@ mod cases;
 mod customers;
 mod departments;
 mod drivers;
+mod events;
 pub mod files;
 mod floor;
 mod followup;
@@ -52,6 +53,7 @@ pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase,
 pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall, PastRegistration};
 pub use self::departments::{Department, DepartmentWrite, MembershipRefusal};
 pub use self::drivers::{Driver, NewDriver};
+pub use self::events::{EventRecord, EventWrite, OrderWrite};
 pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::history::OrderEvent;
 pub use self::inns::{Inn, InnOrder, NewInnOrder, ReminderWrite};
@@ -270,7 +272,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 23] = [
+        let files: [(&str, &str, &str); 24] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -385,6 +387,11 @@ impl Store {
                 "warranties",
                 include_str!("migrations/sqlite/0023_warranties.sql"),
                 include_str!("migrations/postgres/0023_warranties.sql"),
+            ),
+            (
+                "events",
+                include_str!("migrations/sqlite/0024_events.sql"),
+                include_str!("migrations/postgres/0024_events.sql"),
             ),
         ];
         let migrations = files

@@ -18,6 +18,8 @@ pub struct NewRegistration {
     pub event_kind: &'static str,
     pub source: Option<String>,
     pub registered_at: Timestamp,
+    /// The user who took it (an agent's 代报名), or `None` for a machine.
+    pub registered_by: Option<crate::domain::UserId>,
 }
 
 impl Store {
@@ -78,8 +80,8 @@ impl Store {
     pub async fn add_registration(&self, r: &NewRegistration, callbacks: &[TaskDraft]) -> Result<()> {
         let mut row = Rows::new(
             "INSERT INTO registrations (customer_phone, customer_kind, event_id, event_date, event_kind, source, \
-             registered_at, task_ids) VALUES ",
-            "(#1, #2, #3, #4, #5, #6, #7, #8)",
+             registered_at, task_ids, registered_by) VALUES ",
+            "(#1, #2, #3, #4, #5, #6, #7, #8, #9)",
             "",
         );
         let ids: Vec<String> = callbacks.iter().map(|t| t.id.to_string()).collect();
@@ -92,6 +94,7 @@ impl Store {
             Arg::from(r.source.clone()),
             ms(r.registered_at).into(),
             ids.join(",").into(),
+            Arg::from(r.registered_by.map(|u| u.to_string())),
         ]);
         self.commit(batch_with_tasks(row, callbacks)).await
     }

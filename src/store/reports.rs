@@ -42,6 +42,7 @@ impl Store {
             open_major: self.open_major_cases(to).await?,
             recurring: self.recurring_released(from, to).await?,
             warranty: self.warranty_callbacks_due(days.0, days.1).await?,
+            events_held: self.events_held(days.0, days.1).await?,
         })
     }
 

@@ -170,6 +170,7 @@ async fn lifecycle(store: Store) {
             event_kind: "main",
             source: Some("website".into()),
             registered_at: now() + jiff::SignedDuration::from_hours(days),
+            registered_by: None,
         };
         store.add_registration(&r, &[]).await.unwrap();
     }
@@ -221,7 +222,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 23);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 24);
 }
 
 async fn checkpoint_runs(store: Store) {

@@ -126,6 +126,25 @@ pub fn render(r: &Report) -> String {
         out.row("recurring_work", &item, "done", w.done);
         out.row("recurring_work", &item, "days_met", w.days_met);
     }
+    let w = &r.warranty;
+    out.row("warranty", "customers", "due", w.customers_due);
+    out.row("warranty", "customers", "called", w.customers_called);
+    out.row("warranty", "customers", "reached", w.customers_reached);
+    out.row("warranty", "callbacks", "due", w.callbacks_due);
+    out.row("warranty", "callbacks", "called", w.callbacks_called);
+    out.row("warranty", "callbacks", "reached", w.callbacks_reached);
+    out.opt("warranty", "customers", "callback_rate", w.callback_rate.map(|j| j.value));
+    out.opt("warranty", "customers", "breached", w.callback_rate.map(|j| j.breached));
+    for e in &r.events {
+        let item = format!("{} {}", e.date, e.id);
+        let a = &e.attendance;
+        out.row("event", &item, "registered", a.registered);
+        out.row("event", &item, "answered", a.answered);
+        out.row("event", &item, "coming", a.coming);
+        out.row("event", &item, "expected_people", a.expected_people);
+        out.opt("event", &item, "attended", a.attended);
+        out.opt("event", &item, "attended_as_said", a.attended_as_said);
+    }
     let s = &r.satisfaction;
     let mut rate = |item: &str, f: &super::satisfaction::SatisfactionRate| {
         out.row("satisfaction", item, "asked", f.asked);

@@ -9,6 +9,7 @@
 //! and that evening's wallboard agree.
 
 pub mod csv;
+pub mod events;
 pub mod lists;
 pub mod recurring;
 pub mod satisfaction;
@@ -21,6 +22,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use self::events::{EventFigures, EventInputs};
 use self::lists::{ListRules, Nominations};
 use self::recurring::{RecurringFigures, RecurringRow};
 use self::satisfaction::{Satisfaction, SatisfactionRow};
@@ -145,6 +147,8 @@ pub struct Inputs {
     pub recurring: Vec<RecurringRow>,
     /// Warranty callbacks due in the period.
     pub warranty: Vec<WarrantyRow>,
+    /// Events (专场) held in the period.
+    pub events_held: Vec<EventInputs>,
 }
 
 /// A major complaint still open, with how far it has got (每周重大的,
@@ -218,6 +222,9 @@ pub struct Report {
     pub recurring: Vec<RecurringFigures>,
     /// Warranty customers called back (保修期内客户回访率), against 100 %.
     pub warranty: WarrantyFigures,
+    /// Events held in the period: registered, expected (预到场人数) and
+    /// actual attendance.
+    pub events: Vec<EventFigures>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -374,6 +381,7 @@ pub fn build(
         nominations,
         recurring: recurring::recurring(&inputs.recurring, &inputs.names),
         warranty: warranty::warranty(&inputs.warranty),
+        events: events::events(&inputs.events_held),
     }
 }
 

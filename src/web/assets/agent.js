@@ -81,6 +81,55 @@ const Console = (() => {
     return SB.el("div", { class: "customer" }, ...parts);
   }
 
+  // Events on a call in hand: the week-before call's answer for each event
+  // the customer registered for that has not happened yet (确认是否到场,
+  // 统计预到场人数), and registering them for an event (代报名).
+  let upcoming = []; // GET /api/v1/events, read once the console starts
+  function eventTools(task, profile) {
+    const phone = task.customer_phone;
+    const today = new Date().toISOString().slice(0, 10);
+    const rows = [];
+    const regs = ((profile && profile.registrations) || []).filter((r) => r.event_date >= today);
+    for (const r of regs) {
+      const coming = SB.el("select", { class: "coming" },
+        SB.el("option", { value: "yes" }, SB.t("coming")), SB.el("option", { value: "no" }, SB.t("not_coming")));
+      const people = SB.el("input", { class: "people", type: "number", min: "0", max: "50", value: "1" });
+      const result = SB.el("span", { class: "muted" }, "");
+      const save = async () => {
+        const yes = coming.value === "yes";
+        try {
+          const a = await SB.api("PUT", "/api/v1/events/" + encodeURIComponent(r.event_id) + "/attendance/" + encodeURIComponent(phone),
+            { coming: yes, people: yes ? Number(people.value) : undefined });
+          result.textContent = SB.t("expected") + " " + a.expected_people;
+        } catch (e) {
+          $("error").textContent = e.message;
+        }
+      };
+      rows.push(SB.el("div", { class: "attendance", "data-event": r.event_id },
+        r.event_date + " " + r.event_id + " ", coming, " ", SB.t("people") + " ", people, " ",
+        SB.el("button", { class: "secondary save-attendance", onclick: save }, SB.t("save")), " ", result));
+    }
+    const known = new Set(regs.map((r) => r.event_id));
+    const open = upcoming.filter((e) => !known.has(e.id));
+    if (open.length) {
+      const pick = SB.el("select", { class: "event" }, ...open.map((e) => SB.el("option", { value: e.id }, e.date + " " + e.name)));
+      const returning = profile && (profile.customer || (profile.past_calls && profile.past_calls.length));
+      const register = async () => {
+        const e = open.find((x) => x.id === pick.value);
+        try {
+          await SB.api("POST", "/api/v1/registrations", { customer_phone: phone, customer_kind: returning ? "returning" : "new",
+            event_id: e.id, event_date: e.date, event_kind: e.kind, source: "代报名" });
+          log(SB.t("register_for") + ": " + e.name + " · " + phone);
+        } catch (err) {
+          $("error").textContent = err.message;
+        }
+      };
+      rows.push(SB.el("div", { class: "register" }, SB.t("register_for") + " ", pick, " ",
+        SB.el("button", { class: "secondary register-event", onclick: register }, SB.t("register_for"))));
+    }
+    return rows.length ? SB.el("div", { class: "events" }, ...rows) : null;
+  }
+
   // The line to open the call with (开场白), with the agent's work number.
   function greetingLine(text) {
     return text ? SB.el("p", { class: "greeting" }, SB.t("greeting") + ": " + text) : null;
@@ -124,6 +173,7 @@ const Console = (() => {
         greetingLine(greetings.get(task.id)),
         taskDetails(task),
         customerDetails(customers.get(task.id)),
+        eventTools(task, customers.get(task.id)),
         SB.el("label", {}, SB.t("outcome") + " ", outcome),
         SB.el("label", {}, SB.t("summary"), summary),
         SB.el("div", { class: "actions" },
@@ -273,6 +323,7 @@ const Console = (() => {
 
   async function start() {
     me = await SB.loginForm(["agent", "dispatcher"], "console_only");
+    SB.api("GET", "/api/v1/events").then((list) => { upcoming = list; }, () => {});
     $("title").dataset.t = me.role === "dispatcher" ? "title_dispatch" : "title_agent";
     SB.relabel();
     const state = $("state");
