@@ -154,3 +154,56 @@ async fn a_dispatcher_sees_new_car_orders_on_the_board_without_reload() {
     desk.close().await;
     server.stop().await;
 }
+
+/// On a call in hand the console asks the week-before question for each
+/// coming event the customer registered for (确认是否到场,统计预到场人数) and
+/// registers them for another (代报名).
+#[tokio::test]
+async fn an_agent_counts_attendance_and_registers_a_customer_from_the_console() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let Some(driver) = Driver::start().await else { return };
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["callbacks"]).await;
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let day = |n: i64| {
+        let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+        today.checked_add(jiff::Span::new().days(n)).unwrap().to_string()
+    };
+    for (id, name, date) in [("floor-expo", "安信地板专场", day(10)), ("spring-show", "春季家装展", day(20))]
+    {
+        let (status, body) =
+            admin.put(&format!("/api/v1/events/{id}"), json!({"name": name, "date": date, "kind": "special"})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let signup = json!({"customer_phone": "13800138000", "customer_kind": "new", "event_id": "floor-expo",
+                        "event_date": day(10), "event_kind": "special"});
+    assert_eq!(admin.post("/api/v1/registrations", signup).await.0, 201);
+
+    let agent = driver.browser().await;
+    agent.go(&format!("http://{}/agent", server.addr)).await;
+    agent.log_in("li", "agent-password").await;
+    agent.wait_for("section.offer button.accept", PAGE_LOAD).await;
+    agent.click("section.offer button.accept").await;
+    agent.wait_for(".held-task .attendance[data-event='floor-expo'] button.save-attendance", LIVE * 3).await;
+    agent.eval("document.querySelector('.held-task .attendance input.people').value = '3'; return null;").await;
+    agent.click(".held-task .attendance button.save-attendance").await;
+    agent.wait_text(".held-task .attendance span.muted", "预到场人数 3", LIVE * 3).await;
+    agent.eval("document.querySelector('.held-task .register select.event').value = 'spring-show'; return null;").await;
+    agent.click(".held-task .register button.register-event").await;
+    agent.screenshot("agent-events").await;
+    let started = std::time::Instant::now();
+    loop {
+        let (_, show) = admin.get("/api/v1/events/spring-show").await;
+        if show["attendance"]["registered"] == 1 {
+            break;
+        }
+        assert!(started.elapsed() < LIVE * 3, "registered from the console: {show}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, expo) = admin.get("/api/v1/events/floor-expo").await;
+    assert_eq!(expo["attendance"]["expected_people"], 3, "{expo}");
+    agent.close().await;
+    server.stop().await;
+}
