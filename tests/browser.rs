@@ -156,10 +156,10 @@ async fn a_dispatcher_sees_new_car_orders_on_the_board_without_reload() {
 }
 
 /// On a call in hand the console asks the week-before question for each
-/// coming event the customer registered for (确认是否到场,统计预到场人数) and
-/// registers them for another (代报名).
+/// coming event the customer registered for (确认是否到场,统计预到场人数),
+/// registers them for another (代报名) and updates their file.
 #[tokio::test]
-async fn an_agent_counts_attendance_and_registers_a_customer_from_the_console() {
+async fn an_agent_counts_attendance_registers_and_updates_a_customer_from_the_console() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let Some(driver) = Driver::start().await else { return };
     let db = TestDb::sqlite();
@@ -204,6 +204,20 @@ async fn an_agent_counts_attendance_and_registers_a_customer_from_the_console() 
     }
     let (_, expo) = admin.get("/api/v1/events/floor-expo").await;
     assert_eq!(expo["attendance"]["expected_people"], 3, "{expo}");
+
+    // The customer moved: the agent updates the file on the call.
+    agent.click(".held-task details.file-editor summary").await;
+    agent.type_into(".held-task input.file-region", "华南").await;
+    agent.type_into(".held-task input.file-tags", "VIP，回头客").await;
+    agent.click(".held-task button.save-file").await;
+    agent.wait_text(".held-task span.file-saved", "已保存", LIVE * 3).await;
+    agent.screenshot("agent-customer-file").await;
+    let (_, file) = admin.get("/api/v1/customers/13800138000").await;
+    assert_eq!(
+        (&file["customer"]["region"], &file["customer"]["tags"]),
+        (&json!("华南"), &json!(["VIP", "回头客"])),
+        "{file}"
+    );
     agent.close().await;
     server.stop().await;
 }

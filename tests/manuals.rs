@@ -4,7 +4,8 @@
 //! queues, and the agent told when a break leaves one); shift swaps; a
 //! centre's own kinds of work. Complaints and partners are in
 //! `manuals/complaints.rs`, warranty callbacks in `manuals/warranty.rs`,
-//! events' attendance and recommendations in `manuals/events.rs`.
+//! events' attendance and recommendations in `manuals/events.rs`, the
+//! customer file in `manuals/customers.rs`.
 
 mod common;
 
@@ -23,6 +24,9 @@ mod warranty;
 
 #[path = "manuals/events.rs"]
 mod events;
+
+#[path = "manuals/customers.rs"]
+mod customers;
 
 /// The queues the wallboard shows with nobody online, from a new
 /// wallboard's whole board.

@@ -7,6 +7,7 @@ pub mod agents;
 pub mod cars;
 pub mod cases;
 pub mod cti;
+pub mod customers;
 pub mod departments;
 pub mod drivers;
 pub mod error;
@@ -158,6 +159,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(inns::routes())
         .merge(violations::routes())
         .merge(warranties::routes())
+        .merge(customers::routes())
         .merge(events::routes())
         .merge(orders::routes())
         .routes(routes!(openapi_json))

@@ -118,9 +118,7 @@ pub async fn register(
         }
         _ => {}
     }
-    if let Some(name) = body.customer_name.as_deref() {
-        state.store.upsert_customer(phone, Some(name), None, now).await?;
-    }
+    super::customers::name_from_intake(&state, phone, body.customer_name.as_deref(), by).await?;
     let tasks: Vec<TaskDraft> = plans
         .iter()
         .map(|p| {

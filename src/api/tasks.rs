@@ -95,9 +95,8 @@ pub async fn create_task(
         Some(caller.id()),
     );
     let row = TaskDraft { not_before, ..planned };
-    if let Some(name) = req.customer_name.as_deref() {
-        state.store.upsert_customer(&req.customer_phone, Some(name), None, now).await?;
-    }
+    super::customers::name_from_intake(&state, &req.customer_phone, req.customer_name.as_deref(), Some(caller.id()))
+        .await?;
     let id = row.id;
     let drafts = [row];
     intake::store_then_dispatch(&state.hub, &state.rules, &drafts, async {

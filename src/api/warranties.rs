@@ -103,9 +103,7 @@ pub async fn add(
             (p.days_after, p.day, TaskDraft { not_before: p.not_before.filter(|t| *t > now), ..row })
         })
         .collect();
-    if let Some(name) = body.customer_name.as_deref() {
-        state.store.upsert_customer(phone, Some(name), None, now).await?;
-    }
+    super::customers::name_from_intake(&state, phone, body.customer_name.as_deref(), by).await?;
     let stored = NewWarranty {
         id: uuid::Uuid::now_v7().to_string(),
         customer_phone: phone.clone(),

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Channel, TaskKind};
 use crate::rules::calendar::{Calendar, CalendarSettings};
 use crate::rules::cases::CaseRules;
+use crate::rules::customer_file::CustomerSettings;
 use crate::rules::dispatch::Rules;
 use crate::rules::events::EventRules;
 use crate::rules::figures::FigureRules;
@@ -56,6 +57,9 @@ pub struct Config {
     /// Events: recommendations from order history.
     #[serde(default)]
     pub events: EventRules,
+    /// The customer file's own fields.
+    #[serde(default)]
+    pub customers: CustomerSettings,
     /// Named shifts and the wind-down before a shift's end.
     pub shifts: ShiftSettings,
     /// The agents' opening lines, with their work numbers (工号).
@@ -219,6 +223,7 @@ impl Default for Config {
             registrations: RegistrationRules::default(),
             warranty: WarrantyRules::default(),
             events: EventRules::default(),
+            customers: CustomerSettings::default(),
             shifts: ShiftSettings::default(),
             greetings: GreetingSettings::default(),
             recurring: Vec::new(),
@@ -362,6 +367,7 @@ impl Config {
         problems.extend(self.registrations.problems());
         problems.extend(self.warranty.problems());
         problems.extend(self.events.problems());
+        problems.extend(self.customers.problems());
         problems.extend(self.greetings.problems());
         problems.extend(self.cases.problems());
         problems.extend(self.cars.problems());

@@ -8,6 +8,7 @@
 
 pub mod calendar;
 pub mod cases;
+pub mod customer_file;
 pub mod dispatch;
 pub mod events;
 pub mod figures;

@@ -5,17 +5,74 @@ use serde::Serialize;
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+
 use super::*;
-use crate::domain::{CaseId, CaseStatus, Outcome, Phone, TaskId, TaskKind};
+use crate::domain::{CaseId, CaseStatus, Outcome, Phone, TaskId, TaskKind, UserId};
+use crate::rules::customer_file::{Change, CustomerFile};
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct Customer {
+    #[schema(value_type = String)]
     pub phone: Phone,
-    pub name: Option<String>,
-    pub notes: Option<String>,
+    #[serde(flatten)]
+    pub file: CustomerFile,
+    #[schema(value_type = String)]
     pub created_at: Timestamp,
+    #[schema(value_type = String)]
     pub updated_at: Timestamp,
 }
+
+/// One change to a customer's record, as its history shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct CustomerChange {
+    /// `address`, `tags`, or `fields.<name>` for the centre's own.
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+    #[schema(value_type = String)]
+    pub changed_at: Timestamp,
+    /// `null`: a machine (a registration's name, say).
+    pub changed_by: Option<UserId>,
+    /// Their display name, when a user.
+    pub changed_by_name: Option<String>,
+}
+
+const CUSTOMER_COLUMNS: &str =
+    "phone, name, notes, other_phones, address, region, contact_person, tags, fields, created_at, updated_at";
+
+fn customer_from_row(r: &AnyRow) -> Result<Customer> {
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    let lines = |col: &str| -> Result<Vec<String>> {
+        Ok(r.try_get::<String, _>(col)?.split('\n').filter(|l| !l.is_empty()).map(str::to_owned).collect())
+    };
+    let other_phones = lines("other_phones")?
+        .iter()
+        .map(|p| Phone::parse(p).map_err(|e| corrupt(e.to_string())))
+        .collect::<Result<_>>()?;
+    let fields: BTreeMap<String, String> =
+        serde_json::from_str(&r.try_get::<String, _>("fields")?).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Customer {
+        phone: Phone::parse(&r.try_get::<String, _>("phone")?).map_err(|e| corrupt(e.to_string()))?,
+        file: CustomerFile {
+            name: r.try_get("name")?,
+            notes: r.try_get("notes")?,
+            other_phones,
+            address: r.try_get("address")?,
+            region: r.try_get("region")?,
+            contact_person: r.try_get("contact_person")?,
+            tags: lines("tags")?,
+            fields,
+        },
+        created_at: from_ms(r.try_get("created_at")?)?,
+        updated_at: from_ms(r.try_get("updated_at")?)?,
+    })
+}
+
+/// The most customers one listing returns.
+pub const CUSTOMERS_LISTED: usize = 500;
 
 /// Everything the screen-pop shows about a caller.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -68,54 +125,141 @@ pub struct OpenCase {
 }
 
 impl Store {
-    /// Creates or updates a customer; fields given as `None` are kept.
-    pub async fn upsert_customer(
+    /// Changes a customer's record (creating it when new) in one
+    /// transaction: `change` gets the record as it stands and gives the
+    /// record after with what changed (`rules/customer_file.rs`), which is
+    /// kept in the history. Refused by `change`, nothing is written.
+    pub async fn update_customer<E: Send + 'static>(
         &self,
         phone: &Phone,
-        name: Option<&str>,
-        notes: Option<&str>,
-        now: Timestamp,
-    ) -> Result<Customer> {
-        sqlx::query(
-            "INSERT INTO customers (phone, name, notes, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (phone) DO UPDATE SET name = COALESCE($2, customers.name), \
-             notes = COALESCE($3, customers.notes), updated_at = $4",
-        )
-        .bind(phone.as_str())
-        .bind(name)
-        .bind(notes)
-        .bind(ms(now))
-        .execute(&self.pool)
-        .await?;
-        self.customer(phone).await?.ok_or(StoreError::Corrupt("customer vanished after upsert".into()))
+        at: Timestamp,
+        by: Option<UserId>,
+        change: impl FnOnce(&CustomerFile) -> std::result::Result<(CustomerFile, Vec<Change>), E> + Send + 'static,
+    ) -> Result<std::result::Result<Customer, E>> {
+        let backend = self.backend;
+        let looked_up = phone.clone();
+        let phone = phone.clone();
+        let written = self
+            .write_tx(move |conn| {
+                Box::pin(async move {
+                    // On PostgreSQL the row is locked until the change is
+                    // written; SQLite has one writer at a time.
+                    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+                    let sql = sqlx::AssertSqlSafe(format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone = $1{lock}"));
+                    let row = sqlx::query(sql).bind(phone.as_str()).fetch_optional(&mut *conn).await?;
+                    let before = row.as_ref().map(customer_from_row).transpose()?;
+                    let (after, changes) = match change(before.as_ref().map(|c| &c.file).unwrap_or(&CustomerFile::default())) {
+                        Ok(done) => done,
+                        Err(refused) => return Ok(Err(refused)),
+                    };
+                    if before.is_some() && changes.is_empty() {
+                        return Ok(Ok(()));
+                    }
+                    let join = |items: Vec<String>| items.join("\n");
+                    sqlx::query(
+                        "INSERT INTO customers (phone, name, notes, other_phones, address, region, contact_person, tags, \
+                         fields, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                         ON CONFLICT (phone) DO UPDATE SET name = excluded.name, notes = excluded.notes, \
+                         other_phones = excluded.other_phones, address = excluded.address, region = excluded.region, \
+                         contact_person = excluded.contact_person, tags = excluded.tags, fields = excluded.fields, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(phone.as_str())
+                    .bind(after.name.clone())
+                    .bind(after.notes.clone())
+                    .bind(join(after.other_phones.iter().map(|p| p.as_str().to_owned()).collect()))
+                    .bind(after.address.clone())
+                    .bind(after.region.clone())
+                    .bind(after.contact_person.clone())
+                    .bind(join(after.tags.clone()))
+                    .bind(serde_json::to_string(&after.fields).unwrap_or_else(|_| "{}".to_owned()))
+                    .bind(ms(at))
+                    .execute(&mut *conn)
+                    .await?;
+                    for c in &changes {
+                        sqlx::query(
+                            "INSERT INTO customer_changes (phone, field, old_value, new_value, changed_at, changed_by) \
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(phone.as_str())
+                        .bind(&c.field)
+                        .bind(c.old.clone())
+                        .bind(c.new.clone())
+                        .bind(ms(at))
+                        .bind(by.map(|u| u.to_string()))
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Ok(Ok(()))
+                })
+            })
+            .await?;
+        if let Err(refused) = written {
+            return Ok(Err(refused));
+        }
+        let stored = self.customer(&looked_up).await?;
+        stored.map(Ok).ok_or(StoreError::Corrupt("customer vanished after its update".into()))
     }
 
     pub async fn customer(&self, phone: &Phone) -> Result<Option<Customer>> {
-        let row = sqlx::query("SELECT phone, name, notes, created_at, updated_at FROM customers WHERE phone = $1")
-            .bind(phone.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(Customer {
-            phone: phone.clone(),
-            name: row.try_get("name")?,
-            notes: row.try_get("notes")?,
-            created_at: from_ms(row.try_get("created_at")?)?,
-            updated_at: from_ms(row.try_get("updated_at")?)?,
-        }))
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone = $1"));
+        let row = sqlx::query(sql).bind(phone.as_str()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(customer_from_row).transpose()
+    }
+
+    /// Customers by region (地区) and tag, by region then name.
+    pub async fn customers_by(&self, region: Option<&str>, tag: Option<&str>) -> Result<Vec<Customer>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE (CAST($1 AS TEXT) IS NULL OR region = $1) \
+             ORDER BY region, name, phone"
+        ));
+        let rows = sqlx::query(sql).bind(region).fetch_all(&self.pool).await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let c = customer_from_row(r)?;
+            if tag.is_none_or(|t| c.file.tags.iter().any(|x| x == t)) {
+                out.push(c);
+                if out.len() == CUSTOMERS_LISTED {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A customer's record's changes, newest first (at most 200).
+    pub async fn customer_changes(&self, phone: &Phone) -> Result<Vec<CustomerChange>> {
+        let rows = sqlx::query(
+            "SELECT c.field, c.old_value, c.new_value, c.changed_at, c.changed_by, u.display_name \
+             FROM customer_changes c LEFT JOIN users u ON u.id = c.changed_by \
+             WHERE c.phone = $1 ORDER BY c.changed_at DESC, c.id DESC LIMIT 200",
+        )
+        .bind(phone.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CustomerChange {
+                    field: r.try_get("field")?,
+                    old: r.try_get("old_value")?,
+                    new: r.try_get("new_value")?,
+                    changed_at: from_ms(r.try_get("changed_at")?)?,
+                    changed_by: parse_opt(r, "changed_by")?,
+                    changed_by_name: r.try_get("display_name")?,
+                })
+            })
+            .collect()
     }
 
     /// The customer with their history, for the screen-pop and the CRM page.
     ///
-    /// One query (the four parts as one `UNION ALL`, told apart by `part`):
-    /// every screen-pop runs it, and each query is a round trip.
+    /// Two queries: the record, and the history's three parts as one
+    /// `UNION ALL` told apart by `part` (every screen-pop runs them, and
+    /// each query is a round trip).
     pub async fn customer_profile(&self, phone: &Phone) -> Result<CustomerProfile> {
         let rows = sqlx::query(
-            "SELECT 'customer' AS part, name AS s1, notes AS s2, CAST(NULL AS TEXT) AS s3, \
-                    CAST(NULL AS TEXT) AS s4, CAST(NULL AS TEXT) AS s5, created_at AS n1, updated_at AS n2 \
-             FROM customers WHERE phone = $1 \
-             UNION ALL \
-             SELECT 'call', id, kind, agent, outcome, summary, ended_at, NULL FROM ( \
+            "SELECT 'call' AS part, id AS s1, kind AS s2, agent AS s3, outcome AS s4, summary AS s5, \
+                    ended_at AS n1, CAST(NULL AS BIGINT) AS n2 FROM ( \
                  SELECT t.id, t.kind, COALESCE(u.display_name, a.agent_id) AS agent, a.outcome, a.summary, a.ended_at \
                  FROM attempts a JOIN tasks t ON t.id = a.task_id LEFT JOIN users u ON u.id = a.agent_id \
                  WHERE t.customer_phone = $1 AND a.ended_at IS NOT NULL \
@@ -131,19 +275,10 @@ impl Store {
         .bind(phone.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let (mut customer, mut past_calls, mut open_cases, mut registrations) =
-            (None, Vec::new(), Vec::new(), Vec::new());
+        let customer = self.customer(phone).await?;
+        let (mut past_calls, mut open_cases, mut registrations) = (Vec::new(), Vec::new(), Vec::new());
         for r in &rows {
             match r.try_get::<String, _>("part")?.as_str() {
-                "customer" => {
-                    customer = Some(Customer {
-                        phone: phone.clone(),
-                        name: r.try_get("s1")?,
-                        notes: r.try_get("s2")?,
-                        created_at: from_ms(r.try_get("n1")?)?,
-                        updated_at: from_ms(r.try_get("n2")?)?,
-                    })
-                }
                 "call" => past_calls.push(PastCall {
                     task_id: parse(r, "s1")?,
                     kind: parse(r, "s2")?,

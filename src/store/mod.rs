@@ -50,7 +50,7 @@ use sqlx::{Any, AnyPool, Row, SqlStr};
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::cars::{CarOrder, NewCarOrder};
 pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase, SatisfactionAnswer};
-pub use self::customers::{Customer, CustomerProfile, OpenCase, PastCall, PastRegistration};
+pub use self::customers::{Customer, CustomerChange, CustomerProfile, OpenCase, PastCall, PastRegistration};
 pub use self::departments::{Department, DepartmentWrite, MembershipRefusal};
 pub use self::drivers::{Driver, NewDriver};
 pub use self::events::{EventRecord, EventWrite, OrderWrite};
@@ -272,7 +272,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 24] = [
+        let files: [(&str, &str, &str); 25] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -392,6 +392,11 @@ impl Store {
                 "events",
                 include_str!("migrations/sqlite/0024_events.sql"),
                 include_str!("migrations/postgres/0024_events.sql"),
+            ),
+            (
+                "customer_file",
+                include_str!("migrations/sqlite/0025_customer_file.sql"),
+                include_str!("migrations/postgres/0025_customer_file.sql"),
             ),
         ];
         let migrations = files

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::domain::{AgentStatus, BreakReason, Channel, Outcome, Phone, Role, TaskId, TaskKind, TaskStatus, UserId};
+use crate::rules::customer_file::{self, CustomerFile, CustomerSettings, FilePatch};
 use crate::rules::dispatch::Record;
 use crate::rules::dispatch::{QueueIdx, TaskPlan};
 use crate::testing::TestDb;
@@ -151,11 +152,20 @@ async fn lifecycle(store: Store) {
     // The customer profile the screen-pop shows.
     let phone = Phone::parse("13800138000").unwrap();
     store.insert_case(&new_case("13800138000", alice.id)).await.unwrap();
-    store.upsert_customer(&phone, Some("Wang Li"), None, now()).await.unwrap();
-    store.upsert_customer(&phone, None, Some("prefers mornings"), now()).await.unwrap();
+    let set = |name: Option<&str>, notes: Option<&str>| {
+        let patch = FilePatch { name: name.map(str::to_owned), notes: notes.map(str::to_owned), ..Default::default() };
+        let own = phone.clone();
+        move |before: &CustomerFile| customer_file::apply(&CustomerSettings::default(), &own, before, &patch)
+    };
+    store.update_customer(&phone, now(), None, set(Some("Wang Li"), None)).await.unwrap().unwrap();
+    store.update_customer(&phone, now(), Some(alice.id), set(None, Some("prefers mornings"))).await.unwrap().unwrap();
     let p = store.customer_profile(&phone).await.unwrap();
     let c = p.customer.unwrap();
-    assert_eq!((c.name.as_deref(), c.notes.as_deref()), (Some("Wang Li"), Some("prefers mornings")));
+    assert_eq!((c.file.name.as_deref(), c.file.notes.as_deref()), (Some("Wang Li"), Some("prefers mornings")));
+    let history = store.customer_changes(&phone).await.unwrap();
+    let seen: Vec<(&str, Option<&str>)> = history.iter().map(|h| (h.field.as_str(), h.new.as_deref())).collect();
+    assert_eq!(seen, [("notes", Some("prefers mornings")), ("name", Some("Wang Li"))], "newest first");
+    assert_eq!((history[0].changed_by, history[1].changed_by), (Some(alice.id), None));
     assert_eq!(p.past_calls.len(), 1);
     assert_eq!(p.past_calls[0].agent, "ALICE");
     assert_eq!(p.open_cases.len(), 1);
@@ -222,7 +232,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 24);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 25);
 }
 
 async fn checkpoint_runs(store: Store) {

@@ -85,7 +85,7 @@ pub enum ServerMsg {
         expires_at: Timestamp,
         why: Explanation,
         /// What the CRM knows of the number; `null` if the lookup failed.
-        customer: Option<CustomerProfile>,
+        customer: Option<Box<CustomerProfile>>,
         /// The line to open the call with, with the agent's work number
         /// (`[greetings]`); `null` for back-office work or an agent without
         /// a work number.

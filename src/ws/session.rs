@@ -559,7 +559,13 @@ async fn render(push: Push, env: &SessionEnv, agent: UserId) -> ServerMsg {
                 None
             });
             let greeting = env.greetings.line(offer.task.kind, work_number.as_ref());
-            ServerMsg::Offer { task: offer.task, expires_at: offer.expires_at, why: offer.why, customer, greeting }
+            ServerMsg::Offer {
+                task: offer.task,
+                expires_at: offer.expires_at,
+                why: offer.why,
+                customer: customer.map(Box::new),
+                greeting,
+            }
         }
         Push::OfferRescinded { task, reason } => ServerMsg::OfferRescinded { task_id: task, reason },
         Push::TaskAssigned(task) => ServerMsg::TaskAssigned { task },

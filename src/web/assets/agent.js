@@ -56,6 +56,18 @@ const Console = (() => {
     const c = profile.customer;
     const parts = [SB.el("h3", {}, SB.t("customer") + ": " + ((c && c.name) || profile.phone))];
     if (c && c.notes) parts.push(SB.el("p", {}, SB.t("notes") + ": " + c.notes));
+    if (c) {
+      // The customer file: address, region, contact person, other numbers,
+      // tags and the centre's own fields.
+      const row = (k, v) => (v ? [SB.el("dt", {}, SB.t(k)), SB.el("dd", {}, v)] : []);
+      const own = fieldDefs.flatMap((f) => {
+        const v = c.fields && c.fields[f.name];
+        return v ? [SB.el("dt", {}, f.label), SB.el("dd", {}, v)] : [];
+      });
+      const file = [...row("region", c.region), ...row("address", c.address), ...row("contact_person", c.contact_person),
+        ...row("other_phones", (c.other_phones || []).join(", ")), ...row("tags", (c.tags || []).join(", ")), ...own];
+      if (file.length) parts.push(SB.el("dl", { class: "customer-file" }, ...file));
+    }
     if (profile.registrations && profile.registrations.length) {
       parts.push(SB.el("table", { class: "registrations" },
         SB.el("caption", {}, SB.t("registrations")),
@@ -130,6 +142,52 @@ const Console = (() => {
     return rows.length ? SB.el("div", { class: "events" }, ...rows) : null;
   }
 
+  // Keeping the customer file up to date on a call in hand (对客户地址、
+  // 电话、负责人等有变更的要及时更改): the parts an agent edits, saved with
+  // PUT /api/v1/customers/{phone}; the server keeps each change's history.
+  let fieldDefs = []; // GET /api/v1/customer-fields, read once the console starts
+  function fileEditor(task) {
+    const profile = customers.get(task.id);
+    const c = (profile && profile.customer) || {};
+    const input = (name, value) => SB.el("input", { class: "file-" + name, value: value || "" });
+    const inputs = {
+      name: input("name", c.name), region: input("region", c.region), address: input("address", c.address),
+      contact_person: input("contact_person", c.contact_person),
+      other_phones: input("other_phones", (c.other_phones || []).join(", ")), tags: input("tags", (c.tags || []).join(", ")),
+    };
+    const own = fieldDefs.map((f) => {
+      const v = (c.fields && c.fields[f.name]) || "";
+      const el = f.choices && f.choices.length
+        ? SB.el("select", { class: "file-field", "data-field": f.name }, SB.el("option", { value: "" }, ""),
+          ...f.choices.map((x) => SB.el("option", { value: x }, x)))
+        : SB.el("input", { class: "file-field", "data-field": f.name, value: v });
+      el.value = v;
+      return [f, el];
+    });
+    const list = (v) => v.split(/[,，]/).map((x) => x.trim()).filter((x) => x);
+    const result = SB.el("span", { class: "muted file-saved" }, "");
+    const save = async () => {
+      const body = {
+        name: inputs.name.value, region: inputs.region.value, address: inputs.address.value,
+        contact_person: inputs.contact_person.value, other_phones: list(inputs.other_phones.value), tags: list(inputs.tags.value),
+        fields: Object.fromEntries(own.map(([f, el]) => [f.name, el.value])),
+      };
+      try {
+        const saved = await SB.api("PUT", "/api/v1/customers/" + encodeURIComponent(task.customer_phone), body);
+        if (profile) profile.customer = saved;
+        result.textContent = SB.t("saved");
+      } catch (e) {
+        $("error").textContent = e.message;
+      }
+    };
+    const label = (k, el) => SB.el("label", {}, SB.t(k) + " ", el);
+    return SB.el("details", { class: "file-editor" }, SB.el("summary", {}, SB.t("edit_file")),
+      label("name", inputs.name), label("region", inputs.region), label("address", inputs.address),
+      label("contact_person", inputs.contact_person), label("other_phones", inputs.other_phones), label("tags", inputs.tags),
+      ...own.map(([f, el]) => SB.el("label", {}, f.label + " ", el)),
+      SB.el("div", {}, SB.el("button", { class: "secondary save-file", onclick: save }, SB.t("save")), " ", result));
+  }
+
   // The line to open the call with (开场白), with the agent's work number.
   function greetingLine(text) {
     return text ? SB.el("p", { class: "greeting" }, SB.t("greeting") + ": " + text) : null;
@@ -174,6 +232,7 @@ const Console = (() => {
         taskDetails(task),
         customerDetails(customers.get(task.id)),
         eventTools(task, customers.get(task.id)),
+        fileEditor(task),
         SB.el("label", {}, SB.t("outcome") + " ", outcome),
         SB.el("label", {}, SB.t("summary"), summary),
         SB.el("div", { class: "actions" },
@@ -324,6 +383,7 @@ const Console = (() => {
   async function start() {
     me = await SB.loginForm(["agent", "dispatcher"], "console_only");
     SB.api("GET", "/api/v1/events").then((list) => { upcoming = list; }, () => {});
+    SB.api("GET", "/api/v1/customer-fields").then((list) => { fieldDefs = list; }, () => {});
     $("title").dataset.t = me.role === "dispatcher" ? "title_dispatch" : "title_agent";
     SB.relabel();
     const state = $("state");
