@@ -498,6 +498,8 @@ where
 #[cfg(test)]
 mod apply_tests;
 #[cfg(test)]
+mod month_tests;
+#[cfg(test)]
 mod report_tests;
 #[cfg(test)]
 mod tests;

@@ -20,13 +20,13 @@ use crate::rules::reports::satisfaction::SatisfactionRate;
 use crate::rules::reports::{self, Report};
 use crate::testing::TestDb;
 
-const DAY: Date = date(2026, 3, 3); // a Tuesday
+pub(super) const DAY: Date = date(2026, 3, 3); // a Tuesday
 
 fn at(h: i8, m: i8, s: i8) -> Timestamp {
     Config::default().rules().unwrap().calendar.at(DAY, Time::new(h, m, s, 0).unwrap())
 }
 
-fn task(kind: TaskKind, created_at: Timestamp, deadline: Option<Timestamp>) -> TaskDraft {
+pub(super) fn task(kind: TaskKind, created_at: Timestamp, deadline: Option<Timestamp>) -> TaskDraft {
     TaskDraft {
         id: TaskId::new(),
         kind,
@@ -110,7 +110,7 @@ async fn checkpoint(store: &Store, when: Timestamp) -> Vec<TaskId> {
 }
 
 /// Writes the day; returns the overdue callbacks' ids, earliest deadline first.
-async fn script(store: &Store) -> [TaskId; 2] {
+pub(super) async fn script(store: &Store) -> [TaskId; 2] {
     let li = store.create_user(new_user("li"), at(8, 0, 0)).await.unwrap().id;
     let wang = store.create_user(new_user("wang"), at(8, 0, 0)).await.unwrap().id;
     let offered = |task, agent, at| Record::TaskOffered { task, agent, at };
@@ -279,7 +279,7 @@ async fn report(store: &Store) -> Report {
 }
 
 /// The period of `DAY`, reported at the start of `today`.
-async fn period_report(store: &Store, period: ReportPeriod, today: Date) -> Report {
+pub(super) async fn period_report(store: &Store, period: ReportPeriod, today: Date) -> Report {
     let config = Config::default();
     let calendar = config.rules().unwrap().calendar;
     let days = reports::period_dates(period, DAY, today).unwrap();
