@@ -18,7 +18,7 @@ use super::extract::{ApiJson, ApiQuery};
 use crate::api::state::AppState;
 use crate::domain::{Phone, TaskKind};
 use crate::rules::dispatch::TaskDraft;
-use crate::rules::warranty::{self, Warranty, WarrantyError};
+use crate::rules::warranty::{self, Warranty};
 use crate::runtime::intake;
 use crate::store::{NewWarranty, WarrantyRecord};
 
@@ -83,11 +83,8 @@ pub async fn add(
     check(&body)?;
     let now = Timestamp::now();
     let w = Warranty { delivered_on: body.delivered_on, warranty_until: body.warranty_until };
-    let plans = warranty::plan(&state.rules.calendar, &state.config.warranty, &w, now).map_err(|e| match e {
-        WarrantyError::EndsBeforeDelivery { .. } | WarrantyError::TooLong | WarrantyError::TooFarAhead { .. } => {
-            ApiError::unprocessable("invalid_field", e.to_string())
-        }
-    })?;
+    let plans = warranty::plan(&state.rules.calendar, &state.config.warranty, &w, now)
+        .map_err(|e| ApiError::unprocessable("invalid_field", e.to_string()))?;
     let phone = &body.customer_phone;
     let product = body.product.trim().to_owned();
     let callbacks: Vec<(u32, Date, TaskDraft)> = plans

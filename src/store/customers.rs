@@ -207,24 +207,22 @@ impl Store {
         row.as_ref().map(customer_from_row).transpose()
     }
 
-    /// Customers by region (地区) and tag, by region then name.
+    /// Customers by region (地区) and tag, by region then name (at most
+    /// [`CUSTOMERS_LISTED`]).
     pub async fn customers_by(&self, region: Option<&str>, tag: Option<&str>) -> Result<Vec<Customer>> {
+        // Tags are stored one per line: a tag is matched whole, with LIKE's
+        // own characters escaped.
+        let tag = tag.map(|t| {
+            let escaped = t.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+            format!("%\n{escaped}\n%")
+        });
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE (CAST($1 AS TEXT) IS NULL OR region = $1) \
-             ORDER BY region, name, phone"
+             AND (CAST($2 AS TEXT) IS NULL OR ('\n' || tags || '\n') LIKE $2 ESCAPE '!') \
+             ORDER BY COALESCE(region, ''), COALESCE(name, ''), phone LIMIT {CUSTOMERS_LISTED}"
         ));
-        let rows = sqlx::query(sql).bind(region).fetch_all(&self.pool).await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let c = customer_from_row(r)?;
-            if tag.is_none_or(|t| c.file.tags.iter().any(|x| x == t)) {
-                out.push(c);
-                if out.len() == CUSTOMERS_LISTED {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        let rows = sqlx::query(sql).bind(region).bind(tag).fetch_all(&self.pool).await?;
+        rows.iter().map(customer_from_row).collect()
     }
 
     /// A customer's record's changes, newest first (at most 200).

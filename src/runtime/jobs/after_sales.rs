@@ -57,6 +57,10 @@ impl Job for AfterSalesReview {
             }
             self.done = Some(today);
         }
-        Ok(Some(cal.open_at_or_after(now.checked_add(jiff::SignedDuration::from_secs(1)).unwrap_or(now))))
+        // Next: the opening of the next working day whose review is not
+        // made yet (today's, when it has not opened or not been made).
+        let today = cal.date_of(now);
+        let from = if self.done == Some(today) { today.tomorrow().unwrap_or(today) } else { today };
+        Ok(cal.working_day_closing_after(from, now).map(|d| cal.opening(d).max(now)))
     }
 }
