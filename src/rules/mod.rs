@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod cases;
 pub mod customer_file;
+pub mod dialling;
 pub mod dispatch;
 pub mod events;
 pub mod figures;
