@@ -2,12 +2,14 @@
 //! the hotline as a queueing redirect server (see [`connector`]); the
 //! client transactions (`client`), the client's dialogs (`dialog`), the SDP
 //! a controller needs (`sdp`) and a placed call's state machine (`call`)
-//! are the parts of placing calls, not yet wired to a socket.
+//! and their shell on a UDP socket (`dialler`) place calls; they are not
+//! yet driven by the dispatcher or the console.
 
 pub mod call;
 pub mod check;
 pub mod client;
 pub mod connector;
+pub mod dialler;
 pub mod dialog;
 pub mod message;
 pub mod parse;
