@@ -124,3 +124,21 @@ async fn a_busy_customer_is_busy_and_the_agents_phone_is_hung_up() {
     assert_passed(&agent.finish().await);
     assert_passed(&customer.finish().await);
 }
+
+#[tokio::test]
+async fn a_customer_who_never_answers_is_cancelled_and_counted_no_answer() {
+    let Some(agent) = Sipp::start(None, "placed_agent_short", 1, &[]) else { return };
+    let customer = Sipp::start(None, "placed_customer_no_answer", 1, &[]).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut call = settings(agent.port, 60_000);
+    call.customer_ring_ms = 1500;
+    let reports = place(customer.port, call).await;
+    let Some(CallReport::Ended { end: CallEnd::Attempt { outcome, ringing_ms, talk_ms, .. }, .. }) = reports.last()
+    else {
+        panic!("{reports:?}")
+    };
+    assert_eq!((*outcome, *talk_ms), (DialOutcome::NoAnswer, None));
+    assert!(ringing_ms.is_some_and(|r| (1000..3000).contains(&r)), "{ringing_ms:?}");
+    assert_passed(&agent.finish().await);
+    assert_passed(&customer.finish().await);
+}
