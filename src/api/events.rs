@@ -259,8 +259,7 @@ pub async fn recommend(
         .ok_or_else(|| ApiError::unprocessable("event_too_soon", "no working day is left before the event"))?;
     let today = cal.date_of(now);
     let lookback = rules.recommendation_lookback_days;
-    let since = today.checked_sub(jiff::Span::new().days(i64::from(lookback))).unwrap_or(today);
-    let orders = state.store.orders_in(&event.match_categories, since).await?;
+    let orders = state.store.orders_in(&event.match_categories, events::orders_since(today, lookback)).await?;
     let mut excluded = state.store.recommended_for(&id).await?;
     excluded.extend(state.store.registered_for(&id).await?);
     let target = Target { categories: event.match_categories.iter().cloned().collect(), tier: event.price_tier };

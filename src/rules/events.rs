@@ -75,6 +75,11 @@ pub struct Recommendation {
     pub ordered_on: Date,
 }
 
+/// The first day whose orders count on `today`.
+pub fn orders_since(today: Date, lookback_days: u32) -> Date {
+    today.checked_sub(jiff::Span::new().days(i64::from(lookback_days))).unwrap_or(Date::MIN)
+}
+
 /// The customers to recommend an event to on `today`: those with an order
 /// of a matching category (and tier, when the event names one) in the
 /// last `lookback_days`, not in `excluded` (already registered, already
@@ -87,7 +92,7 @@ pub fn recommend(
     lookback_days: u32,
     limit: usize,
 ) -> Vec<Recommendation> {
-    let since = today.checked_sub(jiff::Span::new().days(i64::from(lookback_days))).unwrap_or(Date::MIN);
+    let since = orders_since(today, lookback_days);
     let mut latest: BTreeMap<&Phone, &PastOrder> = BTreeMap::new();
     for o in orders {
         let matches = target.categories.contains(&o.category.to_lowercase())

@@ -52,6 +52,23 @@ pub enum CallEnd {
     Attempt { outcome: DialOutcome, ringing_ms: Option<i64>, talk_ms: Option<i64>, hung_up: Option<HungUp> },
 }
 
+impl CallEnd {
+    /// An attempt that reached the customer, with its ringing and talk.
+    fn talked(ringing_at: Option<i64>, answered_at: i64, now: i64, hung_up: HungUp) -> CallEnd {
+        CallEnd::Attempt {
+            outcome: DialOutcome::Reached,
+            ringing_ms: ringing_at.map(|r| answered_at - r),
+            talk_ms: Some(now - answered_at),
+            hung_up: Some(hung_up),
+        }
+    }
+
+    /// An attempt that ended before the customer answered.
+    fn unanswered(outcome: DialOutcome, ringing_at: Option<i64>, now: i64, hung_up: Option<HungUp>) -> CallEnd {
+        CallEnd::Attempt { outcome, ringing_ms: ringing_at.map(|r| now - r), talk_ms: None, hung_up }
+    }
+}
+
 /// What the shell must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -277,12 +294,7 @@ impl Call {
                             transaction: true,
                         });
                     }
-                    let end = CallEnd::Attempt {
-                        outcome: DialOutcome::NoAnswer,
-                        ringing_ms: ringing_at.map(|r| now - r),
-                        talk_ms: None,
-                        hung_up: Some(HungUp::Switchboard),
-                    };
+                    let end = CallEnd::unanswered(DialOutcome::NoAnswer, ringing_at, now, Some(HungUp::Switchboard));
                     actions.push(Action::Ended(end));
                     (State::Over, actions)
                 }
@@ -292,12 +304,7 @@ impl Call {
                     let outcome =
                         if cancelled && code == 487 { DialOutcome::NoAnswer } else { DialOutcome::of_final(code) };
                     let bye = agent.bye(&self.branch());
-                    let end = CallEnd::Attempt {
-                        outcome,
-                        ringing_ms: ringing_at.map(|r| now - r),
-                        talk_ms: None,
-                        hung_up: None,
-                    };
+                    let end = CallEnd::unanswered(outcome, ringing_at, now, None);
                     (
                         State::Over,
                         vec![Action::Send { leg: Leg::Agent, request: bye, transaction: true }, Action::Ended(end)],
@@ -322,12 +329,7 @@ impl Call {
                 _ => {
                     // The phone refused the re-offer: end both legs.
                     let byes = self.bye_both(&mut agent, &mut customer);
-                    let end = CallEnd::Attempt {
-                        outcome: DialOutcome::Reached,
-                        ringing_ms: ringing_at.map(|r| answered_at - r),
-                        talk_ms: Some(now - answered_at),
-                        hung_up: Some(HungUp::Switchboard),
-                    };
+                    let end = CallEnd::talked(ringing_at, answered_at, now, HungUp::Switchboard);
                     (State::Over, byes.into_iter().chain([Action::Ended(end)]).collect())
                 }
             },
@@ -461,12 +463,7 @@ impl Call {
                     Leg::Agent => (Leg::Customer, customer.bye(&self.branch()), HungUp::Agent),
                     Leg::Customer => (Leg::Agent, agent.bye(&self.branch()), HungUp::Customer),
                 };
-                let end = CallEnd::Attempt {
-                    outcome: DialOutcome::Reached,
-                    ringing_ms: ringing_at.map(|r| answered_at - r),
-                    talk_ms: Some(now - answered_at),
-                    hung_up: Some(hung_up),
-                };
+                let end = CallEnd::talked(ringing_at, answered_at, now, hung_up);
                 vec![answer, Action::Send { leg, request: bye, transaction: true }, Action::Ended(end)]
             }
             State::CallingCustomer { invite, ringing_at, cancelled, .. } => {
@@ -479,12 +476,7 @@ impl Call {
                         transaction: true,
                     });
                 }
-                let end = CallEnd::Attempt {
-                    outcome: DialOutcome::NoAnswer,
-                    ringing_ms: ringing_at.map(|r| now - r),
-                    talk_ms: None,
-                    hung_up: Some(HungUp::Agent),
-                };
+                let end = CallEnd::unanswered(DialOutcome::NoAnswer, ringing_at, now, Some(HungUp::Agent));
                 actions.push(Action::Ended(end));
                 actions
             }
@@ -518,12 +510,7 @@ impl Call {
             State::Joining { mut agent, mut customer, ringing_at, answered_at, .. }
             | State::Connected { mut agent, mut customer, ringing_at, answered_at } => {
                 let byes = self.bye_both(&mut agent, &mut customer);
-                let end = CallEnd::Attempt {
-                    outcome: DialOutcome::Reached,
-                    ringing_ms: ringing_at.map(|r| answered_at - r),
-                    talk_ms: Some(now - answered_at),
-                    hung_up: Some(HungUp::Switchboard),
-                };
+                let end = CallEnd::talked(ringing_at, answered_at, now, HungUp::Switchboard);
                 (State::Over, byes.into_iter().chain([Action::Ended(end)]).collect())
             }
             State::Over => (State::Over, vec![]),
@@ -535,9 +522,8 @@ impl Call {
     /// A leg's transaction timed out (no final response at all): the far
     /// end is gone.
     pub fn on_timeout(&mut self, now: i64, leg: Leg) -> Vec<Action> {
-        let mut resp =
-            Response { code: 408, reason: "Request Timeout".into(), headers: Default::default(), body: vec![] };
-        resp.headers.push("Content-Length".into(), "0".into());
+        // As if the far end had answered 408 (RFC 3261 8.1.3.1).
+        let resp = Response { code: 408, reason: "Request Timeout".into(), headers: Default::default(), body: vec![] };
         match (&self.state, leg) {
             (State::CallingAgent { .. }, Leg::Agent) | (State::CallingCustomer { .. }, Leg::Customer) => {
                 self.on_response(now, leg, &resp)

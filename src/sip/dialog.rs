@@ -32,23 +32,6 @@ pub struct NewLeg<'a> {
     pub sdp: Option<&'a [u8]>,
 }
 
-impl Request {
-    /// Serialises a request, `Content-Length` last and from the body.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("{} {} SIP/2.0\r\n", self.method.as_str(), self.uri);
-        for (name, value) in self.headers.iter().filter(|(n, _)| *n != "Content-Length") {
-            out.push_str(name);
-            out.push_str(": ");
-            out.push_str(value);
-            out.push_str("\r\n");
-        }
-        out.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        bytes
-    }
-}
-
 fn via(transport: &str, local: SocketAddr, branch: &str) -> String {
     format!("SIP/2.0/{transport} {local};branch={branch};rport")
 }

@@ -166,20 +166,30 @@ pub fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
 }
 
+/// A message's bytes: its start line, the headers with `Content-Length`
+/// always last and from the body, so it can never disagree with it.
+fn serialise(start_line: String, headers: &Headers, body: &[u8]) -> Vec<u8> {
+    let mut out = start_line;
+    for (name, value) in headers.iter().filter(|(n, _)| *n != "Content-Length") {
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(value);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
 impl Response {
-    /// Serialises a response. `Content-Length` is always written last among
-    /// the headers, from the body, so it can never disagree with it.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("SIP/2.0 {} {}\r\n", self.code, self.reason);
-        for (name, value) in self.headers.iter().filter(|(n, _)| *n != "Content-Length") {
-            out.push_str(name);
-            out.push_str(": ");
-            out.push_str(value);
-            out.push_str("\r\n");
-        }
-        out.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        bytes
+        serialise(format!("SIP/2.0 {} {}\r\n", self.code, self.reason), &self.headers, &self.body)
+    }
+}
+
+impl Request {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serialise(format!("{} {} SIP/2.0\r\n", self.method.as_str(), self.uri), &self.headers, &self.body)
     }
 }

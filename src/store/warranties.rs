@@ -110,54 +110,54 @@ impl Store {
         .await
     }
 
-    /// Warranties, newest first: a customer's, or everyone's.
+    /// Warranties, newest first: a customer's, or everyone's. Two queries:
+    /// the warranties, and the callbacks of those listed.
     pub async fn warranties(&self, phone: Option<&Phone>) -> Result<Vec<WarrantyRecord>> {
-        let rows = sqlx::query(
+        const LISTED: &str = "SELECT id FROM warranties WHERE (CAST($1 AS TEXT) IS NULL OR customer_phone = $1) \
+                              ORDER BY created_at DESC, id LIMIT $2";
+        let phone = phone.map(|p| p.as_str().to_owned());
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, customer_phone, product, serial_number, delivered_on, warranty_until, created_at, created_by \
-             FROM warranties WHERE (CAST($1 AS TEXT) IS NULL OR customer_phone = $1) \
-             ORDER BY created_at DESC, id LIMIT $2",
-        )
-        .bind(phone.map(|p| p.as_str().to_owned()))
+             FROM warranties WHERE id IN ({LISTED}) ORDER BY created_at DESC, id"
+        )))
+        .bind(phone.clone())
         .bind(WARRANTIES_LISTED)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: String = r.try_get("id")?;
-            out.push(WarrantyRecord {
-                callbacks: self.warranty_callbacks(&id).await?,
-                id,
-                customer_phone: phone_of(r)?,
-                product: r.try_get("product")?,
-                serial_number: r.try_get("serial_number")?,
-                delivered_on: parse(r, "delivered_on")?,
-                warranty_until: parse(r, "warranty_until")?,
-                created_at: from_ms(r.try_get("created_at")?)?,
-                created_by: parse_opt(r, "created_by")?,
-            });
-        }
-        Ok(out)
-    }
-
-    async fn warranty_callbacks(&self, warranty: &str) -> Result<Vec<WarrantyCallbackState>> {
-        let rows = sqlx::query(
-            "SELECT w.task_id, w.days_after, w.day, t.status, \
+        let callbacks = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT w.warranty_id, w.task_id, w.days_after, w.day, t.status, \
                (SELECT a.outcome FROM attempts a WHERE a.task_id = w.task_id AND a.outcome IS NOT NULL \
                 ORDER BY a.number DESC LIMIT 1) AS outcome \
              FROM warranty_callbacks w JOIN tasks t ON t.id = w.task_id \
-             WHERE w.warranty_id = $1 ORDER BY w.day, w.days_after",
-        )
-        .bind(warranty)
+             WHERE w.warranty_id IN ({LISTED}) ORDER BY w.day, w.days_after"
+        )))
+        .bind(phone)
+        .bind(WARRANTIES_LISTED)
         .fetch_all(&self.pool)
         .await?;
+        let mut by_warranty: std::collections::HashMap<String, Vec<WarrantyCallbackState>> = Default::default();
+        for r in &callbacks {
+            by_warranty.entry(r.try_get("warranty_id")?).or_default().push(WarrantyCallbackState {
+                task_id: parse(r, "task_id")?,
+                days_after: r.try_get::<i64, _>("days_after")? as u32,
+                day: parse(r, "day")?,
+                status: parse(r, "status")?,
+                outcome: parse_opt(r, "outcome")?,
+            });
+        }
         rows.iter()
             .map(|r| {
-                Ok(WarrantyCallbackState {
-                    task_id: parse(r, "task_id")?,
-                    days_after: r.try_get::<i64, _>("days_after")? as u32,
-                    day: parse(r, "day")?,
-                    status: parse(r, "status")?,
-                    outcome: parse_opt(r, "outcome")?,
+                let id: String = r.try_get("id")?;
+                Ok(WarrantyRecord {
+                    callbacks: by_warranty.remove(&id).unwrap_or_default(),
+                    id,
+                    customer_phone: phone_of(r)?,
+                    product: r.try_get("product")?,
+                    serial_number: r.try_get("serial_number")?,
+                    delivered_on: parse(r, "delivered_on")?,
+                    warranty_until: parse(r, "warranty_until")?,
+                    created_at: from_ms(r.try_get("created_at")?)?,
+                    created_by: parse_opt(r, "created_by")?,
                 })
             })
             .collect()
