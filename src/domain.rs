@@ -65,20 +65,60 @@ identifiers! {
 }
 
 identifiers! {
-    /// How an attempt at a task ended, as the agent reports it.
+    /// How an attempt at a task ended: as the agent reports it, or, for a
+    /// call Switchboard placed, as SIP answered it. `failed` is a final
+    /// answer that is none of the others (a trunk's 503, a barred route's
+    /// 403); `interrupted` is a call cut by a crash or a take-over.
     Outcome {
         Reached = "reached",
         NoAnswer = "no_answer",
         Busy = "busy",
         WrongNumber = "wrong_number",
         Done = "done",
+        Failed = "failed",
+        Interrupted = "interrupted",
     }
 }
 
 impl Outcome {
     /// The call did not reach the customer: worth another attempt.
     pub fn is_failed_call(self) -> bool {
-        matches!(self, Outcome::NoAnswer | Outcome::Busy)
+        matches!(self, Outcome::NoAnswer | Outcome::Busy | Outcome::Failed | Outcome::Interrupted)
+    }
+}
+
+identifiers! {
+    /// How a call Switchboard placed ended: the customer leg's outcome
+    /// (`reached` ... `failed`, its code kept beside it), the agent's own
+    /// phone not answering (`agent_unreachable`: no attempt on the
+    /// customer), or cut by a crash or a take-over (`interrupted`).
+    PlacedOutcome {
+        Reached = "reached",
+        Busy = "busy",
+        NoAnswer = "no_answer",
+        WrongNumber = "wrong_number",
+        Failed = "failed",
+        AgentUnreachable = "agent_unreachable",
+        Interrupted = "interrupted",
+    }
+}
+
+identifiers! {
+    /// Who ended a connected call Switchboard placed.
+    HungUpBy {
+        Agent = "agent",
+        Customer = "customer",
+        Switchboard = "switchboard",
+    }
+}
+
+identifiers! {
+    /// What a placed call is for: a held task, a trip's driver, an inn's
+    /// front desk.
+    CallPurpose {
+        Task = "task",
+        Driver = "driver",
+        Inn = "inn",
     }
 }
 
@@ -238,6 +278,7 @@ identifiers! {
         ShiftEnded = "shift_ended",
         Restart = "restart",
         AgentRemoved = "agent_removed",
+        PhoneUnanswered = "phone_unanswered",
     }
 }
 

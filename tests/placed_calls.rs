@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::sipp::{Sipp, assert_passed};
 use switchboard::rules::dialling::DialOutcome;
 use switchboard::sip::call::{CallEnd, CallSettings, HungUp};
-use switchboard::sip::dialler::{CallReport, PlaceCall, run};
+use switchboard::sip::dialler::{CallReport, Order, PlaceCall, run};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -56,8 +56,8 @@ async fn place(pbx: u16, mut call: CallSettings) -> Vec<CallReport> {
     let (report_tx, mut reports) = mpsc::channel(16);
     let stop = CancellationToken::new();
     let pbx = format!("127.0.0.1:{pbx}").parse().unwrap();
-    let dialler = tokio::spawn(run(socket, pbx, place_rx, report_tx, stop.clone()));
-    place_tx.send(PlaceCall { id: "att1".into(), settings: call }).await.unwrap();
+    let dialler = tokio::spawn(run(socket, pbx, place_rx, report_tx, None, stop.clone()));
+    place_tx.send(Order::Place(PlaceCall { id: "att1".into(), settings: call })).await.unwrap();
     let mut seen = Vec::new();
     while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(20), reports.recv()).await {
         let ended = matches!(r, CallReport::Ended { .. });
@@ -91,10 +91,11 @@ async fn a_placed_call_joins_the_agents_phone_and_the_customer() {
         })
         .collect();
     assert_eq!(steps, ["agent ringing", "agent answered", "customer ringing", "connected", "ended"], "{reports:?}");
-    let CallReport::Ended { end: CallEnd::Attempt { outcome, ringing_ms, talk_ms, hung_up }, .. } = &reports[4] else {
+    let CallReport::Ended { end: CallEnd::Attempt { outcome, ringing_ms, talk_ms, hung_up, code }, .. } = &reports[4]
+    else {
         panic!("{reports:?}")
     };
-    assert_eq!((*outcome, *hung_up), (DialOutcome::Reached, Some(HungUp::Switchboard)));
+    assert_eq!((*outcome, *hung_up, *code), (DialOutcome::Reached, Some(HungUp::Switchboard), Some(200)));
     assert!(ringing_ms.is_some_and(|r| (400..2000).contains(&r)), "rang about 0.5 s: {ringing_ms:?}");
     assert!(talk_ms.is_some_and(|t| (1500..2500).contains(&t)), "{talk_ms:?}");
     let agent = agent.finish().await;

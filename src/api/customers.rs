@@ -105,6 +105,9 @@ pub struct PutCustomer {
     pub tags: Option<Vec<String>>,
     /// The centre's own fields (`GET /api/v1/customer-fields`).
     pub fields: Option<BTreeMap<String, String>>,
+    /// The customer asked not to be called: Switchboard refuses to place
+    /// a call to them (`dial_refused`).
+    pub do_not_call: Option<bool>,
 }
 
 /// Create or update a customer's record; each part changed is kept in its
@@ -134,6 +137,7 @@ pub async fn put_customer(
         contact_person: req.contact_person,
         tags: req.tags,
         fields: req.fields,
+        do_not_call: req.do_not_call,
     };
     Ok(Json(update(&state, &phone, patch, Some(caller.id())).await?))
 }

@@ -20,6 +20,7 @@ pub mod missed;
 pub mod ops;
 pub mod orders;
 pub mod own;
+pub mod placed;
 pub mod recurring;
 pub mod registrations;
 pub mod reports;
@@ -149,6 +150,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(reports::routes())
         .merge(merchant_lists::routes())
         .merge(cti::routes())
+        .merge(placed::routes())
         .merge(missed::routes())
         .merge(registrations::routes())
         .merge(cases::routes())

@@ -24,6 +24,7 @@ use crate::rules::greetings::Greeter;
 use crate::runtime::figures::FloorFeed;
 use crate::runtime::hub::{ConnId, Hub};
 use crate::runtime::travel_board::Board;
+use crate::sip::placer::Placer;
 use crate::store::Store;
 
 /// What the server's other parts share with the handlers; tests take the
@@ -36,6 +37,8 @@ pub struct Shared {
     pub board: Board,
     pub floor: Option<FloorFeed>,
     pub metrics: Arc<Metrics>,
+    /// Calls Switchboard places, with `[sip.outbound]`.
+    pub placer: Option<Placer>,
 }
 
 /// Shared by every handler; cheap to clone.
@@ -67,6 +70,8 @@ pub struct AppState {
     pub status_limits: Arc<Mutex<KeyedBuckets<UserId>>>,
     /// The opening line of each screen-pop (`[greetings]`).
     pub greeter: Arc<Greeter>,
+    /// Calls Switchboard places, with `[sip.outbound]`.
+    pub placer: Option<Placer>,
     conn_ids: Arc<AtomicU64>,
 }
 
@@ -95,6 +100,7 @@ impl AppState {
             board: shared.board,
             floor: shared.floor,
             metrics: shared.metrics,
+            placer: shared.placer,
             login_limits: Arc::new(Mutex::new(LoginLimits::new(LimitRule {
                 allowed: config.auth.login_failures_per_minute,
                 window_ms: 60_000,

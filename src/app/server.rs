@@ -38,6 +38,7 @@ use crate::runtime::record_writer::Writer;
 use crate::runtime::recovery;
 use crate::runtime::travel_board::Board;
 use crate::sip::connector::{Connector, SipSettings};
+use crate::sip::placer::{Placer, PlacerParts};
 use crate::sip::transport;
 use crate::store::{Store, StoreError};
 use crate::{api, web, ws};
@@ -49,6 +50,8 @@ pub struct Listeners {
     pub sip: Option<(UdpSocket, TcpListener)>,
     /// SIP over TLS (`server.sip_tls`), with `[server.tls]`'s certificate.
     pub sip_tls: Option<TcpListener>,
+    /// The dialler's UDP socket (`[sip.outbound] listen`); `None` places no calls.
+    pub dialler: Option<UdpSocket>,
 }
 
 impl Listeners {
@@ -59,12 +62,16 @@ impl Listeners {
             Some(addr) => Some(listen::bind_tcp(addr)?),
             None => None,
         };
-        Ok(Listeners { http, sip, sip_tls })
+        let dialler = match &config.sip.outbound {
+            Some(o) => Some(UdpSocket::bind(o.listen).await?),
+            None => None,
+        };
+        Ok(Listeners { http, sip, sip_tls, dialler })
     }
 
     /// Only HTTP, on `http` (for tests and tools that need no SIP).
     pub async fn http_only(http: SocketAddr) -> std::io::Result<Listeners> {
-        Ok(Listeners { http: TcpListener::bind(http).await?, sip: None, sip_tls: None })
+        Ok(Listeners { http: TcpListener::bind(http).await?, sip: None, sip_tls: None, dialler: None })
     }
 
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
@@ -214,6 +221,8 @@ pub async fn build(
 pub struct Running {
     shutdown: CancellationToken,
     grace: Duration,
+    /// How long SIP may take to stop: the grace, or the dialler's drain.
+    sip_grace: Duration,
     state: AppState,
     http: TcpListener,
     http_settings: HttpSettings,
@@ -290,7 +299,9 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         lists: config.cases.lists(),
     };
     let floor_stop = CancellationToken::new();
+    let figures = figures.with_call_limit(SignedDuration::from_secs(config.calls.limit_secs as i64));
     let (floor_tx, floor_feed, floor_task) = figures::spawn(figures, names, sources, floor_stop.clone());
+    let placer_floor = floor_tx.clone();
     let (hub, hub_task) = hub::spawn(
         dispatcher,
         writer.clone(),
@@ -301,6 +312,26 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
     );
     let shared_rules = Arc::new(rules.clone());
     let sip_tasks = TaskTracker::new();
+    let placer = match (listeners.dialler, &config.sip.outbound) {
+        (Some(socket), Some(outbound)) => {
+            tracing::info!(dialler = %socket.local_addr()?, pbx = %outbound.pbx, "placing calls through the PBX");
+            let parts = PlacerParts {
+                store: store.clone(),
+                hub: hub.clone(),
+                calendar: rules.calendar.clone(),
+                outbound: outbound.clone(),
+                lengths: config.calls.clone(),
+                modes: config.dial_modes(),
+                floor: Some(placer_floor),
+            };
+            let (placer, task) = Placer::start(parts, socket, shutdown.clone()).await?;
+            sip_tasks.spawn(async move {
+                let _ = task.await;
+            });
+            Some(placer)
+        }
+        _ => None,
+    };
     if let Some((udp, tcp)) = listeners.sip {
         let settings = SipSettings::new(&config.sip, &rules);
         let transport = transport::TransportSettings::new(&config.sip);
@@ -362,13 +393,15 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         board: board.clone(),
     });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let shared = Shared { shutdown: shutdown.clone(), live: health, board, floor: Some(floor_feed), metrics };
+    let sip_grace = config.sip.outbound.as_ref().map_or(grace, |o| grace.max(Duration::from_secs(o.drain_secs + 45)));
+    let shared = Shared { shutdown: shutdown.clone(), live: health, board, floor: Some(floor_feed), metrics, placer };
     let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shared);
     let account_watch = tokio::spawn(state.accounts().run(accounts_from, shutdown.clone()));
     tracing::info!(http = %http_addr, tls = tls.is_some(), database = ?store.backend(), "switchboard is serving");
     Ok(Running {
         shutdown,
         grace,
+        sip_grace,
         state,
         http: listeners.http,
         http_settings,
@@ -405,6 +438,7 @@ impl Running {
         let Running {
             shutdown,
             grace,
+            sip_grace,
             state,
             sip_tasks,
             jobs,
@@ -428,7 +462,7 @@ impl Running {
         if tokio::time::timeout(grace, state.sessions.wait()).await.is_err() {
             tracing::warn!("some agent sessions did not close within the shutdown grace period");
         }
-        if tokio::time::timeout(grace, sip_tasks.wait()).await.is_err() {
+        if tokio::time::timeout(sip_grace, sip_tasks.wait()).await.is_err() {
             tracing::warn!("the SIP connector did not stop within the shutdown grace period");
         }
         if !jobs.stopped(grace).await {

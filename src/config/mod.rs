@@ -16,6 +16,7 @@ use crate::domain::{Channel, TaskKind};
 use crate::rules::calendar::{Calendar, CalendarSettings};
 use crate::rules::cases::CaseRules;
 use crate::rules::customer_file::CustomerSettings;
+use crate::rules::dialling::{CallLength, DialMode};
 use crate::rules::dispatch::Rules;
 use crate::rules::events::EventRules;
 use crate::rules::figures::FigureRules;
@@ -77,6 +78,10 @@ pub struct Config {
     pub queues: Vec<String>,
     /// Per task kind: priority, queue, channel, default deadline.
     pub kinds: BTreeMap<String, KindConfig>,
+    /// How long calls should last (`[calls]`): the console warns at the
+    /// target, the wallboard shows calls past the limit.
+    #[serde(default)]
+    pub calls: CallLength,
     /// Work that comes every day or week (`[[recurring]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recurring: Vec<RecurringSettings>,
@@ -167,6 +172,11 @@ pub struct KindConfig {
     /// A kind of the centre's own: what screens and reports call it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Who places this kind's calls: the agent by hand (`manual`), or
+    /// Switchboard when the agent presses Call (`preview`) or accepts
+    /// (`progressive`); the last two need `[sip.outbound]`.
+    #[serde(default)]
+    pub dialling: DialMode,
 }
 
 /// Whether every name in `[kinds]` is a kind by now (the centre's own are
@@ -190,6 +200,7 @@ impl Default for Config {
                     deadline_minutes: r.deadline_after.map_or(0, |d| (d.as_secs() / 60) as u64),
                     attempts: r.attempts,
                     label: None,
+                    dialling: DialMode::Manual,
                 };
                 (k.as_str().to_owned(), cfg)
             })
@@ -226,6 +237,7 @@ impl Default for Config {
             customers: CustomerSettings::default(),
             shifts: ShiftSettings::default(),
             greetings: GreetingSettings::default(),
+            calls: CallLength::default(),
             recurring: Vec::new(),
             cases: CaseRules::default(),
             cars: CarRules::default(),
@@ -312,6 +324,11 @@ impl Config {
         if problems.is_empty() { Ok(rules) } else { Err(problems) }
     }
 
+    /// Each kind's dialling mode (`[kinds.*] dialling`).
+    pub fn dial_modes(&self) -> std::collections::HashMap<TaskKind, DialMode> {
+        self.kinds.iter().filter_map(|(name, k)| Some((name.parse::<TaskKind>().ok()?, k.dialling))).collect()
+    }
+
     /// The centre's calendar, or the problems with `[calendar]`.
     pub fn calendar(&self) -> Result<Calendar, ConfigError> {
         Calendar::new(&self.calendar).map_err(|problems| ConfigError { problems })
@@ -365,6 +382,19 @@ impl Config {
         }
         problems.extend(network::problems(&self.server, &self.websocket, &self.sip, &self.access));
         problems.extend(self.registrations.problems());
+        problems.extend(self.calls.problems());
+        if let Some(outbound) = &self.sip.outbound {
+            problems.extend(outbound.problems());
+        }
+        for (name, k) in &self.kinds {
+            let kind = name.parse::<TaskKind>().ok();
+            if k.dialling.places_calls() && self.sip.outbound.is_none() {
+                problems.push(format!("kinds.{name}.dialling: `{:?}` needs a PBX route in [sip.outbound]", k.dialling));
+            }
+            if k.dialling.places_calls() && kind.is_some_and(|k| !k.calls_out()) {
+                problems.push(format!("kinds.{name}.dialling: the customer called in; there is no one to call"));
+            }
+        }
         problems.extend(self.warranty.problems());
         problems.extend(self.events.problems());
         problems.extend(self.customers.problems());

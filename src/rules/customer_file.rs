@@ -84,6 +84,9 @@ pub struct CustomerFile {
     pub tags: Vec<String>,
     /// The centre's own fields, by name.
     pub fields: BTreeMap<String, String>,
+    /// The customer asked not to be called: Switchboard places no call to
+    /// their number.
+    pub do_not_call: bool,
 }
 
 /// A change asked for: `None` keeps a part; an empty text clears it; a
@@ -98,6 +101,7 @@ pub struct FilePatch {
     pub contact_person: Option<String>,
     pub tags: Option<Vec<String>>,
     pub fields: Option<BTreeMap<String, String>>,
+    pub do_not_call: Option<bool>,
 }
 
 /// One part of the record changed, as its history shows it.
@@ -195,6 +199,13 @@ pub fn apply(
             changes.push(Change { field: "tags".into(), old: listed(&after.tags), new: listed(&list) });
             after.tags = list;
         }
+    }
+    if let Some(mark) = patch.do_not_call
+        && mark != after.do_not_call
+    {
+        let old = Some(after.do_not_call.to_string());
+        changes.push(Change { field: "do_not_call".into(), old, new: Some(mark.to_string()) });
+        after.do_not_call = mark;
     }
     for (name, value) in patch.fields.iter().flatten() {
         let def =

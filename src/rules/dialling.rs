@@ -5,8 +5,69 @@
 //! the number's last call are arguments.
 
 use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
 
+use crate::domain::Outcome;
 use crate::rules::calendar::Calendar;
+
+/// How the calls of a task kind are placed (`[kinds.*] dialling`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialMode {
+    /// The agent dials on their own phone and reports the outcome.
+    #[default]
+    Manual,
+    /// The agent presses Call (the `dial` message) after accepting.
+    Preview,
+    /// The call is placed as soon as the agent accepts.
+    Progressive,
+}
+
+impl DialMode {
+    /// Switchboard places this kind's calls.
+    pub fn places_calls(self) -> bool {
+        self != DialMode::Manual
+    }
+}
+
+/// How long a call should last (`[calls]`, seed 003: under three minutes,
+/// never over five). The console's timer warns at `target_secs`, the
+/// wallboard shows live calls past `limit_secs`, and a placed call still
+/// going at `max_secs` is ended by Switchboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallLength {
+    pub target_secs: u64,
+    pub limit_secs: u64,
+    pub max_secs: u64,
+}
+
+impl Default for CallLength {
+    fn default() -> Self {
+        CallLength { target_secs: 180, limit_secs: 300, max_secs: 3600 }
+    }
+}
+
+impl CallLength {
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.target_secs == 0 || self.target_secs > self.limit_secs {
+            out.push("calls.target_secs: from 1 to calls.limit_secs".to_owned());
+        }
+        if self.limit_secs > self.max_secs {
+            out.push("calls.limit_secs: at most calls.max_secs".to_owned());
+        }
+        if !(60..=86_400).contains(&self.max_secs) {
+            out.push("calls.max_secs: from 60 to 86400".to_owned());
+        }
+        out
+    }
+
+    /// Whether a call that has lasted `talk` is past the limit.
+    pub fn is_past_limit(&self, talk: SignedDuration) -> bool {
+        talk.as_secs() >= self.limit_secs as i64
+    }
+}
 
 /// How an attempt on the customer ended, from SIP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +94,25 @@ impl DialOutcome {
             408 | 480 => DialOutcome::NoAnswer,
             404 | 484 | 604 => DialOutcome::WrongNumber,
             code => DialOutcome::Failed { code },
+        }
+    }
+
+    /// The attempt's outcome as the dispatcher and the reports know it.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            DialOutcome::Reached => Outcome::Reached,
+            DialOutcome::Busy => Outcome::Busy,
+            DialOutcome::NoAnswer => Outcome::NoAnswer,
+            DialOutcome::WrongNumber => Outcome::WrongNumber,
+            DialOutcome::Failed { .. } => Outcome::Failed,
+        }
+    }
+
+    /// The final code kept with a `failed` outcome.
+    pub fn code(self) -> Option<u16> {
+        match self {
+            DialOutcome::Failed { code } => Some(code),
+            _ => None,
         }
     }
 

@@ -398,6 +398,7 @@ fn event_time(event: &FloorEvent) -> Timestamp {
         | FloorEvent::Requeued { at, .. }
         | FloorEvent::Answered { at, .. }
         | FloorEvent::Left { at, .. }
-        | FloorEvent::Agent { at, .. } => *at,
+        | FloorEvent::Agent { at, .. }
+        | FloorEvent::Talking { at, .. } => *at,
     }
 }

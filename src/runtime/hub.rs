@@ -42,6 +42,13 @@ pub enum Push {
     },
     /// A complaint case was sent to the agent's department.
     CaseSent(Arc<CaseNotice>),
+    /// A call Switchboard places for the agent moved on.
+    Call(Arc<CallState>),
+    /// A progressive call was not placed after the agent accepted.
+    DialRefused {
+        code: &'static str,
+        message: String,
+    },
     /// Close this connection: another one took over for the same agent.
     Replaced,
 }
@@ -56,6 +63,50 @@ pub struct CaseNotice {
     pub about: String,
     /// The department's written reply is due by then.
     pub reply_by: Timestamp,
+}
+
+/// Where a call Switchboard places for an agent is, for their console.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CallState {
+    pub call_id: String,
+    pub task_id: Option<TaskId>,
+    pub state: CallStage,
+    pub number: String,
+    /// When it entered this state.
+    pub at: Timestamp,
+    /// `connected`: since when both talk (the console's timer runs from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected_at: Option<Timestamp>,
+    /// `[calls]`: the console warns at the target; the limit shows on the wallboard.
+    pub target_secs: u64,
+    pub limit_secs: u64,
+    /// `ended`: how (`reached`, `busy`, `no_answer`, `wrong_number`,
+    /// `failed`, `agent_unreachable`, `interrupted`), the customer leg's
+    /// code, and talk time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::domain::PlacedOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub talk_secs: Option<i64>,
+    /// `ended`: the attempt is recorded with this outcome and the task has
+    /// left your hands (a retry is scheduled by the rule); write a summary
+    /// with the `summary` message. `false` after `reached`: finish with
+    /// `complete` as usual.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub attempt_recorded: bool,
+}
+
+/// The states of a placed call on the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStage {
+    /// Your phone is being called.
+    CallingYou,
+    /// You answered; the customer's phone is being called.
+    RingingCustomer,
+    Connected,
+    Ended,
 }
 
 /// What the SIP connector needs to hear about inbound calls.
@@ -190,6 +241,11 @@ impl Hub {
     pub async fn notify(&self, users: Vec<UserId>, notice: CaseNotice) {
         let push = Push::CaseSent(Arc::new(notice));
         let _ = self.tx.send(Msg::Notify { users, push }).await;
+    }
+
+    /// Pushes to `user` if connected here (a placed call's state).
+    pub async fn push_to(&self, user: UserId, push: Push) {
+        let _ = self.tx.send(Msg::Notify { users: vec![user], push }).await;
     }
 
     /// The names of the queues `agent` going to `status` would leave with

@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use super::dialog::{self, Dialog, NewLeg};
 use super::message::{Method, Request, Response};
 use super::sdp::{self, Origin};
+use super::stored::{StoredCall, StoredLeg};
 use crate::rules::dialling::DialOutcome;
 
 /// Which leg.
@@ -49,7 +50,14 @@ pub enum CallEnd {
     /// customer; the task goes back to its place.
     AgentUnreachable { code: Option<u16> },
     /// An attempt on the customer, with its times in milliseconds.
-    Attempt { outcome: DialOutcome, ringing_ms: Option<i64>, talk_ms: Option<i64>, hung_up: Option<HungUp> },
+    /// `code`: the customer leg's final response, when one came.
+    Attempt {
+        outcome: DialOutcome,
+        code: Option<u16>,
+        ringing_ms: Option<i64>,
+        talk_ms: Option<i64>,
+        hung_up: Option<HungUp>,
+    },
 }
 
 impl CallEnd {
@@ -57,6 +65,7 @@ impl CallEnd {
     fn talked(ringing_at: Option<i64>, answered_at: i64, now: i64, hung_up: HungUp) -> CallEnd {
         CallEnd::Attempt {
             outcome: DialOutcome::Reached,
+            code: Some(200),
             ringing_ms: ringing_at.map(|r| answered_at - r),
             talk_ms: Some(now - answered_at),
             hung_up: Some(hung_up),
@@ -64,8 +73,14 @@ impl CallEnd {
     }
 
     /// An attempt that ended before the customer answered.
-    fn unanswered(outcome: DialOutcome, ringing_at: Option<i64>, now: i64, hung_up: Option<HungUp>) -> CallEnd {
-        CallEnd::Attempt { outcome, ringing_ms: ringing_at.map(|r| now - r), talk_ms: None, hung_up }
+    fn unanswered(
+        outcome: DialOutcome,
+        code: Option<u16>,
+        ringing_at: Option<i64>,
+        now: i64,
+        hung_up: Option<HungUp>,
+    ) -> CallEnd {
+        CallEnd::Attempt { outcome, code, ringing_ms: ringing_at.map(|r| now - r), talk_ms: None, hung_up }
     }
 }
 
@@ -157,6 +172,8 @@ pub struct Call {
     /// the call ended (it crossed our CANCEL) is ACKed and hung up.
     invites: Vec<Request>,
     acks: Vec<Request>,
+    /// Asked to end (Switchboard stopping after its drain time).
+    ending: bool,
 }
 
 impl Call {
@@ -175,6 +192,7 @@ impl Call {
             state: State::Over,
             invites: Vec::new(),
             acks: Vec::new(),
+            ending: false,
         };
         let branch = call.branch();
         let (call_id, tag) = (format!("{id}-a"), format!("{id}a"));
@@ -207,6 +225,10 @@ impl Call {
     /// When the call must next be looked at (a ring time or the longest
     /// call ending).
     pub fn deadline(&self) -> Option<i64> {
+        let settled = matches!(self.state, State::Over | State::CallingCustomer { cancelled: true, .. });
+        if self.ending && !settled {
+            return Some(self.started_at);
+        }
         match &self.state {
             State::CallingAgent { .. } => Some(self.started_at + self.settings.agent_ring_ms),
             State::CallingCustomer { cancelled: false, .. } => Some(self.started_at + self.settings.customer_ring_ms),
@@ -294,7 +316,13 @@ impl Call {
                             transaction: true,
                         });
                     }
-                    let end = CallEnd::unanswered(DialOutcome::NoAnswer, ringing_at, now, Some(HungUp::Switchboard));
+                    let end = CallEnd::unanswered(
+                        DialOutcome::NoAnswer,
+                        Some(code),
+                        ringing_at,
+                        now,
+                        Some(HungUp::Switchboard),
+                    );
                     actions.push(Action::Ended(end));
                     (State::Over, actions)
                 }
@@ -304,7 +332,7 @@ impl Call {
                     let outcome =
                         if cancelled && code == 487 { DialOutcome::NoAnswer } else { DialOutcome::of_final(code) };
                     let bye = agent.bye(&self.branch());
-                    let end = CallEnd::unanswered(outcome, ringing_at, now, None);
+                    let end = CallEnd::unanswered(outcome, Some(code), ringing_at, now, None);
                     (
                         State::Over,
                         vec![Action::Send { leg: Leg::Agent, request: bye, transaction: true }, Action::Ended(end)],
@@ -411,6 +439,7 @@ impl Call {
             let bye = agent.bye(&self.branch());
             let end = CallEnd::Attempt {
                 outcome: DialOutcome::Failed { code: resp.code },
+                code: Some(resp.code),
                 ringing_ms: None,
                 talk_ms: None,
                 hung_up: None,
@@ -476,13 +505,36 @@ impl Call {
                         transaction: true,
                     });
                 }
-                let end = CallEnd::unanswered(DialOutcome::NoAnswer, ringing_at, now, Some(HungUp::Agent));
+                let end = CallEnd::unanswered(DialOutcome::NoAnswer, None, ringing_at, now, Some(HungUp::Agent));
                 actions.push(Action::Ended(end));
                 actions
             }
             _ => unreachable!("matched above"),
         };
         Some(actions)
+    }
+
+    /// Ends the call at the next tick, whatever its state: a ringing leg is
+    /// cancelled, answered ones get BYE (hung up by Switchboard).
+    pub fn end_soon(&mut self) {
+        self.ending = true;
+    }
+
+    /// What must be stored so that the call's legs can be ended after a
+    /// crash: each leg's INVITE while it rings, its dialog once answered.
+    pub fn stored(&self) -> StoredCall {
+        let ringing = |invite: &Request| {
+            Some(StoredLeg::Ringing { invite: String::from_utf8_lossy(&invite.to_bytes()).into_owned() })
+        };
+        let up = |dialog: &Dialog| Some(StoredLeg::Up { dialog: dialog.clone() });
+        match &self.state {
+            State::CallingAgent { invite } => StoredCall { agent: ringing(invite), customer: None },
+            State::CallingCustomer { agent, invite, .. } => StoredCall { agent: up(agent), customer: ringing(invite) },
+            State::Joining { agent, customer, .. } | State::Connected { agent, customer, .. } => {
+                StoredCall { agent: up(agent), customer: up(customer) }
+            }
+            State::Over => StoredCall::default(),
+        }
     }
 
     /// The clock: ring times and the longest call.

@@ -123,6 +123,7 @@ fn a_call_is_joined_talked_and_hung_up_by_the_customer() {
         actions.last(),
         Some(&Action::Ended(CallEnd::Attempt {
             outcome: DialOutcome::Reached,
+            code: Some(200),
             ringing_ms: Some(4000),
             talk_ms: Some(60_000),
             hung_up: Some(HungUp::Customer),

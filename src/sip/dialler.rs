@@ -5,15 +5,21 @@
 //!
 //! Where a request goes: to the address in its URI when that names an IP
 //! address (a phone registered by address), otherwise to the PBX as the
-//! outbound proxy. Not yet wired to the dispatcher or the console: this is
-//! the layer the dialler of tasks will drive.
+//! outbound proxy.
+//!
+//! No call is left open: before a call's INVITE leaves, and whenever one
+//! of its dialogs changes, the call's legs go to the journal and the send
+//! waits until they are stored (`stored.rs`); after a crash the next
+//! leader hands them back as [`Order::EndLeftOpen`] and they are cancelled
+//! or hung up. A 2xx that answers an INVITE this process does not know is
+//! ACKed and hung up at once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +29,7 @@ use super::dialog;
 use super::message::{Message, Method, Request};
 use super::parse::{Transport, parse};
 use super::respond;
+use super::stored::StoredCall;
 use super::transaction::{Peer, Send};
 
 /// A call to place.
@@ -31,6 +38,30 @@ pub struct PlaceCall {
     /// Unique: the attempt's id; it makes the call's SIP identifiers.
     pub id: String,
     pub settings: CallSettings,
+}
+
+/// What the dialler is asked to do.
+#[derive(Debug)]
+pub enum Order {
+    Place(PlaceCall),
+    /// End every leg a call stored before a crash left open.
+    EndLeftOpen {
+        id: String,
+        stored: StoredCall,
+    },
+    /// Place nothing new; end the calls still going after this long; stop
+    /// once every call and its last requests are done.
+    Drain(Duration),
+}
+
+/// A call's legs to store before the dialler goes on: `done` answers once
+/// they are (dropped unanswered: the store failed, and the send goes
+/// ahead rather than leave a phone ringing unseen).
+#[derive(Debug)]
+pub struct Journal {
+    pub id: String,
+    pub stored: StoredCall,
+    pub done: oneshot::Sender<()>,
 }
 
 /// What became of a placed call.
@@ -51,6 +82,8 @@ const MAX_DATAGRAM: usize = 65_535;
 struct Placed {
     call: Call,
     over_at: Option<i64>,
+    /// What the journal last stored of it.
+    stored: StoredCall,
 }
 
 /// The dialler's state between events.
@@ -62,7 +95,13 @@ struct Dialler {
     transactions: ClientTransactions,
     /// Each client transaction's call, leg and request (for its ACK).
     owners: HashMap<ClientKey, (String, Leg, Request)>,
+    /// INVITEs of calls left open by a crash, by branch, being cancelled:
+    /// their final answers are ACKed here.
+    orphans: HashMap<String, Request>,
     reports: mpsc::Sender<CallReport>,
+    journal: Option<mpsc::Sender<Journal>>,
+    /// Since when calls are to end (a drain's end).
+    draining: Option<i64>,
 }
 
 /// The address a request's URI names, when it names an IP address.
@@ -101,15 +140,62 @@ impl Dialler {
     }
 
     async fn place(&mut self, p: PlaceCall) {
+        if self.draining.is_some() {
+            let end = CallEnd::AgentUnreachable { code: None };
+            let _ = self.reports.send(CallReport::Ended { id: p.id, end }).await;
+            return;
+        }
         let now = self.now();
         let (call, actions) = Call::start(p.settings, &p.id, now);
-        self.calls.insert(p.id.clone(), Placed { call, over_at: None });
+        self.calls.insert(p.id.clone(), Placed { call, over_at: None, stored: StoredCall::default() });
         self.act(now, &p.id, None, actions).await;
     }
 
-    /// Carries out a call's actions. `source`: where a request being
-    /// answered came from.
+    /// Sends the requests that end a call a crash left open.
+    async fn end_left_open(&mut self, id: &str, stored: &StoredCall) {
+        let requests = match stored.ending_requests(id) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(call = id, error = %e, "a call left open could not be read back; its legs stay as they are");
+                return;
+            }
+        };
+        let now = self.now();
+        for (_, request) in requests {
+            if request.method == Method::Cancel
+                && let Some(branch) = branch_of(&request)
+            {
+                // CANCEL's Via is the INVITE's.
+                self.orphans.insert(branch, request.clone());
+            }
+            let to = Peer { addr: self.destination(&request), reliable: false };
+            let Some(branch) = branch_of(&request) else { continue };
+            let key = ClientKey { branch, method: request.method.clone() };
+            if let Some(s) = self.transactions.start(now, key, to, request.to_bytes()) {
+                self.send(s).await;
+            }
+        }
+    }
+
+    /// Stores the call's legs when they changed, before its actions go out.
+    async fn journal(&mut self, id: &str) {
+        let Some(journal) = &self.journal else { return };
+        let Some(p) = self.calls.get_mut(id) else { return };
+        let stored = p.call.stored();
+        if p.call.is_over() || stored == p.stored {
+            return;
+        }
+        p.stored = stored.clone();
+        let (done, stored_now) = oneshot::channel();
+        if journal.send(Journal { id: id.to_owned(), stored, done }).await.is_ok() && stored_now.await.is_err() {
+            tracing::warn!(call = id, "a placed call's legs could not be stored; going on without");
+        }
+    }
+
+    /// Carries out a call's actions, once its legs are stored. `source`:
+    /// where a request being answered came from.
     async fn act(&mut self, now: i64, id: &str, source: Option<SocketAddr>, actions: Vec<Action>) {
+        self.journal(id).await;
         for action in actions {
             let report = match action {
                 Action::Send { leg, request, transaction } => {
@@ -156,7 +242,10 @@ impl Dialler {
         match parse(bytes, Transport::Datagram, MAX_DATAGRAM) {
             Ok((Message::Response(resp), _)) => {
                 let Some(key) = ClientKey::of(&resp) else { return };
-                let Some((id, leg, request)) = self.owners.get(&key).cloned() else { return };
+                let Some((id, leg, request)) = self.owners.get(&key).cloned() else {
+                    self.on_stray_response(now, &key, &resp).await;
+                    return;
+                };
                 let (received, sends) = self
                     .transactions
                     .on_response(now, &key, resp.code, || dialog::ack_of_failure(&request, &resp).to_bytes());
@@ -191,8 +280,47 @@ impl Dialler {
         }
     }
 
+    /// A response no live transaction owns. A 2xx to an INVITE (a phone
+    /// that answered a call this process does not know, or answered as it
+    /// was cancelled) is ACKed and hung up; the final answer of an INVITE
+    /// cancelled after a crash is ACKed.
+    async fn on_stray_response(&mut self, now: i64, key: &ClientKey, resp: &super::message::Response) {
+        if key.method != Method::Invite || resp.code < 200 {
+            return;
+        }
+        if resp.code >= 300 {
+            if let Some(cancel) = self.orphans.get(&key.branch) {
+                let mut invite = cancel.clone();
+                invite.method = Method::Invite;
+                let ack = dialog::ack_of_failure(&invite, resp);
+                let to = Peer { addr: self.destination(&ack), reliable: false };
+                self.send(Send { to, bytes: ack.to_bytes() }).await;
+            }
+            return;
+        }
+        let local = self.socket.local_addr().unwrap_or(self.pbx);
+        let Some(mut dialog) = dialog::Dialog::from_stray_success(resp, local) else { return };
+        let ack = dialog.ack(&format!("{}s", key.branch), None);
+        let to = Peer { addr: self.destination(&ack), reliable: false };
+        self.send(Send { to, bytes: ack.to_bytes() }).await;
+        let bye = dialog.bye(&format!("{}t", key.branch));
+        let Some(branch) = branch_of(&bye) else { return };
+        let to = Peer { addr: self.destination(&bye), reliable: false };
+        if let Some(s) = self.transactions.start(now, ClientKey { branch, method: Method::Bye }, to, bye.to_bytes()) {
+            self.send(s).await;
+        }
+        tracing::info!(code = resp.code, "a phone answered a call no longer placed: ACKed and hung up");
+    }
+
     async fn on_tick(&mut self) {
         let now = self.now();
+        if let Some(at) = self.draining
+            && now >= at
+        {
+            for p in self.calls.values_mut().filter(|p| !p.call.is_over()) {
+                p.call.end_soon();
+            }
+        }
         let (sends, timed_out) = self.transactions.tick(now);
         for s in sends {
             self.send(s).await;
@@ -223,22 +351,31 @@ impl Dialler {
         self.owners.retain(|_, (id, _, _)| calls.contains_key(id));
     }
 
+    /// Drained: every call over and its last requests answered or given up.
+    fn drained(&self) -> bool {
+        self.draining.is_some() && self.calls.values().all(|p| p.call.is_over()) && self.transactions.is_empty()
+    }
+
     fn next_wakeup(&self) -> i64 {
         let calls = self.calls.values().filter_map(|p| p.call.deadline());
         let lingering = self.calls.values().filter_map(|p| p.over_at.map(|at| at + LINGER_MS));
         let now = self.now();
-        self.transactions.next_wakeup().into_iter().chain(calls).chain(lingering).min().unwrap_or(now + 1000).max(now)
+        let drain = self.draining.filter(|_| self.calls.values().any(|p| !p.call.is_over()));
+        let next = self.transactions.next_wakeup().into_iter().chain(calls).chain(lingering).chain(drain).min();
+        next.unwrap_or(now + 1000).max(now)
     }
 }
 
-/// Runs the dialler on `socket` until `stop`: places each call sent on
-/// `place`, with requests that name no IP address sent to `pbx`, and
-/// reports on `reports`.
+/// Runs the dialler on `socket` until `stop` (at once) or until a drain
+/// is done: carries out each order, with requests that name no IP address
+/// sent to `pbx`; reports on `reports`; stores each call's legs through
+/// `journal` before they go out, when given one.
 pub async fn run(
     socket: UdpSocket,
     pbx: SocketAddr,
-    mut place: mpsc::Receiver<PlaceCall>,
+    mut orders: mpsc::Receiver<Order>,
     reports: mpsc::Sender<CallReport>,
+    journal: Option<mpsc::Sender<Journal>>,
     stop: CancellationToken,
 ) {
     let mut d = Dialler {
@@ -248,14 +385,23 @@ pub async fn run(
         calls: HashMap::new(),
         transactions: ClientTransactions::default(),
         owners: HashMap::new(),
+        orphans: HashMap::new(),
         reports,
+        journal,
+        draining: None,
     };
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
+    while !d.drained() {
         let wait = Duration::from_millis((d.next_wakeup() - d.now()).clamp(0, 1000) as u64);
         tokio::select! {
             _ = stop.cancelled() => break,
-            Some(p) = place.recv() => d.place(p).await,
+            Some(order) = orders.recv() => match order {
+                Order::Place(p) => d.place(p).await,
+                Order::EndLeftOpen { id, stored } => d.end_left_open(&id, &stored).await,
+                Order::Drain(after) => {
+                    d.draining = Some(d.now() + after.as_millis() as i64);
+                }
+            },
             got = d.socket.recv_from(&mut buf) => match got {
                 Ok((n, source)) => {
                     let bytes = buf[..n].to_vec();

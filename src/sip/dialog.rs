@@ -145,8 +145,10 @@ pub enum DialogError {
     BadContact,
 }
 
-/// A dialog made by a 2xx to our INVITE (RFC 3261 12.1.2).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A dialog made by a 2xx to our INVITE (RFC 3261 12.1.2). Serialisable:
+/// a placed call's dialogs are stored so that the next leader can end them
+/// after a crash (`stored.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dialog {
     pub call_id: String,
     /// Our From, with our tag.
@@ -196,6 +198,18 @@ impl Dialog {
             local_addr,
             transport: transport.to_owned(),
         })
+    }
+
+    /// The dialog of a 2xx to an INVITE this process no longer knows (sent
+    /// before a restart, or crossing its CANCEL): everything needed is in
+    /// the response, whose From is ours. Only to ACK and hang it up.
+    pub fn from_stray_success(resp: &Response, local_addr: SocketAddr) -> Option<Dialog> {
+        let mut invite =
+            Request { method: Method::Invite, uri: String::new(), headers: Headers::default(), body: vec![] };
+        for name in ["From", "Call-ID", "CSeq"] {
+            invite.headers.push(name.into(), resp.headers.get(name)?.to_owned());
+        }
+        Dialog::from_success(&invite, resp, local_addr, "UDP").ok()
     }
 
     /// Where a request inside the dialog goes first: the first route

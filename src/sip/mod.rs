@@ -2,8 +2,10 @@
 //! the hotline as a queueing redirect server (see [`connector`]); the
 //! client transactions (`client`), the client's dialogs (`dialog`), the SDP
 //! a controller needs (`sdp`) and a placed call's state machine (`call`)
-//! and their shell on a UDP socket (`dialler`) place calls; they are not
-//! yet driven by the dispatcher or the console.
+//! and their shell on a UDP socket (`dialler`) place calls; what a call
+//! must leave behind to be ended after a crash is in `stored`; `placer`
+//! drives the dialler for agents' tasks, as `connector` drives the
+//! redirect server for the dispatcher.
 
 pub mod call;
 pub mod check;
@@ -13,9 +15,11 @@ pub mod dialler;
 pub mod dialog;
 pub mod message;
 pub mod parse;
+pub mod placer;
 pub mod respond;
 pub mod sdp;
 pub mod settings;
+pub mod stored;
 #[cfg(test)]
 mod tests;
 pub mod transaction;

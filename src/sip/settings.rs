@@ -41,6 +41,73 @@ pub struct SipConfig {
     pub rate_per_source: u32,
     /// The `Server` header of responses; empty sends none.
     pub server_header: String,
+    /// Calls Switchboard places through the PBX (`[sip.outbound]`); without
+    /// it every kind is dialled by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<OutboundConfig>,
+}
+
+/// The PBX route for calls Switchboard places: the agent's phone first,
+/// then the customer through the PBX (RFC 3725, Flow IV).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// The dialler's own UDP address (not `server.sip`: the connector
+    /// answers calls there, the dialler places them here).
+    pub listen: std::net::SocketAddr,
+    /// The address the phones and the PBX reach the dialler at, in Via and
+    /// Contact; needed when `listen` is a wildcard address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<std::net::SocketAddr>,
+    /// Where calls to customers go: the PBX's SIP address.
+    pub pbx: std::net::SocketAddr,
+    /// The Request-URI of a customer's number; `{number}` is replaced.
+    pub customer_uri: String,
+    /// The caller ID the centre presents to customers (a SIP URI).
+    pub caller_id: String,
+    /// The name shown with it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_name: Option<String>,
+    /// Seconds the agent's phone may ring before the task goes back.
+    pub agent_ring_secs: u64,
+    /// Seconds the customer's phone may ring: then `no_answer`.
+    pub customer_ring_secs: u64,
+    /// Least minutes between two calls placed to one number.
+    pub least_gap_minutes: u64,
+    /// On a graceful shutdown, seconds calls in progress may go on before
+    /// they are ended.
+    pub drain_secs: u64,
+}
+
+impl OutboundConfig {
+    /// A customer's Request-URI.
+    pub fn customer_uri_for(&self, number: &str) -> String {
+        self.customer_uri.replace("{number}", number)
+    }
+
+    /// What is wrong with the route, key by key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.advertise.is_none() && self.listen.ip().is_unspecified() {
+            out.push("sip.outbound.advertise: required when sip.outbound.listen is a wildcard address".into());
+        }
+        if !self.customer_uri.contains("{number}") || !self.customer_uri.starts_with("sip:") {
+            out.push("sip.outbound.customer_uri: a sip: URI with {number} where the number goes".into());
+        }
+        if !self.caller_id.starts_with("sip:") {
+            out.push("sip.outbound.caller_id: a sip: URI".into());
+        }
+        if !(5..=120).contains(&self.agent_ring_secs) {
+            out.push("sip.outbound.agent_ring_secs: from 5 to 120".into());
+        }
+        if !(5..=180).contains(&self.customer_ring_secs) {
+            out.push("sip.outbound.customer_ring_secs: from 5 to 180".into());
+        }
+        if self.drain_secs > 3600 {
+            out.push("sip.outbound.drain_secs: at most 3600".into());
+        }
+        out
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -68,6 +135,7 @@ impl Default for SipConfig {
             max_tcp_connections_per_address: 256,
             rate_per_source: 10_000,
             server_header: "switchboard".to_owned(),
+            outbound: None,
         }
     }
 }

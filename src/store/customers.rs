@@ -40,8 +40,7 @@ pub struct CustomerChange {
     pub changed_by_name: Option<String>,
 }
 
-const CUSTOMER_COLUMNS: &str =
-    "phone, name, notes, other_phones, address, region, contact_person, tags, fields, created_at, updated_at";
+const CUSTOMER_COLUMNS: &str = "phone, name, notes, other_phones, address, region, contact_person, tags, fields, do_not_call, created_at, updated_at";
 
 fn customer_from_row(r: &AnyRow) -> Result<Customer> {
     let corrupt = |e: String| StoreError::Corrupt(e);
@@ -65,6 +64,7 @@ fn customer_from_row(r: &AnyRow) -> Result<Customer> {
             contact_person: r.try_get("contact_person")?,
             tags: lines("tags")?,
             fields,
+            do_not_call: r.try_get::<i64, _>("do_not_call")? != 0,
         },
         created_at: from_ms(r.try_get("created_at")?)?,
         updated_at: from_ms(r.try_get("updated_at")?)?,
@@ -158,11 +158,12 @@ impl Store {
                     let join = |items: Vec<String>| items.join("\n");
                     sqlx::query(
                         "INSERT INTO customers (phone, name, notes, other_phones, address, region, contact_person, tags, \
-                         fields, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                         fields, do_not_call, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
                          ON CONFLICT (phone) DO UPDATE SET name = excluded.name, notes = excluded.notes, \
                          other_phones = excluded.other_phones, address = excluded.address, region = excluded.region, \
                          contact_person = excluded.contact_person, tags = excluded.tags, fields = excluded.fields, \
-                         updated_at = excluded.updated_at",
+                         do_not_call = excluded.do_not_call, updated_at = excluded.updated_at",
                     )
                     .bind(phone.as_str())
                     .bind(after.name.clone())
@@ -173,6 +174,7 @@ impl Store {
                     .bind(after.contact_person.clone())
                     .bind(join(after.tags.clone()))
                     .bind(serde_json::to_string(&after.fields).unwrap_or_else(|_| "{}".to_owned()))
+                    .bind(i64::from(after.do_not_call))
                     .bind(ms(at))
                     .execute(&mut *conn)
                     .await?;

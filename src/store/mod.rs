@@ -25,6 +25,7 @@ mod followup;
 mod history;
 mod inns;
 mod merchant_lists;
+mod placed_calls;
 mod recurring;
 mod registrations;
 mod reports;
@@ -58,6 +59,7 @@ pub use self::followup::{BacklogEntry, CheckpointCallback};
 pub use self::history::OrderEvent;
 pub use self::inns::{Inn, InnOrder, NewInnOrder, ReminderWrite};
 pub use self::merchant_lists::ConfirmedLists;
+pub use self::placed_calls::{CallStep, NewPlacedCall, OpenCall, PlacedCall, PlacedEnd};
 pub use self::recurring::{NewRecurringWork, RecurringWork};
 pub use self::registrations::NewRegistration;
 pub use self::shift_swaps::{Decision, NewSwap, Swap};
@@ -272,7 +274,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 25] = [
+        let files: [(&str, &str, &str); 26] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -397,6 +399,11 @@ impl Store {
                 "customer_file",
                 include_str!("migrations/sqlite/0025_customer_file.sql"),
                 include_str!("migrations/postgres/0025_customer_file.sql"),
+            ),
+            (
+                "placed_calls",
+                include_str!("migrations/sqlite/0026_placed_calls.sql"),
+                include_str!("migrations/postgres/0026_placed_calls.sql"),
             ),
         ];
         let migrations = files

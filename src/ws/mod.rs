@@ -74,6 +74,7 @@ pub async fn upgrade(State(state): State<AppState>, headers: axum::http::HeaderM
             metrics: state.metrics.clone(),
             shifts: (state.rules.calendar.clone(), state.config.shifts.wind_down()),
             greetings: state.greeter.clone(),
+            placer: state.placer.clone(),
         };
         let span = tracing::info_span!("console", conn = env.conn, agent = tracing::field::Empty);
         serve(&state, SessionKind::Agent, span, session::run(incoming, outgoing, env))

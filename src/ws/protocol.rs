@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AgentStatus, CaseId, DepartmentId, Outcome, Role, TaskId, UserId, WorkNumber};
 use crate::rules::dispatch::{AgentSnapshot, Explanation, TaskCard, WithdrawReason};
+use crate::runtime::hub::CallState;
 use crate::runtime::travel_board::DispatchBoard;
 use crate::store::CustomerProfile;
 
@@ -48,6 +49,11 @@ pub enum ClientMsg {
     Release {
         task_id: TaskId,
         note: Option<String>,
+    },
+    /// Place the call of a held task (its kind dialled `preview`): your
+    /// phone rings first, then the customer's; `call` messages follow.
+    Dial {
+        task_id: TaskId,
     },
     /// The call summary for a task already finished (a call the PBX ended,
     /// during wrap-up); replaces the one of your last attempt at it.
@@ -117,6 +123,13 @@ pub enum ServerMsg {
         about: String,
         reply_by: Timestamp,
     },
+    /// A call Switchboard places for you: `calling_you`, `ringing_customer`,
+    /// `connected` (with `connected_at`; warn past `target_secs`), `ended`
+    /// (with `outcome`).
+    Call {
+        #[serde(flatten)]
+        call: Arc<CallState>,
+    },
     /// Dispatchers only: the whole dispatch board, sent after `hello` and
     /// again whenever anything on it changes (the latest replaces the last).
     Board {
@@ -163,6 +176,9 @@ mod tests {
         let doc = include_str!("../../docs/protocol.md");
         for e in DispatchError::all() {
             assert!(doc.contains(&format!("`{}`", e.code())), "docs/protocol.md lacks `{}`", e.code());
+        }
+        for code in crate::sip::placer::DialError::codes() {
+            assert!(doc.contains(&format!("`{code}`")), "docs/protocol.md lacks `{code}`");
         }
     }
 

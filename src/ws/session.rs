@@ -20,6 +20,7 @@ use crate::rules::greetings::Greeter;
 use crate::rules::shifts::{self, WeeklySchedule};
 use crate::runtime::hub::{ConnId, Hub, HubError, Push};
 use crate::runtime::travel_board::DispatchBoard;
+use crate::sip::placer::Placer;
 use crate::store::Store;
 
 /// A frame from the client, already stripped of transport details.
@@ -83,6 +84,8 @@ pub struct SessionEnv {
     pub shifts: (Arc<Calendar>, SignedDuration),
     /// The opening lines of `[greetings]`, given with each offer.
     pub greetings: Arc<Greeter>,
+    /// Calls Switchboard places (`[sip.outbound]`), when configured.
+    pub placer: Option<Placer>,
 }
 
 /// Whether `agent` connects in the wind-down of a shift of theirs. A store
@@ -307,7 +310,7 @@ async fn serve<I, O>(
                         return out.close(close::TOO_BIG, "message too big").await;
                     }
                     Some(Frame::Text(t)) => match flood.check() {
-                        Verdict::Take => handle(&t, env, agent).await,
+                        Verdict::Take => commands::handle(&t, env, agent).await,
                         Verdict::Refuse => {
                             env.metrics.rate_limited(crate::metrics::Limited::SocketMessage);
                             rate_limited()
@@ -453,95 +456,6 @@ where
     }
 }
 
-async fn handle(text: &str, env: &SessionEnv, agent: UserId) -> ServerMsg {
-    let Incoming { reference, msg } = match serde_json::from_str::<Incoming>(text) {
-        Ok(m) => m,
-        // Valid JSON that is not a message (an unknown type, a missing
-        // field, a bad value) still gets its `ref` back.
-        Err(e) => return ServerMsg::error("bad_message", e.to_string(), reference_of(text)),
-    };
-    let cmd = match msg {
-        ClientMsg::Ping => return ServerMsg::Pong,
-        ClientMsg::Auth { .. } => {
-            return ServerMsg::error("already_authenticated", "this socket is authenticated", reference);
-        }
-        ClientMsg::Accept { task_id } => Command::Accept { agent, task: task_id },
-        ClientMsg::Decline { task_id } => Command::Decline { agent, task: task_id },
-        ClientMsg::Complete { summary: Some(s), .. } if s.chars().count() > MAX_SUMMARY_CHARS => {
-            return ServerMsg::error(
-                "summary_too_long",
-                format!("a summary is at most {MAX_SUMMARY_CHARS} characters"),
-                reference,
-            );
-        }
-        ClientMsg::Complete { task_id, outcome, summary } => {
-            Command::Complete { agent, task: task_id, outcome, summary }
-        }
-        ClientMsg::Summary { task_id, summary } => {
-            return write_summary(env, agent, task_id, &summary, reference).await;
-        }
-        ClientMsg::SetStatus { status } => {
-            let limited = env.status_limits.lock().expect("status limits lock").take(&agent, now_ms());
-            if limited.is_err() {
-                let message =
-                    "too many status changes; wait a moment before the next (websocket.status_changes_per_minute)";
-                return ServerMsg::error("rate_limited", message, reference);
-            }
-            let uncovered = env.hub.left_uncovered(agent, &status).await;
-            return match env.hub.command(Command::SetStatus { agent, status }).await {
-                Ok(reply) => ServerMsg::Ack { reference, deferred: reply == Reply::Deferred, uncovered },
-                Err(e) => refusal(e, reference),
-            };
-        }
-        ClientMsg::Release { task_id, note } => Command::Release { agent, task: task_id, note },
-    };
-    match env.hub.command(cmd).await {
-        Ok(reply) => ServerMsg::Ack { reference, deferred: reply == Reply::Deferred, uncovered: Vec::new() },
-        Err(e) => refusal(e, reference),
-    }
-}
-
-/// The error a command the hub refused is answered with.
-fn refusal(e: HubError, reference: Option<String>) -> ServerMsg {
-    match e {
-        HubError::Stopped => ServerMsg::error("shutting_down", "the server is shutting down", reference),
-        HubError::Dispatch(e) => ServerMsg::error(e.code(), e.to_string(), reference),
-    }
-}
-
-/// The `ref` of a message that did not parse as a whole, if it has one.
-fn reference_of(text: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    value.get("ref")?.as_str().map(str::to_owned)
-}
-
-/// A summary written after the call: straight to the store, since the
-/// task has left the dispatcher.
-async fn write_summary(
-    env: &SessionEnv,
-    agent: UserId,
-    task: TaskId,
-    summary: &str,
-    reference: Option<String>,
-) -> ServerMsg {
-    let summary = summary.trim();
-    if summary.is_empty() {
-        return ServerMsg::error("bad_message", "summary: empty", reference);
-    }
-    if summary.chars().count() > MAX_SUMMARY_CHARS {
-        let message = format!("a summary is at most {MAX_SUMMARY_CHARS} characters");
-        return ServerMsg::error("summary_too_long", message, reference);
-    }
-    match env.store.set_attempt_summary(task, agent, summary, Timestamp::now()).await {
-        Ok(true) => ServerMsg::Ack { reference, deferred: false, uncovered: Vec::new() },
-        Ok(false) => ServerMsg::error("no_finished_attempt", "you have no finished attempt at this task", reference),
-        Err(e) => {
-            tracing::error!(error = %e, %task, "writing a call summary failed");
-            ServerMsg::error("internal", "internal error; see the server log", reference)
-        }
-    }
-}
-
 /// Turns a push into a message; an offer gains the caller's CRM record
 /// and the agent's opening line, with their work number as it is now.
 async fn render(push: Push, env: &SessionEnv, agent: UserId) -> ServerMsg {
@@ -578,9 +492,12 @@ async fn render(push: Push, env: &SessionEnv, agent: UserId) -> ServerMsg {
             about: notice.about.clone(),
             reply_by: notice.reply_by,
         },
+        Push::Call(call) => ServerMsg::Call { call },
+        Push::DialRefused { code, message } => ServerMsg::error(code, message, None),
         Push::Replaced => unreachable!("handled by the session loop"),
     }
 }
 
+mod commands;
 #[cfg(test)]
 mod tests;

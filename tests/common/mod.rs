@@ -74,7 +74,11 @@ impl TestServer {
             None => None,
         };
         let http = TcpListener::bind(config.server.http).await.unwrap();
-        let listeners = Listeners { http, sip: Some(sip), sip_tls };
+        let dialler = match &config.sip.outbound {
+            Some(o) => Some(tokio::net::UdpSocket::bind(o.listen).await.unwrap()),
+            None => None,
+        };
+        let listeners = Listeners { http, sip: Some(sip), sip_tls, dialler };
         let addr = listeners.http_addr().unwrap();
         let sip_addr = listeners.sip_addr().unwrap();
         let sip_tls_addr = listeners.sip_tls.as_ref().map(|l| l.local_addr().unwrap());

@@ -10,7 +10,7 @@ use switchboard::testing::{require_service, temp_dir};
 /// One SIPp run's result: the process output and its message trace.
 pub type SippRun = (Output, String);
 
-fn installed() -> bool {
+pub fn installed() -> bool {
     if std::process::Command::new("sipp").arg("-v").output().is_err() {
         require_service("SIPp", "PATH", "the `sipp` binary (Debian package sip-tester) is not installed");
         return false;

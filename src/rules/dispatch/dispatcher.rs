@@ -234,6 +234,9 @@ impl Dispatcher {
                 self.complete(now, agent, task, outcome, summary, out).map(|_| Reply::Done)
             }
             Command::Release { agent, task, note } => self.release(now, agent, task, note, out).map(|_| Reply::Done),
+            Command::PhoneUnanswered { agent, task } => {
+                self.phone_unanswered(now, agent, task, out).map(|_| Reply::Done)
+            }
             Command::ShiftEnding { agent } => self.wind_down(agent).map(|_| Reply::Done),
             Command::EndShift { agent, note } => self.end_shift(now, agent, note, out).map(|_| Reply::Done),
         }?;

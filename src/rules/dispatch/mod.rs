@@ -158,6 +158,14 @@ pub enum Command {
         task: TaskId,
         note: Option<String>,
     },
+    /// The agent's own phone did not answer the call Switchboard placed
+    /// for a held task: no attempt on the customer was made, so the task
+    /// goes back to its place like a timed-out offer, and the agent counts
+    /// a missed offer (enough in a row put them on a break).
+    PhoneUnanswered {
+        agent: UserId,
+        task: TaskId,
+    },
     /// The agent's shift ends within the wind-down: offer nothing new.
     /// Repeating it changes nothing.
     ShiftEnding {
@@ -191,6 +199,7 @@ impl Command {
             Command::Decline { agent, task } => ("decline", Some(*task), Some(*agent)),
             Command::Complete { agent, task, .. } => ("complete", Some(*task), Some(*agent)),
             Command::Release { agent, task, .. } => ("release", Some(*task), Some(*agent)),
+            Command::PhoneUnanswered { agent, task } => ("phone_unanswered", Some(*task), Some(*agent)),
             Command::ShiftEnding { agent } => ("shift_ending", None, Some(*agent)),
             Command::EndShift { agent, .. } => ("end_shift", None, Some(*agent)),
         }

@@ -112,6 +112,9 @@ pub enum FloorEvent {
     Left { task: TaskId, status: TaskStatus, at: Timestamp },
     /// An agent's status changed.
     Agent { agent: UserId, status: AgentStatus, at: Timestamp },
+    /// A call Switchboard placed for the agent connected (`since`), or
+    /// ended (`None`): the wallboard shows calls past the limit.
+    Talking { agent: UserId, since: Option<Timestamp>, at: Timestamp },
 }
 
 /// A task live in the dispatcher, as the figures need it at start-up.
@@ -175,6 +178,8 @@ struct AgentDay {
     status: AgentStatus,
     since: Timestamp,
     handling: Mean,
+    /// On a placed call connected since then.
+    talking_since: Option<Timestamp>,
 }
 
 /// The fold of the floor's events.
@@ -190,6 +195,8 @@ pub struct Figures {
     response: Mean,
     callbacks_done: u32,
     callbacks_in_time: u32,
+    /// `[calls] limit_secs`: a call longer than this shows on the board.
+    call_limit: SignedDuration,
 }
 
 /// The longest rolling window kept.
@@ -208,7 +215,14 @@ impl Figures {
             response: Mean::default(),
             callbacks_done: 0,
             callbacks_in_time: 0,
+            call_limit: SignedDuration::from_secs(300),
         }
+    }
+
+    /// The length past which a call shows on the board (`[calls] limit_secs`).
+    pub fn with_call_limit(mut self, limit: SignedDuration) -> Self {
+        self.call_limit = limit;
+        self
     }
 
     /// Starts a new day's counts when `day_start` moved on; live tasks and
@@ -307,9 +321,15 @@ impl Figures {
                     status: status.clone(),
                     since: *at,
                     handling: Mean::default(),
+                    talking_since: None,
                 });
                 if day.status != *status || day.since > *at {
                     (day.status, day.since) = (status.clone(), *at);
+                }
+            }
+            FloorEvent::Talking { agent, since, .. } => {
+                if let Some(day) = self.agents.get_mut(agent) {
+                    day.talking_since = *since;
                 }
             }
         }

@@ -45,6 +45,11 @@ pub struct AgentFigures {
     /// Attempts finished today.
     pub handled_today: u32,
     pub average_handling_secs: Option<i64>,
+    /// On a call Switchboard placed, connected since then.
+    #[schema(value_type = Option<String>)]
+    pub talking_since: Option<Timestamp>,
+    /// That call has lasted longer than `[calls] limit_secs`.
+    pub call_past_limit: bool,
 }
 
 /// Inbound calls over a window.
@@ -88,6 +93,8 @@ pub struct CentreFigures {
     pub first_response: Option<Response>,
     pub average_response: Option<Response>,
     pub callbacks: CallbackFigures,
+    /// Calls going on now that have lasted longer than `[calls] limit_secs`.
+    pub calls_past_limit: u32,
 }
 
 /// Everything, at one moment.
@@ -178,7 +185,7 @@ impl Figures {
                 }
             }
         }
-        let agents = self
+        let agents: Vec<AgentFigures> = self
             .agents
             .iter()
             .map(|(id, a)| AgentFigures {
@@ -188,8 +195,11 @@ impl Figures {
                 secs_in_status: now.duration_since(a.since).as_secs().max(0),
                 handled_today: a.handling.count,
                 average_handling_secs: a.handling.average_ms().map(|ms| ms / 1000),
+                talking_since: a.talking_since,
+                call_past_limit: a.talking_since.is_some_and(|t| now.duration_since(t) >= self.call_limit),
             })
             .collect();
+        let calls_past_limit = agents.iter().filter(|a| a.call_past_limit).count() as u32;
         let since = |d: SignedDuration| now.checked_sub(d).unwrap_or(now);
         self.calls_today.retain(|c| c.at >= day_start);
         let last = |d| window(self.calls_today.iter().filter(|c| c.at > since(d) && c.at <= now));
@@ -208,6 +218,7 @@ impl Figures {
                 done_today: self.callbacks_done,
                 done_within_deadline_today: self.callbacks_in_time,
             },
+            calls_past_limit,
         };
         FloorFigures { at: now, day_start, kinds: kinds.into_values().collect(), agents, centre }
     }

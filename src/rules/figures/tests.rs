@@ -158,6 +158,8 @@ fn a_queue_nobody_serving_it_is_on_the_line_for_is_uncovered() {
         secs_in_status: 0,
         handled_today: 0,
         average_handling_secs: None,
+        talking_since: None,
+        call_past_limit: false,
     };
     let lunch = AgentStatus::Break(crate::domain::BreakReason::new("lunch").unwrap());
     let agents = [agent(li, AgentStatus::WrapUp), agent(wang, lunch), agent(sun, AgentStatus::Offline)];
@@ -168,4 +170,21 @@ fn a_queue_nobody_serving_it_is_on_the_line_for_is_uncovered() {
     ]);
     assert_eq!(uncovered(&coverage, &agents), ["callbacks", "complaints"]);
     assert_eq!(uncovered(&BTreeMap::new(), &agents), Vec::<String>::new(), "closed: nothing to cover");
+}
+
+#[test]
+fn a_placed_call_past_the_limit_shows_until_it_ends() {
+    let mut s = Script::new();
+    s.figures = Figures::new(FigureRules::default(), midnight()).with_call_limit(SignedDuration::from_secs(300));
+    let agent = s.agents[0];
+    s.event(FloorEvent::Agent { agent, status: AgentStatus::Busy, at: at("09:00:00") });
+    s.event(FloorEvent::Talking { agent, since: Some(at("09:00:10")), at: at("09:00:10") });
+    let board = s.figures.snapshot(at("09:05:09"), midnight());
+    assert_eq!((board.centre.calls_past_limit, board.agents[0].call_past_limit), (0, false));
+    assert_eq!(board.agents[0].talking_since, Some(at("09:00:10")));
+    let board = s.figures.snapshot(at("09:05:10"), midnight());
+    assert_eq!((board.centre.calls_past_limit, board.agents[0].call_past_limit), (1, true));
+    s.event(FloorEvent::Talking { agent, since: None, at: at("09:06:00") });
+    let board = s.figures.snapshot(at("09:06:01"), midnight());
+    assert_eq!((board.centre.calls_past_limit, board.agents[0].talking_since), (0, None));
 }

@@ -102,6 +102,8 @@ fn board_with_nulls(figures: &FloorFigures, names: &HashMap<UserId, String>, ext
                 "since": a.since.as_millisecond(),
                 "handled_today": a.handled_today,
                 "average_handling_secs": a.average_handling_secs,
+                "talking_since": a.talking_since.map(|t| t.as_millisecond()),
+                "call_past_limit": a.call_past_limit,
             }),
         );
     }

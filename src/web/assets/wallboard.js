@@ -57,6 +57,11 @@
     $("satisfaction").textContent = sat.rate ? pct(sat.rate.value) : "–";
     $("satisfaction-sub").textContent = sat.satisfied + " / " + sat.asked + (sat.rate ? " · " + SB.t("target") + " ≥ " + pct(sat.rate.target) : "");
     setTile($("tile-satisfaction"), sat.rate && sat.rate.breached);
+    // Calls placed by Switchboard going on past [calls] limit_secs (通话不超过5分钟).
+    const long = agents.filter(([, a]) => a.call_past_limit);
+    $("calls-past-limit").textContent = c.calls_past_limit || 0;
+    $("long-calls-sub").textContent = long.map(([, a]) => a.name + " " + secs(now() - a.talking_since)).join(" · ");
+    setTile($("tile-long-calls"), long.length > 0);
     const e = board.escalations || {};
     const parts = [["esc_cars", e.car_orders], ["esc_inns", e.inn_orders], ["esc_cases", e.cases_unanswered], ["esc_merchants", e.merchant_replies], ["esc_lists", e.merchant_lists]];
     const total = parts.reduce((n, [, v]) => n + (v || 0), 0);
@@ -83,7 +88,7 @@
     const longest = queues.filter((q) => q.waiting_since).map((q) => now() - q.waiting_since);
     $("longest-wait").textContent = longest.length ? secs(Math.max(...longest)) : "–";
     const people = agents.sort(([, a], [, b]) => a.name.localeCompare(b.name)).map(([id, a]) =>
-      SB.el("tr", { "data-agent": id },
+      SB.el("tr", { "data-agent": id, class: a.call_past_limit ? "bad" : "" },
         SB.el("td", {}, a.name),
         SB.el("td", { class: "status-" + a.status }, SB.t(a.status) + (a.reason ? " (" + a.reason + ")" : "")),
         SB.el("td", { class: "num" }, secs(now() - a.since)),

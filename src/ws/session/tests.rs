@@ -60,6 +60,7 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
         metrics: Arc::default(),
         shifts: (rules.calendar.clone(), jiff::SignedDuration::ZERO),
         greetings: Arc::new(Greeter::new(config.greetings.clone(), Arc::new(rules.clone()))),
+        placer: None,
     };
     let session = tokio::spawn(run(incoming, outgoing, env));
     let connected = || async { hub.query(|d, _| d.agents_view()[0].connected).await.unwrap() };

@@ -105,4 +105,29 @@ impl Dispatcher {
         self.after_held_task_ends(now, a, slot, out);
         Ok(())
     }
+
+    pub(super) fn phone_unanswered(
+        &mut self,
+        now: i64,
+        id: UserId,
+        task: TaskId,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), DispatchError> {
+        let (a, slot) = self.held_by(id, task)?;
+        out.push(Effect::TaskRevoked { agent: id, task, reason: WithdrawReason::Timeout });
+        self.return_to_queue(now, a, slot, ReturnReason::PhoneUnanswered, None, true, out);
+        // No call took place: no wrap-up.
+        let agent = &mut self.agents[a as usize];
+        agent.missed_in_a_row += 1;
+        let next = if agent.missed_in_a_row >= self.rules.max_missed_offers {
+            AgentStatus::Break(BreakReason::missed_offers())
+        } else {
+            agent.pending_status.take().unwrap_or(AgentStatus::Available)
+        };
+        if self.agents[a as usize].status == AgentStatus::Busy || matches!(next, AgentStatus::Break(_)) {
+            self.change_status(now, a, next, out);
+        }
+        self.dirty_agents.push(a);
+        Ok(())
+    }
 }

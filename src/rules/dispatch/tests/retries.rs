@@ -177,3 +177,44 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_placed_call_that_failed_or_was_cut_is_tried_again() {
+    for outcome in [Outcome::Failed, Outcome::Interrupted] {
+        let (_, record) =
+            call_once("2026-12-08T10:05", TaskKind::MissedCallCallback, Some("2026-12-08T22:30"), outcome);
+        assert!(matches!(record, Record::TaskRetry { outcome: o, .. } if o == outcome), "{record:?}");
+    }
+}
+
+#[test]
+fn an_agents_phone_that_does_not_answer_returns_the_task_without_an_attempt() {
+    let mut sim = Sim::new();
+    let cal = sim.d.rules().calendar.clone();
+    sim.now = local(&cal, "2026-12-08T10:05");
+    let a = sim.agent("a", &["callbacks"]);
+    let t = sim.task(TaskKind::MissedCallCallback, Some(local(&cal, "2026-12-08T22:30")));
+    sim.ok(Command::Accept { agent: a, task: t });
+    sim.drain();
+    sim.ok(Command::PhoneUnanswered { agent: a, task: t });
+    let records: Vec<Record> = sim
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Record(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        records.iter().any(|r| matches!(r,
+            Record::TaskReturned { task, event: ReturnReason::PhoneUnanswered, .. } if *task == t)),
+        "{records:?}"
+    );
+    assert!(!records.iter().any(|r| matches!(r, Record::TaskRetry { .. } | Record::TaskClosed { .. })));
+    assert!(sim.d.live_task(t).is_some(), "the task is still live");
+    // Not in wrap-up: there was no call.
+    assert_eq!(sim.status(a), AgentStatus::Available);
+    // A second agent gets it while the first is passed over.
+    let b = sim.agent("b", &["callbacks"]);
+    assert_eq!(sim.offers_to(b), vec![t]);
+}

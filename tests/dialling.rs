@@ -1,0 +1,202 @@
+//! Click-to-call and progressive dialling end to end: a real server with
+//! `[sip.outbound]`, an agent's console, SIPp as the agent's phone and as
+//! the customer behind the PBX. The outcome, times and record come from
+//! SIP; the rules of calling out refuse with nothing placed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sipp::{Sipp, assert_passed};
+use common::{Console, Http, TestServer, open_now};
+use serde_json::{Value, json};
+use switchboard::sip::settings::OutboundConfig;
+use switchboard::testing::TestDb;
+
+/// A server whose missed-call callbacks are dialled `progressive` and
+/// event callbacks `preview`, with the PBX at `pbx`.
+async fn start(db: &TestDb, pbx: u16, open: bool) -> TestServer {
+    let mut config = TestServer::config(db);
+    if open {
+        open_now(&mut config);
+    } else {
+        closed_now(&mut config);
+    }
+    config.sip.outbound = Some(OutboundConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        advertise: None,
+        pbx: format!("127.0.0.1:{pbx}").parse().unwrap(),
+        customer_uri: "sip:{number}@pbx.invalid".into(),
+        caller_id: "sip:4008001234@pbx.invalid".into(),
+        caller_name: Some("客服中心".into()),
+        agent_ring_secs: 5,
+        customer_ring_secs: 10,
+        least_gap_minutes: 0,
+        drain_secs: 2,
+    });
+    config.kinds.get_mut("missed_call_callback").unwrap().dialling =
+        switchboard::rules::dialling::DialMode::Progressive;
+    config.kinds.get_mut("event_callback").unwrap().dialling = switchboard::rules::dialling::DialMode::Preview;
+    config.dispatch.retry_gap_secs = 1;
+    config.dispatch.wrap_up_secs = 0;
+    TestServer::start_with(config).await
+}
+
+/// A calendar on which the centre is closed now: about 02:00 local time.
+fn closed_now(config: &mut switchboard::config::Config) {
+    open_now(config);
+    let utc_hour = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).hour() as i32;
+    let mut offset = 2 - utc_hour;
+    if offset < -12 {
+        offset += 24;
+    }
+    config.calendar.time_zone = match offset {
+        0 => "Etc/GMT".to_owned(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    };
+}
+
+/// An agent whose phone is SIPp on `phone`, with a console open.
+async fn agent(server: &TestServer, admin: &Http, name: &str, phone: u16) -> Console {
+    let body = json!({"username": name, "password": "agent-password", "skills": ["callbacks", "marketing"],
+        "sip_uri": format!("sip:1001@127.0.0.1:{phone}")});
+    let (status, body) = admin.post("/api/v1/agents", body).await;
+    assert_eq!(status, 201, "{body}");
+    server.console(name).await
+}
+
+async fn task(admin: &Http, kind: &str, phone: &str) -> String {
+    let (status, task) = admin.post("/api/v1/tasks", json!({"kind": kind, "customer_phone": phone})).await;
+    assert_eq!(status, 201, "{task}");
+    task["id"].as_str().unwrap().to_owned()
+}
+
+/// The `call` messages up to and including `ended`.
+async fn call_until_ended(console: &mut Console) -> Vec<Value> {
+    let mut seen = Vec::new();
+    while let Some(m) = console.expect_within("call", Duration::from_secs(20)).await {
+        let ended = m["state"] == "ended";
+        seen.push(m);
+        if ended {
+            return seen;
+        }
+    }
+    panic!("the call did not end: {seen:?}");
+}
+
+fn states(calls: &[Value]) -> Vec<&str> {
+    calls.iter().map(|c| c["state"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn an_accepted_callback_is_dialled_joined_and_recorded_from_sip() {
+    let Some(phone) = Sipp::start(None, "placed_agent", 1, &[]) else { return };
+    let customer = Sipp::start(None, "placed_customer_hangs_up", 1, &[]).unwrap();
+    let db = TestDb::sqlite();
+    let server = start(&db, customer.port, true).await;
+    let admin = server.admin().await;
+    let mut console = agent(&server, &admin, "li", phone.port).await;
+    let id = task(&admin, "missed_call_callback", "13800138000").await;
+    let offer = console.expect("offer").await;
+    assert_eq!(offer["task"]["id"], id);
+    console.send(json!({"type": "accept", "task_id": id})).await;
+    let calls = call_until_ended(&mut console).await;
+    assert_eq!(states(&calls), ["calling_you", "ringing_customer", "connected", "ended"], "{calls:?}");
+    let ended = calls.last().unwrap();
+    assert_eq!((ended["outcome"].as_str(), ended["code"].as_u64()), (Some("reached"), Some(200)), "{ended}");
+    assert!(ended.get("attempt_recorded").is_none(), "the agent finishes a reached call: {ended}");
+    assert_eq!(calls[2]["target_secs"], 180);
+    // Typed `no_answer`: SIP said reached, and reached is recorded.
+    console
+        .send(json!({"type": "complete", "task_id": id, "outcome": "no_answer", "summary": "已回访，客户满意"}))
+        .await;
+    console.expect("ack").await;
+    assert_passed(&phone.finish().await);
+    assert_passed(&customer.finish().await);
+    let (_, record) = admin.get(&format!("/api/v1/calls/outbound?task_id={id}")).await;
+    let record = &record[0];
+    assert_eq!(record["direction"], "outbound");
+    assert_eq!((record["outcome"].as_str(), record["hung_up_by"].as_str()), (Some("reached"), Some("customer")));
+    assert_eq!(record["customer_code"], 200);
+    assert!(record["agent_answered_at"].is_string() && record["customer_ringing_at"].is_string(), "{record}");
+    let talk = record["talk_ms"].as_i64().unwrap();
+    assert!((1300..3000).contains(&talk), "the customer talked about 1.5 s: {record}");
+    let ringing = record["ringing_ms"].as_i64().unwrap();
+    assert!((300..2000).contains(&ringing), "rang about 0.5 s: {record}");
+    let (_, one) = admin.get(&format!("/api/v1/calls/outbound/{}", record["id"].as_str().unwrap())).await;
+    assert_eq!(one["id"], record["id"]);
+    let (_, t) = admin.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(
+        (t["status"].as_str(), t["attempts"][0]["outcome"].as_str()),
+        (Some("completed"), Some("reached")),
+        "{t}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_busy_customer_is_recorded_busy_and_retried_by_the_rule() {
+    let Some(phone) = Sipp::start(None, "placed_agent_short", 1, &[]) else { return };
+    let customer = Sipp::start(None, "placed_customer_busy", 1, &[]).unwrap();
+    let db = TestDb::sqlite();
+    let server = start(&db, customer.port, true).await;
+    let admin = server.admin().await;
+    let mut console = agent(&server, &admin, "wang", phone.port).await;
+    let id = task(&admin, "missed_call_callback", "13900139000").await;
+    console.expect("offer").await;
+    console.send(json!({"type": "accept", "task_id": id})).await;
+    let calls = call_until_ended(&mut console).await;
+    let ended = calls.last().unwrap();
+    assert_eq!((ended["outcome"].as_str(), ended["code"].as_u64()), (Some("busy"), Some(486)), "{ended}");
+    assert_eq!(ended["attempt_recorded"], true);
+    assert_passed(&phone.finish().await);
+    assert_passed(&customer.finish().await);
+    // Nothing typed: the attempt is busy and the rule brings the task back.
+    let (_, t) = admin.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(t["attempts"][0]["outcome"], "busy", "{t}");
+    let again = console.expect_within("offer", Duration::from_secs(10)).await.expect("offered again after the gap");
+    assert_eq!((again["task"]["id"].as_str(), again["task"]["attempt"].as_u64()), (Some(id.as_str()), Some(2)));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_do_not_call_customer_and_a_closed_centre_are_refused_with_nothing_placed() {
+    if !common::sipp::installed() {
+        return;
+    }
+    let db = TestDb::sqlite();
+    // Nobody listens at the PBX: a call placed would show as a record.
+    let server = start(&db, 9, true).await;
+    let admin = server.admin().await;
+    let mut console = agent(&server, &admin, "zhao", 9).await;
+    let (status, body) = admin.put("/api/v1/customers/13700137000", json!({"do_not_call": true})).await;
+    assert_eq!(status, 200, "{body}");
+    let id = task(&admin, "event_callback", "13700137000").await;
+    console.expect("offer").await;
+    console.send(json!({"type": "accept", "task_id": id, "ref": "a"})).await;
+    console.expect("ack").await;
+    console.send(json!({"type": "dial", "task_id": id, "ref": "d"})).await;
+    let refused = console.expect("error").await;
+    assert_eq!((refused["code"].as_str(), refused["ref"].as_str()), (Some("do_not_call"), Some("d")), "{refused}");
+    let (status, body) = console.http.as_ref().unwrap().post("/api/v1/calls/outbound", json!({"task_id": id})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("do_not_call")), "{body}");
+    let (_, records) = admin.get("/api/v1/calls/outbound").await;
+    assert_eq!(records, json!([]));
+    server.stop().await;
+
+    let db2 = TestDb::sqlite();
+    let server = start(&db2, 9, false).await;
+    let admin = server.admin().await;
+    let mut console = agent(&server, &admin, "qian", 9).await;
+    let id = task(&admin, "event_callback", "13600136000").await;
+    // Work is still offered after hours (an agent finishing late); the call is not placed.
+    console.expect("offer").await;
+    console.send(json!({"type": "accept", "task_id": id})).await;
+    console.expect("ack").await;
+    console.send(json!({"type": "dial", "task_id": id})).await;
+    assert_eq!(console.expect("error").await["code"], "outside_hours");
+    let (_, records) = admin.get("/api/v1/calls/outbound").await;
+    assert_eq!(records, json!([]));
+    server.stop().await;
+}
