@@ -200,3 +200,29 @@ async fn a_do_not_call_customer_and_a_closed_centre_are_refused_with_nothing_pla
     assert_eq!(records, json!([]));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_graceful_stop_lets_a_call_drain_then_hangs_it_up() {
+    let Some(phone) = Sipp::start(None, "placed_agent", 1, &[]) else { return };
+    let customer = Sipp::start(None, "placed_customer", 1, &[]).unwrap();
+    let db = TestDb::sqlite();
+    let server = start(&db, customer.port, true).await;
+    let admin = server.admin().await;
+    let mut console = agent(&server, &admin, "sun", phone.port).await;
+    let id = task(&admin, "missed_call_callback", "13500135000").await;
+    console.expect("offer").await;
+    console.send(json!({"type": "accept", "task_id": id})).await;
+    while console.expect("call").await["state"] != "connected" {}
+    let stopping = std::time::Instant::now();
+    server.stop().await;
+    let took = stopping.elapsed();
+    // `drain_secs = 2`: the call went on that long, then both got BYE.
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(10), "{took:?}");
+    assert_passed(&phone.finish().await);
+    assert_passed(&customer.finish().await);
+    let store = switchboard::store::Store::connect(&db.url).await.unwrap();
+    let calls = store.placed_calls(None, 10).await.unwrap();
+    assert_eq!(calls.len(), 1);
+    let hung_up = calls[0].hung_up_by.map(|h| h.as_str());
+    assert_eq!((calls[0].outcome.map(|o| o.as_str()), hung_up), (Some("reached"), Some("switchboard")));
+}

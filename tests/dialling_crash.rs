@@ -108,7 +108,11 @@ async fn calls_connected_at_a_crash_are_hung_up_and_recorded_interrupted() {
     let records = records.as_array().unwrap();
     assert_eq!(records.len(), CALLS, "none lost");
     for r in records {
-        assert_eq!((r["outcome"].as_str(), r["hung_up_by"].as_str()), (Some("interrupted"), Some("switchboard")), "{r}");
+        assert_eq!(
+            (r["outcome"].as_str(), r["hung_up_by"].as_str()),
+            (Some("interrupted"), Some("switchboard")),
+            "{r}"
+        );
         assert!(r["ended_at"].is_string(), "none left open: {r}");
     }
 }

@@ -28,14 +28,24 @@ struct Kamailio {
 impl Kamailio {
     /// `None` when Kamailio is not installed outside CI.
     async fn start(switchboard: SocketAddr) -> Option<Kamailio> {
+        Self::start_with_trunk(switchboard, 5090).await
+    }
+
+    /// With the trunk (customers' numbers) at SIPp on `trunk`.
+    async fn start_with_trunk(switchboard: SocketAddr, trunk: u16) -> Option<Kamailio> {
+        Self::start_on(switchboard, trunk, free_udp_port()).await
+    }
+
+    /// On `port`, with the trunk at `trunk`.
+    async fn start_on(switchboard: SocketAddr, trunk: u16, port: u16) -> Option<Kamailio> {
         if std::process::Command::new("kamailio").arg("-v").output().is_err() {
             require_service("Kamailio", "PATH", "the `kamailio` binary (Debian package kamailio) is not installed");
             return None;
         }
         let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sip/pbx/kamailio.cfg")).unwrap();
-        let port = free_udp_port();
         let config = replace_once(&example, "\"sip:127.0.0.1:5060\"", &format!("\"sip:{switchboard}\""));
         let config = config.replace("127.0.0.1:5080", &format!("127.0.0.1:{port}"));
+        let config = replace_once(&config, "\"sip:127.0.0.1:5090\"", &format!("\"sip:127.0.0.1:{trunk}\""));
         let dir = temp_dir("kamailio");
         let path = dir.join("kamailio.cfg");
         std::fs::write(&path, config).unwrap();
@@ -158,4 +168,56 @@ async fn a_caller_hanging_up_at_kamailio_becomes_a_missed_call() {
     let backlog = store.missed_callers("2000-01-01T00:00:00Z".parse().unwrap()).await.unwrap();
     assert_eq!(backlog.iter().map(|m| m.caller.as_str()).collect::<Vec<_>>(), ["13900001"]);
     store.close().await;
+}
+
+#[tokio::test]
+async fn a_call_switchboard_places_goes_out_through_kamailio_to_the_trunk() {
+    let Some(phone) = Sipp::start(None, "placed_agent", 1, &[]) else { return };
+    let customer = Sipp::start(None, "placed_customer_hangs_up", 1, &[]).unwrap();
+    let db = TestDb::sqlite();
+    // Kamailio's port is known only once it runs; the server's PBX is it.
+    let kamailio_port = free_udp_port();
+    let mut config = TestServer::config(&db);
+    common::open_now(&mut config);
+    config.sip.outbound = Some(switchboard::sip::settings::OutboundConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        advertise: None,
+        pbx: format!("127.0.0.1:{kamailio_port}").parse().unwrap(),
+        customer_uri: "sip:{number}@pbx.example".into(),
+        caller_id: "sip:4008001234@pbx.example".into(),
+        caller_name: None,
+        agent_ring_secs: 5,
+        customer_ring_secs: 10,
+        least_gap_minutes: 0,
+        drain_secs: 1,
+    });
+    config.kinds.get_mut("event_callback").unwrap().dialling = switchboard::rules::dialling::DialMode::Preview;
+    let server = TestServer::start_with(config).await;
+    let Some(kamailio) = Kamailio::start_on(server.sip_addr, customer.port, kamailio_port).await else { return };
+    let admin = server.admin().await;
+    let agent = server.add_agent(&admin, "li", &["callbacks", "marketing"]).await;
+    let phone_uri = format!("sip:1001@127.0.0.1:{}", phone.port);
+    assert_eq!(admin.patch(&format!("/api/v1/agents/{agent}"), json!({"sip_uri": phone_uri})).await.0, 200);
+    let mut console = server.console("li").await;
+    let (_, task) =
+        admin.post("/api/v1/tasks", json!({"kind": "event_callback", "customer_phone": "13800138000"})).await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    console.expect("offer").await;
+    console.send(json!({"type": "accept", "task_id": id})).await;
+    console.expect("ack").await;
+    console.send(json!({"type": "dial", "task_id": id})).await;
+    let mut last = json!(null);
+    while let Some(call) = console.expect_within("call", Duration::from_secs(20)).await {
+        last = call;
+        if last["state"] == "ended" {
+            break;
+        }
+    }
+    let log = kamailio.log();
+    kamailio.stop().await;
+    assert_eq!(last["outcome"], "reached", "{last}\nkamailio:\n{log}");
+    assert_passed(&customer.finish().await);
+    assert_passed(&phone.finish().await);
+    let (_, records) = admin.get("/api/v1/calls/outbound").await;
+    assert_eq!(records[0]["hung_up_by"], "customer", "the customer's BYE came back through Kamailio: {records}");
 }

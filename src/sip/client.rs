@@ -111,6 +111,12 @@ impl ClientTransactions {
         self.map.is_empty()
     }
 
+    /// Transactions still waiting for their final response (not those
+    /// only absorbing retransmissions after it).
+    pub fn awaiting_final(&self) -> usize {
+        self.map.values().filter(|t| matches!(t.state, State::Started | State::Proceeding)).count()
+    }
+
     /// Starts a transaction for `request` (already carrying the key's
     /// branch) and gives the first datagram to send. Starting a key twice
     /// is refused (`None`): a branch is unique.

@@ -351,9 +351,13 @@ impl Dialler {
         self.owners.retain(|_, (id, _, _)| calls.contains_key(id));
     }
 
-    /// Drained: every call over and its last requests answered or given up.
+    /// Drained: every call over and its last requests answered or given
+    /// up (a late retransmitted 2xx after that finds no one to ACK it; the
+    /// phone gives up after its Timer H).
     fn drained(&self) -> bool {
-        self.draining.is_some() && self.calls.values().all(|p| p.call.is_over()) && self.transactions.is_empty()
+        self.draining.is_some()
+            && self.calls.values().all(|p| p.call.is_over())
+            && self.transactions.awaiting_final() == 0
     }
 
     fn next_wakeup(&self) -> i64 {
