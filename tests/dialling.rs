@@ -226,3 +226,40 @@ async fn a_graceful_stop_lets_a_call_drain_then_hangs_it_up() {
     let hung_up = calls[0].hung_up_by.map(|h| h.as_str());
     assert_eq!((calls[0].outcome.map(|o| o.as_str()), hung_up), (Some("reached"), Some("switchboard")));
 }
+
+#[tokio::test]
+async fn the_console_page_places_a_call_and_shows_it_to_the_end() {
+    let Some(driver) = common::browser::Driver::start().await else { return };
+    let Some(phone) = Sipp::start(None, "placed_agent", 1, &[]) else { return };
+    let customer = Sipp::start(None, "placed_customer_hangs_up", 1, &[]).unwrap();
+    let db = TestDb::sqlite();
+    let server = start(&db, customer.port, true).await;
+    let admin = server.admin().await;
+    let body = json!({"username": "li", "password": "agent-password", "skills": ["callbacks", "marketing"],
+        "sip_uri": format!("sip:1001@127.0.0.1:{}", phone.port)});
+    assert_eq!(admin.post("/api/v1/agents", body).await.0, 201);
+    let page = driver.browser().await;
+    page.go(&format!("http://{}/agent", server.addr)).await;
+    page.log_in("li", "agent-password").await;
+    page.wait_for("#state.connected", Duration::from_secs(15)).await;
+    // A preview kind: accepted, then the agent presses Call.
+    let id = task(&admin, "event_callback", "13800138000").await;
+    page.wait_for(&format!("section.offer[data-task='{id}'] button.accept"), Duration::from_secs(5)).await;
+    page.click("section.offer button.accept").await;
+    page.wait_for(".held-task button.dial", Duration::from_secs(5)).await;
+    page.click(".held-task button.dial").await;
+    page.wait_for(".held-task .call-state[data-state=connected]", Duration::from_secs(10)).await;
+    page.wait_for(".held-task .call-timer", Duration::from_secs(2)).await;
+    page.screenshot("agent-call-connected").await;
+    page.wait_for(".held-task .call-state[data-state=ended]", Duration::from_secs(10)).await;
+    let ended = page.text(".held-task .call-state").await.unwrap();
+    assert!(ended.contains("已联系") && ended.contains("200"), "the outcome from SIP: {ended:?}");
+    // Reached: the agent writes the summary and completes.
+    page.type_into(".held-task textarea.summary", "客户确认到场").await;
+    page.click(".held-task button.complete").await;
+    page.wait_text("#held", "无", Duration::from_secs(5)).await;
+    assert_passed(&phone.finish().await);
+    assert_passed(&customer.finish().await);
+    page.close().await;
+    server.stop().await;
+}

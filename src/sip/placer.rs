@@ -198,6 +198,11 @@ impl Placer {
         Ok((placer, task))
     }
 
+    /// The kinds whose calls are placed here, with their mode.
+    pub fn placed_kinds(&self) -> std::collections::BTreeMap<TaskKind, DialMode> {
+        self.0.modes.iter().filter(|(_, m)| m.places_calls()).map(|(k, m)| (*k, *m)).collect()
+    }
+
     /// The dialling mode of `kind`.
     pub fn mode(&self, kind: TaskKind) -> DialMode {
         self.0.modes.get(&kind).copied().unwrap_or_default()

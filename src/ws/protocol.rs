@@ -84,6 +84,11 @@ pub enum ServerMsg {
         work_number: Option<WorkNumber>,
         role: Role,
         snapshot: AgentSnapshot,
+        /// The kinds whose calls Switchboard places, with their mode
+        /// (`preview`: press Call / send `dial`; `progressive`: placed on
+        /// accept); a kind not listed is dialled by hand.
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        dialling: std::collections::BTreeMap<crate::domain::TaskKind, crate::rules::dialling::DialMode>,
     },
     /// The screen-pop: a task for you to accept or decline before `expires_at`.
     Offer {

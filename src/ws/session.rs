@@ -246,6 +246,7 @@ where
         work_number: user.work_number.clone(),
         role: user.role,
         snapshot,
+        dialling: env.placer.as_ref().map(Placer::placed_kinds).unwrap_or_default(),
     };
     let mut board = (user.role == Role::Dispatcher).then(|| env.board.clone());
     let first_board = board.as_mut().and_then(|b| b.borrow_and_update().clone());

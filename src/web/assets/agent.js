@@ -9,6 +9,8 @@ const Console = (() => {
   const offers = new Map(); // task id -> {task, expires_at, why, customer}
   const held = new Map(); // task id -> task card
   const customers = new Map(); // task id -> customer profile from the offer
+  const calls = new Map(); // task id -> the latest `call` message of a call Switchboard placed
+  let dialling = {}; // kind -> "preview" | "progressive", for kinds Switchboard dials
   const greetings = new Map(); // task id -> the opening line with the agent's work number
   const drafts = new Map(); // task id -> {outcome, summary} being written: kept across re-renders
   let me = null;
@@ -228,6 +230,7 @@ const Console = (() => {
       };
       return SB.el("div", { class: "card held-task", "data-task": task.id },
         SB.el("strong", {}, SB.t(task.kind) + " · " + task.customer_phone),
+        callLine(task),
         greetingLine(greetings.get(task.id)),
         taskDetails(task),
         customerDetails(customers.get(task.id)),
@@ -243,8 +246,39 @@ const Console = (() => {
     tick();
   }
 
+  // A call Switchboard places for a held task: the Call button (preview
+  // kinds), then where the call is, with a timer once connected that turns
+  // red at [calls] target_secs. The number is never typed.
+  function callLine(task) {
+    const mode = dialling[task.kind];
+    if (!mode) return SB.el("span", {});
+    const call = calls.get(task.id);
+    const going = call && call.state !== "ended";
+    const parts = [];
+    if (!going) {
+      parts.push(SB.el("button", { class: "dial", onclick: () => send({ type: "dial", task_id: task.id }, "dial") }, SB.t("dial")));
+    }
+    if (call) {
+      const label = { calling_you: "calling_you", ringing_customer: "ringing_customer", connected: "call_connected", ended: "call_ended" }[call.state];
+      let text = SB.t(label);
+      if (call.state === "ended" && call.outcome) text += ": " + SB.t(call.outcome === "busy" ? "busy_line" : call.outcome) + (call.code ? " (" + call.code + ")" : "");
+      parts.push(SB.el("span", { class: "call-state", "data-state": call.state }, text));
+      if (call.state === "connected") {
+        parts.push(SB.el("span", { class: "call-timer num", "data-since": Date.parse(call.connected_at), "data-target": call.target_secs * 1000 }, "0:00"));
+      }
+    }
+    return SB.el("div", { class: "call" }, ...parts);
+  }
+
   // Countdowns (offer expiry, deadlines) count on between messages.
   function tick() {
+    for (const e of document.querySelectorAll("[data-since]")) {
+      const talked = Date.now() - Number(e.dataset.since);
+      e.textContent = SB.duration(talked);
+      const over = talked >= Number(e.dataset.target);
+      e.classList.toggle("bad", over);
+      e.title = over ? SB.t("over_target") : "";
+    }
     for (const e of document.querySelectorAll("[data-at]")) {
       const left = Number(e.dataset.at) - Date.now();
       e.textContent = SB.duration(left) + (left < 0 ? " " + SB.t("overdue") : "");
@@ -256,6 +290,7 @@ const Console = (() => {
     switch (m.type) {
       case "hello":
         $("me").textContent = m.name + (m.work_number ? " · " + SB.t("work_number") + " " + m.work_number : "");
+        dialling = m.dialling || {};
         offers.clear();
         held.clear();
         for (const o of m.snapshot.offers) offers.set(o.task.id, o);
@@ -289,6 +324,16 @@ const Console = (() => {
         held.delete(m.task_id);
         drafts.delete(m.task_id);
         log("✕ " + m.reason);
+        renderHeld();
+        break;
+      case "call":
+        calls.set(m.task_id, m);
+        log(SB.t({ calling_you: "calling_you", ringing_customer: "ringing_customer", connected: "call_connected", ended: "call_ended" }[m.state]) + " " + m.number);
+        if (m.state === "ended" && m.attempt_recorded) {
+          // The attempt is recorded from SIP and the task left this agent's hands.
+          held.delete(m.task_id);
+          drafts.delete(m.task_id);
+        }
         renderHeld();
         break;
       case "status":
