@@ -82,8 +82,18 @@ fn exercise_client(resp: &message::Response) {
     });
     let _ = dialog::ack_of_failure(&invite, resp);
     let _ = sdp::black_hole(&resp.body, &sdp::Origin { session_id: 1, address: "127.0.0.1".into() }, 1);
-    if let Ok(mut d) = dialog::Dialog::from_success(&invite, resp, local, "UDP") {
-        for req in [d.ack("z9hG4bKa", None), d.bye("z9hG4bKb")] {
+    // A dialog from an answer, from a stray answer (after a restart), and
+    // stored and read back (a crash): what it sends must be sendable.
+    let dialogs = [
+        dialog::Dialog::from_success(&invite, resp, local, "UDP").ok(),
+        dialog::Dialog::from_stray_success(resp, local),
+    ];
+    for mut d in dialogs.into_iter().flatten() {
+        let stored = stored::StoredCall { agent: Some(stored::StoredLeg::Up { dialog: d.clone() }), customer: None };
+        let back = stored::StoredCall::from_text(&stored.to_text()).expect("a stored dialog reads back");
+        assert_eq!(back, stored, "a stored dialog changed on its way through the store");
+        let ending = back.ending_requests("fuzz").expect("a stored dialog ends");
+        for req in [d.ack("z9hG4bKa", None), d.bye("z9hG4bKb")].into_iter().chain(ending.into_iter().map(|(_, r)| r)) {
             let bytes = req.to_bytes();
             // A far end's Contact or Record-Route may be anything: what we
             // send must still be one message, or nothing we could parse.
