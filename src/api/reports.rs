@@ -66,7 +66,8 @@ pub async fn report(
     let days = reports::period_dates(period, date, today)
         .map_err(|e| ApiError::bad_request("date_out_of_range", e.to_string()))?;
     let bounds = reports::period_bounds(calendar, days.0, days.1, now);
-    let inputs = state.store.report_inputs(bounds.0, bounds.1, days).await?;
+    let mut inputs = state.store.report_inputs(bounds.0, bounds.1, days).await?;
+    inputs.call_length = state.config.calls.clone();
     let lists = state.config.cases.lists();
     let report = reports::build(period, days, bounds, calendar, state.config.figures.clone(), lists, inputs);
     if !csv {

@@ -43,7 +43,27 @@ impl Store {
             recurring: self.recurring_released(from, to).await?,
             warranty: self.warranty_callbacks_due(days.0, days.1).await?,
             events_held: self.events_held(days.0, days.1).await?,
+            talks: self.placed_talks(from, to).await?,
+            call_length: Default::default(),
         })
+    }
+
+    /// Placed calls answered and ended in the period: agent, talk time.
+    async fn placed_talks(&self, from: Timestamp, to: Timestamp) -> Result<Vec<(UserId, i64)>> {
+        let rows = sqlx::query(
+            "SELECT agent, answered_at, ended_at FROM placed_calls \
+             WHERE answered_at IS NOT NULL AND ended_at >= $1 AND ended_at < $2 ORDER BY ended_at",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (answered, ended): (i64, i64) = (r.try_get("answered_at")?, r.try_get("ended_at")?);
+                Ok((parse(r, "agent")?, ended - answered))
+            })
+            .collect()
     }
 
     async fn callbacks_due(&self, from: Timestamp, to: Timestamp) -> Result<Vec<CallbackRow>> {

@@ -103,6 +103,9 @@ pub fn render(r: &Report) -> String {
         out.row("agent", &item, "calls_over_5_min", a.calls_over_5_min);
         out.opt("agent", &item, "average_answer_ms", a.average_answer_ms);
         out.opt("agent", &item, "answer_score", a.answer_score);
+        out.row("agent", &item, "calls_talked", a.calls_talked);
+        out.opt("agent", &item, "share_over_target", a.share_over_target);
+        out.opt("agent", &item, "share_over_limit", a.share_over_limit);
     }
     for c in &r.open_major {
         let item = c.case_id.to_string();

@@ -31,6 +31,7 @@ use crate::domain::{
     CaseChannel, CaseId, CaseStatus, DepartmentId, Outcome, ReportPeriod, TaskKind, TaskStatus, UserId, WorkNumber,
 };
 use crate::rules::calendar::Calendar;
+use crate::rules::dialling::CallLength;
 use crate::rules::figures::scoring::{Judged, reply_rate_score, response_time_score};
 use crate::rules::figures::{CentreFigures, FigureRules, Figures, FloorEvent};
 
@@ -149,6 +150,11 @@ pub struct Inputs {
     pub warranty: Vec<WarrantyRow>,
     /// Events (专场) held in the period.
     pub events_held: Vec<EventInputs>,
+    /// Calls Switchboard placed that were answered and ended in the
+    /// period: the agent and the talk time in milliseconds.
+    pub talks: Vec<(UserId, i64)>,
+    /// `[calls]`: the target and limit the talks are measured against.
+    pub call_length: CallLength,
 }
 
 /// A major complaint still open, with how far it has got (每周重大的,
@@ -299,6 +305,12 @@ pub struct AgentKpi {
     /// From the offer ringing to the agent taking it, with the manual's score.
     pub average_answer_ms: Option<i64>,
     pub answer_score: Option<u8>,
+    /// Calls Switchboard placed for the agent that were answered, with the
+    /// share of them longer than `[calls] target_secs` and `limit_secs`
+    /// (talk time from SIP; `null` without any).
+    pub calls_talked: u32,
+    pub share_over_target: Option<f64>,
+    pub share_over_limit: Option<f64>,
 }
 
 /// Builds the report. `rules` are the wallboard's.
@@ -375,7 +387,7 @@ pub fn build(
         complaints: complaints(&inputs.cases),
         merchants: ranking.clone(),
         overdue,
-        agents: agents(&inputs.attempts, &answer_ms, &inputs.names),
+        agents: agents(&inputs.attempts, &answer_ms, &inputs.names, (&inputs.talks, &inputs.call_length)),
         satisfaction,
         open_major: inputs.open_major,
         nominations,
@@ -458,6 +470,9 @@ fn blank_kpi(agent: UserId, names: &BTreeMap<UserId, AgentName>) -> AgentKpi {
         calls_over_5_min: 0,
         average_answer_ms: None,
         answer_score: None,
+        calls_talked: 0,
+        share_over_target: None,
+        share_over_limit: None,
     }
 }
 
@@ -465,6 +480,7 @@ fn agents(
     attempts: &[AttemptRow],
     answer_ms: &BTreeMap<UserId, (i64, u32)>,
     names: &BTreeMap<UserId, AgentName>,
+    (talks, lengths): (&[(UserId, i64)], &CallLength),
 ) -> Vec<AgentKpi> {
     // Each agent's KPIs with the seconds spent on the attempts counted.
     let mut by: BTreeMap<UserId, (AgentKpi, i64)> = BTreeMap::new();
@@ -480,6 +496,20 @@ fn agents(
         let (kpi, _) = by.entry(*agent).or_insert_with(|| (blank_kpi(*agent, names), 0));
         let average = total / i64::from((*n).max(1));
         (kpi.average_answer_ms, kpi.answer_score) = (Some(average), Some(response_time_score(average)));
+    }
+    let mut over: BTreeMap<UserId, (u32, u32)> = BTreeMap::new();
+    for (agent, talk_ms) in talks {
+        let (kpi, _) = by.entry(*agent).or_insert_with(|| (blank_kpi(*agent, names), 0));
+        kpi.calls_talked += 1;
+        let o = over.entry(*agent).or_default();
+        o.0 += u32::from(*talk_ms > lengths.target_secs as i64 * 1000);
+        o.1 += u32::from(*talk_ms > lengths.limit_secs as i64 * 1000);
+    }
+    for (agent, (target, limit)) in over {
+        if let Some((kpi, _)) = by.get_mut(&agent) {
+            let n = f64::from(kpi.calls_talked);
+            (kpi.share_over_target, kpi.share_over_limit) = (Some(f64::from(target) / n), Some(f64::from(limit) / n));
+        }
     }
     let mut list: Vec<AgentKpi> = by
         .into_values()

@@ -70,3 +70,15 @@ fn merchants_rank_by_complaints_then_major_ones_then_worst_replies() {
     let expected = [(1, "E", 100), (2, "B", 100), (3, "C", 60), (4, "A", 100), (5, "D", 100)];
     assert_eq!(ranked, expected.map(|(r, m, s)| (r, m.to_owned(), s)));
 }
+
+#[test]
+fn each_agents_placed_calls_over_the_target_and_the_limit_are_a_share() {
+    let (li, wang) = (UserId::new(), UserId::new());
+    let talks = [(li, 100_000), (li, 200_000), (li, 400_000), (wang, 180_000)];
+    let list = agents(&[], &BTreeMap::new(), &BTreeMap::new(), (&talks, &CallLength::default()));
+    let of = |a: UserId| list.iter().find(|k| k.agent == a).unwrap();
+    assert_eq!(of(li).calls_talked, 3);
+    assert_eq!((of(li).share_over_target, of(li).share_over_limit), (Some(2.0 / 3.0), Some(1.0 / 3.0)));
+    // Exactly the target is not over it.
+    assert_eq!((of(wang).share_over_target, of(wang).share_over_limit), (Some(0.0), Some(0.0)));
+}
