@@ -263,3 +263,68 @@ async fn the_console_page_places_a_call_and_shows_it_to_the_end() {
     page.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_dispatcher_calls_a_driver_who_does_not_answer_and_the_trip_says_so() {
+    let Some(phone) = Sipp::start(None, "placed_agent_short", 1, &[]) else { return };
+    let driver_phone = Sipp::start(None, "placed_customer_no_answer", 1, &[]).unwrap();
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    open_now(&mut config);
+    config.sip.outbound = Some(OutboundConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        advertise: None,
+        pbx: format!("127.0.0.1:{}", driver_phone.port).parse().unwrap(),
+        customer_uri: "sip:{number}@pbx.invalid".into(),
+        caller_id: "sip:4008001234@pbx.invalid".into(),
+        caller_name: None,
+        agent_ring_secs: 5,
+        customer_ring_secs: 5,
+        least_gap_minutes: 10,
+        drain_secs: 1,
+    });
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    let body = json!({"username": "zhou", "password": "agent-password", "role": "dispatcher", "skills": ["travel"],
+        "sip_uri": format!("sip:2001@127.0.0.1:{}", phone.port)});
+    assert_eq!(admin.post("/api/v1/users", body).await.0, 201);
+    let body = json!({"name": "王师傅", "phone": "13900001111", "seats": 6, "area": "Pudong", "status": "available"});
+    let (_, driver) = admin.post("/api/v1/drivers", body).await;
+    let dispatcher = server.login("zhou", "agent-password").await;
+    let time = jiff::Timestamp::from_second((jiff::Timestamp::now() + jiff::SignedDuration::from_hours(5)).as_second());
+    let body = json!({"kind": "dropoff", "passenger": "张三", "phone": "13800138000", "passengers": 1,
+        "airport": "PVG", "time": time.unwrap().to_string()});
+    let (status, order) = dispatcher.post("/api/v1/car-orders", body).await;
+    assert_eq!(status, 201, "{order}");
+    let (status, trip) = dispatcher.post("/api/v1/trips", json!({"order_ids": [order["id"]]})).await;
+    assert_eq!(status, 201, "{trip}");
+    let trip_id = trip["id"].as_str().unwrap();
+    let path = format!("/api/v1/trips/{trip_id}/driver-calls");
+    let (status, placed) = dispatcher.post(&path, json!({"driver_id": driver["id"]})).await;
+    assert_eq!(status, 202, "{placed}");
+    let call_id = placed["call_id"].as_str().unwrap().to_owned();
+    assert_passed(&driver_phone.finish().await);
+    assert_passed(&phone.finish().await);
+    let mut record = json!(null);
+    for _ in 0..50 {
+        record = admin.get(&format!("/api/v1/calls/outbound/{call_id}")).await.1;
+        if record["outcome"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (record["purpose"].as_str(), record["outcome"].as_str()),
+        (Some("driver"), Some("no_answer")),
+        "{record}"
+    );
+    let (_, trip) = dispatcher.get(&format!("/api/v1/trips/{trip_id}")).await;
+    let call = &trip["calls"][0];
+    assert_eq!(
+        (&call["outcome"], &call["driver_id"]),
+        (&json!("no_answer"), &driver["id"]),
+        "recorded without typing: {trip}"
+    );
+    assert!(trip["driver_id"].is_null(), "confirming stays the dispatcher's: {trip}");
+    server.stop().await;
+}

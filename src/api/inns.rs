@@ -143,7 +143,11 @@ pub async fn get_inn_order(
 }
 
 /// A booking, for an agent only when its reminder is offered to or held by them.
-async fn own_booking(state: &AppState, who: &super::access::Principal, id: InnOrderId) -> Result<InnOrder, ApiError> {
+pub(super) async fn own_booking(
+    state: &AppState,
+    who: &super::access::Principal,
+    id: InnOrderId,
+) -> Result<InnOrder, ApiError> {
     let order = state.store.inn_order(id).await?.ok_or_else(|| ApiError::not_found("inn order"))?;
     if let super::access::Principal::User(claims) = who
         && claims.role == crate::domain::Role::Agent

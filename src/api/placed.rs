@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::api::state::AppState;
-use crate::domain::TaskId;
+use crate::domain::{DriverId, InnOrderId, TaskId, TripId};
 use crate::sip::placer::DialError;
 use crate::store::PlacedCall;
 
@@ -59,6 +59,54 @@ pub async fn post_dial(
     Ok((StatusCode::ACCEPTED, Json(Dialled { call_id })))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostDriverCall {
+    /// A driver, usually one of the trip's suggestions.
+    pub driver_id: DriverId,
+}
+
+/// Call a trip's driver: your phone rings first, then the driver's. A
+/// driver who does not answer is recorded `no_answer` on the trip without
+/// typing; `confirmed` or `declined` stay yours to record
+/// (`POST /api/v1/trips/{id}/calls`).
+#[utoipa::path(post, path = "/api/v1/trips/{id}/driver-calls", tag = "cars", params(("id" = TripId, Path)),
+    request_body = PostDriverCall, security(("bearer" = [])),
+    responses((status = 202, body = Dialled), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn post_driver_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(trip): ApiPath<TripId>,
+    ApiJson(body): ApiJson<PostDriverCall>,
+) -> Result<(StatusCode, Json<Dialled>), ApiError> {
+    let placer = state.placer.as_ref().ok_or(DialError::NotConfigured)?;
+    state.store.trip(trip).await?.ok_or_else(|| ApiError::not_found("trip"))?;
+    let driver =
+        state.store.driver(body.driver_id).await?.ok_or_else(|| {
+            ApiError::unprocessable("unknown_driver", format!("driver_id: no driver {}", body.driver_id))
+        })?;
+    let call_id = placer.dial_driver(caller.id(), trip, &driver).await?;
+    Ok((StatusCode::ACCEPTED, Json(Dialled { call_id })))
+}
+
+/// Call an inn's front desk about a booking (the agent holding its
+/// reminder, or a dispatcher): your phone first, then the desk.
+#[utoipa::path(post, path = "/api/v1/inn-orders/{id}/calls", tag = "inns", params(("id" = InnOrderId, Path)),
+    security(("bearer" = [])),
+    responses((status = 202, body = Dialled), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn post_inn_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<InnOrderId>,
+) -> Result<(StatusCode, Json<Dialled>), ApiError> {
+    let order = super::inns::own_booking(&state, &super::access::Principal::User(caller.0), id).await?;
+    let placer = state.placer.as_ref().ok_or(DialError::NotConfigured)?;
+    let call_id = placer.dial_inn(caller.id(), &id.to_string(), &order.front_desk_phone).await?;
+    Ok((StatusCode::ACCEPTED, Json(Dialled { call_id })))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -94,5 +142,9 @@ pub async fn get_placed(
 
 /// This area's routes, each with its OpenAPI entry.
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(post_dial, list_placed)).routes(routes!(get_placed))
+    OpenApiRouter::new()
+        .routes(routes!(post_dial, list_placed))
+        .routes(routes!(get_placed))
+        .routes(routes!(post_driver_call))
+        .routes(routes!(post_inn_call))
 }

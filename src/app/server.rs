@@ -312,6 +312,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
     );
     let shared_rules = Arc::new(rules.clone());
     let sip_tasks = TaskTracker::new();
+    let board = Board::default();
     let placer = match (listeners.dialler, &config.sip.outbound) {
         (Some(socket), Some(outbound)) => {
             tracing::info!(dialler = %socket.local_addr()?, pbx = %outbound.pbx, "placing calls through the PBX");
@@ -323,6 +324,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
                 lengths: config.calls.clone(),
                 modes: config.dial_modes(),
                 floor: Some(placer_floor),
+                board: Some(board.clone()),
             };
             let (placer, task) = Placer::start(parts, socket, shutdown.clone()).await?;
             sip_tasks.spawn(async move {
@@ -357,7 +359,6 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         sip_tasks.spawn(connector.run(inputs, inbound_rx, calls_rx, shutdown.clone()));
     }
     sip_tasks.close();
-    let board = Board::default();
     let board_task = tokio::spawn(board.clone().run(store.clone(), config.cars.clone(), shutdown.clone()));
     let jobs = Jobs::new(shutdown.clone());
     jobs.start(Runner {

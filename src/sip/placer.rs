@@ -21,17 +21,20 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::call::{CallEnd, CallSettings, HungUp};
-use crate::domain::{CallPurpose, HungUpBy, Outcome, Phone, PlacedOutcome, TaskId, TaskKind, UserId};
+use crate::domain::{
+    CallPurpose, DriverCallOutcome, DriverId, HungUpBy, Outcome, Phone, PlacedOutcome, TaskId, TaskKind, TripId, UserId,
+};
 use crate::rules::calendar::Calendar;
 use crate::rules::dialling::{CallLength, DialMode, DialRefusal, may_dial};
 use crate::rules::dispatch::Command;
 use crate::rules::figures::FloorEvent;
 use crate::runtime::figures::FloorTx;
 use crate::runtime::hub::{CallStage, CallState, Hub, Push};
+use crate::runtime::travel_board::Board;
 use crate::sip::dialler::{self, CallReport, Journal, Order, PlaceCall};
 use crate::sip::settings::OutboundConfig;
 use crate::sip::stored::StoredCall;
-use crate::store::{CallStep, NewPlacedCall, PlacedEnd, Store};
+use crate::store::{CallStep, Driver, NewPlacedCall, PlacedEnd, Store};
 
 /// Why a call is not placed. Each has its code, the same over REST and
 /// the WebSocket.
@@ -88,11 +91,26 @@ impl DialError {
     }
 }
 
+/// A travel call's subject: a trip's driver, or an inn's front desk.
+#[derive(Clone, Debug)]
+pub enum Travel {
+    Driver { trip: TripId, driver: DriverId, name: String },
+    InnDesk { order: String },
+}
+
+/// What a call is placed to.
+struct Target {
+    task: Option<TaskId>,
+    travel: Option<Travel>,
+    number: Phone,
+}
+
 /// One call going on.
 #[derive(Clone, Debug)]
 struct LiveCall {
     agent: UserId,
     task: Option<TaskId>,
+    travel: Option<Travel>,
     number: Phone,
     connected_at: Option<Timestamp>,
 }
@@ -118,6 +136,7 @@ struct Inner {
     modes: HashMap<TaskKind, DialMode>,
     orders: mpsc::Sender<Order>,
     floor: Option<FloorTx>,
+    board: Option<Board>,
     calls: Mutex<Calls>,
     stopping: CancellationToken,
 }
@@ -135,6 +154,8 @@ pub struct PlacerParts {
     pub lengths: CallLength,
     pub modes: HashMap<TaskKind, DialMode>,
     pub floor: Option<FloorTx>,
+    /// The dispatch board, touched when a driver's call is recorded.
+    pub board: Option<Board>,
 }
 
 fn now() -> Timestamp {
@@ -162,6 +183,7 @@ impl Placer {
             modes: parts.modes,
             orders: orders_tx,
             floor: parts.floor,
+            board: parts.board,
             calls: Mutex::new(Calls::default()),
             stopping: CancellationToken::new(),
         });
@@ -222,11 +244,11 @@ impl Placer {
     /// Places the call of `task`, held by `agent`: checks, records, sends.
     /// Returns the call's id.
     pub async fn dial(&self, agent: UserId, task: TaskId) -> Result<String, DialError> {
-        let inner = &self.0;
-        if inner.stopping.is_cancelled() {
+        if self.0.stopping.is_cancelled() {
             return Err(DialError::Stopping);
         }
-        let found = inner
+        let found = self
+            .0
             .hub
             .query(move |d, _| {
                 let uri = d.agent_profile(agent).and_then(|p| p.sip_uri.clone());
@@ -240,6 +262,47 @@ impl Placer {
             return Err(DialError::Manual(card.kind.as_str().to_owned()));
         }
         let uri = uri.ok_or(DialError::NoPhone)?;
+        self.place(agent, uri, Target { task: Some(task), travel: None, number: card.customer_phone.clone() }).await
+    }
+
+    /// A dispatcher (or agent) calls a trip's driver, the same way: their
+    /// phone first. A driver who does not answer is recorded `no_answer` on
+    /// the trip; confirming stays the dispatcher's.
+    pub async fn dial_driver(&self, caller: UserId, trip: TripId, driver: &Driver) -> Result<String, DialError> {
+        let uri = self.phone_of(caller).await?;
+        let travel = Travel::Driver { trip, driver: driver.id, name: driver.name.clone() };
+        self.place(caller, uri, Target { task: None, travel: Some(travel), number: driver.phone.clone() }).await
+    }
+
+    /// An agent calls an inn's front desk about a booking.
+    pub async fn dial_inn(&self, caller: UserId, order: &str, desk: &Phone) -> Result<String, DialError> {
+        let uri = self.phone_of(caller).await?;
+        let travel = Travel::InnDesk { order: order.to_owned() };
+        self.place(caller, uri, Target { task: None, travel: Some(travel), number: desk.clone() }).await
+    }
+
+    /// The caller's own phone (`sip_uri`), from their account as the
+    /// dispatcher knows it (dispatchers and agents alike).
+    async fn phone_of(&self, caller: UserId) -> Result<String, DialError> {
+        if self.0.stopping.is_cancelled() {
+            return Err(DialError::Stopping);
+        }
+        let in_dispatcher = self
+            .0
+            .hub
+            .query(move |d, _| d.agent_profile(caller).and_then(|p| p.sip_uri.clone()))
+            .await
+            .map_err(|_| DialError::Stopping)?;
+        let uri = match in_dispatcher {
+            Some(uri) => Some(uri),
+            None => self.0.store.user(caller).await.map_err(|_| DialError::Internal)?.and_then(|u| u.sip_uri),
+        };
+        uri.ok_or(DialError::NoPhone)
+    }
+
+    /// Checks, records and sends a call; one at a time per caller.
+    async fn place(&self, agent: UserId, uri: String, target: Target) -> Result<String, DialError> {
+        let inner = &self.0;
         let id = uuid::Uuid::now_v7().simple().to_string();
         {
             let mut calls = inner.calls.lock().expect("calls lock");
@@ -248,18 +311,23 @@ impl Placer {
             }
             calls.busy.insert(agent, id.clone());
         }
-        let placed = self.check_and_record(&id, agent, task, &uri, &card.customer_phone).await;
-        if let Err(e) = placed {
+        if let Err(e) = self.check_and_record(&id, agent, &uri, &target).await {
             inner.calls.lock().expect("calls lock").busy.remove(&agent);
             return Err(e);
         }
-        let live = LiveCall { agent, task: Some(task), number: card.customer_phone.clone(), connected_at: None };
+        let live = LiveCall {
+            agent,
+            task: target.task,
+            travel: target.travel,
+            number: target.number.clone(),
+            connected_at: None,
+        };
         inner.calls.lock().expect("calls lock").by_id.insert(id.clone(), live);
         let settings = CallSettings {
             local: inner.local,
             transport: "UDP",
             agent_uri: uri,
-            customer_uri: inner.outbound.customer_uri_for(card.customer_phone.as_str()),
+            customer_uri: inner.outbound.customer_uri_for(target.number.as_str()),
             caller_id_uri: inner.outbound.caller_id.clone(),
             caller_id_name: inner.outbound.caller_name.clone(),
             agent_ring_ms: inner.outbound.agent_ring_secs as i64 * 1000,
@@ -273,31 +341,41 @@ impl Placer {
         Ok(id)
     }
 
-    /// The rules of calling out, then the call's record, before anything is sent.
+    /// The rules of calling out, then the call's record, before anything
+    /// is sent. A customer's do-not-call mark and the least gap between
+    /// calls to one number are the customer's; the hours are everyone's.
     async fn check_and_record(
         &self,
         id: &str,
         agent: UserId,
-        task: TaskId,
         agent_uri: &str,
-        number: &Phone,
+        target: &Target,
     ) -> Result<(), DialError> {
         let inner = &self.0;
         let internal = |e: crate::store::StoreError| {
             tracing::error!(error = %e, "checking or recording a call to place failed");
             DialError::Internal
         };
-        let customer = inner.store.customer(number).await.map_err(internal)?;
-        let last = inner.store.last_call_to(number).await.map_err(internal)?;
+        let number = &target.number;
+        let (last, do_not_call) = if target.task.is_some() {
+            let customer = inner.store.customer(number).await.map_err(internal)?;
+            (inner.store.last_call_to(number).await.map_err(internal)?, customer.is_some_and(|c| c.file.do_not_call))
+        } else {
+            (None, false)
+        };
         let gap = SignedDuration::from_mins(inner.outbound.least_gap_minutes as i64);
-        let do_not_call = customer.is_some_and(|c| c.file.do_not_call);
         let at = now();
         may_dial(&inner.calendar, at, last, gap, do_not_call).map_err(DialError::Refused)?;
+        let (purpose, subject) = match &target.travel {
+            None => (CallPurpose::Task, None),
+            Some(Travel::Driver { trip, .. }) => (CallPurpose::Driver, Some(trip.to_string())),
+            Some(Travel::InnDesk { order }) => (CallPurpose::Inn, Some(order.clone())),
+        };
         let record = NewPlacedCall {
             id: id.to_owned(),
-            purpose: CallPurpose::Task,
-            task: Some(task),
-            subject: None,
+            purpose,
+            task: target.task,
+            subject,
             agent,
             agent_uri: agent_uri.to_owned(),
             number: number.clone(),
@@ -433,6 +511,20 @@ impl Placer {
                         tracing::info!(call = id, %task, error = %e, "a placed call's end left the task as it was")
                     }
                 }
+            }
+        }
+        if let (Some(Travel::Driver { trip, driver, name }), CallEnd::Attempt { outcome, .. }) = (&call.travel, &end)
+            && outcome.outcome() != Outcome::Reached
+        {
+            // Not answered (or refused by the network): on the trip without typing.
+            let no_answer = DriverCallOutcome::NoAnswer;
+            match self.0.store.record_driver_call(*trip, *driver, name, no_answer, call.agent, at).await {
+                Ok(Ok(())) => recorded = true,
+                Ok(Err(refused)) => tracing::info!(call = id, ?refused, "a driver's unanswered call was not recorded"),
+                Err(e) => tracing::error!(call = id, error = %e, "recording a driver's unanswered call failed"),
+            }
+            if let Some(board) = &self.0.board {
+                board.touch();
             }
         }
         self.tell(id, CallStage::Ended, Some((&record, recorded, talk_ms))).await;
