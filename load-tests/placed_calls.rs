@@ -240,8 +240,9 @@ async fn main() {
         to_customer.push((out - answered) * 1000.0);
         (first_invite, last_invite) = (first_invite.min(rang), last_invite.max(out));
     }
+    let how = if rate == 0 { "all at once".to_owned() } else { format!("accepted at {rate}/s") };
     println!(
-        "{agents} calls placed at once, each talking {talk} s; machine: {} CPUs",
+        "{agents} calls, {how}, each talking {talk} s; machine: {} CPUs",
         std::thread::available_parallelism().unwrap()
     );
     stats("accept -> agent's phone receives INVITE", to_ring);

@@ -88,7 +88,7 @@ struct Placed {
 
 /// The dialler's state between events.
 struct Dialler {
-    socket: UdpSocket,
+    socket: std::sync::Arc<UdpSocket>,
     pbx: SocketAddr,
     started: Instant,
     calls: HashMap<String, Placed>,
@@ -382,6 +382,27 @@ pub async fn run(
     journal: Option<mpsc::Sender<Journal>>,
     stop: CancellationToken,
 ) {
+    // Reading has its own task: while a call waits for its legs to be
+    // stored, datagrams queue here rather than overflow the socket's
+    // buffer (a lost 200 would wait for the phone's retransmission).
+    let socket = std::sync::Arc::new(socket);
+    let (datagrams_tx, mut datagrams) = mpsc::channel::<(Vec<u8>, SocketAddr)>(8192);
+    let reader = tokio::spawn({
+        let socket = socket.clone();
+        async move {
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            loop {
+                match socket.recv_from(&mut buf).await {
+                    Ok((n, source)) => {
+                        if datagrams_tx.send((buf[..n].to_vec(), source)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "the dialler's socket failed a read"),
+                }
+            }
+        }
+    });
     let mut d = Dialler {
         socket,
         pbx,
@@ -394,7 +415,6 @@ pub async fn run(
         journal,
         draining: None,
     };
-    let mut buf = vec![0u8; MAX_DATAGRAM];
     while !d.drained() {
         let wait = Duration::from_millis((d.next_wakeup() - d.now()).clamp(0, 1000) as u64);
         tokio::select! {
@@ -406,16 +426,11 @@ pub async fn run(
                     d.draining = Some(d.now() + after.as_millis() as i64);
                 }
             },
-            got = d.socket.recv_from(&mut buf) => match got {
-                Ok((n, source)) => {
-                    let bytes = buf[..n].to_vec();
-                    d.on_datagram(&bytes, source).await;
-                }
-                Err(e) => tracing::warn!(error = %e, "the dialler's socket failed a read"),
-            },
+            Some((bytes, source)) = datagrams.recv() => d.on_datagram(&bytes, source).await,
             _ = tokio::time::sleep(wait) => d.on_tick().await,
         }
     }
+    reader.abort();
 }
 
 #[cfg(test)]
