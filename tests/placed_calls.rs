@@ -57,7 +57,7 @@ async fn place(pbx: u16, mut call: CallSettings) -> Vec<CallReport> {
     let stop = CancellationToken::new();
     let pbx = format!("127.0.0.1:{pbx}").parse().unwrap();
     let dialler = tokio::spawn(run(socket, pbx, place_rx, report_tx, None, stop.clone()));
-    place_tx.send(Order::Place(PlaceCall { id: "att1".into(), settings: call })).await.unwrap();
+    place_tx.send(Order::Place(PlaceCall { id: "att1".into(), settings: call, stored_at_start: false })).await.unwrap();
     let mut seen = Vec::new();
     while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(20), reports.recv()).await {
         let ended = matches!(r, CallReport::Ended { .. });

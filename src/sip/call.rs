@@ -194,23 +194,22 @@ impl Call {
             acks: Vec::new(),
             ending: false,
         };
-        let branch = call.branch();
-        let (call_id, tag) = (format!("{id}-a"), format!("{id}a"));
-        let invite = dialog::invite(&NewLeg {
-            request_uri: &call.settings.agent_uri,
-            to_uri: &call.settings.agent_uri,
-            from_uri: &call.settings.caller_id_uri,
-            from_display: Some("Switchboard"),
-            call_id: &call_id,
-            local_tag: &tag,
-            branch: &branch,
-            local: call.settings.local,
-            transport: call.settings.transport,
-            sdp: None,
-        });
+        call.seq = 1;
+        let invite = agent_invite(&call.settings, id);
         call.state = State::CallingAgent { invite: invite.clone() };
         call.invites.push(invite.clone());
         (call, vec![Action::Send { leg: Leg::Agent, request: invite, transaction: true }])
+    }
+
+    /// What a call stores before its first INVITE leaves, known before it
+    /// starts: the caller records it with the call, so the first INVITE
+    /// waits for no second write.
+    pub fn stored_at_start(settings: &CallSettings, id: &str) -> StoredCall {
+        let invite = agent_invite(settings, id);
+        StoredCall {
+            agent: Some(StoredLeg::Ringing { invite: String::from_utf8_lossy(&invite.to_bytes()).into_owned() }),
+            customer: None,
+        }
     }
 
     pub fn is_over(&self) -> bool {
@@ -583,6 +582,24 @@ impl Call {
             _ => Vec::new(),
         }
     }
+}
+
+/// The INVITE to the agent's phone that starts call `id` (branch 1 of
+/// the call, no offer: RFC 3725 Flow IV).
+fn agent_invite(settings: &CallSettings, id: &str) -> Request {
+    let (call_id, tag, branch) = (format!("{id}-a"), format!("{id}a"), format!("z9hG4bK{id}x1"));
+    dialog::invite(&NewLeg {
+        request_uri: &settings.agent_uri,
+        to_uri: &settings.agent_uri,
+        from_uri: &settings.caller_id_uri,
+        from_display: Some("Switchboard"),
+        call_id: &call_id,
+        local_tag: &tag,
+        branch: &branch,
+        local: settings.local,
+        transport: settings.transport,
+        sdp: None,
+    })
 }
 
 #[cfg(test)]

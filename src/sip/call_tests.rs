@@ -197,3 +197,13 @@ fn a_2xx_again_is_acked_again_and_one_after_the_end_is_hung_up() {
     assert_eq!(sent(&actions), [(Leg::Customer, Method::Ack, false), (Leg::Customer, Method::Bye, true)]);
     assert!(!actions.iter().any(|a| matches!(a, Action::Ended(_))), "ended once");
 }
+
+#[test]
+fn what_a_call_stores_at_its_start_is_known_before_it_starts() {
+    // The caller records it with the call; the first INVITE then waits
+    // for no journal write. Equal, or the dialler would write it again.
+    let (call, actions) = Call::start(settings(), "c1", 1000);
+    assert_eq!(Call::stored_at_start(&settings(), "c1"), call.stored());
+    let Some(crate::sip::stored::StoredLeg::Ringing { invite }) = call.stored().agent else { panic!() };
+    assert_eq!(invite.as_bytes(), request_to(&actions, Leg::Agent, Method::Invite).to_bytes());
+}

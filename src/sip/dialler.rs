@@ -38,6 +38,9 @@ pub struct PlaceCall {
     /// Unique: the attempt's id; it makes the call's SIP identifiers.
     pub id: String,
     pub settings: CallSettings,
+    /// The caller stored [`Call::stored_at_start`] with the call: the
+    /// first INVITE needs no journal write of its own.
+    pub stored_at_start: bool,
 }
 
 /// What the dialler is asked to do.
@@ -146,8 +149,9 @@ impl Dialler {
             return;
         }
         let now = self.now();
+        let stored = if p.stored_at_start { Call::stored_at_start(&p.settings, &p.id) } else { StoredCall::default() };
         let (call, actions) = Call::start(p.settings, &p.id, now);
-        self.calls.insert(p.id.clone(), Placed { call, over_at: None, stored: StoredCall::default() });
+        self.calls.insert(p.id.clone(), Placed { call, over_at: None, stored });
         self.act(now, &p.id, None, actions).await;
     }
 

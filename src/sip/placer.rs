@@ -20,7 +20,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::call::{CallEnd, CallSettings, HungUp};
+use super::call::{Call, CallEnd, CallSettings, HungUp};
 use crate::domain::{
     CallPurpose, DriverCallOutcome, DriverId, HungUpBy, Outcome, Phone, PlacedOutcome, TaskId, TaskKind, TripId, UserId,
 };
@@ -311,7 +311,19 @@ impl Placer {
             }
             calls.busy.insert(agent, id.clone());
         }
-        if let Err(e) = self.check_and_record(&id, agent, &uri, &target).await {
+        let settings = CallSettings {
+            local: inner.local,
+            transport: "UDP",
+            agent_uri: uri.clone(),
+            customer_uri: inner.outbound.customer_uri_for(target.number.as_str()),
+            caller_id_uri: inner.outbound.caller_id.clone(),
+            caller_id_name: inner.outbound.caller_name.clone(),
+            agent_ring_ms: inner.outbound.agent_ring_secs as i64 * 1000,
+            customer_ring_ms: inner.outbound.customer_ring_secs as i64 * 1000,
+            max_call_ms: inner.lengths.max_secs as i64 * 1000,
+        };
+        let legs = Call::stored_at_start(&settings, &id).to_text();
+        if let Err(e) = self.check_and_record(&id, agent, &target, (&settings.agent_uri, legs)).await {
             inner.calls.lock().expect("calls lock").busy.remove(&agent);
             return Err(e);
         }
@@ -323,19 +335,9 @@ impl Placer {
             connected_at: None,
         };
         inner.calls.lock().expect("calls lock").by_id.insert(id.clone(), live);
-        let settings = CallSettings {
-            local: inner.local,
-            transport: "UDP",
-            agent_uri: uri,
-            customer_uri: inner.outbound.customer_uri_for(target.number.as_str()),
-            caller_id_uri: inner.outbound.caller_id.clone(),
-            caller_id_name: inner.outbound.caller_name.clone(),
-            agent_ring_ms: inner.outbound.agent_ring_secs as i64 * 1000,
-            customer_ring_ms: inner.outbound.customer_ring_secs as i64 * 1000,
-            max_call_ms: inner.lengths.max_secs as i64 * 1000,
-        };
         self.tell(&id, CallStage::CallingYou, None).await;
-        if inner.orders.send(Order::Place(PlaceCall { id: id.clone(), settings })).await.is_err() {
+        if inner.orders.send(Order::Place(PlaceCall { id: id.clone(), settings, stored_at_start: true })).await.is_err()
+        {
             return Err(DialError::Stopping);
         }
         Ok(id)
@@ -348,8 +350,8 @@ impl Placer {
         &self,
         id: &str,
         agent: UserId,
-        agent_uri: &str,
         target: &Target,
+        (agent_uri, legs): (&str, String),
     ) -> Result<(), DialError> {
         let inner = &self.0;
         let internal = |e: crate::store::StoreError| {
@@ -381,6 +383,7 @@ impl Placer {
             number: number.clone(),
             customer_uri: inner.outbound.customer_uri_for(number.as_str()),
             placed_at: at,
+            legs,
         };
         inner.store.insert_placed_call(&record).await.map_err(internal)
     }

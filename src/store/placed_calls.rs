@@ -25,6 +25,8 @@ pub struct NewPlacedCall {
     pub number: Phone,
     pub customer_uri: String,
     pub placed_at: Timestamp,
+    /// What the SIP layer stores of the call before its first INVITE.
+    pub legs: String,
 }
 
 /// A step of a placed call.
@@ -131,8 +133,8 @@ impl Store {
     /// Records a call before anything of it is sent.
     pub async fn insert_placed_call(&self, c: &NewPlacedCall) -> Result<()> {
         sqlx::query(
-            "INSERT INTO placed_calls (id, purpose, task_id, subject, agent, agent_uri, number, customer_uri, placed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO placed_calls (id, purpose, task_id, subject, agent, agent_uri, number, customer_uri, placed_at, \
+             dialogs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&c.id)
         .bind(c.purpose.as_str())
@@ -143,6 +145,7 @@ impl Store {
         .bind(c.number.as_str())
         .bind(&c.customer_uri)
         .bind(ms(c.placed_at))
+        .bind(&c.legs)
         .execute(&self.pool)
         .await?;
         Ok(())
