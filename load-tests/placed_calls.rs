@@ -47,16 +47,10 @@ fn config(arg: &str) -> Config {
     config.auth.ws_auth_timeout_secs = 30;
     common::open_now(&mut config);
     config.sip.outbound = Some(OutboundConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        advertise: None,
-        pbx: format!("127.0.0.1:{pbx}").parse().unwrap(),
-        customer_uri: "sip:{number}@pbx.invalid".into(),
-        caller_id: "sip:4008001234@pbx.invalid".into(),
-        caller_name: None,
         agent_ring_secs: 20,
         customer_ring_secs: 20,
-        least_gap_minutes: 0,
         drain_secs: 5,
+        ..common::outbound(pbx.parse().unwrap())
     });
     config.kinds.get_mut("missed_call_callback").unwrap().dialling = DialMode::Progressive;
     config

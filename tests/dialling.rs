@@ -23,16 +23,10 @@ async fn start(db: &TestDb, pbx: u16, open: bool) -> TestServer {
         closed_now(&mut config);
     }
     config.sip.outbound = Some(OutboundConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        advertise: None,
-        pbx: format!("127.0.0.1:{pbx}").parse().unwrap(),
-        customer_uri: "sip:{number}@pbx.invalid".into(),
-        caller_id: "sip:4008001234@pbx.invalid".into(),
         caller_name: Some("客服中心".into()),
         agent_ring_secs: 5,
-        customer_ring_secs: 10,
-        least_gap_minutes: 0,
         drain_secs: 2,
+        ..common::outbound(pbx)
     });
     config.kinds.get_mut("missed_call_callback").unwrap().dialling =
         switchboard::rules::dialling::DialMode::Progressive;
@@ -271,18 +265,8 @@ async fn a_dispatcher_calls_a_driver_who_does_not_answer_and_the_trip_says_so() 
     let db = TestDb::sqlite();
     let mut config = TestServer::config(&db);
     open_now(&mut config);
-    config.sip.outbound = Some(OutboundConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        advertise: None,
-        pbx: format!("127.0.0.1:{}", driver_phone.port).parse().unwrap(),
-        customer_uri: "sip:{number}@pbx.invalid".into(),
-        caller_id: "sip:4008001234@pbx.invalid".into(),
-        caller_name: None,
-        agent_ring_secs: 5,
-        customer_ring_secs: 5,
-        least_gap_minutes: 10,
-        drain_secs: 1,
-    });
+    config.sip.outbound =
+        Some(OutboundConfig { customer_ring_secs: 5, least_gap_minutes: 10, ..common::outbound(driver_phone.port) });
     let server = TestServer::start_with(config).await;
     let admin = server.admin().await;
     let body = json!({"username": "zhou", "password": "agent-password", "role": "dispatcher", "skills": ["travel"],

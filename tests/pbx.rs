@@ -14,6 +14,7 @@ use common::TestServer;
 use common::sipp::{Sipp, assert_passed, free_udp_port, sipp};
 use serde_json::json;
 use switchboard::domain::{TaskKind, TaskStatus};
+use switchboard::sip::settings::OutboundConfig;
 use switchboard::store::Store;
 use switchboard::testing::{TestDb, require_service, temp_dir};
 
@@ -179,17 +180,10 @@ async fn a_call_switchboard_places_goes_out_through_kamailio_to_the_trunk() {
     let kamailio_port = free_udp_port();
     let mut config = TestServer::config(&db);
     common::open_now(&mut config);
-    config.sip.outbound = Some(switchboard::sip::settings::OutboundConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        advertise: None,
-        pbx: format!("127.0.0.1:{kamailio_port}").parse().unwrap(),
+    config.sip.outbound = Some(OutboundConfig {
         customer_uri: "sip:{number}@pbx.example".into(),
         caller_id: "sip:4008001234@pbx.example".into(),
-        caller_name: None,
-        agent_ring_secs: 5,
-        customer_ring_secs: 10,
-        least_gap_minutes: 0,
-        drain_secs: 1,
+        ..common::outbound(kamailio_port)
     });
     config.kinds.get_mut("event_callback").unwrap().dialling = switchboard::rules::dialling::DialMode::Preview;
     let server = TestServer::start_with(config).await;

@@ -11,7 +11,6 @@ use common::sipp::{Sipp, assert_passed, free_udp_port};
 use common::{TestServer, open_now};
 use serde_json::json;
 use switchboard::rules::dialling::DialMode;
-use switchboard::sip::settings::OutboundConfig;
 use switchboard::testing::{TestDb, require_service, temp_dir};
 
 /// baresip on `port`, auto-answering, with a WAV file of silence as its
@@ -92,18 +91,7 @@ async fn a_callback_is_dialled_to_a_real_softphone_and_joined_to_the_customer() 
     let db = TestDb::sqlite();
     let mut config = TestServer::config(&db);
     open_now(&mut config);
-    config.sip.outbound = Some(OutboundConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        advertise: None,
-        pbx: format!("127.0.0.1:{}", customer.port).parse().unwrap(),
-        customer_uri: "sip:{number}@pbx.invalid".into(),
-        caller_id: "sip:4008001234@pbx.invalid".into(),
-        caller_name: None,
-        agent_ring_secs: 10,
-        customer_ring_secs: 10,
-        least_gap_minutes: 0,
-        drain_secs: 1,
-    });
+    config.sip.outbound = Some(common::outbound(customer.port));
     config.kinds.get_mut("missed_call_callback").unwrap().dialling = DialMode::Progressive;
     let server = TestServer::start_with(config).await;
     let admin = server.admin().await;

@@ -433,3 +433,21 @@ pub fn sip_request(method: &str, branch: &str, extra: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// A PBX route for placed calls in tests: the dialler on an ephemeral
+/// port, the PBX (SIPp or Kamailio) at `pbx`, short ring times, no least
+/// gap between calls to a number, a one-second drain.
+pub fn outbound(pbx: u16) -> switchboard::sip::settings::OutboundConfig {
+    switchboard::sip::settings::OutboundConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        advertise: None,
+        pbx: format!("127.0.0.1:{pbx}").parse().unwrap(),
+        customer_uri: "sip:{number}@pbx.invalid".into(),
+        caller_id: "sip:4008001234@pbx.invalid".into(),
+        caller_name: None,
+        agent_ring_secs: 10,
+        customer_ring_secs: 10,
+        least_gap_minutes: 0,
+        drain_secs: 1,
+    }
+}
