@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::sipp::{Sipp, assert_passed};
 use common::{Console, Http, TestServer, open_now};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use switchboard::sip::settings::OutboundConfig;
 use switchboard::testing::TestDb;
@@ -34,6 +35,46 @@ async fn start(db: &TestDb, pbx: u16, open: bool) -> TestServer {
     config.dispatch.retry_gap_secs = 1;
     config.dispatch.wrap_up_secs = 0;
     TestServer::start_with(config).await
+}
+
+#[tokio::test]
+async fn a_call_past_the_limit_shows_on_the_wallboard_while_it_lasts() {
+    let Some(phone) = Sipp::start(None, "placed_agent", 1, &[]) else { return };
+    let customer = Sipp::start(None, "placed_customer_hangs_up", 1, &[]).unwrap();
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    open_now(&mut config);
+    config.sip.outbound = Some(common::outbound(customer.port));
+    config.kinds.get_mut("missed_call_callback").unwrap().dialling =
+        switchboard::rules::dialling::DialMode::Progressive;
+    // The customer talks 1.5 s; the limit is 1 s.
+    config.calls = switchboard::rules::dialling::CallLength { target_secs: 1, limit_secs: 1, max_secs: 60 };
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    let sup = json!({"username": "sun", "password": "supervisor-password", "role": "supervisor"});
+    assert_eq!(admin.post("/api/v1/users", sup).await.0, 201);
+    let (mut board, first) = Console::wallboard(server.addr, &server.login("sun", "supervisor-password").await).await;
+    assert_eq!(first["board"]["centre"]["calls_past_limit"], 0, "{first}");
+    let mut console = agent(&server, &admin, "li", phone.port).await;
+    let (_, ended) = one_call(&admin, &mut console, "13800138000").await;
+    assert_eq!(ended["outcome"], "reached");
+    // Every change the board was sent, in order: 0, then 1 while the call
+    // went on past a second, then 0 again once it ended.
+    let mut seen = vec![0];
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(3), board.ws.next()).await {
+        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else { continue };
+        let m: Value = serde_json::from_str(&text).unwrap();
+        if let Some(n) = m["patch"]["centre"]["calls_past_limit"].as_u64() {
+            seen.push(n);
+        }
+        if seen.ends_with(&[1, 0]) {
+            break;
+        }
+    }
+    assert_eq!(seen, [0, 1, 0]);
+    assert_passed(&phone.finish().await);
+    assert_passed(&customer.finish().await);
+    server.stop().await;
 }
 
 /// A calendar on which the centre is closed now: about 02:00 local time.
@@ -310,5 +351,63 @@ async fn a_dispatcher_calls_a_driver_who_does_not_answer_and_the_trip_says_so() 
         "recorded without typing: {trip}"
     );
     assert!(trip["driver_id"].is_null(), "confirming stays the dispatcher's: {trip}");
+    server.stop().await;
+}
+
+/// One call of a task, accepted on `console`: the task and the ended
+/// `call` message.
+async fn one_call(admin: &Http, console: &mut Console, phone: &str) -> (String, Value) {
+    let id = task(admin, "missed_call_callback", phone).await;
+    let offer = console.expect("offer").await;
+    assert_eq!(offer["task"]["id"], id);
+    console.send(json!({"type": "accept", "task_id": id})).await;
+    let ended = call_until_ended(console).await.pop().unwrap();
+    (id, ended)
+}
+
+#[tokio::test]
+async fn each_end_of_a_call_is_its_outcome_and_the_rule_follows_it() {
+    if !common::sipp::installed() {
+        return;
+    }
+    // One agent, one server; each case has its own phones. The PBX's port
+    // changes with each case: the server's route names a fixed port that
+    // each case's customer SIPp takes in turn.
+    let pbx = common::sipp::free_udp_port();
+    let db = TestDb::sqlite();
+    let server = start(&db, pbx, true).await;
+    let admin = server.admin().await;
+    let agent_port = common::sipp::free_udp_port();
+    let mut console = agent(&server, &admin, "zhou", agent_port).await;
+    let cases = [
+        // (the agent's phone, the customer, outcome, code, hung up by, retried)
+        ("placed_agent_short", "placed_customer_404", "wrong_number", Some(404u64), None, false),
+        ("placed_agent_short", "placed_customer_no_answer", "no_answer", Some(487), None, true),
+        ("placed_agent_hangs_up", "placed_customer", "reached", Some(200), Some("agent"), false),
+    ];
+    for (n, (agent_side, customer_side, outcome, code, hung_up, retried)) in cases.into_iter().enumerate() {
+        let phone = Sipp::start_on(agent_port, agent_side, 1, &[]).unwrap();
+        let customer = Sipp::start_on(pbx, customer_side, 1, &[]).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (id, ended) = one_call(&admin, &mut console, &format!("1370000{n:04}")).await;
+        assert_eq!((ended["outcome"].as_str(), ended["code"].as_u64()), (Some(outcome), code), "{ended}");
+        assert_passed(&phone.finish().await);
+        assert_passed(&customer.finish().await);
+        let (_, record) = admin.get(&format!("/api/v1/calls/outbound?task_id={id}")).await;
+        assert_eq!(record[0]["hung_up_by"].as_str(), hung_up, "{record}");
+        let (_, t) = admin.get(&format!("/api/v1/tasks/{id}")).await;
+        if outcome == "reached" {
+            console.send(json!({"type": "complete", "task_id": id, "outcome": "reached", "summary": "ok"})).await;
+            console.expect("ack").await;
+        } else {
+            assert_eq!(t["attempts"][0]["outcome"], outcome, "{t}");
+            assert_eq!(t["status"] == "scheduled", retried, "{outcome}: retried {retried}: {t}");
+            if retried {
+                // The retry comes back after the gap; take it out of the way.
+                let again = console.expect_within("offer", Duration::from_secs(10)).await.expect("the retry");
+                admin.post(&format!("/api/v1/tasks/{}/cancel", again["task"]["id"].as_str().unwrap()), json!({})).await;
+            }
+        }
+    }
     server.stop().await;
 }

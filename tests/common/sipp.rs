@@ -42,11 +42,19 @@ impl Sipp {
     /// `None`, as a server (a phone) waiting on its own port.
     /// `None` when SIPp is missing outside CI.
     pub fn start(target: Option<SocketAddr>, scenario: &str, calls: u32, extra: &[&str]) -> Option<Sipp> {
+        Self::start_at(free_udp_port(), target, scenario, calls, extra)
+    }
+
+    /// As a server (a phone) on `port`.
+    pub fn start_on(port: u16, scenario: &str, calls: u32, extra: &[&str]) -> Option<Sipp> {
+        Self::start_at(port, None, scenario, calls, extra)
+    }
+
+    fn start_at(port: u16, target: Option<SocketAddr>, scenario: &str, calls: u32, extra: &[&str]) -> Option<Sipp> {
         if !installed() {
             return None;
         }
         let dir = temp_dir("sipp");
-        let port = free_udp_port();
         let scenario_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip/scenarios").join(format!("{scenario}.xml"));
         let mut cmd = tokio::process::Command::new("sipp");
         if let Some(target) = target {
