@@ -120,6 +120,19 @@ async fn call_until_ended(console: &mut Console) -> Vec<Value> {
     panic!("the call did not end: {seen:?}");
 }
 
+/// A placed call's record once its end is recorded (within 5 s).
+async fn ended_record(admin: &Http, call_id: &str) -> Value {
+    let mut record = json!(null);
+    for _ in 0..50 {
+        record = admin.get(&format!("/api/v1/calls/outbound/{call_id}")).await.1;
+        if record["outcome"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    record
+}
+
 fn states(calls: &[Value]) -> Vec<&str> {
     calls.iter().map(|c| c["state"].as_str().unwrap()).collect()
 }
@@ -330,14 +343,7 @@ async fn a_dispatcher_calls_a_driver_who_does_not_answer_and_the_trip_says_so() 
     let call_id = placed["call_id"].as_str().unwrap().to_owned();
     assert_passed(&driver_phone.finish().await);
     assert_passed(&phone.finish().await);
-    let mut record = json!(null);
-    for _ in 0..50 {
-        record = admin.get(&format!("/api/v1/calls/outbound/{call_id}")).await.1;
-        if record["outcome"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let record = ended_record(&admin, &call_id).await;
     assert_eq!(
         (record["purpose"].as_str(), record["outcome"].as_str()),
         (Some("driver"), Some("no_answer")),
@@ -440,15 +446,7 @@ async fn a_dispatcher_calls_an_inns_front_desk_about_a_booking() {
     assert_eq!(status, 202, "{placed}");
     assert_passed(&desk.finish().await);
     assert_passed(&phone.finish().await);
-    let call = format!("/api/v1/calls/outbound/{}", placed["call_id"].as_str().unwrap());
-    let mut record = json!(null);
-    for _ in 0..50 {
-        record = admin.get(&call).await.1;
-        if record["outcome"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let record = ended_record(&admin, placed["call_id"].as_str().unwrap()).await;
     assert_eq!((record["purpose"].as_str(), record["outcome"].as_str()), (Some("inn"), Some("reached")), "{record}");
     assert_eq!((&record["subject"], &record["number"]), (&order["id"], &json!("057188886666")), "{record}");
     server.stop().await;

@@ -11,7 +11,7 @@
 //! `interrupted`; on shutdown no new call is placed and those going on
 //! have `drain_secs` to finish.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -122,7 +122,7 @@ struct Calls {
     busy: HashMap<UserId, String>,
     /// Tasks whose call reached the customer: the agent's `complete`
     /// records `reached`, whatever it says.
-    reached: HashMap<TaskId, ()>,
+    reached: HashSet<TaskId>,
 }
 
 struct Inner {
@@ -233,7 +233,7 @@ impl Placer {
     /// Whether the agent's `complete` of `task` must record `reached`: its
     /// placed call reached the customer. Taken once.
     pub fn take_reached(&self, task: TaskId) -> bool {
-        self.0.calls.lock().expect("calls lock").reached.remove(&task).is_some()
+        self.0.calls.lock().expect("calls lock").reached.remove(&task)
     }
 
     /// Whether a call for `task` is going on.
@@ -498,7 +498,7 @@ impl Placer {
             let cmd = match &end {
                 CallEnd::AgentUnreachable { .. } => Some(Command::PhoneUnanswered { agent, task }),
                 CallEnd::Attempt { outcome, .. } if outcome.outcome() == Outcome::Reached => {
-                    self.0.calls.lock().expect("calls lock").reached.insert(task, ());
+                    self.0.calls.lock().expect("calls lock").reached.insert(task);
                     None
                 }
                 CallEnd::Attempt { outcome, .. } => {
