@@ -15,6 +15,7 @@ pub mod events;
 pub mod figures;
 pub mod followup;
 pub mod greetings;
+pub mod planning;
 pub mod recurring;
 pub mod registrations;
 pub mod reports;
