@@ -6,6 +6,7 @@
 mod bin;
 mod common;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -45,6 +46,10 @@ struct Floor {
     first_offer_after_kill: AtomicU64,
     reconnects: AtomicUsize,
     completes: AtomicUsize,
+    /// Every refusal an agent got, with the agent's name, for a failure's message.
+    refusals: std::sync::Mutex<Vec<String>>,
+    /// What each agent received and sent, one line each, for a failure's message.
+    log: std::sync::Mutex<Vec<String>>,
 }
 
 #[tokio::test]
@@ -143,7 +148,31 @@ async fn two_nodes_share_the_floor_and_the_survivor_serves_a_killed_leaders_task
         if live == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "tasks still live: {queues}");
+        if Instant::now() >= deadline {
+            // Say which tasks are stuck and how they got there.
+            for status in ["waiting", "offered", "assigned"] {
+                let (_, tasks) = admin.get(&format!("/api/v1/tasks?status={status}&limit=20")).await;
+                for t in tasks.as_array().unwrap() {
+                    let (_, task) = admin.get(&format!("/api/v1/tasks/{}", t["id"].as_str().unwrap())).await;
+                    println!("still {status}: {task}");
+                    let id = t["id"].as_str().unwrap();
+                    // The lines about the task, and the comings and goings of the agents it met.
+                    let log = floor.log.lock().unwrap();
+                    let names: HashSet<&str> =
+                        log.iter().filter(|l| l.contains(id)).filter_map(|l| l.split(' ').nth(2)).collect();
+                    let about = |l: &&String| {
+                        l.contains(id)
+                            || (l.split(' ').nth(2).is_some_and(|n| names.contains(n))
+                                && ["hello", "socket ended", "could not"].iter().any(|w| l.contains(w)))
+                    };
+                    for line in log.iter().filter(about) {
+                        println!("  {line}");
+                    }
+                }
+            }
+            println!("refusals the agents got: {:?}", floor.refusals.lock().unwrap());
+            panic!("tasks still live: {queues}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     floor.stop.store(true, Ordering::SeqCst);
@@ -226,6 +255,11 @@ async fn agent(i: usize, nodes: [SocketAddr; 2], floor: Arc<Floor>, start: Insta
     let mut token = None;
     while !floor.stop.load(Ordering::SeqCst) {
         let Some(mut ws) = connect(nodes[home], &name, &mut token).await else {
+            floor.log.lock().unwrap().push(format!(
+                "{} ms {name} could not connect to {}",
+                start.elapsed().as_millis(),
+                nodes[home]
+            ));
             home = 1 - home;
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
@@ -238,9 +272,20 @@ async fn agent(i: usize, nodes: [SocketAddr; 2], floor: Arc<Floor>, start: Insta
         while !floor.stop.load(Ordering::SeqCst) {
             let msg = match tokio::time::timeout(Duration::from_millis(300), ws.next()).await {
                 Err(_) => continue,
-                Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text).unwrap(),
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let at = start.elapsed().as_millis();
+                    floor.log.lock().unwrap().push(format!("{at} ms {name} got {text}"));
+                    serde_json::from_str::<Value>(&text).unwrap()
+                }
                 Ok(Some(Ok(_))) => continue,
-                Ok(_) => break,
+                Ok(end) => {
+                    floor
+                        .log
+                        .lock()
+                        .unwrap()
+                        .push(format!("{} ms {name} socket ended: {end:?}", start.elapsed().as_millis()));
+                    break;
+                }
             };
             let reply = match msg["type"].as_str().unwrap_or_default() {
                 "hello" => {
@@ -270,13 +315,20 @@ async fn agent(i: usize, nodes: [SocketAddr; 2], floor: Arc<Floor>, start: Insta
                         _ => continue,
                     }
                 }
+                "error" => {
+                    floor.refusals.lock().unwrap().push(format!("{name}: {msg}"));
+                    continue;
+                }
                 "task_assigned" => {
                     floor.completes.fetch_add(1, Ordering::SeqCst);
                     json!({"type": "complete", "task_id": msg["task"]["id"], "outcome": "reached"})
                 }
                 _ => continue,
             };
-            if ws.send(Message::Text(reply.to_string().into())).await.is_err() {
+            let sent = ws.send(Message::Text(reply.to_string().into())).await;
+            let at = start.elapsed().as_millis();
+            floor.log.lock().unwrap().push(format!("{at} ms {name} sent {reply} ({})", sent.is_ok()));
+            if sent.is_err() {
                 break;
             }
         }
