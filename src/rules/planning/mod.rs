@@ -6,3 +6,4 @@
 //! time, and nothing reads a clock or a store.
 
 pub mod erlang;
+pub mod estimate;
