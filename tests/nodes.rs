@@ -331,6 +331,11 @@ async fn agent(i: usize, nodes: [SocketAddr; 2], floor: Arc<Floor>, start: Insta
             if sent.is_err() {
                 break;
             }
+            // A console's person answers at a person's pace; a robot that
+            // answered every offer the instant it came would pass
+            // `websocket.messages_per_sec` after a take-over's backlog,
+            // and a refused `complete` would leave its task held.
+            tokio::time::sleep(Duration::from_millis(60)).await;
         }
     }
 }
