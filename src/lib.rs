@@ -14,6 +14,9 @@
 //! - [`runtime`]: the imperative shell that runs the rules: the hub (the
 //!   dispatcher's one owner), the record writer, the figures and travel
 //!   board publishers, and the clock-driven jobs, each named after its rule.
+//! - [`replay`]: a second shell around the same core: a recorded day
+//!   through the dispatcher on a virtual clock, under another
+//!   configuration or staffing (what-if), with the wallboard's figures.
 //! - [`store`] (SQL only) and [`live`] (Redis only).
 //! - The edges: [`api`] (REST), [`ws`] (WebSockets), [`sip`] (the PBX
 //!   connector; the only module that knows SIP bytes), [`web`] (the pages),
@@ -40,6 +43,7 @@ pub mod limits;
 pub mod listen;
 pub mod live;
 pub mod metrics;
+pub mod replay;
 pub mod rules;
 pub mod runtime;
 pub mod sip;

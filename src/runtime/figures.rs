@@ -77,23 +77,7 @@ impl FloorTx {
                 }
                 _ => {}
             }
-            self.event(event_of(r));
-        }
-    }
-}
-
-/// What a record means on the floor.
-fn event_of(record: &Record) -> FloorEvent {
-    match record {
-        Record::TaskOffered { task, agent, at } => FloorEvent::Offered { task: *task, agent: *agent, at: *at },
-        Record::TaskReturned { task, at, .. } => FloorEvent::Requeued { task: *task, at: *at },
-        Record::TaskAssigned { task, agent, at } => FloorEvent::Answered { task: *task, agent: *agent, at: *at },
-        Record::TaskClosed { task, status, at, .. } => FloorEvent::Left { task: *task, status: *status, at: *at },
-        Record::TaskRetry { task, at, .. } => {
-            FloorEvent::Left { task: *task, status: crate::domain::TaskStatus::Scheduled, at: *at }
-        }
-        Record::AgentStatus { agent, status, at } => {
-            FloorEvent::Agent { agent: *agent, status: status.clone(), at: *at }
+            self.event(FloorEvent::of(r));
         }
     }
 }

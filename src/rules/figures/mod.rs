@@ -45,6 +45,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{AgentStatus, TaskId, TaskKind, TaskStatus, UserId};
+use crate::rules::dispatch::Record;
 
 /// From `[figures]` in the configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +116,25 @@ pub enum FloorEvent {
     /// A call Switchboard placed for the agent connected (`since`), or
     /// ended (`None`): the wallboard shows calls past the limit.
     Talking { agent: UserId, since: Option<Timestamp>, at: Timestamp },
+}
+
+impl FloorEvent {
+    /// What a dispatcher's record means on the floor: the live server and
+    /// a replay fold the same events.
+    pub fn of(record: &Record) -> FloorEvent {
+        match record {
+            Record::TaskOffered { task, agent, at } => FloorEvent::Offered { task: *task, agent: *agent, at: *at },
+            Record::TaskReturned { task, at, .. } => FloorEvent::Requeued { task: *task, at: *at },
+            Record::TaskAssigned { task, agent, at } => FloorEvent::Answered { task: *task, agent: *agent, at: *at },
+            Record::TaskClosed { task, status, at, .. } => FloorEvent::Left { task: *task, status: *status, at: *at },
+            Record::TaskRetry { task, at, .. } => {
+                FloorEvent::Left { task: *task, status: TaskStatus::Scheduled, at: *at }
+            }
+            Record::AgentStatus { agent, status, at } => {
+                FloorEvent::Agent { agent: *agent, status: status.clone(), at: *at }
+            }
+        }
+    }
 }
 
 /// A task live in the dispatcher, as the figures need it at start-up.

@@ -100,19 +100,34 @@ pub struct Estimate {
 }
 
 /// Seconds as an ordered heap key (the estimate never makes a NaN).
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Secs(f64);
 impl Eq for Secs {}
+impl PartialOrd for Secs {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 impl Ord for Secs {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
     }
 }
 
-/// Estimates every waiting task. Agents with the same queues share one
-/// heap, so a task looks at one heap per distinct set of queues that
-/// includes its own, not at every agent.
-pub fn estimate(agents: &[FloorAgent], tasks: &[WaitingTask]) -> Vec<Estimate> {
+/// Estimates every waiting task; `answer_secs` is the mean time agents
+/// take from an offer to accepting it, measured on the floor. Agents with
+/// the same queues share one heap, so a task looks at one heap per
+/// distinct set of queues that includes its own, not at every agent.
+///
+/// A caller's estimate is the wait of a caller who is still there when an
+/// agent comes free, which is the only wait anyone experiences: those who
+/// give up earlier never learn theirs. Their own wait is a sum of about
+/// `position + 1` departures, so it is spread like an Erlang variable with
+/// that many stages around the floor's expected time `w`; weighing it by
+/// the chance exp(-W / patience) that the caller stays that long gives
+/// `w / (1 + w / (patience · (position + 1)))`. Without the correction the
+/// estimate of a long queue is too long for every caller who gets through.
+pub fn estimate(agents: &[FloorAgent], tasks: &[WaitingTask], answer_secs: f64) -> Vec<Estimate> {
     let mut order: Vec<&WaitingTask> = tasks.iter().collect();
     order.sort_by_key(|t| (Reverse(t.priority), t.deadline.is_none(), t.deadline, t.enqueued_at, t.id));
     let mut pools: BTreeMap<u64, BinaryHeap<Reverse<(Secs, Secs)>>> = BTreeMap::new();
@@ -152,7 +167,9 @@ pub fn estimate(agents: &[FloorAgent], tasks: &[WaitingTask]) -> Vec<Estimate> {
         let stays = task.patience_secs.map_or(1.0, |p| (-start / p.max(1.0)).exp());
         heap.push(Reverse((Secs(start + task.handling_secs * stays), leaves)));
         *taken.entry(mask).or_default() += 1;
-        out.push(Estimate { task: task.id, position, wait_secs: start });
+        let stays_for = |p: f64| start / (1.0 + start / (p.max(1.0) * f64::from(position + 1)));
+        let wait_secs = task.patience_secs.map_or(start, stays_for) + answer_secs;
+        out.push(Estimate { task: task.id, position, wait_secs });
     }
     out
 }
@@ -197,7 +214,7 @@ mod tests {
     }
 
     fn waits(agents: &[FloorAgent], tasks: &[WaitingTask]) -> Vec<(u32, f64)> {
-        let by_id: BTreeMap<TaskId, Estimate> = estimate(agents, tasks).into_iter().map(|e| (e.task, e)).collect();
+        let by_id: BTreeMap<TaskId, Estimate> = estimate(agents, tasks, 0.0).into_iter().map(|e| (e.task, e)).collect();
         tasks.iter().map(|t| (by_id[&t.id].position, by_id[&t.id].wait_secs)).collect()
     }
 
@@ -237,6 +254,18 @@ mod tests {
         // exp(-100/100) of the first caller stays: 200 s × 0.3679.
         let second = waits(&agents, &[first, task(2, 0, 50, 200.0)])[1].1;
         assert!((second - (100.0 + 200.0 * (-1f64).exp())).abs() < 1e-9, "{second}");
+    }
+
+    #[test]
+    fn a_caller_hears_the_wait_of_those_who_stay_and_the_time_to_answer() {
+        let agents = [agent(1, 120.0)];
+        let mut caller = task(1, 0, 50, 200.0);
+        caller.patience_secs = Some(120.0);
+        // 120 s to a free agent, first in line: 120 / (1 + 120/120) = 60, plus 4 s to accept.
+        let e = estimate(&agents, &[caller], 4.0);
+        assert!((e[0].wait_secs - 64.0).abs() < 1e-9, "{e:?}");
+        // A callback does not hang up: its wait is the floor's.
+        assert_eq!(estimate(&agents, &[task(2, 0, 50, 200.0)], 4.0)[0].wait_secs, 124.0);
     }
 
     #[test]
