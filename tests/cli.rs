@@ -84,6 +84,7 @@ fn every_command_has_help() {
         &["migrate", "--help"],
         &["check-config", "--help"],
         &["user", "add", "--help"],
+        &["replay", "--help"],
     ] {
         let out = binary().args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

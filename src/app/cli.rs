@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `check-config` and
-//! `user add|set|passwd|disable|enable|delete`. Operators and scripts rely on
+//! The command line: `serve` (the default), `migrate`, `check-config`,
+//! `user add|set|passwd|disable|enable|delete` and `replay` (`what_if.rs`). Operators and scripts rely on
 //! these names and flags. A user changed here while the server runs takes
 //! effect there within a second (`crate::auth::account_watch`).
 
@@ -35,6 +35,9 @@ pub enum Cmd {
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
+    /// Replay recorded days under a configuration or staffing (what-if),
+    /// beside the days as recorded.
+    Replay(crate::app::what_if::ReplayArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -153,7 +156,7 @@ impl clap::ValueEnum for Role {
     }
 }
 
-fn load(args: &StoreArgs) -> Result<Config, String> {
+pub(super) fn load(args: &StoreArgs) -> Result<Config, String> {
     let mut config = Config::load_default_or(args.config.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(dir) = &args.data_dir {
         config.server.data_dir = dir.clone();
@@ -166,7 +169,7 @@ fn load(args: &StoreArgs) -> Result<Config, String> {
     Ok(config)
 }
 
-async fn open_store(config: &Config) -> Result<Store, String> {
+pub(super) async fn open_store(config: &Config) -> Result<Store, String> {
     let store = Store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     Ok(store)
@@ -184,6 +187,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Cmd::User(UserCmd::Disable(args)) => user_enable(args, false).await,
         Cmd::User(UserCmd::Enable(args)) => user_enable(args, true).await,
         Cmd::User(UserCmd::Delete(args)) => user_delete(args).await,
+        Cmd::Replay(args) => crate::app::what_if::replay(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

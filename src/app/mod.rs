@@ -7,3 +7,4 @@ pub mod cli;
 pub mod leading;
 pub mod relay;
 pub mod server;
+pub mod what_if;

@@ -10,17 +10,18 @@
 //! is what lets a day run in well under a second.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
 use super::dice::Dice;
-use super::outcome::{AgentDay, DayResult, KindDay, WaitSample};
+use super::outcome::{DayResult, WaitSample};
 use super::scenario::{Arrival, Day, Patience};
+use super::tally::Tally;
 use crate::domain::{AgentStatus, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 use crate::rules::dispatch::{AgentProfile, Command, Dispatcher, Effect, NewTask, Record, Rules, TaskCard, TaskPlan};
-use crate::rules::figures::{FigureRules, Figures, FloorEvent};
+use crate::rules::figures::{FigureRules, FloorEvent};
 use crate::rules::planning::estimate::{self, AsteriskHoldtime, FloorAgent, HandlingTimes, WaitingTask};
 
 /// How a replay runs, beside the rules it replays under.
@@ -36,6 +37,12 @@ pub struct Settings {
     /// Estimate each hotline call's wait when it arrives (ours and
     /// Asterisk's) and keep them beside the actual waits: the backtest.
     pub estimate_waits: bool,
+    /// The callers' mean patience when the record has no caller who gave
+    /// up to estimate it from.
+    pub fallback_patience_secs: f64,
+    /// Keep the day's floor events and status changes in the result, as
+    /// the store would have them (for reading a replayed day back).
+    pub keep_events: bool,
 }
 
 impl Default for Settings {
@@ -46,6 +53,8 @@ impl Default for Settings {
             back_office_capacity: 2,
             ring_secs: 30.0,
             estimate_waits: false,
+            fallback_patience_secs: 120.0,
+            keep_events: false,
         }
     }
 }
@@ -79,21 +88,19 @@ struct Engine<'a> {
     day: &'a Day,
     settings: &'a Settings,
     d: Dispatcher,
-    figures: Figures,
+    tally: Tally,
     dice: Dice,
     now: Timestamp,
     seq: u64,
     events: BinaryHeap<Reverse<(Timestamp, u64, Ev)>>,
     tasks: HashMap<TaskId, Follow>,
     agents: HashMap<UserId, usize>,
-    held_since: HashMap<(usize, TaskId), Timestamp>,
-    agent_days: Vec<AgentDay>,
-    kinds: BTreeMap<TaskKind, KindDay>,
     /// Handling seconds per kind: the day's recorded, to draw from; and as
     /// measured so far in the run, for the estimates.
     recorded: HashMap<TaskKind, Vec<f64>>,
     measured: HashMap<TaskKind, Vec<f64>>,
-    patience: Option<f64>,
+    /// The callers' mean patience, estimated from the record.
+    patience: f64,
     asterisk: HashMap<String, AsteriskHoldtime>,
     pending: HashMap<TaskId, (f64, f64)>,
     waits: Vec<WaitSample>,
@@ -102,6 +109,8 @@ struct Engine<'a> {
     /// When each live offer was made, and the mean time to accept one.
     offered_at: HashMap<TaskId, Timestamp>,
     answer_delay: Average,
+    kept_events: Vec<FloorEvent>,
+    kept_statuses: Vec<(UserId, AgentStatus, Timestamp)>,
     out: Vec<Effect>,
 }
 
@@ -128,25 +137,24 @@ pub fn run(day: &Day, rules: &Rules, figure_rules: &FigureRules, settings: &Sett
         day,
         settings,
         d: Dispatcher::new(rules.clone()),
-        figures: Figures::new(figure_rules.clone(), day.start),
+        tally: Tally::new(figure_rules, day.start, rules.wrap_up),
         dice: Dice::new(settings.seed),
         now: day.start,
         seq: 0,
         events: BinaryHeap::new(),
         tasks: HashMap::new(),
         agents: HashMap::new(),
-        held_since: HashMap::new(),
-        agent_days: Vec::new(),
-        kinds: BTreeMap::new(),
         recorded: HashMap::new(),
         measured: HashMap::new(),
-        patience: day.mean_patience_secs(),
+        patience: day.mean_patience_secs().unwrap_or(settings.fallback_patience_secs),
         asterisk: HashMap::new(),
         pending: HashMap::new(),
         waits: Vec::new(),
         answered_after: vec![None; day.arrivals.len()],
         offered_at: HashMap::new(),
         answer_delay: Average::default(),
+        kept_events: Vec::new(),
+        kept_statuses: Vec::new(),
         out: Vec::new(),
     };
     e.start();
@@ -187,10 +195,12 @@ impl Engine<'_> {
                 sip_uri: None,
             };
             self.command(Command::UpsertAgent(profile));
-            self.agent_days.push(AgentDay { agent: a.id, name: a.name.clone(), ..AgentDay::default() });
+            self.tally.agent(a.id, &a.name);
             for (from, to) in &a.shifts {
                 self.at(*from, Ev::ShiftStart(i));
-                self.at(*to - self.settings.wind_down, Ev::ShiftEnding(i));
+                if a.scheduled {
+                    self.at(*to - self.settings.wind_down, Ev::ShiftEnding(i));
+                }
                 self.at(*to, Ev::ShiftEnd(i));
             }
         }
@@ -302,10 +312,9 @@ impl Engine<'_> {
             Patience::GaveUpAfter(s) => s,
             // Exponential patience is memoryless: past what was seen, the
             // rest is drawn with the day's mean.
-            Patience::AtLeast(s) => s + self.dice.exponential(self.patience.unwrap_or(f64::INFINITY).min(1e9)),
+            Patience::AtLeast(s) => s + self.dice.exponential(self.patience),
         });
         let kind = a.kind;
-        self.kinds.entry(kind).or_default().arrived += 1;
         let new = NewTask { card: card.clone(), plan, enqueued_at: self.now, held_by: None };
         self.tasks.insert(
             id,
@@ -331,7 +340,10 @@ impl Engine<'_> {
             deadline: card.deadline,
             at: self.now,
         };
-        self.figures.observe(&entered, self.day.start);
+        self.tally.event(&entered);
+        if self.settings.keep_events {
+            self.kept_events.push(entered);
+        }
         self.command(Command::AddTask(new.clone()));
     }
 
@@ -367,8 +379,8 @@ impl Engine<'_> {
             let Some(&i) = self.agents.get(&view.id) else { continue };
             let queues = self.d.agent_profile(view.id).map_or(0, |p| p.queues);
             let shift_end = self.day.agents[i].shifts.iter().map(|s| s.1).find(|end| *end > self.now);
-            let leaves_in =
-                shift_end.map_or(f64::INFINITY, |end| secs_between(self.now, end - self.settings.wind_down));
+            let wind_down = if self.day.agents[i].scheduled { self.settings.wind_down } else { SignedDuration::ZERO };
+            let leaves_in = shift_end.map_or(f64::INFINITY, |end| secs_between(self.now, end - wind_down));
             let since = secs_between(view.status_since, self.now);
             let free_in = match view.status {
                 AgentStatus::Available => 0.0,
@@ -398,7 +410,7 @@ impl Engine<'_> {
                 deadline: card.deadline,
                 enqueued_at,
                 handling_secs: if h.is_empty() { 180.0 } else { h.mean() } + wrap,
-                patience_secs: (card.kind == TaskKind::InboundCall).then_some(self.patience).flatten(),
+                patience_secs: (card.kind == TaskKind::InboundCall).then_some(self.patience),
             });
         }
         (agents, waiting)
@@ -446,7 +458,6 @@ impl Engine<'_> {
                         attempts.get(t.made as usize).or(attempts.last()).is_none_or(|o| *o == Outcome::Reached)
                     };
                     let secs = if reached_now { t.handling_secs } else { self.settings.ring_secs };
-                    self.held_since.insert((i, task.id), self.now);
                     self.at(after(self.now, secs), Ev::Finish { agent: i, task: task.id });
                 }
                 Effect::Record(record) => self.record(&record),
@@ -456,9 +467,22 @@ impl Engine<'_> {
     }
 
     fn record(&mut self, record: &Record) {
-        self.figures.observe(&FloorEvent::of(record), self.day.start);
+        if let Record::AgentStatus { agent, status, at } = record {
+            self.tally.status(*agent, status, *at);
+            if self.settings.keep_events {
+                self.kept_statuses.push((*agent, status.clone(), *at));
+            }
+            return;
+        }
+        let event = FloorEvent::of(record);
+        if let Some((kind, secs)) = self.tally.event(&event) {
+            self.measured.entry(kind).or_default().push(secs);
+        }
+        if self.settings.keep_events {
+            self.kept_events.push(event);
+        }
         match record {
-            Record::TaskAssigned { task, agent, at } => {
+            Record::TaskAssigned { task, at, .. } => {
                 if let Some(offered) = self.offered_at.remove(task) {
                     self.answer_delay.add(secs_between(offered, *at));
                 }
@@ -472,39 +496,13 @@ impl Engine<'_> {
                     }
                 }
                 t.answered = true;
-                if let Some(&i) = self.agents.get(agent) {
-                    self.agent_days[i].handled += 1;
-                }
             }
-            Record::TaskClosed { task, status, agent, at, .. } => {
+            Record::TaskClosed { task, .. } => {
                 self.pending.remove(task);
-                self.held_ended(*task, *agent, *at);
-                let Some(t) = self.tasks.get(task) else { return };
-                let k = self.kinds.entry(t.kind).or_default();
-                match status {
-                    TaskStatus::Completed => {
-                        k.completed += 1;
-                        if t.card.deadline.is_some_and(|d| *at <= d) {
-                            k.within_deadline += 1;
-                        }
-                    }
-                    TaskStatus::Abandoned => k.abandoned += 1,
-                    _ => k.closed_otherwise += 1,
-                }
+                self.offered_at.remove(task);
             }
-            Record::TaskRetry { task, agent, not_before, at, .. } => {
-                self.held_ended(*task, Some(*agent), *at);
+            Record::TaskRetry { task, not_before, .. } => {
                 self.at(*not_before, Ev::Retry(*task));
-            }
-            Record::AgentStatus { agent, status, at } => {
-                let Some(&i) = self.agents.get(agent) else { return };
-                let day = &mut self.agent_days[i];
-                if let Some(since) = day.on_line_since.take() {
-                    day.on_line_secs += secs_between(since, *at);
-                }
-                if status.is_on_line() {
-                    day.on_line_since = Some(*at);
-                }
             }
             Record::TaskOffered { task, at, .. } => {
                 self.offered_at.insert(*task, *at);
@@ -512,45 +510,17 @@ impl Engine<'_> {
             Record::TaskReturned { task, .. } => {
                 self.offered_at.remove(task);
             }
+            Record::AgentStatus { .. } => {}
         }
     }
 
-    /// A held task ended: its handling counts for the agent's occupancy
-    /// and for the measured handling times.
-    fn held_ended(&mut self, task: TaskId, agent: Option<UserId>, at: Timestamp) {
-        let Some(i) = agent.and_then(|a| self.agents.get(&a).copied()) else { return };
-        let Some(since) = self.held_since.remove(&(i, task)) else { return };
-        let secs = secs_between(since, at);
-        self.agent_days[i].busy_secs += secs + self.d.rules().wrap_up.as_secs_f64();
-        if let Some(t) = self.tasks.get(&task) {
-            self.measured.entry(t.kind).or_default().push(secs);
-        }
-    }
-
-    fn finish(mut self) -> DayResult {
-        let end = self.now;
-        for day in &mut self.agent_days {
-            if let Some(since) = day.on_line_since.take() {
-                day.on_line_secs += secs_between(since, end);
-            }
-            day.occupancy = (day.on_line_secs > 0.0).then(|| (day.busy_secs / day.on_line_secs).min(1.0));
-        }
-        let live: Vec<(TaskKind, Option<Timestamp>)> =
-            self.d.live_cards().into_iter().map(|(card, _, _)| (card.kind, card.deadline)).collect();
-        for (kind, deadline) in live {
-            let k = self.kinds.entry(kind).or_default();
-            k.left_open += 1;
-            if deadline.is_some_and(|d| d < end) {
-                k.overdue_at_end += 1;
-            }
-        }
-        let figures = self.figures.snapshot(end, self.day.start);
+    fn finish(self) -> DayResult {
         DayResult {
-            figures,
-            agents: self.agent_days,
-            kinds: self.kinds,
             waits: self.waits,
             answered_after: self.answered_after,
+            events: self.kept_events,
+            statuses: self.kept_statuses,
+            ..self.tally.finish(self.now)
         }
     }
 }

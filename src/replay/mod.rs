@@ -13,7 +13,9 @@ pub mod dice;
 pub mod engine;
 pub mod generate;
 pub mod outcome;
+pub mod recorded;
 pub mod scenario;
+mod tally;
 #[cfg(test)]
 mod tests;
 

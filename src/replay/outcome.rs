@@ -59,6 +59,11 @@ pub struct DayResult {
     /// Per arrival (in the day's order), the wait of a caller who was answered.
     #[serde(skip)]
     pub answered_after: Vec<Option<f64>>,
+    /// With `keep_events`: the floor events and status changes, as stored.
+    #[serde(skip)]
+    pub events: Vec<crate::rules::figures::FloorEvent>,
+    #[serde(skip)]
+    pub statuses: Vec<(UserId, crate::domain::AgentStatus, jiff::Timestamp)>,
 }
 
 /// The figures a day is judged by, for comparing the day as recorded
@@ -103,6 +108,54 @@ impl DayResult {
             mean_occupancy: (!occupancies.is_empty())
                 .then(|| occupancies.iter().sum::<f64>() / occupancies.len() as f64),
         }
+    }
+}
+
+impl Kpis {
+    /// Several days (or runs of one day) as one: rates and response
+    /// times weighted by calls, counts added, occupancy averaged. Runs of
+    /// the same day have the same calls, so for them this is the mean.
+    pub fn pool(all: &[Kpis]) -> Option<Kpis> {
+        if all.is_empty() {
+            return None;
+        }
+        let calls: u32 = all.iter().map(|k| k.calls).sum();
+        let weighted = |f: &dyn Fn(&Kpis) -> Option<f64>| {
+            let (sum, weight) = all
+                .iter()
+                .filter_map(|k| f(k).map(|v| (v * f64::from(k.calls.max(1)), f64::from(k.calls.max(1)))))
+                .fold((0.0, 0.0), |(s, w), (v, kw)| (s + v, w + kw));
+            (weight > 0.0).then(|| sum / weight)
+        };
+        let first_response_ms = weighted(&|k| k.first_response_ms.map(|v| v as f64)).map(|v| v.round() as i64);
+        let average_response_ms = weighted(&|k| k.average_response_ms.map(|v| v as f64)).map(|v| v.round() as i64);
+        let sum = |f: &dyn Fn(&Kpis) -> u32| all.iter().map(f).sum::<u32>();
+        let occupancies: Vec<f64> = all.iter().filter_map(|k| k.mean_occupancy).collect();
+        Some(Kpis {
+            calls,
+            abandon_rate: weighted(&|k| k.abandon_rate),
+            service_level: weighted(&|k| k.service_level),
+            first_response_ms,
+            first_response_score: first_response_ms.map(crate::rules::figures::scoring::response_time_score),
+            average_response_ms,
+            average_response_score: average_response_ms.map(crate::rules::figures::scoring::response_time_score),
+            callbacks_done: sum(&|k| k.callbacks_done),
+            callbacks_within_deadline: sum(&|k| k.callbacks_within_deadline),
+            overdue_at_end: sum(&|k| k.overdue_at_end),
+            mean_occupancy: (!occupancies.is_empty())
+                .then(|| occupancies.iter().sum::<f64>() / occupancies.len() as f64),
+        })
+    }
+
+    /// Divides the counts by `runs`: the mean of several runs of one day.
+    pub fn per_run(mut self, runs: u32) -> Kpis {
+        let runs = runs.max(1);
+        for n in
+            [&mut self.calls, &mut self.callbacks_done, &mut self.callbacks_within_deadline, &mut self.overdue_at_end]
+        {
+            *n = (f64::from(*n) / f64::from(runs)).round() as u32;
+        }
+        self
     }
 }
 

@@ -56,6 +56,11 @@ pub struct SimAgent {
     pub skills: Vec<String>,
     /// When they worked: log-in and log-out, in order.
     pub shifts: Vec<(Timestamp, Timestamp)>,
+    /// The shifts are a schedule, so offers stop `shifts.wind_down_minutes`
+    /// before each ends; recorded stretches on line already show when the
+    /// agent stopped taking work.
+    #[serde(default)]
+    pub scheduled: bool,
     pub answers: Answers,
 }
 

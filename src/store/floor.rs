@@ -1,12 +1,13 @@
 //! The day's task events as floor events, so that a node starting in the
 //! middle of the day (a restart, a take-over) shows the same figures as if
-//! it had watched since midnight.
+//! it had watched since midnight; and a past day's events and status
+//! changes for a replay of it.
 
 use jiff::Timestamp;
 use sqlx::Row;
 
 use super::*;
-use crate::domain::{TaskId, TaskStatus, UserId};
+use crate::domain::{AgentStatus, TaskId, TaskStatus, UserId};
 use crate::rules::figures::FloorEvent;
 use crate::rules::figures::wire::Escalations;
 
@@ -84,6 +85,33 @@ impl Store {
             events.push(floor);
         }
         Ok(events)
+    }
+}
+
+impl Store {
+    /// Every agent's status changes from `from` up to (not including) `to`,
+    /// in order: the shifts and breaks a replay of those days follows.
+    pub async fn agent_statuses_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(UserId, AgentStatus, Timestamp)>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, status, reason, at FROM agent_status_log WHERE at >= $1 AND at < $2 ORDER BY at, id",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let status: String = row.try_get("status")?;
+            let reason: Option<String> = row.try_get("reason")?;
+            let status =
+                AgentStatus::from_parts(&status, reason.as_deref()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.push((parse(row, "agent_id")?, status, from_ms(row.try_get("at")?)?));
+        }
+        Ok(out)
     }
 }
 
