@@ -7,3 +7,4 @@
 
 pub mod erlang;
 pub mod estimate;
+pub mod staffing;

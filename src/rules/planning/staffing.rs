@@ -1,0 +1,133 @@
+//! The agents an interval needs, from what the floor measured, and the
+//! arrivals the rest of the day will bring.
+//!
+//! For each interval (`[planning] interval_minutes`, 15 or 30): the
+//! arrivals, the mean handling time and the callers' patience measured on
+//! the floor give the offered traffic; Erlang C says how many agents answer
+//! the target share within `figures.service_level_secs`, Erlang A how many
+//! keep abandonment under the limit with callers who give up.
+//!
+//! The forecast for the intervals still to come is the same weekday's
+//! intervals averaged over the past weeks, scaled by how today has run so
+//! far against the same average. A centre's calls follow the week more
+//! than anything (Mondays are not Thursdays, and the lunch dip is at the
+//! same hour every day), which a same-weekday profile keeps and plain
+//! exponential smoothing of the last intervals does not: it would carry
+//! the morning peak into the lunch hour. The scaling by today's ratio
+//! keeps the profile's shape while following a day that runs above or
+//! below the usual (a campaign, a holiday's eve).
+
+use super::erlang::{self, Traffic};
+
+/// What one interval's hotline calls measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    pub arrivals: u32,
+    /// Calls answered, and their handling (talk and wrap-up) in total.
+    pub answered: u32,
+    pub handling_secs: f64,
+    pub abandoned: u32,
+    /// Every caller's wait, given up or answered, in total (for patience).
+    pub waited_secs: f64,
+}
+
+/// Maximum-likelihood mean patience for exponential patience with the
+/// answered callers' waits as censored observations.
+pub fn mean_patience_secs(measured: &[Measured]) -> Option<f64> {
+    let waited: f64 = measured.iter().map(|m| m.waited_secs).sum();
+    let gave_up: u32 = measured.iter().map(|m| m.abandoned).sum();
+    (gave_up > 0).then(|| waited / f64::from(gave_up))
+}
+
+/// What the staffing rules target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Targets {
+    pub interval_secs: f64,
+    pub service_level_secs: f64,
+    pub service_level_share: f64,
+    pub max_abandon_share: f64,
+}
+
+/// The agents one interval needs by each rule.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Need {
+    /// Arrivals the need is computed for (measured or forecast).
+    pub arrivals: f64,
+    pub by_service_level: u32,
+    pub by_abandonment: u32,
+}
+
+/// The agents `arrivals` in an interval need, handled in `handling_secs`
+/// on average, with callers' mean patience `patience_secs`.
+pub fn need(arrivals: f64, handling_secs: f64, patience_secs: f64, t: &Targets) -> Need {
+    let traffic = Traffic { arrivals_per_sec: arrivals / t.interval_secs, handling_secs };
+    Need {
+        arrivals,
+        by_service_level: erlang::agents_for_service_level(traffic, t.service_level_secs, t.service_level_share),
+        by_abandonment: erlang::agents_for_abandonment(traffic, patience_secs, t.max_abandon_share),
+    }
+}
+
+/// Today's arrivals per interval, forecast: `past` holds the same weekday
+/// of past weeks (each a day's arrivals per interval), `today` the
+/// intervals of today that have ended. Past intervals are today's own;
+/// the rest the past weeks' mean, scaled by today's total so far over the
+/// same intervals' mean (left at 1 until today has seen 20 calls, so one
+/// early call does not double the day).
+pub fn forecast(past: &[Vec<u32>], today: &[u32], intervals: usize) -> Vec<f64> {
+    let mean: Vec<f64> = (0..intervals)
+        .map(|i| {
+            let seen: Vec<f64> = past.iter().filter_map(|day| day.get(i)).map(|n| f64::from(*n)).collect();
+            if seen.is_empty() { 0.0 } else { seen.iter().sum::<f64>() / seen.len() as f64 }
+        })
+        .collect();
+    let so_far: f64 = today.iter().map(|n| f64::from(*n)).sum();
+    let usual_so_far: f64 = mean.iter().take(today.len()).sum();
+    let scale = if so_far >= 20.0 && usual_so_far > 0.0 { so_far / usual_so_far } else { 1.0 };
+    (0..intervals).map(|i| today.get(i).map_or(mean[i] * scale, |n| f64::from(*n))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HALF_HOURS: Targets =
+        Targets { interval_secs: 1800.0, service_level_secs: 20.0, service_level_share: 0.8, max_abandon_share: 0.25 };
+
+    #[test]
+    fn an_interval_needs_more_agents_to_answer_in_time_than_to_keep_callers_on_the_line() {
+        // 100 calls in half an hour at 180 s: the reference's 14 agents for 80 % in 20 s.
+        let n = need(100.0, 180.0, 120.0, &HALF_HOURS);
+        assert_eq!(n.by_service_level, 14);
+        assert!((5..14).contains(&n.by_abandonment), "{n:?}");
+        assert_eq!(
+            need(0.0, 180.0, 120.0, &HALF_HOURS),
+            Need { arrivals: 0.0, by_service_level: 0, by_abandonment: 0 }
+        );
+    }
+
+    #[test]
+    fn patience_is_estimated_with_the_answered_callers_as_censored() {
+        let m = [
+            Measured { arrivals: 10, answered: 8, handling_secs: 1440.0, abandoned: 2, waited_secs: 300.0 },
+            Measured { arrivals: 5, answered: 4, handling_secs: 700.0, abandoned: 1, waited_secs: 150.0 },
+        ];
+        assert_eq!(mean_patience_secs(&m), Some(150.0));
+        assert_eq!(mean_patience_secs(&[Measured::default()]), None);
+    }
+
+    #[test]
+    fn the_forecast_keeps_the_weekdays_shape_and_follows_a_busier_day() {
+        let past = vec![vec![10, 40, 20, 30], vec![14, 36, 24, 26]];
+        // Nothing seen yet: the mean of the past weeks.
+        assert_eq!(forecast(&past, &[], 4), vec![12.0, 38.0, 22.0, 28.0]);
+        // Today ran at 1.5 times the usual in its first two intervals.
+        let f = forecast(&past, &[18, 57], 4);
+        assert_eq!(f[..2], [18.0, 57.0]);
+        assert!((f[2] - 33.0).abs() < 1e-9 && (f[3] - 42.0).abs() < 1e-9, "{f:?}");
+        // A few early calls do not scale the day.
+        assert_eq!(forecast(&past, &[3], 4)[1], 38.0);
+        // No history: nothing forecast.
+        assert_eq!(forecast(&[], &[], 2), vec![0.0, 0.0]);
+    }
+}
