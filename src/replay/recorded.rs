@@ -168,7 +168,7 @@ pub fn recorded_result(records: &Records, figures: &FigureRules, wrap_up: Signed
     // Status changes and task events, merged in time order.
     let mut statuses = records.statuses.iter().peekable();
     for event in &records.events {
-        while let Some((agent, status, at)) = statuses.next_if(|(_, _, at)| Some(*at) <= event_time(event)) {
+        while let Some((agent, status, at)) = statuses.next_if(|(_, _, at)| *at <= event.at()) {
             tally.status(*agent, status, *at);
         }
         tally.event(event);
@@ -177,18 +177,6 @@ pub fn recorded_result(records: &Records, figures: &FigureRules, wrap_up: Signed
         tally.status(*agent, status, *at);
     }
     tally.finish(records.day_start + SignedDuration::from_hours(24))
-}
-
-fn event_time(event: &FloorEvent) -> Option<Timestamp> {
-    match event {
-        FloorEvent::Entered { at, .. }
-        | FloorEvent::Offered { at, .. }
-        | FloorEvent::Requeued { at, .. }
-        | FloorEvent::Answered { at, .. }
-        | FloorEvent::Left { at, .. }
-        | FloorEvent::Agent { at, .. }
-        | FloorEvent::Talking { at, .. } => Some(*at),
-    }
 }
 
 /// The stretches an agent was on line (available, busy or in wrap-up).

@@ -344,7 +344,7 @@ impl Publisher {
                     let waited = at.duration_since(since).unsigned_abs();
                     self.sources.metrics.answered_after(waited);
                 }
-                let day_start = self.sources.calendar.start_of_day(event_time(&event));
+                let day_start = self.sources.calendar.start_of_day(event.at());
                 self.figures.observe(&event, day_start);
             }
             Input::Named(agent, name) => {
@@ -372,17 +372,5 @@ impl Publisher {
         let patch = json!({"type": "patch", "seq": seq, "at": at, "patch": patch}).to_string();
         self.doc = Arc::new(doc);
         Some((Latest { seq, at, board: self.doc.clone(), figures }, Patch { seq, text: patch.into() }))
-    }
-}
-
-fn event_time(event: &FloorEvent) -> Timestamp {
-    match event {
-        FloorEvent::Entered { at, .. }
-        | FloorEvent::Offered { at, .. }
-        | FloorEvent::Requeued { at, .. }
-        | FloorEvent::Answered { at, .. }
-        | FloorEvent::Left { at, .. }
-        | FloorEvent::Agent { at, .. }
-        | FloorEvent::Talking { at, .. } => *at,
     }
 }

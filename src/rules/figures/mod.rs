@@ -119,6 +119,19 @@ pub enum FloorEvent {
 }
 
 impl FloorEvent {
+    /// When it happened.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            FloorEvent::Entered { at, .. }
+            | FloorEvent::Offered { at, .. }
+            | FloorEvent::Requeued { at, .. }
+            | FloorEvent::Answered { at, .. }
+            | FloorEvent::Left { at, .. }
+            | FloorEvent::Agent { at, .. }
+            | FloorEvent::Talking { at, .. } => *at,
+        }
+    }
+
     /// What a dispatcher's record means on the floor: the live server and
     /// a replay fold the same events.
     pub fn of(record: &Record) -> FloorEvent {
