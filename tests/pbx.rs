@@ -157,9 +157,14 @@ async fn a_caller_hanging_up_at_kamailio_becomes_a_missed_call() {
     let server = TestServer::start(&db).await;
     let Some(kamailio) = Kamailio::start(server.sip_addr).await else { return };
     let Some(caller) = sipp(kamailio.addr, "cancel", 1, &[]).await else { return };
+    let log = kamailio.log();
     kamailio.stop().await;
     assert_passed(&caller);
     assert!(caller.1.contains("SIP/2.0 182 Queued"), "{}", caller.1);
+    // The queue's headers reach the caller through the proxy, which reads
+    // them: nobody is at work, so a position and no wait.
+    assert!(caller.1.contains("X-Queue-Position: 0"), "{}", caller.1);
+    assert!(log.contains("queued: position 0, nobody at work to answer"), "{log}");
     assert!(caller.1.contains("SIP/2.0 487 Request Terminated"), "{}", caller.1);
     server.stop().await;
     let tasks = inbound_tasks(&db).await;

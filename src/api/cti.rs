@@ -158,15 +158,18 @@ pub async fn list_calls(
     Ok(Json(state.store.call_records(q.limit.unwrap_or(100).clamp(1, 1000)).await?))
 }
 
-/// One call's record.
+/// One call's record; while the caller is queued, with their position
+/// and estimated wait (what the PBX may announce).
 #[utoipa::path(get, path = "/api/v1/calls/{task_id}", tag = "calls", params(("task_id" = TaskId, Path)), security(("bearer" = [])),
     responses((status = 200, body = CallRecord), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_call(
     State(state): State<AppState>,
-    _caller: Caller,
+    _who: Principal,
     ApiPath(task): ApiPath<TaskId>,
 ) -> Result<Json<CallRecord>, ApiError> {
-    Ok(Json(state.store.call_record(task).await?.ok_or_else(|| ApiError::not_found("call"))?))
+    let mut call = state.store.call_record(task).await?.ok_or_else(|| ApiError::not_found("call"))?;
+    call.wait = state.planning.task(task);
+    Ok(Json(call))
 }
 
 /// This area's routes, each with its OpenAPI entry.

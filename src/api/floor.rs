@@ -2,13 +2,16 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::access::Principal;
 use super::error::{ApiError, ErrorBody};
-use super::extract::Caller;
+use super::extract::{ApiPath, ApiQuery, Caller};
 use crate::api::state::AppState;
 use crate::domain::{Channel, TaskKind};
 use crate::rules::dispatch::QueueStats;
@@ -62,7 +65,60 @@ pub async fn list_queues(State(state): State<AppState>, _caller: Caller) -> Resu
     Ok(Json(state.hub.query(|d, now| d.queue_stats(now)).await?))
 }
 
+/// A queue's waiting work and how long a caller arriving now would wait.
+#[derive(Serialize, ToSchema)]
+pub struct QueueWaitView {
+    pub queue: String,
+    pub waiting: u32,
+    /// Whole seconds; absent when nobody able to take the work is at work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_secs: Option<u32>,
+    /// When the estimate was made (it is made every second).
+    pub as_of: Option<jiff::Timestamp>,
+}
+
+#[derive(serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitFormat {
+    /// `text`: only the seconds as plain text (empty when unknown), for a
+    /// PBX dialplan that says the number.
+    pub format: Option<String>,
+}
+
+/// The wait of a caller arriving now in this queue, for the PBX to
+/// announce before it sends the call, or for any screen.
+#[utoipa::path(get, path = "/api/v1/queues/{name}/wait", tag = "floor", params(("name" = String, Path), WaitFormat),
+    security(("bearer" = [])),
+    responses((status = 200, content((QueueWaitView = "application/json"), (String = "text/plain"))),
+        (status = 401, body = ErrorBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn queue_wait(
+    State(state): State<AppState>,
+    _who: Principal,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(format): ApiQuery<WaitFormat>,
+) -> Result<Response, ApiError> {
+    if state.rules.queue_index(&name).is_none() {
+        return Err(ApiError::not_found("queue"));
+    }
+    let latest = state.planning.latest();
+    let q = latest.queues.get(&name).cloned().unwrap_or_default();
+    match format.format.as_deref() {
+        None | Some("json") => Ok(Json(QueueWaitView {
+            queue: name,
+            waiting: q.waiting,
+            estimated_wait_secs: q.estimated_wait_secs,
+            as_of: latest.at,
+        })
+        .into_response()),
+        Some("text") => {
+            let body = q.estimated_wait_secs.map(|s| s.to_string()).unwrap_or_default();
+            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+        }
+        Some(_) => Err(ApiError::bad_request("invalid_format", "format is json or text")),
+    }
+}
+
 /// This area's routes, each with its OpenAPI entry.
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_queues)).routes(routes!(list_kinds))
+    OpenApiRouter::new().routes(routes!(list_queues)).routes(routes!(queue_wait)).routes(routes!(list_kinds))
 }

@@ -23,6 +23,7 @@ use crate::rules::followup::Checkpoints;
 use crate::rules::greetings::Greeter;
 use crate::runtime::figures::FloorFeed;
 use crate::runtime::hub::{ConnId, Hub};
+use crate::runtime::planning::PlanningFeed;
 use crate::runtime::travel_board::Board;
 use crate::sip::placer::Placer;
 use crate::store::Store;
@@ -36,6 +37,7 @@ pub struct Shared {
     pub live: Option<Arc<LiveHealth>>,
     pub board: Board,
     pub floor: Option<FloorFeed>,
+    pub planning: PlanningFeed,
     pub metrics: Arc<Metrics>,
     /// Calls Switchboard places, with `[sip.outbound]`.
     pub placer: Option<Placer>,
@@ -63,6 +65,8 @@ pub struct AppState {
     pub board: Board,
     /// The live figures, followed by wallboards and `/metrics`.
     pub floor: Option<FloorFeed>,
+    /// Waiting tasks' positions and estimated waits, the day's staffing.
+    pub planning: PlanningFeed,
     pub metrics: Arc<Metrics>,
     /// Failed logins by client address and username.
     pub login_limits: Arc<Mutex<LoginLimits>>,
@@ -99,6 +103,7 @@ impl AppState {
             live: shared.live,
             board: shared.board,
             floor: shared.floor,
+            planning: shared.planning,
             metrics: shared.metrics,
             placer: shared.placer,
             login_limits: Arc::new(Mutex::new(LoginLimits::new(LimitRule {

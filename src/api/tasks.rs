@@ -167,6 +167,10 @@ pub async fn get_task(
             return Err(ApiError::not_your_work("agents see only tasks they were given or created"));
         }
     }
+    let mut task = task;
+    if matches!(task.status, TaskStatus::Waiting | TaskStatus::Offered) {
+        task.wait = state.planning.task(id);
+    }
     Ok(Json(task))
 }
 

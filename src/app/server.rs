@@ -34,6 +34,7 @@ use crate::runtime::jobs::scheduled::Scheduler;
 use crate::runtime::jobs::shifts::ShiftClock;
 use crate::runtime::jobs::travel::TravelWatch;
 use crate::runtime::live_writer::LiveWriter;
+use crate::runtime::planning;
 use crate::runtime::record_writer::Writer;
 use crate::runtime::recovery;
 use crate::runtime::travel_board::Board;
@@ -288,6 +289,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
     let (figures, names) =
         figures::starting_figures(&store, config.figures.clone(), &rules.calendar, &dispatcher, Timestamp::now())
             .await?;
+    let (planning_tx, planning_rx, planning_feed) = planning::channel();
     let sources = figures::Sources {
         store: store.clone(),
         calendar: rules.calendar.clone(),
@@ -297,10 +299,12 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         metrics: metrics.clone(),
         satisfaction_target: config.figures.satisfaction_target,
         lists: config.cases.lists(),
+        planning: Some(planning_feed.clone()),
     };
     let floor_stop = CancellationToken::new();
     let figures = figures.with_call_limit(SignedDuration::from_secs(config.calls.limit_secs as i64));
     let (floor_tx, floor_feed, floor_task) = figures::spawn(figures, names, sources, floor_stop.clone());
+    let floor_tx = floor_tx.with_planning(planning_tx);
     let placer_floor = floor_tx.clone();
     let (hub, hub_task) = hub::spawn(
         dispatcher,
@@ -310,6 +314,26 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         Some(floor_tx),
         hub_stop.clone(),
     );
+    let planning_settings = planning::PlanningSettings {
+        interval_minutes: config.planning.interval_minutes,
+        break_minutes: config.planning.break_minutes,
+        targets_service_level_secs: f64::from(config.figures.service_level_secs),
+        service_level_share: config.figures.service_level_target,
+        max_abandon_share: config.figures.abandon_target,
+        wind_down: SignedDuration::from_mins(i64::from(config.shifts.wind_down_minutes)),
+    };
+    let planning_task = planning::spawn(
+        planning_rx,
+        store.clone(),
+        hub.clone(),
+        rules.calendar.clone(),
+        planning_settings,
+        floor_stop.clone(),
+    );
+    let floor_task = tokio::spawn(async move {
+        let _ = floor_task.await;
+        let _ = planning_task.await;
+    });
     let shared_rules = Arc::new(rules.clone());
     let sip_tasks = TaskTracker::new();
     let board = Board::default();
@@ -346,7 +370,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
             Some(h) => connector.with_live_health(h.clone()),
             None => connector,
         };
-        let connector = connector.with_metrics(metrics.clone());
+        let connector = connector.with_metrics(metrics.clone()).with_planning(planning_feed.clone());
         sip_tasks.spawn(transport::serve_udp(udp, inbound_tx.clone(), transport.clone(), shutdown.clone()));
         if let (Some(listener), Some(tls)) = (listeners.sip_tls, &tls) {
             tracing::info!(sips = %listener.local_addr()?, "SIP connector listening on TLS");
@@ -395,7 +419,15 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
     });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let sip_grace = config.sip.outbound.as_ref().map_or(grace, |o| grace.max(Duration::from_secs(o.drain_secs + 45)));
-    let shared = Shared { shutdown: shutdown.clone(), live: health, board, floor: Some(floor_feed), metrics, placer };
+    let shared = Shared {
+        shutdown: shutdown.clone(),
+        live: health,
+        board,
+        floor: Some(floor_feed),
+        planning: planning_feed.clone(),
+        metrics,
+        placer,
+    };
     let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shared);
     let account_watch = tokio::spawn(state.accounts().run(accounts_from, shutdown.clone()));
     tracing::info!(http = %http_addr, tls = tls.is_some(), database = ?store.backend(), "switchboard is serving");

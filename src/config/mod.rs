@@ -22,6 +22,7 @@ use crate::rules::events::EventRules;
 use crate::rules::figures::FigureRules;
 use crate::rules::followup::Checkpoints;
 use crate::rules::greetings::GreetingSettings;
+use crate::rules::planning::PlanningRules;
 use crate::rules::recurring::{Recurring, RecurringSettings};
 use crate::rules::registrations::RegistrationRules;
 use crate::rules::shifts::ShiftSettings;
@@ -72,6 +73,9 @@ pub struct Config {
     pub inns: InnRules,
     /// The floor's live figures: the service level threshold, targets.
     pub figures: FigureRules,
+    /// Staffing intervals and what the estimated waits assume.
+    #[serde(default)]
+    pub planning: PlanningRules,
     /// The live state in Redis; without a URL the server runs alone on its store.
     pub redis: RedisConfig,
     /// Queue names. An agent serves the queues named in its skills.
@@ -243,6 +247,7 @@ impl Default for Config {
             cars: CarRules::default(),
             inns: InnRules::default(),
             figures: FigureRules::default(),
+            planning: PlanningRules::default(),
             redis: RedisConfig {
                 url: String::new(),
                 cluster: false,
@@ -403,6 +408,7 @@ impl Config {
         problems.extend(self.cars.problems());
         problems.extend(self.inns.problems());
         problems.extend(self.figures.problems());
+        problems.extend(self.planning.problems());
         if let Err(shifts) = self.shifts.named_shifts() {
             problems.extend(shifts);
         }

@@ -10,7 +10,7 @@
 //! is what lets a day run in well under a second.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -19,10 +19,11 @@ use super::dice::Dice;
 use super::outcome::{DayResult, WaitSample};
 use super::scenario::{Arrival, Day, Patience};
 use super::tally::Tally;
-use crate::domain::{AgentStatus, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
+use crate::domain::{AgentStatus, Outcome, Phone, TaskId, TaskKind, UserId};
 use crate::rules::dispatch::{AgentProfile, Command, Dispatcher, Effect, NewTask, Record, Rules, TaskCard, TaskPlan};
 use crate::rules::figures::{FigureRules, FloorEvent};
 use crate::rules::planning::estimate::{self, AsteriskHoldtime, FloorAgent, HandlingTimes, WaitingTask};
+use crate::rules::planning::floor::{self, Measurements};
 
 /// How a replay runs, beside the rules it replays under.
 #[derive(Clone, Debug)]
@@ -99,8 +100,11 @@ struct Engine<'a> {
     /// measured so far in the run, for the estimates.
     recorded: HashMap<TaskKind, Vec<f64>>,
     measured: HashMap<TaskKind, Vec<f64>>,
-    /// The callers' mean patience, estimated from the record.
-    patience: f64,
+    /// The kinds measured since the estimate last looked.
+    remeasure: HashSet<TaskKind>,
+    /// What the estimate reads besides the dispatcher; the callers' mean
+    /// patience in it is estimated from the record.
+    floor: Measurements,
     asterisk: HashMap<String, AsteriskHoldtime>,
     pending: HashMap<TaskId, (f64, f64)>,
     waits: Vec<WaitSample>,
@@ -146,7 +150,11 @@ pub fn run(day: &Day, rules: &Rules, figure_rules: &FigureRules, settings: &Sett
         agents: HashMap::new(),
         recorded: HashMap::new(),
         measured: HashMap::new(),
-        patience: day.mean_patience_secs().unwrap_or(settings.fallback_patience_secs),
+        remeasure: HashSet::new(),
+        floor: Measurements {
+            patience_secs: day.mean_patience_secs().unwrap_or(settings.fallback_patience_secs),
+            ..Measurements::default()
+        },
         asterisk: HashMap::new(),
         pending: HashMap::new(),
         waits: Vec::new(),
@@ -312,7 +320,7 @@ impl Engine<'_> {
             Patience::GaveUpAfter(s) => s,
             // Exponential patience is memoryless: past what was seen, the
             // rest is drawn with the day's mean.
-            Patience::AtLeast(s) => s + self.dice.exponential(self.patience),
+            Patience::AtLeast(s) => s + self.dice.exponential(self.floor.patience_secs),
         });
         let kind = a.kind;
         let new = NewTask { card: card.clone(), plan, enqueued_at: self.now, held_by: None };
@@ -351,8 +359,9 @@ impl Engine<'_> {
     /// until it is answered.
     fn estimate_new(&mut self, id: TaskId) {
         let Some(t) = self.tasks.get(&id) else { return };
+        let theirs = self.asterisk.get(&t.card.queue).map_or(0.0, |a| a.estimate(0.0));
         if t.answered {
-            self.pending.insert(id, (0.0, self.asterisk.get(&t.card.queue).map_or(0.0, |a| a.estimate(0.0))));
+            self.pending.insert(id, (0.0, theirs));
             return;
         }
         let (agents, waiting) = self.floor_view();
@@ -361,59 +370,26 @@ impl Engine<'_> {
             .into_iter()
             .find(|e| e.task == id)
             .map_or(0.0, |e| e.wait_secs);
-        let theirs = self.asterisk.get(&t.card.queue).map_or(0.0, |a| a.estimate(0.0));
         self.pending.insert(id, (ours, theirs));
     }
 
     /// The floor as the live server would see it: statuses and since
     /// when, the held tasks' kinds, the handling times measured so far,
     /// wrap-up, shift ends; nothing of the records' future.
-    fn floor_view(&self) -> (Vec<FloorAgent>, Vec<WaitingTask>) {
-        let rules = self.d.rules();
-        let wrap = rules.wrap_up.as_secs_f64();
-        let handling = |kind: TaskKind| HandlingTimes::new(self.measured.get(&kind).cloned().unwrap_or_default());
-        let mut per_kind: HashMap<TaskKind, HandlingTimes> = HashMap::new();
-        let mut times = |kind: TaskKind| per_kind.entry(kind).or_insert_with(|| handling(kind)).clone();
-        let mut agents = Vec::new();
-        for view in self.d.agents_view() {
-            let Some(&i) = self.agents.get(&view.id) else { continue };
-            let queues = self.d.agent_profile(view.id).map_or(0, |p| p.queues);
-            let shift_end = self.day.agents[i].shifts.iter().map(|s| s.1).find(|end| *end > self.now);
-            let wind_down = if self.day.agents[i].scheduled { self.settings.wind_down } else { SignedDuration::ZERO };
-            let leaves_in = shift_end.map_or(f64::INFINITY, |end| secs_between(self.now, end - wind_down));
-            let since = secs_between(view.status_since, self.now);
-            let free_in = match view.status {
-                AgentStatus::Available => 0.0,
-                AgentStatus::WrapUp => (wrap - since).max(0.0),
-                AgentStatus::Busy => {
-                    let kind = view.tasks.first().and_then(|t| self.tasks.get(t)).map(|t| t.kind);
-                    let h = kind.map(&mut times).unwrap_or_default();
-                    let left = if h.is_empty() { 180.0 } else { h.remaining(since) };
-                    left + wrap
-                }
-                AgentStatus::Offline | AgentStatus::Break(_) => continue,
-            };
-            agents.push(FloorAgent { queues, free_in_secs: free_in, leaves_in_secs: leaves_in });
+    fn floor_view(&mut self) -> (Vec<FloorAgent>, Vec<WaitingTask>) {
+        for kind in std::mem::take(&mut self.remeasure) {
+            let samples = self.measured.get(&kind).cloned().unwrap_or_default();
+            self.floor.handling.insert(kind, HandlingTimes::new(samples));
         }
-        let mut waiting = Vec::new();
-        for (card, live, enqueued_at) in self.d.live_cards() {
-            // An offered task is about to take its agent: it counts ahead.
-            if !matches!(live.status, TaskStatus::Waiting | TaskStatus::Offered) {
-                continue;
+        self.floor.leaves_at.clear();
+        for (id, &i) in &self.agents {
+            let agent = &self.day.agents[i];
+            let wind_down = if agent.scheduled { self.settings.wind_down } else { SignedDuration::ZERO };
+            if let Some(end) = agent.shifts.iter().map(|s| s.1).find(|end| *end > self.now) {
+                self.floor.leaves_at.insert(*id, end - wind_down);
             }
-            let Some(queue) = rules.queue_index(&card.queue) else { continue };
-            let h = times(card.kind);
-            waiting.push(WaitingTask {
-                id: card.id,
-                queue: queue.0,
-                priority: card.priority,
-                deadline: card.deadline,
-                enqueued_at,
-                handling_secs: if h.is_empty() { 180.0 } else { h.mean() } + wrap,
-                patience_secs: (card.kind == TaskKind::InboundCall).then_some(self.patience),
-            });
         }
-        (agents, waiting)
+        floor::floor_view(&self.d, self.now, &self.floor)
     }
 
     fn finish_task(&mut self, agent: usize, task: TaskId) {
@@ -477,6 +453,7 @@ impl Engine<'_> {
         let event = FloorEvent::of(record);
         if let Some((kind, secs)) = self.tally.event(&event) {
             self.measured.entry(kind).or_default().push(secs);
+            self.remeasure.insert(kind);
         }
         if self.settings.keep_events {
             self.kept_events.push(event);

@@ -28,9 +28,11 @@ use crate::rules::dispatch::{Dispatcher, Effect, Record};
 use crate::rules::figures::wire::{self, Extras};
 use crate::rules::figures::{FigureRules, Figures, FloorEvent, FloorFigures, SeedTask};
 use crate::rules::followup::Checkpoints;
+use crate::rules::planning::PlanningBoard;
 use crate::rules::reports::lists::ListRules;
 use crate::rules::reports::satisfaction::SatisfactionRate;
 use crate::runtime::merchant_lists;
+use crate::runtime::planning::{PlanningFeed, PlanningTx};
 use crate::store::{Store, StoreError};
 
 /// The least time between two patches: events closer together than this
@@ -50,11 +52,20 @@ enum Input {
 
 /// Where the hub sends floor events. Sending never waits.
 #[derive(Clone)]
-pub struct FloorTx(mpsc::UnboundedSender<Input>, Arc<Metrics>);
+pub struct FloorTx(mpsc::UnboundedSender<Input>, Arc<Metrics>, Option<PlanningTx>);
 
 impl FloorTx {
     pub fn event(&self, event: FloorEvent) {
+        if let Some(planning) = &self.2 {
+            planning.event(event.clone());
+        }
         let _ = self.0.send(Input::Event(event));
+    }
+
+    /// The same events go to the planner too.
+    pub fn with_planning(mut self, planning: PlanningTx) -> FloorTx {
+        self.2 = Some(planning);
+        self
     }
 
     /// An agent's display name, for the board.
@@ -153,6 +164,8 @@ pub struct Sources {
     pub satisfaction_target: f64,
     /// `[cases]`: the monthly lists' lines.
     pub lists: ListRules,
+    /// Each queue's estimated wait and the day's staffing.
+    pub planning: Option<PlanningFeed>,
 }
 
 impl Sources {
@@ -192,6 +205,13 @@ impl Sources {
         coverage
     }
 
+    /// The planner's latest queues and staffing, for the board.
+    fn planning_board(&self) -> PlanningBoard {
+        let Some(feed) = &self.planning else { return PlanningBoard::default() };
+        let latest = feed.latest();
+        PlanningBoard { queues: latest.queues.clone(), staffing: latest.staffing.clone() }
+    }
+
     async fn extras(&self, now: Timestamp) -> Extras {
         let missed_backlog = match self.store.missed_backlog().await {
             Ok(b) => b.len() as u32,
@@ -213,6 +233,7 @@ impl Sources {
                 }
             };
         Extras {
+            planning: self.planning_board(),
             coverage: self.coverage(now).await,
             satisfaction: self.satisfaction(now).await,
             escalations,
@@ -280,7 +301,7 @@ pub fn spawn(
     let feed = FloorFeed { latest, patches: patches.clone() };
     let metrics = publisher.sources.metrics.clone();
     let task = tokio::spawn(publisher.run(rx, latest_tx, patches, shutdown));
-    (FloorTx(tx, metrics), feed, task)
+    (FloorTx(tx, metrics, None), feed, task)
 }
 
 struct Publisher {
@@ -329,6 +350,7 @@ impl Publisher {
                     if ticks.is_multiple_of(EXTRAS_EVERY) {
                         self.extras = self.sources.extras(Timestamp::now()).await;
                     }
+                    self.extras.planning = self.sources.planning_board();
                     dirty = true;
                 }
             }

@@ -9,6 +9,7 @@ pub mod intake;
 pub mod jobs;
 pub mod live_writer;
 pub mod merchant_lists;
+pub mod planning;
 pub mod record_writer;
 pub mod recovery;
 pub mod travel_board;

@@ -38,7 +38,9 @@ use crate::live::LiveHealth;
 use crate::metrics::Metrics;
 use crate::rules::dispatch::TaskDraft;
 use crate::rules::dispatch::{Command, QueueIdx, Rules};
+use crate::rules::planning::estimate::WaitEstimate;
 use crate::runtime::hub::{CallEvent, Hub};
+use crate::runtime::planning::PlanningFeed;
 use crate::runtime::record_writer::Writer;
 use crate::store::{CallOutcome, CallWrite, MissedCall};
 
@@ -148,6 +150,8 @@ pub struct Connector {
     /// With Redis: whether new calls can be taken (`LiveHealth::accepting`).
     live: Option<Arc<LiveHealth>>,
     metrics: Option<Arc<Metrics>>,
+    /// Positions and estimated waits, for the `182 Queued`.
+    planning: Option<PlanningFeed>,
 }
 
 /// Retry-After on a call refused while Redis is unreachable: short, since
@@ -183,6 +187,7 @@ impl Connector {
             writer,
             live: None,
             metrics: None,
+            planning: None,
         };
         (connector, ConnectorInputs { internal: internal_rx })
     }
@@ -393,6 +398,32 @@ impl Connector {
         self
     }
 
+    /// Each `182 Queued` tells the caller's position and estimated wait.
+    pub fn with_planning(mut self, planning: PlanningFeed) -> Self {
+        self.planning = Some(planning);
+        self
+    }
+
+    /// `X-Queue-Position` and `X-Estimated-Wait` (whole seconds) for a
+    /// waiting call: its own estimate, or in the second after it entered
+    /// (before the planner has seen it) its queue's wait for a newcomer
+    /// behind the calls already waiting. A wait nobody at work can end is
+    /// left out rather than guessed.
+    fn queued_headers(&self, task: TaskId, queue: &str) -> Vec<(&'static str, String)> {
+        let Some(planning) = &self.planning else { return Vec::new() };
+        let estimate = planning.task(task).or_else(|| {
+            let latest = planning.latest();
+            let q = latest.queues.get(queue)?;
+            Some(WaitEstimate { position: q.waiting, estimated_wait_secs: q.estimated_wait_secs })
+        });
+        let Some(e) = estimate else { return Vec::new() };
+        let mut headers = vec![("X-Queue-Position", e.position.to_string())];
+        if let Some(secs) = e.estimated_wait_secs {
+            headers.push(("X-Estimated-Wait", secs.to_string()));
+        }
+        headers
+    }
+
     fn on_invite(&mut self, now: i64, key: TxKey, req: Request, peer: Peer) {
         let called = uri_user(&req.uri).unwrap_or_default().to_owned();
         let Some(&queue) = self.settings.numbers.get(&called) else {
@@ -495,7 +526,9 @@ impl Connector {
             } else {
                 call.next_queued = now + self.settings.queued_interval_ms;
                 let (key, invite, peer) = (call.key.clone(), call.invite.clone(), call.peer);
-                self.respond(now, &key, &invite, peer, (182, "Queued"), vec![]);
+                let queue = call.queue.clone();
+                let headers = self.queued_headers(task, &queue);
+                self.respond(now, &key, &invite, peer, (182, "Queued"), headers);
             }
         }
     }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::*;
 use crate::domain::{MissReason, Phone, TaskId};
 use crate::rules::dispatch::TaskDraft;
+use crate::rules::planning::estimate::WaitEstimate;
 
 /// One call that nobody answered.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +132,10 @@ pub struct CallRecord {
     pub wait_ms: Option<i64>,
     /// Milliseconds from answer to hang-up.
     pub talk_ms: Option<i64>,
+    /// While the caller is queued: their position and estimated wait as of
+    /// the last second (set by `GET /api/v1/calls/{task_id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitEstimate>,
 }
 
 /// A write the SIP connector makes, applied in order by its writer.
@@ -248,5 +253,6 @@ fn call_from_row(r: &sqlx::any::AnyRow) -> Result<CallRecord> {
         outcome: CallOutcome::parse(&r.try_get::<String, _>("outcome")?)?,
         wait_ms: wait_end.map(|t| t.as_millisecond() - enqueued_at.as_millisecond()),
         talk_ms: answered_at.zip(ended_at).map(|(a, e)| e.as_millisecond() - a.as_millisecond()),
+        wait: None,
     })
 }

@@ -13,6 +13,7 @@ use super::batch::Rows;
 use super::*;
 use crate::domain::{Channel, Outcome, Phone, TaskId, TaskKind, TaskStatus, UserId};
 use crate::rules::dispatch::{NewTask, Record, Reservation, Rules, TaskCard, TaskPlan};
+use crate::rules::planning::estimate::WaitEstimate;
 
 /// A Redis journal entry whose records a write brings SQL up to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +65,11 @@ pub struct TaskRecord {
     pub attempts: Vec<Attempt>,
     /// Filled only when one task is read.
     pub events: Vec<TaskEvent>,
+    /// While it waits or is being offered: its position and estimated
+    /// wait as of the last second (set by `GET /api/v1/tasks/{id}`; absent
+    /// in the second after it entered its queue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitEstimate>,
 }
 
 impl TaskRecord {
@@ -198,6 +204,7 @@ pub(super) fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
         overdue: false,
         attempts: Vec::new(),
         events: Vec::new(),
+        wait: None,
     })
 }
 

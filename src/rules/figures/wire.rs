@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::FloorFigures;
 use crate::domain::{AgentStatus, UserId};
+use crate::rules::planning::PlanningBoard;
 use crate::rules::reports::satisfaction::SatisfactionRate;
 
 /// What the wallboard shows beside the fold's figures.
@@ -30,6 +31,8 @@ pub struct Extras {
     pub coverage: BTreeMap<String, Vec<UserId>>,
     /// Today's satisfaction calls (服务满意率).
     pub satisfaction: SatisfactionRate,
+    /// Each queue's estimated wait, and the day's staffing.
+    pub planning: PlanningBoard,
 }
 
 /// Work past a deadline that the rules hand to supervisors, now.
@@ -120,6 +123,8 @@ fn board_with_nulls(figures: &FloorFigures, names: &HashMap<UserId, String>, ext
         "health": { "redis": extras.redis },
         "coverage": { "uncovered": super::uncovered(&extras.coverage, &figures.agents) },
         "satisfaction": extras.satisfaction,
+        "waits": waits(&extras.planning),
+        "staffing": staffing(&extras.planning),
         "escalations": {
             "car_orders": extras.escalations.car_orders,
             "inn_orders": extras.escalations.inn_orders,
@@ -127,6 +132,52 @@ fn board_with_nulls(figures: &FloorFigures, names: &HashMap<UserId, String>, ext
             "merchant_replies": extras.escalations.merchant_replies,
             "merchant_lists": extras.escalations.merchant_lists,
         },
+    })
+}
+
+/// Per queue: waiting work and a newcomer's estimated wait, to the
+/// nearest 5 s (finer would patch every board each second for a figure
+/// nobody reads to the second).
+fn waits(p: &PlanningBoard) -> Value {
+    let rounded = |secs: u32| secs.div_ceil(5) * 5;
+    let queues: Map<String, Value> = p
+        .queues
+        .iter()
+        .map(|(name, q)| {
+            let wait = q.estimated_wait_secs.map(rounded);
+            (name.clone(), json!({"waiting": q.waiting, "estimated_wait_secs": wait}))
+        })
+        .collect();
+    Value::Object(queues)
+}
+
+/// The day's intervals keyed by their start (`HH:MM`), only those with
+/// calls, need or agents, so a patch carries the intervals that changed.
+fn staffing(p: &PlanningBoard) -> Value {
+    let s = &p.staffing;
+    let mut intervals = Map::new();
+    for i in &s.intervals {
+        if i.arrivals < 0.05 && i.scheduled == 0 && i.needed_for_service_level == 0 {
+            continue;
+        }
+        let minutes = i.interval as u32 * s.interval_minutes;
+        intervals.insert(
+            format!("{:02}:{:02}", minutes / 60, minutes % 60),
+            json!({
+                "arrivals": (i.arrivals * 10.0).round() / 10.0,
+                "forecast": i.forecast,
+                "needed_for_service_level": i.needed_for_service_level,
+                "needed_for_abandonment": i.needed_for_abandonment,
+                "scheduled": i.scheduled,
+            }),
+        );
+    }
+    let current = s.current as u32 * s.interval_minutes;
+    json!({
+        "interval_minutes": s.interval_minutes,
+        "current": format!("{:02}:{:02}", current / 60, current % 60),
+        "at_work": s.at_work,
+        "intervals": intervals,
     })
 }
 

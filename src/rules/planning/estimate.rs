@@ -99,6 +99,20 @@ pub struct Estimate {
     pub wait_secs: f64,
 }
 
+/// A task's position and estimated wait, in whole seconds, for the wire.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct WaitEstimate {
+    /// Tasks the agents able to take this one will take before it.
+    pub position: u32,
+    /// Seconds from now; `None` when nobody able to take it is at work.
+    pub estimated_wait_secs: Option<u32>,
+}
+
+/// Whole seconds, rounded up; none for "nobody will".
+pub fn whole_secs(secs: f64) -> Option<u32> {
+    secs.is_finite().then(|| secs.max(0.0).ceil().min(f64::from(u32::MAX)) as u32)
+}
+
 /// Seconds as an ordered heap key (the estimate never makes a NaN).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Secs(f64);

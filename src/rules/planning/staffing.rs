@@ -87,6 +87,51 @@ pub fn forecast(past: &[Vec<u32>], today: &[u32], intervals: usize) -> Vec<f64> 
     (0..intervals).map(|i| today.get(i).map_or(mean[i] * scale, |n| f64::from(*n))).collect()
 }
 
+/// One interval of the day's plan.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct IntervalPlan {
+    /// The interval's number in the day (0 starts at midnight).
+    pub interval: usize,
+    /// Calls measured (an interval that has ended) or forecast.
+    pub arrivals: f64,
+    pub forecast: bool,
+    pub needed_for_service_level: u32,
+    pub needed_for_abandonment: u32,
+    /// Agents whose shift covers the interval's middle.
+    pub scheduled: u32,
+}
+
+/// The whole day, interval by interval: `measured` holds today's intervals
+/// so far, of which the first `ended` have ended; `past` the same weekday
+/// of past weeks; `scheduled` the agents on shift per interval.
+pub fn plan_day(
+    measured: &[Measured],
+    ended: usize,
+    past: &[Vec<u32>],
+    scheduled: &[u32],
+    handling_secs: f64,
+    patience_secs: f64,
+    t: &Targets,
+) -> Vec<IntervalPlan> {
+    let intervals = (86_400.0 / t.interval_secs).round() as usize;
+    let today: Vec<u32> = measured.iter().take(ended).map(|m| m.arrivals).collect();
+    forecast(past, &today, intervals)
+        .into_iter()
+        .enumerate()
+        .map(|(i, arrivals)| {
+            let n = need(arrivals, handling_secs, patience_secs, t);
+            IntervalPlan {
+                interval: i,
+                arrivals,
+                forecast: i >= today.len(),
+                needed_for_service_level: n.by_service_level,
+                needed_for_abandonment: n.by_abandonment,
+                scheduled: scheduled.get(i).copied().unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +174,22 @@ mod tests {
         assert_eq!(forecast(&past, &[3], 4)[1], 38.0);
         // No history: nothing forecast.
         assert_eq!(forecast(&[], &[], 2), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn the_days_plan_measures_what_has_ended_and_forecasts_the_rest() {
+        let t = Targets { interval_secs: 21_600.0, ..HALF_HOURS };
+        let measured =
+            [Measured { arrivals: 0, ..Measured::default() }, Measured { arrivals: 400, ..Measured::default() }];
+        let past = vec![vec![0, 400, 800, 100]];
+        let plan = plan_day(&measured, 1, &past, &[0, 5, 9], 180.0, 120.0, &t);
+        assert_eq!(plan.len(), 4);
+        assert!(!plan[0].forecast && plan[1].forecast, "{plan:?}");
+        assert_eq!((plan[2].arrivals, plan[2].scheduled, plan[3].scheduled), (800.0, 9, 0));
+        // 800 calls in six hours at 180 s: 6.7 erlangs.
+        assert!(
+            plan[2].needed_for_service_level >= 7
+                && plan[2].needed_for_service_level > plan[3].needed_for_service_level
+        );
     }
 }

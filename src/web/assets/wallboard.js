@@ -82,7 +82,8 @@
         SB.el("td", { class: "num" }, wait === null ? "–" : secs(wait)),
         SB.el("td", { class: "num" + (toBreach !== null && toBreach < 0 ? " bad" : "") }, toBreach === null ? "–" : secs(toBreach)),
         SB.el("td", { class: "num" }, q.entered_today), SB.el("td", { class: "num" }, q.answered_today),
-        SB.el("td", { class: "num" }, q.abandoned_today));
+        SB.el("td", { class: "num" }, q.abandoned_today),
+        SB.el("td", { class: "num", "data-wait": q.queue }, waitText(q.queue)));
     });
     $("queues").replaceChildren(...rows);
     const longest = queues.filter((q) => q.waiting_since).map((q) => now() - q.waiting_since);
@@ -95,7 +96,62 @@
         SB.el("td", { class: "num" }, a.handled_today),
         SB.el("td", { class: "num" }, a.average_handling_secs === null || a.average_handling_secs === undefined ? "–" : secs(a.average_handling_secs * 1000))));
     $("agents").replaceChildren(...people);
+    renderStaffing();
     $("clock").textContent = SB.clock(now());
+  }
+
+  // A queue's estimated wait for a caller arriving now.
+  function waitText(queue) {
+    const w = (board.waits || {})[queue];
+    if (!w) return "–";
+    if (w.estimated_wait_secs === undefined) return SB.t("nobody_at_work");
+    return secs(w.estimated_wait_secs * 1000);
+  }
+
+  // Agents needed per interval (the larger of the two rules) against those
+  // scheduled; the interval now running is marked, forecast bars are pale.
+  function renderStaffing() {
+    const s = board.staffing || { intervals: {} };
+    const keys = Object.keys(s.intervals || {}).sort();
+    const need = (i) => Math.max(i.needed_for_service_level, i.needed_for_abandonment);
+    const cur = s.intervals && s.intervals[s.current];
+    $("at-work").textContent = s.at_work === undefined ? "–" : s.at_work;
+    $("needed-now").textContent = cur ? need(cur) : "–";
+    setTile($("tile-staffing"), cur && s.at_work < need(cur));
+    const rows = keys.map((k) => {
+      const i = s.intervals[k];
+      const cls = (k === s.current ? "now " : "") + (i.scheduled < need(i) ? "short" : "");
+      return SB.el("tr", { "data-interval": k, class: cls.trim() },
+        SB.el("td", {}, k),
+        SB.el("td", { class: "num" }, (i.forecast ? "≈" : "") + Math.round(i.arrivals)),
+        SB.el("td", { class: "num" }, i.needed_for_service_level),
+        SB.el("td", { class: "num" }, i.needed_for_abandonment),
+        SB.el("td", { class: "num" }, i.scheduled));
+    });
+    $("staffing").replaceChildren(...rows);
+    const svg = $("staffing-chart");
+    const ns = "http://www.w3.org/2000/svg";
+    const top = Math.max(1, ...keys.map((k) => Math.max(need(s.intervals[k]), s.intervals[k].scheduled)));
+    const w = 960 / Math.max(1, keys.length);
+    const y = (v) => 155 - (v / top) * 145;
+    const shapes = [];
+    keys.forEach((k, n) => {
+      const i = s.intervals[k];
+      const r = document.createElementNS(ns, "rect");
+      r.setAttribute("x", n * w + 1);
+      r.setAttribute("width", Math.max(1, w - 2));
+      r.setAttribute("y", y(need(i)));
+      r.setAttribute("height", 155 - y(need(i)));
+      r.setAttribute("class", "need" + (i.forecast ? " forecast" : "") + (k === s.current ? " now" : ""));
+      shapes.push(r);
+    });
+    if (keys.length) {
+      const line = document.createElementNS(ns, "polyline");
+      line.setAttribute("points", keys.map((k, n) => (n * w + w / 2) + "," + y(s.intervals[k].scheduled)).join(" "));
+      line.setAttribute("class", "scheduled");
+      shapes.push(line);
+    }
+    svg.replaceChildren(...shapes);
   }
 
   function onMessage(m) {

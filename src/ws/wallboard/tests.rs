@@ -40,6 +40,7 @@ async fn floor() -> Floor {
         metrics: Default::default(),
         satisfaction_target: 0.98,
         lists: config.cases.lists(),
+        planning: None,
     };
     let stop = CancellationToken::new();
     let (tx, feed, _task) = figures::spawn(figures, HashMap::new(), sources, stop.clone());

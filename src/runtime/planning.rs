@@ -1,0 +1,298 @@
+//! The shell around planning (`rules::planning`): one task that folds the
+//! floor's events into what it measures, and every second publishes each
+//! waiting task's position and estimated wait, each queue's wait for a
+//! newcomer, and the day's staffing plan.
+//!
+//! The floor is read from the hub as a plain view (a query, as the REST
+//! reads do); the estimate and the Erlang formulas run here, off the hub,
+//! so a long queue never holds up a decision. Readers (`GET
+//! /api/v1/tasks/{id}`, the wallboard, the SIP connector's `182 Queued`)
+//! take the latest published version and never wait.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{AgentStatus, TaskId, TaskKind, UserId};
+use crate::rules::calendar::Calendar;
+use crate::rules::figures::FloorEvent;
+use crate::rules::planning::estimate::{self, Estimate, WaitEstimate, whole_secs};
+use crate::rules::planning::floor::{self, Measurements};
+use crate::rules::planning::measure::FloorMeasure;
+use crate::rules::planning::staffing::{self, Targets};
+use crate::rules::planning::{QueueWait, StaffingBoard};
+use crate::rules::shifts::WeeklySchedule;
+use crate::runtime::hub::Hub;
+use crate::store::Store;
+
+/// How often the estimates are made again.
+const TICK: Duration = Duration::from_secs(1);
+/// How often the schedules are read again (a changed shift shows within).
+const SCHEDULES_EVERY: u32 = 60;
+/// Past weeks of the same weekday the forecast averages.
+const PAST_WEEKS: i64 = 4;
+/// Patience assumed until a caller on this floor has given up.
+const FALLBACK_PATIENCE_SECS: f64 = 120.0;
+
+/// `[planning]`, as the publisher needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanningSettings {
+    pub interval_minutes: u32,
+    pub break_minutes: u32,
+    pub targets_service_level_secs: f64,
+    pub service_level_share: f64,
+    pub max_abandon_share: f64,
+    pub wind_down: SignedDuration,
+}
+
+/// One published version.
+#[derive(Clone, Debug, Default)]
+pub struct Planning {
+    pub at: Option<Timestamp>,
+    pub tasks: HashMap<TaskId, Estimate>,
+    pub queues: BTreeMap<String, QueueWait>,
+    pub staffing: StaffingBoard,
+}
+
+/// What readers follow; cloning is cheap.
+#[derive(Clone)]
+pub struct PlanningFeed(watch::Receiver<Arc<Planning>>);
+
+impl PlanningFeed {
+    pub fn latest(&self) -> Arc<Planning> {
+        self.0.borrow().clone()
+    }
+
+    /// A waiting task's position and wait, as of the last second.
+    pub fn task(&self, id: TaskId) -> Option<WaitEstimate> {
+        let e = *self.0.borrow().tasks.get(&id)?;
+        Some(WaitEstimate { position: e.position, estimated_wait_secs: whole_secs(e.wait_secs) })
+    }
+}
+
+/// A feed that never publishes.
+impl Default for PlanningFeed {
+    fn default() -> PlanningFeed {
+        PlanningFeed(watch::channel(Arc::new(Planning::default())).1)
+    }
+}
+
+/// Where the hub's floor events reach the planner. Sending never waits.
+#[derive(Clone)]
+pub struct PlanningTx(mpsc::UnboundedSender<FloorEvent>);
+
+impl PlanningTx {
+    pub fn event(&self, event: FloorEvent) {
+        let _ = self.0.send(event);
+    }
+}
+
+/// The planner's input and output, made before the hub that feeds it and
+/// the wallboard that reads it.
+pub struct PlanningRx(mpsc::UnboundedReceiver<FloorEvent>, watch::Sender<Arc<Planning>>);
+
+pub fn channel() -> (PlanningTx, PlanningRx, PlanningFeed) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (latest_tx, latest) = watch::channel(Arc::new(Planning::default()));
+    (PlanningTx(tx), PlanningRx(rx, latest_tx), PlanningFeed(latest))
+}
+
+/// Starts the planner; it runs until `shutdown` fires.
+pub fn spawn(
+    rx: PlanningRx,
+    store: Store,
+    hub: Hub,
+    calendar: Arc<Calendar>,
+    settings: PlanningSettings,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let now = Timestamp::now();
+    let interval_secs = i64::from(settings.interval_minutes) * 60;
+    let planner = Planner {
+        store,
+        hub,
+        measure: FloorMeasure::new(calendar.start_of_day(now), interval_secs),
+        calendar,
+        settings,
+        past: Vec::new(),
+        schedules: Vec::new(),
+    };
+    tokio::spawn(planner.run(rx.0, rx.1, shutdown))
+}
+
+struct Planner {
+    store: Store,
+    hub: Hub,
+    calendar: Arc<Calendar>,
+    settings: PlanningSettings,
+    measure: FloorMeasure,
+    /// The same weekday's arrivals per interval in past weeks.
+    past: Vec<Vec<u32>>,
+    schedules: Vec<(UserId, WeeklySchedule)>,
+}
+
+impl Planner {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<FloorEvent>,
+        latest: watch::Sender<Arc<Planning>>,
+        shutdown: CancellationToken,
+    ) {
+        self.start_day().await;
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u32;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                event = rx.recv() => {
+                    let Some(event) = event else { break };
+                    self.measure.observe(&event);
+                    while let Ok(more) = rx.try_recv() {
+                        self.measure.observe(&more);
+                    }
+                }
+                _ = tick.tick() => {
+                    ticks += 1;
+                    let now = Timestamp::now();
+                    if self.calendar.start_of_day(now) != self.measure.day_start() {
+                        self.start_day().await;
+                    } else if ticks.is_multiple_of(SCHEDULES_EVERY) {
+                        self.schedules = read_schedules(&self.store).await;
+                    }
+                    match self.plan(now).await {
+                        Some(planning) => { latest.send_replace(Arc::new(planning)); }
+                        None => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Today's events so far, the past weeks' same weekday, the schedules.
+    async fn start_day(&mut self) {
+        let now = Timestamp::now();
+        let day_start = self.calendar.start_of_day(now);
+        self.measure.new_day(day_start);
+        match self.store.floor_events_since(day_start).await {
+            Ok(events) => events.iter().for_each(|e| self.measure.observe(e)),
+            Err(e) => tracing::warn!(error = %e, "reading today's floor events for planning failed"),
+        }
+        self.past.clear();
+        let interval_secs = i64::from(self.settings.interval_minutes) * 60;
+        for week in 1..=PAST_WEEKS {
+            let start = day_start - SignedDuration::from_hours(24 * 7 * week);
+            let start = self.calendar.start_of_day(start + SignedDuration::from_hours(12));
+            let end = start + SignedDuration::from_hours(24);
+            match self.store.floor_events_between(start, Some(end)).await {
+                Ok(events) => {
+                    let mut past = FloorMeasure::new(start, interval_secs);
+                    events.iter().for_each(|e| past.observe(e));
+                    let arrivals: Vec<u32> = past.intervals().iter().map(|m| m.arrivals).collect();
+                    if !arrivals.is_empty() {
+                        self.past.push(arrivals);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reading a past week's floor events for the forecast failed"),
+            }
+        }
+        self.schedules = read_schedules(&self.store).await;
+    }
+
+    /// The estimates and the staffing at `now`; `None` once the hub stopped.
+    async fn plan(&self, now: Timestamp) -> Option<Planning> {
+        let mut m = Measurements {
+            handling: self.measure.handling(),
+            leaves_at: HashMap::new(),
+            patience_secs: staffing::mean_patience_secs(self.measure.intervals()).unwrap_or(FALLBACK_PATIENCE_SECS),
+            break_secs: f64::from(self.settings.break_minutes) * 60.0,
+        };
+        for (agent, schedule) in &self.schedules {
+            if let Some((_, end)) = schedule.shift_at(&self.calendar, now) {
+                m.leaves_at.insert(*agent, end - self.settings.wind_down);
+            }
+        }
+        let m = Arc::new(m);
+        let view = {
+            let m = m.clone();
+            self.hub.query(move |d, now| {
+                let (agents, tasks) = floor::floor_view(d, now, &m);
+                let queues = d.rules().queues.clone();
+                let newcomers: Vec<_> = (0..queues.len()).map(|q| floor::newcomer(d, q as u8, now, &m)).collect();
+                let at_work = d
+                    .agents_view()
+                    .iter()
+                    .filter(|a| !matches!(a.status, AgentStatus::Offline | AgentStatus::Break(_)))
+                    .count() as u32;
+                let wrap = d.rules().wrap_up.as_secs_f64();
+                (agents, tasks, queues, newcomers, at_work, wrap)
+            })
+        };
+        let (agents, tasks, queue_names, newcomers, at_work, wrap) = view.await.ok()?;
+        let answer_secs = self.measure.answer_secs();
+        let estimates = estimate::estimate(&agents, &tasks, answer_secs);
+        let mut queues: BTreeMap<String, QueueWait> =
+            queue_names.iter().map(|q| (q.clone(), QueueWait::default())).collect();
+        for t in &tasks {
+            if let Some(q) = queue_names.get(usize::from(t.queue)) {
+                queues.entry(q.clone()).or_default().waiting += 1;
+            }
+        }
+        for (name, newcomer) in queue_names.iter().zip(newcomers) {
+            let Some(newcomer) = newcomer else { continue };
+            let mut with = tasks.clone();
+            with.push(newcomer);
+            let wait = estimate::estimate(&agents, &with, answer_secs).into_iter().find(|e| e.task == newcomer.id);
+            queues.entry(name.clone()).or_default().estimated_wait_secs = wait.and_then(|e| whole_secs(e.wait_secs));
+        }
+        let staffing = self.staffing(now, at_work, wrap, m.patience_secs);
+        Some(Planning { at: Some(now), tasks: estimates.into_iter().map(|e| (e.task, e)).collect(), queues, staffing })
+    }
+
+    fn staffing(&self, now: Timestamp, at_work: u32, wrap: f64, patience_secs: f64) -> StaffingBoard {
+        let s = &self.settings;
+        let interval_secs = f64::from(s.interval_minutes) * 60.0;
+        let targets = Targets {
+            interval_secs,
+            service_level_secs: s.targets_service_level_secs,
+            service_level_share: s.service_level_share,
+            max_abandon_share: s.max_abandon_share,
+        };
+        let current = self.measure.interval_of(now).unwrap_or(0);
+        let day_start = self.measure.day_start();
+        let intervals = (86_400.0 / interval_secs).round() as usize;
+        let scheduled: Vec<u32> = (0..intervals)
+            .map(|i| {
+                let middle = day_start + SignedDuration::from_secs_f64((i as f64 + 0.5) * interval_secs);
+                self.schedules.iter().filter(|(_, w)| w.shift_at(&self.calendar, middle).is_some()).count() as u32
+            })
+            .collect();
+        let handling = self.measure.mean_handling(TaskKind::InboundCall).map_or(180.0, |h| h + wrap);
+        let plan = staffing::plan_day(
+            self.measure.intervals(),
+            current,
+            &self.past,
+            &scheduled,
+            handling,
+            patience_secs,
+            &targets,
+        );
+        StaffingBoard { interval_minutes: s.interval_minutes, current, at_work, intervals: plan }
+    }
+}
+
+async fn read_schedules(store: &Store) -> Vec<(UserId, WeeklySchedule)> {
+    let specs = store.schedules().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "reading the schedules for planning failed");
+        Vec::new()
+    });
+    specs
+        .into_iter()
+        .filter_map(|(agent, spec)| Some((agent, WeeklySchedule::parse(&spec, &Default::default()).ok()?)))
+        .collect()
+}
