@@ -639,3 +639,7 @@ mod tests {
         assert!(Phone::parse("").is_err());
     }
 }
+id_type!(
+    /// Identifies a what-if run a supervisor asked for.
+    SimulationId
+);

@@ -1,6 +1,7 @@
 //! The pages in a real headless Chromium: an agent takes an offer created
 //! over REST and completes it with a summary on `/agent`, while a
-//! supervisor's `/wallboard` in a second browser follows the figures live.
+//! supervisor's `/wallboard` in a second browser follows the figures live;
+//! a supervisor runs a what-if on `/simulations` and reads its charts.
 //! Screenshots of each page are kept in `target/browser-artefacts/`.
 
 mod common;
@@ -64,11 +65,19 @@ async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
     let task_id = task["id"].as_str().unwrap().to_owned();
     let took = wall.wait_text("#total-waiting", "1", LIVE).await;
     println!("wallboard: waiting 0 -> 1 in {took:?} after the REST call returned");
+    // The queue's estimated wait for a newcomer: its only agent is expected
+    // back from lunch when a break ends (`[planning] break_minutes`, 15),
+    // then takes the waiting callback (180 s assumed, 30 s wrap-up): 18:30.
+    // The staffing tile counts nobody at work. Published each second.
+    wall.wait_text("td[data-wait='callbacks']", "18:30", Duration::from_secs(3)).await;
+    wall.wait_text("#at-work", "0", Duration::from_secs(3)).await;
+    wall.screenshot("wallboard-estimated-wait").await;
 
     // Back from lunch: the offer pops up, and the task stops waiting.
     agent.click("#set-available").await;
     let took = wall.wait_text("#total-waiting", "0", LIVE).await;
     println!("wallboard: waiting 1 -> 0 in {took:?} after the agent became available");
+    wall.wait_text("#at-work", "1", Duration::from_secs(3)).await;
     agent.wait_for(&format!("section.offer[data-task='{task_id}'] button.accept"), LIVE).await;
     let pop = agent.text("section.offer").await.unwrap();
     for shown in ["Wang Li", "prefers calls after 18:00", "registered for the expo", "13800138000"] {
@@ -219,5 +228,67 @@ async fn an_agent_counts_attendance_registers_and_updates_a_customer_from_the_co
         "{file}"
     );
     agent.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_runs_a_what_if_and_reads_it_as_charts() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let Some(driver) = Driver::start().await else { return };
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    config.dispatch.wrap_up_secs = 0;
+    let server = TestServer::start_with(config).await;
+    let base = format!("http://{}", server.addr);
+    let admin = server.admin().await;
+    // A recorded day: two callbacks done by one agent.
+    server.add_agent(&admin, "li", &["callbacks"]).await;
+    let mut li = server.console("li").await;
+    for phone in ["13800138001", "13800138002"] {
+        admin.post("/api/v1/tasks", json!({"kind": "new_signup_callback", "customer_phone": phone})).await;
+        let offer = li.expect("offer").await;
+        li.send(json!({"type": "accept", "task_id": offer["task"]["id"]})).await;
+        li.expect("task_assigned").await;
+        li.send(json!({"type": "complete", "task_id": offer["task"]["id"], "outcome": "reached", "ref": phone})).await;
+        while li.expect("ack").await["ref"] != phone {}
+    }
+    let sup = json!({"username": "sun", "password": "supervisor-password", "role": "supervisor"});
+    assert_eq!(admin.post("/api/v1/users", sup).await.0, 201);
+
+    let page = driver.browser().await;
+    page.go(&format!("{base}/simulations")).await;
+    page.log_in("sun", "supervisor-password").await;
+    page.wait_for("form#ask", PAGE_LOAD).await;
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).date();
+    let set = format!(
+        "const f = document.getElementById('ask'); f.from.value = '{}'; f.to.value = '{}'; return null;",
+        today.yesterday().unwrap(),
+        today.tomorrow().unwrap()
+    );
+    page.eval(&set).await;
+    // Nobody who serves callbacks: none would have been done.
+    page.eval(r#"document.getElementById('ask').staffing.value = '{"agents": [{"name": "m", "skills": ["marketing"], "shift": "00:00-23:59"}]}'; return null;"#).await;
+    page.click("form#ask button[type=submit]").await;
+    page.wait_for("body[data-shown=done]", Duration::from_secs(20)).await;
+    page.wait_for("#chart-callbacks rect.bar.recorded", LIVE).await;
+    let recorded = page.text("tr[data-figure=callbacks_done] td:nth-child(2)").await.unwrap();
+    let simulated = page.text("tr[data-figure=callbacks_done] td:nth-child(3)").await.unwrap();
+    assert_eq!((recorded.as_str(), simulated.as_str()), ("2", "0"));
+    page.wait_text("#runs tr td:nth-child(3)", "完成", LIVE).await;
+    page.screenshot("simulations").await;
+    page.click(".lang-toggle").await;
+    page.wait_text("tr[data-figure=callbacks_done] td:first-child", "Callbacks done", LIVE).await;
+    page.screenshot("simulations-en").await;
+    page.eval("document.querySelector('.charts').scrollIntoView(); return null;").await;
+    page.screenshot("simulations-charts").await;
+
+    // A bad change is refused with the key named, on the page.
+    page.eval("document.getElementById('ask').changes.value = '[dispatch]\\nwrap_up_secs = \"soon\"'; return null;")
+        .await;
+    page.click("form#ask button[type=submit]").await;
+    page.wait_for("#ask-error:not(:empty)", LIVE).await;
+    let error = page.text("#ask-error").await.unwrap();
+    assert!(error.contains("wrap_up_secs"), "{error}");
+    page.close().await;
     server.stop().await;
 }

@@ -174,3 +174,39 @@ async fn the_wallboard_shows_each_queues_wait_and_the_days_staffing() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_daily_report_puts_the_calls_and_agents_beside_the_need() {
+    let db = TestDb::sqlite();
+    let mut config = TestServer::config(&db);
+    config.dispatch.wrap_up_secs = 0;
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["hotline"]).await;
+    let mut console = server.console("li").await;
+    for phone in ["13800000011", "13800000012"] {
+        admin.post("/api/v1/tasks", json!({"kind": "inbound_call", "customer_phone": phone})).await;
+        let offer = console.expect("offer").await;
+        console.send(json!({"type": "accept", "task_id": offer["task"]["id"]})).await;
+        console.expect("task_assigned").await;
+        console
+            .send(json!({"type": "complete", "task_id": offer["task"]["id"], "outcome": "reached", "ref": phone}))
+            .await;
+        while console.expect("ack").await["ref"] != phone {}
+    }
+    let (status, report) = admin.get("/api/v1/reports/daily").await;
+    assert_eq!(status, 200, "{report}");
+    let rows = report["staffing"].as_array().expect("intervals");
+    let now = rows.iter().find(|r| r["arrivals"] == 2).unwrap_or_else(|| panic!("the calls' interval: {rows:?}"));
+    // Two calls in half an hour need one agent; no schedule was set and no
+    // past week forecasts anything.
+    assert_eq!((now["needed"].as_u64(), now["forecast_arrivals"].as_f64()), (Some(1), Some(0.0)), "{now}");
+    assert_eq!(now["scheduled"], 0, "{now}");
+    assert!(rows.iter().all(|r| r["arrivals"] == 2 || r["arrivals"] == 0), "{rows:?}");
+    let (_, weekly) = admin.get("/api/v1/reports/weekly").await;
+    assert_eq!(weekly["staffing"], json!([]), "by interval only for a day");
+    let (_, csv) = admin.raw("GET", "/api/v1/reports/daily?format=csv", None, "application/json").await;
+    let csv = csv.as_str().unwrap().to_owned();
+    assert!(csv.contains(&format!("staffing,{},arrivals,2", now["starts"].as_str().unwrap())), "{csv}");
+    server.stop().await;
+}

@@ -27,6 +27,7 @@ pub mod reports;
 pub mod session;
 pub mod shift_swaps;
 pub mod shifts;
+pub mod simulations;
 pub mod state;
 pub mod tasks;
 #[cfg(test)]
@@ -160,6 +161,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(trips::routes())
         .merge(inns::routes())
         .merge(violations::routes())
+        .merge(simulations::routes())
         .merge(warranties::routes())
         .merge(customers::routes())
         .merge(events::routes())

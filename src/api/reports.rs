@@ -17,6 +17,7 @@ use super::extract::{ApiPath, ApiQuery, Caller};
 use crate::api::state::AppState;
 use crate::domain::ReportPeriod;
 use crate::rules::reports::{self, Report};
+use crate::runtime::planning::{self, PlanningSettings};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -69,7 +70,12 @@ pub async fn report(
     let mut inputs = state.store.report_inputs(bounds.0, bounds.1, days).await?;
     inputs.call_length = state.config.calls.clone();
     let lists = state.config.cases.lists();
-    let report = reports::build(period, days, bounds, calendar, state.config.figures.clone(), lists, inputs);
+    let mut report = reports::build(period, days, bounds, calendar, state.config.figures.clone(), lists, inputs);
+    if period == ReportPeriod::Daily {
+        let settings = PlanningSettings::of(&state.config);
+        let wrap = state.rules.wrap_up.as_secs_f64();
+        report.staffing = planning::review(&state.store, calendar, &settings, wrap, days.0).await?;
+    }
     if !csv {
         return Ok(Json(report).into_response());
     }

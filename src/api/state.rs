@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::ApiError;
+use crate::api::simulations::Simulations;
 use crate::auth::account_watch::AccountWatch;
 use crate::auth::limiter::{LimitRule, LoginLimits};
 use crate::auth::{Auth, passwords};
@@ -76,6 +77,8 @@ pub struct AppState {
     pub greeter: Arc<Greeter>,
     /// Calls Switchboard places, with `[sip.outbound]`.
     pub placer: Option<Placer>,
+    /// What-if runs asked for over REST, one at a time.
+    pub simulations: Simulations,
     conn_ids: Arc<AtomicU64>,
 }
 
@@ -106,6 +109,7 @@ impl AppState {
             planning: shared.planning,
             metrics: shared.metrics,
             placer: shared.placer,
+            simulations: Simulations::default(),
             login_limits: Arc::new(Mutex::new(LoginLimits::new(LimitRule {
                 allowed: config.auth.login_failures_per_minute,
                 window_ms: 60_000,

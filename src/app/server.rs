@@ -289,6 +289,11 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
     let (figures, names) =
         figures::starting_figures(&store, config.figures.clone(), &rules.calendar, &dispatcher, Timestamp::now())
             .await?;
+    match store.fail_unfinished_simulations(Timestamp::now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(runs = n, "what-if runs left unfinished by the last stop marked failed"),
+        Err(e) => tracing::warn!(error = %e, "marking unfinished what-if runs failed"),
+    }
     let (planning_tx, planning_rx, planning_feed) = planning::channel();
     let sources = figures::Sources {
         store: store.clone(),
@@ -314,14 +319,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         Some(floor_tx),
         hub_stop.clone(),
     );
-    let planning_settings = planning::PlanningSettings {
-        interval_minutes: config.planning.interval_minutes,
-        break_minutes: config.planning.break_minutes,
-        targets_service_level_secs: f64::from(config.figures.service_level_secs),
-        service_level_share: config.figures.service_level_target,
-        max_abandon_share: config.figures.abandon_target,
-        wind_down: SignedDuration::from_mins(i64::from(config.shifts.wind_down_minutes)),
-    };
+    let planning_settings = planning::PlanningSettings::of(&config);
     let planning_task = planning::spawn(
         planning_rx,
         store.clone(),

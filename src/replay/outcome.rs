@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{TaskKind, UserId};
 use crate::rules::figures::FloorFigures;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentDay {
     pub agent: UserId,
     pub name: String,
@@ -26,7 +26,7 @@ pub struct AgentDay {
 }
 
 /// One kind of work over the day.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KindDay {
     pub arrived: u32,
     pub completed: u32,
@@ -68,7 +68,7 @@ pub struct DayResult {
 
 /// The figures a day is judged by, for comparing the day as recorded
 /// with the day as replayed.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Kpis {
     pub calls: u32,
     pub abandon_rate: Option<f64>,

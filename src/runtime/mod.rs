@@ -13,3 +13,4 @@ pub mod planning;
 pub mod record_writer;
 pub mod recovery;
 pub mod travel_board;
+pub mod what_if;

@@ -1,5 +1,5 @@
 //! The shell around planning (`rules::planning`): one task that folds the
-//! floor's events into what it measures, and every second publishes each
+//! floor's events into what it measures, and four times a second publishes each
 //! waiting task's position and estimated wait, each queue's wait for a
 //! newcomer, and the day's staffing plan.
 //!
@@ -29,10 +29,16 @@ use crate::rules::shifts::WeeklySchedule;
 use crate::runtime::hub::Hub;
 use crate::store::Store;
 
-/// How often the estimates are made again.
-const TICK: Duration = Duration::from_secs(1);
+/// How often the estimates are made again, at the most: a caller's first
+/// `182 Queued` reads the latest, and on a busy floor a second-old figure
+/// has already moved. A long queue takes longer to estimate: the gap is at
+/// least twenty times the last estimate's cost, so planning never takes
+/// more than a twentieth of a core.
+const TICK: Duration = Duration::from_millis(250);
+/// The longest gap between two estimates.
+const MAX_TICK: Duration = Duration::from_secs(2);
 /// How often the schedules are read again (a changed shift shows within).
-const SCHEDULES_EVERY: u32 = 60;
+const SCHEDULES_EVERY: Duration = Duration::from_secs(60);
 /// Past weeks of the same weekday the forecast averages.
 const PAST_WEEKS: i64 = 4;
 /// Patience assumed until a caller on this floor has given up.
@@ -47,6 +53,19 @@ pub struct PlanningSettings {
     pub service_level_share: f64,
     pub max_abandon_share: f64,
     pub wind_down: SignedDuration,
+}
+
+impl PlanningSettings {
+    pub fn of(config: &crate::config::Config) -> PlanningSettings {
+        PlanningSettings {
+            interval_minutes: config.planning.interval_minutes,
+            break_minutes: config.planning.break_minutes,
+            targets_service_level_secs: f64::from(config.figures.service_level_secs),
+            service_level_share: config.figures.service_level_target,
+            max_abandon_share: config.figures.abandon_target,
+            wind_down: SignedDuration::from_mins(i64::from(config.shifts.wind_down_minutes)),
+        }
+    }
 }
 
 /// One published version.
@@ -143,9 +162,8 @@ impl Planner {
         shutdown: CancellationToken,
     ) {
         self.start_day().await;
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ticks = 0u32;
+        let mut next = tokio::time::Instant::now();
+        let mut schedules_read = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
@@ -157,18 +175,20 @@ impl Planner {
                         self.measure.observe(&more);
                     }
                 }
-                _ = tick.tick() => {
-                    ticks += 1;
+                _ = tokio::time::sleep_until(next) => {
+                    let started = tokio::time::Instant::now();
                     let now = Timestamp::now();
                     if self.calendar.start_of_day(now) != self.measure.day_start() {
                         self.start_day().await;
-                    } else if ticks.is_multiple_of(SCHEDULES_EVERY) {
+                    } else if started.duration_since(schedules_read) >= SCHEDULES_EVERY {
                         self.schedules = read_schedules(&self.store).await;
+                        schedules_read = started;
                     }
                     match self.plan(now).await {
                         Some(planning) => { latest.send_replace(Arc::new(planning)); }
                         None => break,
                     }
+                    next = started + (started.elapsed() * 20).clamp(TICK, MAX_TICK);
                 }
             }
         }
@@ -183,24 +203,8 @@ impl Planner {
             Ok(events) => events.iter().for_each(|e| self.measure.observe(e)),
             Err(e) => tracing::warn!(error = %e, "reading today's floor events for planning failed"),
         }
-        self.past.clear();
         let interval_secs = i64::from(self.settings.interval_minutes) * 60;
-        for week in 1..=PAST_WEEKS {
-            let start = day_start - SignedDuration::from_hours(24 * 7 * week);
-            let start = self.calendar.start_of_day(start + SignedDuration::from_hours(12));
-            let end = start + SignedDuration::from_hours(24);
-            match self.store.floor_events_between(start, Some(end)).await {
-                Ok(events) => {
-                    let mut past = FloorMeasure::new(start, interval_secs);
-                    events.iter().for_each(|e| past.observe(e));
-                    let arrivals: Vec<u32> = past.intervals().iter().map(|m| m.arrivals).collect();
-                    if !arrivals.is_empty() {
-                        self.past.push(arrivals);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "reading a past week's floor events for the forecast failed"),
-            }
-        }
+        self.past = past_weeks(&self.store, &self.calendar, day_start, interval_secs).await;
         self.schedules = read_schedules(&self.store).await;
     }
 
@@ -266,12 +270,7 @@ impl Planner {
         let current = self.measure.interval_of(now).unwrap_or(0);
         let day_start = self.measure.day_start();
         let intervals = (86_400.0 / interval_secs).round() as usize;
-        let scheduled: Vec<u32> = (0..intervals)
-            .map(|i| {
-                let middle = day_start + SignedDuration::from_secs_f64((i as f64 + 0.5) * interval_secs);
-                self.schedules.iter().filter(|(_, w)| w.shift_at(&self.calendar, middle).is_some()).count() as u32
-            })
-            .collect();
+        let scheduled = scheduled(&self.schedules, &self.calendar, day_start, interval_secs, intervals);
         let handling = self.measure.mean_handling(TaskKind::InboundCall).map_or(180.0, |h| h + wrap);
         let plan = staffing::plan_day(
             self.measure.intervals(),
@@ -295,4 +294,87 @@ async fn read_schedules(store: &Store) -> Vec<(UserId, WeeklySchedule)> {
         .into_iter()
         .filter_map(|(agent, spec)| Some((agent, WeeklySchedule::parse(&spec, &Default::default()).ok()?)))
         .collect()
+}
+
+/// The same weekday's hotline arrivals per interval in each of the past
+/// weeks that had any.
+async fn past_weeks(store: &Store, calendar: &Calendar, day_start: Timestamp, interval_secs: i64) -> Vec<Vec<u32>> {
+    let mut past = Vec::new();
+    for week in 1..=PAST_WEEKS {
+        // Midday of that day, so a change of clocks cannot shift the day.
+        let start = calendar.start_of_day(day_start - SignedDuration::from_hours(24 * 7 * week - 12));
+        let end = start + SignedDuration::from_hours(24);
+        match store.floor_events_between(start, Some(end)).await {
+            Ok(events) => {
+                let mut day = FloorMeasure::new(start, interval_secs);
+                events.iter().for_each(|e| day.observe(e));
+                let arrivals: Vec<u32> = day.intervals().iter().map(|m| m.arrivals).collect();
+                if !arrivals.is_empty() {
+                    past.push(arrivals);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading a past week's floor events for the forecast failed"),
+        }
+    }
+    past
+}
+
+/// Agents whose shift covers each interval's middle.
+fn scheduled(
+    schedules: &[(UserId, WeeklySchedule)],
+    calendar: &Calendar,
+    day_start: Timestamp,
+    interval_secs: f64,
+    intervals: usize,
+) -> Vec<u32> {
+    (0..intervals)
+        .map(|i| {
+            let middle = day_start + SignedDuration::from_secs_f64((i as f64 + 0.5) * interval_secs);
+            schedules.iter().filter(|(_, w)| w.shift_at(calendar, middle).is_some()).count() as u32
+        })
+        .collect()
+}
+
+/// A day looked back on for the daily report: forecast against actual
+/// arrivals, needed against scheduled and present agents, per interval.
+/// Schedules are those stored now (a changed schedule changes the past
+/// day's "scheduled").
+pub async fn review(
+    store: &Store,
+    calendar: &Calendar,
+    settings: &PlanningSettings,
+    wrap_up_secs: f64,
+    date: jiff::civil::Date,
+) -> Result<Vec<staffing::IntervalReview>, crate::store::StoreError> {
+    let interval_secs = i64::from(settings.interval_minutes) * 60;
+    let day_start = calendar.start_of_day(calendar.at(date, jiff::civil::Time::constant(12, 0, 0, 0)));
+    let end = day_start + SignedDuration::from_hours(24);
+    let mut day = FloorMeasure::new(day_start, interval_secs);
+    store.floor_events_between(day_start, Some(end)).await?.iter().for_each(|e| day.observe(e));
+    let past = past_weeks(store, calendar, day_start, interval_secs).await;
+    let intervals = (86_400 / interval_secs) as usize;
+    let schedules = read_schedules(store).await;
+    let scheduled = scheduled(&schedules, calendar, day_start, interval_secs as f64, intervals);
+    // Each agent's status at each interval's middle, from the log (a day
+    // back, for whoever had not changed status since).
+    let log = store.agent_statuses_between(day_start - SignedDuration::from_hours(24), end).await?;
+    let at_work: Vec<u32> = (0..intervals)
+        .map(|i| {
+            let middle = day_start + SignedDuration::from_secs((i as i64 * 2 + 1) * interval_secs / 2);
+            let mut last: HashMap<UserId, &AgentStatus> = HashMap::new();
+            for (agent, status, _) in log.iter().take_while(|(_, _, at)| *at <= middle) {
+                last.insert(*agent, status);
+            }
+            last.values().filter(|s| !matches!(s, AgentStatus::Offline | AgentStatus::Break(_))).count() as u32
+        })
+        .collect();
+    let targets = Targets {
+        interval_secs: interval_secs as f64,
+        service_level_secs: settings.targets_service_level_secs,
+        service_level_share: settings.service_level_share,
+        max_abandon_share: settings.max_abandon_share,
+    };
+    let handling = day.mean_handling(TaskKind::InboundCall).map_or(180.0, |h| h + wrap_up_secs);
+    let patience = staffing::mean_patience_secs(day.intervals()).unwrap_or(FALLBACK_PATIENCE_SECS);
+    Ok(staffing::review_day(day.intervals(), &past, &scheduled, &at_work, handling, patience, &targets))
 }

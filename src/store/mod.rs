@@ -32,6 +32,7 @@ mod reports;
 mod scheduled;
 mod shift_swaps;
 mod shifts;
+mod simulations;
 mod tasks;
 mod trips;
 mod users;
@@ -64,6 +65,7 @@ pub use self::recurring::{NewRecurringWork, RecurringWork};
 pub use self::registrations::NewRegistration;
 pub use self::shift_swaps::{Decision, NewSwap, Swap};
 pub use self::shifts::ScheduleSpec;
+pub use self::simulations::{SimulationRecord, SimulationStatus};
 pub use self::tasks::{Attempt, AttemptsSoFar, JournalPosition, TaskEvent, TaskFilter, TaskRecord};
 pub use self::trips::{DriverBooking, DriverCall, NewTrip, Trip, TripRefusal};
 pub use self::users::{AccountChange, NewUser, User, UserPatch};
@@ -274,7 +276,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 26] = [
+        let files: [(&str, &str, &str); 27] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -404,6 +406,11 @@ impl Store {
                 "placed_calls",
                 include_str!("migrations/sqlite/0026_placed_calls.sql"),
                 include_str!("migrations/postgres/0026_placed_calls.sql"),
+            ),
+            (
+                "simulations",
+                include_str!("migrations/sqlite/0027_simulations.sql"),
+                include_str!("migrations/postgres/0027_simulations.sql"),
             ),
         ];
         let migrations = files

@@ -1,5 +1,5 @@
 //! The pages Switchboard serves itself: the wallboard, the agent's and the
-//! dispatcher's consoles. Plain HTML, CSS and JavaScript compiled into the
+//! dispatcher's consoles, the supervisors' what-if runs. Plain HTML, CSS and JavaScript compiled into the
 //! binary, so a centre without internet access needs nothing else: no build
 //! step, no CDN.
 //!
@@ -24,6 +24,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("wallboard.js", "text/javascript; charset=utf-8", include_str!("assets/wallboard.js")),
     ("agent.js", "text/javascript; charset=utf-8", include_str!("assets/agent.js")),
     ("dispatch.js", "text/javascript; charset=utf-8", include_str!("assets/dispatch.js")),
+    ("simulations.js", "text/javascript; charset=utf-8", include_str!("assets/simulations.js")),
     ("switchboard.css", "text/css; charset=utf-8", include_str!("assets/switchboard.css")),
 ];
 
@@ -34,6 +35,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         // One console for both roles; a dispatcher's also shows the board.
         .route("/agent", get(|| async { page(include_str!("assets/console.html")) }))
         .route("/dispatch", get(|| async { page(include_str!("assets/console.html")) }))
+        .route("/simulations", get(|| async { page(include_str!("assets/simulations.html")) }))
         .route("/assets/{name}", get(asset))
 }
 
@@ -71,7 +73,7 @@ mod tests {
     #[tokio::test]
     async fn pages_and_their_assets_are_served_and_reference_nothing_elsewhere() {
         let app: Router = router();
-        for path in ["/", "/wallboard", "/agent", "/dispatch"] {
+        for path in ["/", "/wallboard", "/agent", "/dispatch", "/simulations"] {
             let resp = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
             assert_eq!(resp.status(), StatusCode::OK, "{path}");
             let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();

@@ -39,6 +39,8 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
     let wrap = rules.wrap_up.as_secs_f64();
     let handling = |kind: TaskKind| m.handling.get(&kind).filter(|h| !h.is_empty());
     let mut agents = Vec::new();
+    // Per set of queues served, the busy agents' talk time still to run.
+    let mut busy: HashMap<u64, Vec<(usize, f64)>> = HashMap::new();
     for view in d.agents_view() {
         let queues = d.agent_profile(view.id).map_or(0, |p| p.queues);
         let leaves_in = m.leaves_at.get(&view.id).map_or(f64::INFINITY, |end| secs_between(now, *end));
@@ -49,6 +51,7 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
             AgentStatus::Busy => {
                 let kind = d.agent_cards(view.id).first().map(|c| c.kind);
                 let left = kind.and_then(handling).map_or(UNMEASURED_HANDLING_SECS, |h| h.remaining(since));
+                busy.entry(queues).or_default().push((agents.len(), left));
                 left + wrap
             }
             AgentStatus::Break(_) => (m.break_secs - since).max(60.0),
@@ -59,6 +62,12 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
             continue;
         }
         agents.push(FloorAgent { queues, free_in_secs: free_in, leaves_in_secs: leaves_in });
+    }
+    for (_, mut held) in busy {
+        spread(&mut held);
+        for (i, left) in held {
+            agents[i].free_in_secs = left + wrap;
+        }
     }
     let mut waiting = Vec::new();
     for (card, live, enqueued_at) in d.live_cards() {
@@ -80,6 +89,27 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
     (agents, waiting)
 }
 
+/// Each busy agent's expected time left is the mean of what it may be, but
+/// the first of n agents to finish comes much sooner than any one's mean,
+/// and the last later: with n calls running, the i-th to end is expected
+/// after `H(n) − H(n − i)` mean times (H the harmonic numbers) when the
+/// times left are memoryless, which call lengths nearly are (their spread
+/// is about their mean). Sorted by the time each has left, the i-th
+/// agent's time is scaled by that factor; the factors average 1, so the
+/// time the floor has in hand stays the same, only spread as it ends.
+fn spread(held: &mut [(usize, f64)]) {
+    held.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let n = held.len();
+    let harmonic = |k: usize| (1..=k).map(|j| 1.0 / j as f64).sum::<f64>();
+    let h_n = harmonic(n);
+    let mut h_rest = h_n;
+    for (i, (_, left)) in held.iter_mut().enumerate() {
+        // H(n) − H(n − i − 1): drop the term 1/(n − i) from the tail.
+        h_rest -= 1.0 / (n - i) as f64;
+        *left *= h_n - h_rest;
+    }
+}
+
 /// A call or task arriving in `queue` now, as the estimate would place it:
 /// the hotline's call where the queue takes them, otherwise the queue's
 /// least urgent kind (the wait of the work that waits longest).
@@ -98,4 +128,23 @@ pub fn newcomer(d: &Dispatcher, queue: u8, now: Timestamp, m: &Measurements) -> 
         handling_secs: mean + rules.wrap_up.as_secs_f64(),
         patience_secs: (kind == TaskKind::InboundCall).then_some(m.patience_secs),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn busy_agents_end_one_after_another_not_all_at_their_mean() {
+        let mut held: Vec<(usize, f64)> = (0..4).map(|i| (i, 120.0)).collect();
+        spread(&mut held);
+        let ends: Vec<f64> = held.iter().map(|h| (h.1 * 10.0).round() / 10.0).collect();
+        // 120 s each: the first of four ends after 30 s, the last after 250 s.
+        assert_eq!(ends, [30.0, 70.0, 130.0, 250.0]);
+        let total: f64 = held.iter().map(|h| h.1).sum();
+        assert!((total - 480.0).abs() < 1e-9);
+        let mut one = vec![(0, 90.0)];
+        spread(&mut one);
+        assert_eq!(one, [(0, 90.0)]);
+    }
 }

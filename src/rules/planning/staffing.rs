@@ -132,6 +132,55 @@ pub fn plan_day(
         .collect()
 }
 
+/// One interval of a day looked back on: the calls forecast for it (the
+/// same weekday of past weeks, as the day began) against those that came,
+/// and the agents each would have needed against those scheduled and at
+/// work.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct IntervalReview {
+    /// The interval's start, `HH:MM` local time.
+    pub starts: String,
+    pub forecast_arrivals: f64,
+    pub arrivals: u32,
+    /// The larger of the two rules' needs, for the forecast and for the calls that came.
+    pub needed_for_forecast: u32,
+    pub needed: u32,
+    pub scheduled: u32,
+    /// Agents on line (not offline, not on a break) at the interval's middle.
+    pub at_work: u32,
+}
+
+/// A day's intervals with anything in them, forecast against actual.
+pub fn review_day(
+    actual: &[Measured],
+    past: &[Vec<u32>],
+    scheduled: &[u32],
+    at_work: &[u32],
+    handling_secs: f64,
+    patience_secs: f64,
+    t: &Targets,
+) -> Vec<IntervalReview> {
+    let intervals = (86_400.0 / t.interval_secs).round() as usize;
+    let forecast = forecast(past, &[], intervals);
+    let most = |n: Need| n.by_service_level.max(n.by_abandonment);
+    (0..intervals)
+        .map(|i| {
+            let arrivals = actual.get(i).map_or(0, |m| m.arrivals);
+            let minutes = (i as f64 * t.interval_secs / 60.0) as u32;
+            IntervalReview {
+                starts: format!("{:02}:{:02}", minutes / 60, minutes % 60),
+                forecast_arrivals: (forecast[i] * 10.0).round() / 10.0,
+                arrivals,
+                needed_for_forecast: most(need(forecast[i], handling_secs, patience_secs, t)),
+                needed: most(need(f64::from(arrivals), handling_secs, patience_secs, t)),
+                scheduled: scheduled.get(i).copied().unwrap_or(0),
+                at_work: at_work.get(i).copied().unwrap_or(0),
+            }
+        })
+        .filter(|r| r.forecast_arrivals > 0.0 || r.arrivals > 0 || r.scheduled > 0 || r.at_work > 0)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +223,21 @@ mod tests {
         assert_eq!(forecast(&past, &[3], 4)[1], 38.0);
         // No history: nothing forecast.
         assert_eq!(forecast(&[], &[], 2), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_day_looked_back_on_puts_the_forecast_beside_what_came() {
+        let t = Targets { interval_secs: 21_600.0, ..HALF_HOURS };
+        let actual = [Measured::default(), Measured { arrivals: 600, ..Measured::default() }];
+        let past = vec![vec![0, 400], vec![0, 200]];
+        let review = review_day(&actual, &past, &[0, 4], &[0, 6], 180.0, 120.0, &t);
+        assert_eq!(review.len(), 1, "an empty night is left out: {review:?}");
+        let r = &review[0];
+        assert_eq!(
+            (r.starts.as_str(), r.forecast_arrivals, r.arrivals, r.scheduled, r.at_work),
+            ("06:00", 300.0, 600, 4, 6)
+        );
+        assert!(r.needed > r.needed_for_forecast, "{r:?}");
     }
 
     #[test]

@@ -168,6 +168,14 @@ pub fn render(r: &Report) -> String {
     for a in &s.by_agent {
         rate(&format!("agent {} ({})", a.name, a.agent), &a.figures);
     }
+    for i in &r.staffing {
+        out.row("staffing", &i.starts, "forecast_arrivals", i.forecast_arrivals);
+        out.row("staffing", &i.starts, "arrivals", i.arrivals);
+        out.row("staffing", &i.starts, "needed_for_forecast", i.needed_for_forecast);
+        out.row("staffing", &i.starts, "needed", i.needed);
+        out.row("staffing", &i.starts, "scheduled", i.scheduled);
+        out.row("staffing", &i.starts, "at_work", i.at_work);
+    }
     out.0
 }
 

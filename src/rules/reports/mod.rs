@@ -231,6 +231,10 @@ pub struct Report {
     /// Events held in the period: registered, expected (预到场人数) and
     /// actual attendance.
     pub events: Vec<EventFigures>,
+    /// Daily reports: per interval, the hotline calls forecast against
+    /// those that came and the agents needed against those scheduled and
+    /// at work (`[planning]`); empty for weeks and months.
+    pub staffing: Vec<crate::rules::planning::staffing::IntervalReview>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -394,6 +398,7 @@ pub fn build(
         recurring: recurring::recurring(&inputs.recurring, &inputs.names),
         warranty: warranty::warranty(&inputs.warranty),
         events: events::events(&inputs.events_held),
+        staffing: Vec::new(),
     }
 }
 
