@@ -343,6 +343,12 @@ async fn queueing(rate: f64, seconds: u64, agents: usize, hold_ms: f64) {
         println!("actual wait:      p50 {:.1} s  p90 {:.1} s", percentile(&waits, 0.5), percentile(&waits, 0.9));
         println!("ours, |error|:    p50 {:.2} s  p90 {:.2} s", percentile(&ours, 0.5), percentile(&ours, 0.9));
         println!("Asterisk, |error|: p50 {:.2} s  p90 {:.2} s", percentile(&theirs, 0.5), percentile(&theirs, 0.9));
+        let bias = |f: &dyn Fn(&Sample) -> f64| warm.iter().map(|s| f(s)).sum::<f64>() / warm.len() as f64;
+        println!(
+            "mean signed error (estimate − wait): ours {:+.2} s, Asterisk {:+.2} s",
+            bias(&|s| s.estimate_secs - s.waited_secs),
+            bias(&|s| s.asterisk_secs - s.waited_secs)
+        );
     }
     assert!(samples.len() as u64 >= n * 9 / 10, "most callers got through: {} of {n}", samples.len());
 }
@@ -373,7 +379,8 @@ async fn queued_caller(
              CSeq: 1 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
         )
     };
-    let asterisk_secs = *asterisk.lock().unwrap();
+    // Told to the caller in whole seconds, as ours is.
+    let asterisk_secs = asterisk.lock().unwrap().round();
     let sent = std::time::Instant::now();
     socket.send_to(head("INVITE").as_bytes(), server).await.unwrap();
     let mut buf = vec![0u8; 8192];

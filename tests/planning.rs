@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use switchboard::testing::TestDb;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The planner publishes every second: a figure shows within this long.
+/// The planner publishes four times a second: a figure shows within this long.
 const PUBLISHED: Duration = Duration::from_secs(5);
 
 /// Polls `path` until `ready` holds of its body.

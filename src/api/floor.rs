@@ -73,7 +73,7 @@ pub struct QueueWaitView {
     /// Whole seconds; absent when nobody able to take the work is at work.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_wait_secs: Option<u32>,
-    /// When the estimate was made (it is made every second).
+    /// When the estimate was made (four times a second, less often on a very long queue).
     pub as_of: Option<jiff::Timestamp>,
 }
 
@@ -100,14 +100,13 @@ pub async fn queue_wait(
     if state.rules.queue_index(&name).is_none() {
         return Err(ApiError::not_found("queue"));
     }
-    let latest = state.planning.latest();
-    let q = latest.queues.get(&name).cloned().unwrap_or_default();
+    let (q, at) = state.planning.queue(&name).unwrap_or_default();
     match format.format.as_deref() {
         None | Some("json") => Ok(Json(QueueWaitView {
             queue: name,
             waiting: q.waiting,
             estimated_wait_secs: q.estimated_wait_secs,
-            as_of: latest.at,
+            as_of: at,
         })
         .into_response()),
         Some("text") => {

@@ -72,7 +72,8 @@ pub async fn report(
     let lists = state.config.cases.lists();
     let mut report = reports::build(period, days, bounds, calendar, state.config.figures.clone(), lists, inputs);
     if period == ReportPeriod::Daily {
-        let settings = PlanningSettings::of(&state.config);
+        let settings =
+            PlanningSettings::of(&state.config.planning, &state.config.figures, state.config.shifts.wind_down_minutes);
         let wrap = state.rules.wrap_up.as_secs_f64();
         report.staffing = planning::review(&state.store, calendar, &settings, wrap, days.0).await?;
     }

@@ -23,7 +23,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::api::state::AppState;
 use crate::config::Config;
 use crate::domain::SimulationId;
-use crate::runtime::what_if::{self, Comparison, Staffing, WhatIf};
+use crate::runtime::what_if::{self, Comparison, ReplayConfig, Staffing, WhatIf};
 use crate::store::{SimulationRecord, Store};
 
 /// Longest configuration change accepted, in bytes.
@@ -66,6 +66,17 @@ impl Default for Simulations {
     }
 }
 
+/// What a replay needs of a configuration, or what is wrong with it.
+pub fn replay_config(config: &Config) -> Result<ReplayConfig, String> {
+    Ok(ReplayConfig {
+        rules: config.rules().map_err(|e| e.to_string())?,
+        figures: config.figures.clone(),
+        named_shifts: config.shifts.named.clone(),
+        wind_down: jiff::SignedDuration::from_mins(i64::from(config.shifts.wind_down_minutes)),
+        back_office_capacity: config.dispatch.default_back_office_capacity,
+    })
+}
+
 /// The configuration a run replays under, or which key is wrong.
 fn changed_config(running: &Config, changes: Option<&str>) -> Result<Config, ApiError> {
     let Some(changes) = changes.filter(|c| !c.trim().is_empty()) else { return Ok(running.clone()) };
@@ -103,6 +114,8 @@ pub async fn start_simulation(
         return Err(ApiError::unprocessable("invalid_field", "runs: 1-20"));
     }
     let config = changed_config(&state.config, req.changes.as_deref())?;
+    let config =
+        replay_config(&config).map_err(|e| ApiError::unprocessable("invalid_field", format!("changes: {e}")))?;
     let what = WhatIf { from: req.from, to: req.to, seed: req.seed.unwrap_or(1), runs, staffing: req.staffing.clone() };
     let id = SimulationId::new();
     let request = serde_json::to_value(&req).expect("a request serialises");
@@ -129,7 +142,7 @@ pub async fn start_simulation(
 }
 
 /// The replays are CPU work: on a blocking thread, not a server worker.
-async fn run(config: Config, store: Store, what: WhatIf) -> Result<Comparison, String> {
+async fn run(config: ReplayConfig, store: Store, what: WhatIf) -> Result<Comparison, String> {
     let handle = tokio::runtime::Handle::current();
     let joined = tokio::task::spawn_blocking(move || handle.block_on(what_if::compare(&config, &store, &what))).await;
     joined.unwrap_or_else(|e| Err(format!("the run stopped: {e}")))

@@ -319,7 +319,8 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         Some(floor_tx),
         hub_stop.clone(),
     );
-    let planning_settings = planning::PlanningSettings::of(&config);
+    let planning_settings =
+        planning::PlanningSettings::of(&config.planning, &config.figures, config.shifts.wind_down_minutes);
     let planning_task = planning::spawn(
         planning_rx,
         store.clone(),

@@ -15,6 +15,7 @@ use figment::providers::{Format as _, Toml};
 use jiff::civil::Date;
 
 use super::cli::{StoreArgs, load, open_store};
+use crate::api::simulations::replay_config;
 use crate::runtime::what_if::{Staffing, WhatIf, compare, csv};
 
 #[derive(Args, Debug)]
@@ -59,9 +60,10 @@ pub async fn replay(args: ReplayArgs) -> Result<(), String> {
     WhatIf::check_period(args.from, args.to).map_err(|e| format!("--{e}"))?;
     let config = load(&args.store)?;
     let staffing = args.staffing.as_deref().map(read_staffing).transpose()?;
+    let replaying = replay_config(&config)?;
     let store = open_store(&config).await?;
     let what = WhatIf { from: args.from, to: args.to, seed: args.seed, runs: args.runs, staffing };
-    let result = compare(&config, &store, &what).await;
+    let result = compare(&replaying, &store, &what).await;
     store.close().await;
     let comparison = result?;
     match args.format {

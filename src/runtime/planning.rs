@@ -56,14 +56,18 @@ pub struct PlanningSettings {
 }
 
 impl PlanningSettings {
-    pub fn of(config: &crate::config::Config) -> PlanningSettings {
+    pub fn of(
+        planning: &crate::rules::planning::PlanningRules,
+        figures: &crate::rules::figures::FigureRules,
+        wind_down_minutes: u32,
+    ) -> PlanningSettings {
         PlanningSettings {
-            interval_minutes: config.planning.interval_minutes,
-            break_minutes: config.planning.break_minutes,
-            targets_service_level_secs: f64::from(config.figures.service_level_secs),
-            service_level_share: config.figures.service_level_target,
-            max_abandon_share: config.figures.abandon_target,
-            wind_down: SignedDuration::from_mins(i64::from(config.shifts.wind_down_minutes)),
+            interval_minutes: planning.interval_minutes,
+            break_minutes: planning.break_minutes,
+            targets_service_level_secs: f64::from(figures.service_level_secs),
+            service_level_share: figures.service_level_target,
+            max_abandon_share: figures.abandon_target,
+            wind_down: SignedDuration::from_mins(i64::from(wind_down_minutes)),
         }
     }
 }
@@ -86,11 +90,29 @@ impl PlanningFeed {
         self.0.borrow().clone()
     }
 
-    /// A waiting task's position and wait, as of the last second.
+    /// A waiting task's position and wait, as last estimated (up to a
+    /// quarter second ago, a little more on a long queue), less the time
+    /// since: a caller told a figure counts from when they hear it.
     pub fn task(&self, id: TaskId) -> Option<WaitEstimate> {
-        let e = *self.0.borrow().tasks.get(&id)?;
-        Some(WaitEstimate { position: e.position, estimated_wait_secs: whole_secs(e.wait_secs) })
+        let latest = self.0.borrow();
+        let e = *latest.tasks.get(&id)?;
+        let wait = e.wait_secs - age_secs(latest.at);
+        Some(WaitEstimate { position: e.position, estimated_wait_secs: whole_secs(wait) })
     }
+
+    /// A queue's waiting work and a newcomer's wait, aged like [`Self::task`].
+    pub fn queue(&self, name: &str) -> Option<(QueueWait, Option<Timestamp>)> {
+        let latest = self.0.borrow();
+        let mut q = latest.queues.get(name)?.clone();
+        let age = age_secs(latest.at);
+        q.estimated_wait_secs = q.estimated_wait_secs.map(|w| (f64::from(w) - age).max(0.0).round() as u32);
+        Some((q, latest.at))
+    }
+}
+
+/// Seconds since an estimate made `at`.
+fn age_secs(at: Option<Timestamp>) -> f64 {
+    at.map_or(0.0, |at| Timestamp::now().duration_since(at).as_secs_f64().max(0.0))
 }
 
 /// A feed that never publishes.

@@ -12,7 +12,6 @@ use jiff::civil::{Date, Time};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::domain::UserId;
 use crate::replay::outcome::KindDay;
 use crate::replay::recorded::{self, RecordedAgent, Records};
@@ -22,6 +21,18 @@ use crate::store::Store;
 
 /// The longest period one comparison covers.
 pub const MAX_DAYS: i32 = 366;
+
+/// The configuration a comparison replays under, as the replay needs it
+/// (built from a `Config` by the command line and the API).
+#[derive(Clone, Debug)]
+pub struct ReplayConfig {
+    pub rules: crate::rules::dispatch::Rules,
+    pub figures: crate::rules::figures::FigureRules,
+    /// `[shifts.named]`, for a staffing's shifts by name.
+    pub named_shifts: std::collections::BTreeMap<String, String>,
+    pub wind_down: SignedDuration,
+    pub back_office_capacity: u8,
+}
 
 /// What to compare.
 #[derive(Clone, Debug)]
@@ -92,11 +103,11 @@ pub struct Comparison {
 }
 
 /// Replays every day of `what` under `config`, beside the day recorded.
-pub async fn compare(config: &Config, store: &Store, what: &WhatIf) -> Result<Comparison, String> {
+pub async fn compare(config: &ReplayConfig, store: &Store, what: &WhatIf) -> Result<Comparison, String> {
     WhatIf::check_period(what.from, what.to)?;
     let args = what;
     let staffing = what.staffing.as_ref();
-    let rules = config.rules().map_err(|e| e.to_string())?;
+    let rules = config.rules.clone();
     let calendar = rules.calendar.clone();
     let agents: Vec<RecordedAgent> = store
         .users()
@@ -123,8 +134,8 @@ pub async fn compare(config: &Config, store: &Store, what: &WhatIf) -> Result<Co
         }
         let settings = |run: u32| Settings {
             seed: args.seed + u64::from(run),
-            wind_down: SignedDuration::from_mins(i64::from(config.shifts.wind_down_minutes)),
-            back_office_capacity: config.dispatch.default_back_office_capacity,
+            wind_down: config.wind_down,
+            back_office_capacity: config.back_office_capacity,
             ..Settings::default()
         };
         let results: Vec<_> = (0..args.runs).map(|n| run(&day, &rules, &config.figures, &settings(n))).collect();
@@ -158,7 +169,7 @@ fn staff(
     day: &Day,
     staffing: &Staffing,
     calendar: &Calendar,
-    config: &Config,
+    config: &ReplayConfig,
     date: Date,
 ) -> Result<Vec<SimAgent>, String> {
     let recorded = &day.agents;
@@ -174,7 +185,7 @@ fn staff(
     };
     let mut agents = Vec::new();
     for group in &staffing.agents {
-        let hours = config.shifts.named.get(&group.shift).unwrap_or(&group.shift);
+        let hours = config.named_shifts.get(&group.shift).unwrap_or(&group.shift);
         let (from, to) = shift_times(hours).ok_or_else(|| {
             format!("--staffing: shift `{}` of `{}` is not HH:MM-HH:MM or a named shift", group.shift, group.name)
         })?;

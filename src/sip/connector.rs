@@ -412,8 +412,7 @@ impl Connector {
     fn queued_headers(&self, task: TaskId, queue: &str) -> Vec<(&'static str, String)> {
         let Some(planning) = &self.planning else { return Vec::new() };
         let estimate = planning.task(task).or_else(|| {
-            let latest = planning.latest();
-            let q = latest.queues.get(queue)?;
+            let (q, _) = planning.queue(queue)?;
             Some(WaitEstimate { position: q.waiting, estimated_wait_secs: q.estimated_wait_secs })
         });
         let Some(e) = estimate else { return Vec::new() };

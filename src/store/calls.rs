@@ -133,7 +133,7 @@ pub struct CallRecord {
     /// Milliseconds from answer to hang-up.
     pub talk_ms: Option<i64>,
     /// While the caller is queued: their position and estimated wait as of
-    /// the last second (set by `GET /api/v1/calls/{task_id}`).
+    /// the last estimate (made four times a second) (set by `GET /api/v1/calls/{task_id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<WaitEstimate>,
 }

@@ -66,8 +66,9 @@ pub struct TaskRecord {
     /// Filled only when one task is read.
     pub events: Vec<TaskEvent>,
     /// While it waits or is being offered: its position and estimated
-    /// wait as of the last second (set by `GET /api/v1/tasks/{id}`; absent
-    /// in the second after it entered its queue).
+    /// wait as of the last estimate, made four times a second (set by `GET
+    /// /api/v1/tasks/{id}`; absent until the first estimate after it
+    /// entered its queue).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<WaitEstimate>,
 }

@@ -53,6 +53,19 @@ impl HandlingTimes {
         if self.sorted.is_empty() { 0.0 } else { self.suffix[0] / self.sorted.len() as f64 }
     }
 
+    /// The squared coefficient of variation (variance over the squared
+    /// mean), at most 1: how far the lengths are from all alike (0) towards
+    /// memoryless (1).
+    pub fn variability(&self) -> f64 {
+        let n = self.sorted.len() as f64;
+        let mean = self.mean();
+        if n < 2.0 || mean <= 0.0 {
+            return 1.0;
+        }
+        let var = self.sorted.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (var / (mean * mean)).min(1.0)
+    }
+
     /// The mean time still to go of a task that has run `elapsed`
     /// seconds: E[H - e | H > e] over the samples. Past the longest
     /// sample, a tenth of the mean (it is about to end, but not at once).
@@ -108,9 +121,10 @@ pub struct WaitEstimate {
     pub estimated_wait_secs: Option<u32>,
 }
 
-/// Whole seconds, rounded up; none for "nobody will".
+/// Whole seconds, to the nearest (rounding up would make every figure a
+/// caller hears half a second long on average); none for "nobody will".
 pub fn whole_secs(secs: f64) -> Option<u32> {
-    secs.is_finite().then(|| secs.max(0.0).ceil().min(f64::from(u32::MAX)) as u32)
+    secs.is_finite().then(|| secs.max(0.0).round().min(f64::from(u32::MAX)) as u32)
 }
 
 /// Seconds as an ordered heap key (the estimate never makes a NaN).

@@ -39,9 +39,14 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
     let wrap = rules.wrap_up.as_secs_f64();
     let handling = |kind: TaskKind| m.handling.get(&kind).filter(|h| !h.is_empty());
     let mut agents = Vec::new();
-    // Per set of queues served, the busy agents' talk time still to run.
-    let mut busy: HashMap<u64, Vec<(usize, f64)>> = HashMap::new();
+    // Per set of queues served, the busy agents' talk time still to run
+    // and how variable their calls' lengths are.
+    let mut busy: HashMap<u64, Vec<Held>> = HashMap::new();
     for view in d.agents_view() {
+        // Winding down: offered nothing new before the shift ends.
+        if view.winding_down {
+            continue;
+        }
         let queues = d.agent_profile(view.id).map_or(0, |p| p.queues);
         let leaves_in = m.leaves_at.get(&view.id).map_or(f64::INFINITY, |end| secs_between(now, *end));
         let since = secs_between(view.status_since, now);
@@ -50,23 +55,23 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
             AgentStatus::WrapUp => (wrap - since).max(0.0),
             AgentStatus::Busy => {
                 let kind = d.agent_cards(view.id).first().map(|c| c.kind);
-                let left = kind.and_then(handling).map_or(UNMEASURED_HANDLING_SECS, |h| h.remaining(since));
-                busy.entry(queues).or_default().push((agents.len(), left));
+                let h = kind.and_then(handling);
+                let left = h.map_or(UNMEASURED_HANDLING_SECS, |h| h.remaining(since));
+                let variability = h.map_or(1.0, HandlingTimes::variability);
+                busy.entry(queues).or_default().push(Held { agent: agents.len(), left, variability });
                 left + wrap
             }
             AgentStatus::Break(_) => (m.break_secs - since).max(60.0),
             AgentStatus::Offline => continue,
         };
-        // Winding down: offered nothing new before the shift ends.
-        if view.winding_down {
-            continue;
-        }
         agents.push(FloorAgent { queues, free_in_secs: free_in, leaves_in_secs: leaves_in });
     }
     for (_, mut held) in busy {
         spread(&mut held);
-        for (i, left) in held {
-            agents[i].free_in_secs = left + wrap;
+        for h in held {
+            if let Some(agent) = agents.get_mut(h.agent) {
+                agent.free_in_secs = h.left + wrap;
+            }
         }
     }
     let mut waiting = Vec::new();
@@ -89,24 +94,30 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
     (agents, waiting)
 }
 
-/// Each busy agent's expected time left is the mean of what it may be, but
-/// the first of n agents to finish comes much sooner than any one's mean,
-/// and the last later: with n calls running, the i-th to end is expected
-/// after `H(n) − H(n − i)` mean times (H the harmonic numbers) when the
-/// times left are memoryless, which call lengths nearly are (their spread
-/// is about their mean). Sorted by the time each has left, the i-th
-/// agent's time is scaled by that factor; the factors average 1, so the
-/// time the floor has in hand stays the same, only spread as it ends.
-fn spread(held: &mut [(usize, f64)]) {
-    held.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let n = held.len();
-    let harmonic = |k: usize| (1..=k).map(|j| 1.0 / j as f64).sum::<f64>();
-    let h_n = harmonic(n);
-    let mut h_rest = h_n;
-    for (i, (_, left)) in held.iter_mut().enumerate() {
-        // H(n) − H(n − i − 1): drop the term 1/(n − i) from the tail.
-        h_rest -= 1.0 / (n - i) as f64;
-        *left *= h_n - h_rest;
+/// A busy agent: its index among the floor's agents, the talk time it is
+/// expected to have left, and its calls' variability (0 all alike, 1 as
+/// spread as memoryless lengths).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Held {
+    agent: usize,
+    left: f64,
+    variability: f64,
+}
+
+/// Each busy agent's expected time left is the mean of what it may be; the
+/// first of n agents to finish comes much sooner than any one's mean. With
+/// memoryless call lengths and a queue waiting, the floor keeps all n busy
+/// and calls end one every mean/n: the i-th of the calls now running to
+/// end is expected after i/n of a mean. With lengths all alike, each
+/// agent's own time left is already right. Between the two, by how
+/// variable the calls are (v, the squared coefficient of variation), the
+/// i-th agent by time left is expected free after `left × (1 − v(1 − i/n))`.
+fn spread(held: &mut [Held]) {
+    held.sort_by(|a, b| a.left.total_cmp(&b.left));
+    let n = held.len() as f64;
+    for (i, h) in held.iter_mut().enumerate() {
+        let share = (i as f64 + 1.0) / n;
+        h.left *= 1.0 - h.variability * (1.0 - share);
     }
 }
 
@@ -132,19 +143,23 @@ pub fn newcomer(d: &Dispatcher, queue: u8, now: Timestamp, m: &Measurements) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::spread;
+    use super::{Held, spread};
+
+    fn ends(left: &[f64], variability: f64) -> Vec<f64> {
+        let mut held: Vec<Held> =
+            left.iter().enumerate().map(|(agent, left)| Held { agent, left: *left, variability }).collect();
+        spread(&mut held);
+        held.iter().map(|h| (h.left * 10.0).round() / 10.0).collect()
+    }
 
     #[test]
-    fn busy_agents_end_one_after_another_not_all_at_their_mean() {
-        let mut held: Vec<(usize, f64)> = (0..4).map(|i| (i, 120.0)).collect();
-        spread(&mut held);
-        let ends: Vec<f64> = held.iter().map(|h| (h.1 * 10.0).round() / 10.0).collect();
-        // 120 s each: the first of four ends after 30 s, the last after 250 s.
-        assert_eq!(ends, [30.0, 70.0, 130.0, 250.0]);
-        let total: f64 = held.iter().map(|h| h.1).sum();
-        assert!((total - 480.0).abs() < 1e-9);
-        let mut one = vec![(0, 90.0)];
-        spread(&mut one);
-        assert_eq!(one, [(0, 90.0)]);
+    fn busy_agents_end_one_after_another_as_their_calls_vary() {
+        // Memoryless 120 s calls on four agents: one ends every 30 s.
+        assert_eq!(ends(&[120.0; 4], 1.0), [30.0, 60.0, 90.0, 120.0]);
+        // Calls all alike: each agent's own time left stands.
+        assert_eq!(ends(&[40.0, 10.0, 90.0], 0.0), [10.0, 40.0, 90.0]);
+        // In between, halfway.
+        assert_eq!(ends(&[100.0, 100.0], 0.5), [75.0, 100.0]);
+        assert_eq!(ends(&[90.0], 1.0), [90.0]);
     }
 }

@@ -68,3 +68,17 @@ impl PlanningRules {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PlanningRules;
+
+    #[test]
+    fn an_interval_other_than_a_quarter_or_half_hour_is_refused_by_name() {
+        assert!(PlanningRules::default().problems().is_empty());
+        let odd = PlanningRules { interval_minutes: 20, break_minutes: 0 };
+        let problems = odd.problems();
+        assert!(problems[0].starts_with("planning.interval_minutes"), "{problems:?}");
+        assert!(problems[1].starts_with("planning.break_minutes"), "{problems:?}");
+    }
+}

@@ -61,10 +61,13 @@ pub struct Need {
 /// on average, with callers' mean patience `patience_secs`.
 pub fn need(arrivals: f64, handling_secs: f64, patience_secs: f64, t: &Targets) -> Need {
     let traffic = Traffic { arrivals_per_sec: arrivals / t.interval_secs, handling_secs };
+    // Calls that come need someone to answer them, however short.
+    let least = u32::from(arrivals > 0.0);
     Need {
         arrivals,
-        by_service_level: erlang::agents_for_service_level(traffic, t.service_level_secs, t.service_level_share),
-        by_abandonment: erlang::agents_for_abandonment(traffic, patience_secs, t.max_abandon_share),
+        by_service_level: erlang::agents_for_service_level(traffic, t.service_level_secs, t.service_level_share)
+            .max(least),
+        by_abandonment: erlang::agents_for_abandonment(traffic, patience_secs, t.max_abandon_share).max(least),
     }
 }
 
@@ -198,6 +201,8 @@ mod tests {
             need(0.0, 180.0, 120.0, &HALF_HOURS),
             Need { arrivals: 0.0, by_service_level: 0, by_abandonment: 0 }
         );
+        // Two calls of a second each still need someone to answer them.
+        assert_eq!(need(2.0, 1.0, 120.0, &HALF_HOURS), Need { arrivals: 2.0, by_service_level: 1, by_abandonment: 1 });
     }
 
     #[test]

@@ -177,3 +177,22 @@ fn a_reserved_task_waits_for_its_agent_until_the_reservation_ends() {
     sim.advance(SignedDuration::from_mins(1));
     assert_eq!(offered_card(&sim.drain(), wang).map(|c| c.id), Some(t));
 }
+
+/// The estimate's view of the floor leaves out an agent winding down, busy
+/// or not, and places the others' times left on the right agents.
+#[test]
+fn the_estimate_leaves_out_a_busy_agent_winding_down() {
+    use crate::rules::planning::floor::{Measurements, floor_view};
+    let mut sim = Sim::new();
+    let wang = sim.agent("wang", &["callbacks"]);
+    let u = sim.task(TaskKind::MissedCallCallback, None);
+    sim.ok(Command::Accept { agent: wang, task: u });
+    let li = sim.agent("li", &["callbacks"]);
+    let t = sim.task(TaskKind::MissedCallCallback, None);
+    sim.ok(Command::Accept { agent: li, task: t });
+    sim.ok(Command::ShiftEnding { agent: li });
+    sim.drain();
+    let (agents, _) = floor_view(&sim.d, sim.now, &Measurements::default());
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert!(agents[0].free_in_secs > 0.0, "wang is busy: {agents:?}");
+}
