@@ -30,7 +30,7 @@ async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
     let server = TestServer::start(&db).await;
     let base = format!("http://{}", server.addr);
     let admin = server.admin().await;
-    server.add_agent(&admin, "li", &["callbacks"]).await;
+    server.add_agent(&admin, "li", &["callbacks", "hotline"]).await;
     let sup = json!({"username": "sun", "password": "supervisor-password", "role": "supervisor"});
     assert_eq!(admin.post("/api/v1/users", sup).await.0, 201);
     admin.put("/api/v1/customers/13800138000", json!({"name": "Wang Li", "notes": "prefers calls after 18:00"})).await;
@@ -105,6 +105,19 @@ async fn an_agent_completes_an_offer_while_the_wallboard_follows_live() {
     assert_eq!(wall.eval("return window.loadedOnce === true;").await, json!(true), "the wallboard never reloaded");
     assert_eq!(wall.text("#abandon-rate").await.as_deref(), Some("–"), "no calls yet: no abandon rate");
     wall.screenshot("wallboard").await;
+
+    // A hotline call: the interval now running has had one, which needs
+    // one agent, and one is at work (no one was scheduled).
+    let (status, _) =
+        admin.post("/api/v1/tasks", json!({"kind": "inbound_call", "customer_phone": "13800138009"})).await;
+    assert_eq!(status, 201);
+    wall.wait_text("#staffing tr.now td:nth-child(2)", "≈1", Duration::from_secs(3)).await;
+    wall.wait_text("#staffing tr.now td:nth-child(3)", "1", LIVE).await;
+    wall.wait_text("#staffing tr.now td:nth-child(5)", "0", LIVE).await;
+    wall.wait_text("#needed-now", "1", LIVE).await;
+    wall.wait_text("#at-work", "1", LIVE).await;
+    wall.eval("document.getElementById('staffing').scrollIntoView(); return null;").await;
+    wall.screenshot("wallboard-staffing").await;
 
     // The record holds what the agent wrote.
     let (_, record) = admin.get(&format!("/api/v1/tasks/{task_id}")).await;

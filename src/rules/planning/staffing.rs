@@ -105,8 +105,9 @@ pub struct IntervalPlan {
 }
 
 /// The whole day, interval by interval: `measured` holds today's intervals
-/// so far, of which the first `ended` have ended; `past` the same weekday
-/// of past weeks; `scheduled` the agents on shift per interval.
+/// so far, of which the first `ended` have ended (the next is running: its
+/// calls so far if more than forecast); `past` the same weekday of past
+/// weeks; `scheduled` the agents on shift per interval.
 pub fn plan_day(
     measured: &[Measured],
     ended: usize,
@@ -121,7 +122,10 @@ pub fn plan_day(
     forecast(past, &today, intervals)
         .into_iter()
         .enumerate()
-        .map(|(i, arrivals)| {
+        .map(|(i, forecast)| {
+            // The interval now running has had at least the calls so far.
+            let so_far = if i == ended { measured.get(i).map_or(0, |m| m.arrivals) } else { 0 };
+            let arrivals = forecast.max(f64::from(so_far));
             let n = need(arrivals, handling_secs, patience_secs, t);
             IntervalPlan {
                 interval: i,
@@ -249,11 +253,15 @@ mod tests {
     fn the_days_plan_measures_what_has_ended_and_forecasts_the_rest() {
         let t = Targets { interval_secs: 21_600.0, ..HALF_HOURS };
         let measured =
-            [Measured { arrivals: 0, ..Measured::default() }, Measured { arrivals: 400, ..Measured::default() }];
+            [Measured { arrivals: 0, ..Measured::default() }, Measured { arrivals: 500, ..Measured::default() }];
         let past = vec![vec![0, 400, 800, 100]];
         let plan = plan_day(&measured, 1, &past, &[0, 5, 9], 180.0, 120.0, &t);
         assert_eq!(plan.len(), 4);
         assert!(!plan[0].forecast && plan[1].forecast, "{plan:?}");
+        // The interval running has had more calls than forecast: those count.
+        assert_eq!(plan[1].arrivals, 500.0);
+        let quiet = plan_day(&measured[..1], 1, &past, &[], 180.0, 120.0, &t);
+        assert_eq!(quiet[1].arrivals, 400.0, "none yet: the forecast");
         assert_eq!((plan[2].arrivals, plan[2].scheduled, plan[3].scheduled), (800.0, 9, 0));
         // 800 calls in six hours at 180 s: 6.7 erlangs.
         assert!(
