@@ -54,7 +54,7 @@ impl Default for Settings {
             back_office_capacity: 2,
             ring_secs: 30.0,
             estimate_waits: false,
-            fallback_patience_secs: 120.0,
+            fallback_patience_secs: floor::ASSUMED_PATIENCE_SECS,
             keep_events: false,
         }
     }
@@ -389,7 +389,8 @@ impl Engine<'_> {
                 self.floor.leaves_at.insert(*id, end - wind_down);
             }
         }
-        floor::floor_view(&self.d, self.now, &self.floor)
+        let view = floor::floor_view(&self.d, self.now, &self.floor);
+        (view.agents, view.tasks)
     }
 
     fn finish_task(&mut self, agent: usize, task: TaskId) {

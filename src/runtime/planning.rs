@@ -17,11 +17,11 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{AgentStatus, TaskId, TaskKind, UserId};
+use crate::domain::{TaskId, TaskKind, UserId};
 use crate::rules::calendar::Calendar;
 use crate::rules::figures::FloorEvent;
 use crate::rules::planning::estimate::{self, Estimate, WaitEstimate, whole_secs};
-use crate::rules::planning::floor::{self, Measurements};
+use crate::rules::planning::floor::{self, ASSUMED_PATIENCE_SECS, Measurements, UNMEASURED_HANDLING_SECS};
 use crate::rules::planning::measure::FloorMeasure;
 use crate::rules::planning::staffing::{self, Targets};
 use crate::rules::planning::{QueueWait, StaffingBoard};
@@ -41,8 +41,6 @@ const MAX_TICK: Duration = Duration::from_secs(2);
 const SCHEDULES_EVERY: Duration = Duration::from_secs(60);
 /// Past weeks of the same weekday the forecast averages.
 const PAST_WEEKS: i64 = 4;
-/// Patience assumed until a caller on this floor has given up.
-const FALLBACK_PATIENCE_SECS: f64 = 120.0;
 
 /// `[planning]`, as the publisher needs it.
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +54,24 @@ pub struct PlanningSettings {
 }
 
 impl PlanningSettings {
+    /// What the staffing rules target, per interval.
+    fn targets(&self) -> Targets {
+        Targets {
+            interval_secs: f64::from(self.interval_minutes) * 60.0,
+            service_level_secs: self.targets_service_level_secs,
+            service_level_share: self.service_level_share,
+            max_abandon_share: self.max_abandon_share,
+        }
+    }
+
+    fn interval_secs(&self) -> i64 {
+        i64::from(self.interval_minutes) * 60
+    }
+
+    fn intervals(&self) -> usize {
+        (86_400 / self.interval_secs()) as usize
+    }
+
     pub fn of(
         planning: &crate::rules::planning::PlanningRules,
         figures: &crate::rules::figures::FigureRules,
@@ -152,11 +168,10 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let now = Timestamp::now();
-    let interval_secs = i64::from(settings.interval_minutes) * 60;
     let planner = Planner {
         store,
         hub,
-        measure: FloorMeasure::new(calendar.start_of_day(now), interval_secs),
+        measure: FloorMeasure::new(calendar.start_of_day(now), settings.interval_secs()),
         calendar,
         settings,
         past: Vec::new(),
@@ -225,8 +240,7 @@ impl Planner {
             Ok(events) => events.iter().for_each(|e| self.measure.observe(e)),
             Err(e) => tracing::warn!(error = %e, "reading today's floor events for planning failed"),
         }
-        let interval_secs = i64::from(self.settings.interval_minutes) * 60;
-        self.past = past_weeks(&self.store, &self.calendar, day_start, interval_secs).await;
+        self.past = past_weeks(&self.store, &self.calendar, day_start, self.settings.interval_secs()).await;
         self.schedules = read_schedules(&self.store).await;
     }
 
@@ -235,7 +249,7 @@ impl Planner {
         let mut m = Measurements {
             handling: self.measure.handling(),
             leaves_at: HashMap::new(),
-            patience_secs: staffing::mean_patience_secs(self.measure.intervals()).unwrap_or(FALLBACK_PATIENCE_SECS),
+            patience_secs: staffing::mean_patience_secs(self.measure.intervals()).unwrap_or(ASSUMED_PATIENCE_SECS),
             break_secs: f64::from(self.settings.break_minutes) * 60.0,
         };
         for (agent, schedule) in &self.schedules {
@@ -247,19 +261,15 @@ impl Planner {
         let view = {
             let m = m.clone();
             self.hub.query(move |d, now| {
-                let (agents, tasks) = floor::floor_view(d, now, &m);
+                let view = floor::floor_view(d, now, &m);
                 let queues = d.rules().queues.clone();
                 let newcomers: Vec<_> = (0..queues.len()).map(|q| floor::newcomer(d, q as u8, now, &m)).collect();
-                let at_work = d
-                    .agents_view()
-                    .iter()
-                    .filter(|a| !matches!(a.status, AgentStatus::Offline | AgentStatus::Break(_)))
-                    .count() as u32;
                 let wrap = d.rules().wrap_up.as_secs_f64();
-                (agents, tasks, queues, newcomers, at_work, wrap)
+                (view, queues, newcomers, wrap)
             })
         };
-        let (agents, tasks, queue_names, newcomers, at_work, wrap) = view.await.ok()?;
+        let (view, queue_names, newcomers, wrap) = view.await.ok()?;
+        let (agents, tasks, at_work) = (view.agents, view.tasks, view.on_line);
         let answer_secs = self.measure.answer_secs();
         let estimates = estimate::estimate(&agents, &tasks, answer_secs);
         let mut queues: BTreeMap<String, QueueWait> =
@@ -282,29 +292,25 @@ impl Planner {
 
     fn staffing(&self, now: Timestamp, at_work: u32, wrap: f64, patience_secs: f64) -> StaffingBoard {
         let s = &self.settings;
-        let interval_secs = f64::from(s.interval_minutes) * 60.0;
-        let targets = Targets {
-            interval_secs,
-            service_level_secs: s.targets_service_level_secs,
-            service_level_share: s.service_level_share,
-            max_abandon_share: s.max_abandon_share,
-        };
         let current = self.measure.interval_of(now).unwrap_or(0);
-        let day_start = self.measure.day_start();
-        let intervals = (86_400.0 / interval_secs).round() as usize;
-        let scheduled = scheduled(&self.schedules, &self.calendar, day_start, interval_secs, intervals);
-        let handling = self.measure.mean_handling(TaskKind::InboundCall).map_or(180.0, |h| h + wrap);
+        let scheduled = scheduled(&self.schedules, &self.calendar, self.measure.day_start(), s);
         let plan = staffing::plan_day(
             self.measure.intervals(),
             current,
             &self.past,
             &scheduled,
-            handling,
+            call_handling(&self.measure, wrap),
             patience_secs,
-            &targets,
+            &s.targets(),
         );
         StaffingBoard { interval_minutes: s.interval_minutes, current, at_work, intervals: plan }
     }
+}
+
+/// A hotline call's measured talk time and wrap-up (the assumed length
+/// until a call has been measured).
+fn call_handling(measure: &FloorMeasure, wrap: f64) -> f64 {
+    measure.mean_handling(TaskKind::InboundCall).map_or(UNMEASURED_HANDLING_SECS, |h| h + wrap)
 }
 
 async fn read_schedules(store: &Store) -> Vec<(UserId, WeeklySchedule)> {
@@ -346,12 +352,12 @@ fn scheduled(
     schedules: &[(UserId, WeeklySchedule)],
     calendar: &Calendar,
     day_start: Timestamp,
-    interval_secs: f64,
-    intervals: usize,
+    settings: &PlanningSettings,
 ) -> Vec<u32> {
-    (0..intervals)
+    let interval_secs = settings.interval_secs();
+    (0..settings.intervals())
         .map(|i| {
-            let middle = day_start + SignedDuration::from_secs_f64((i as f64 + 0.5) * interval_secs);
+            let middle = day_start + SignedDuration::from_secs((i as i64 * 2 + 1) * interval_secs / 2);
             schedules.iter().filter(|(_, w)| w.shift_at(calendar, middle).is_some()).count() as u32
         })
         .collect()
@@ -368,35 +374,18 @@ pub async fn review(
     wrap_up_secs: f64,
     date: jiff::civil::Date,
 ) -> Result<Vec<staffing::IntervalReview>, crate::store::StoreError> {
-    let interval_secs = i64::from(settings.interval_minutes) * 60;
+    let interval_secs = settings.interval_secs();
     let day_start = calendar.start_of_day(calendar.at(date, jiff::civil::Time::constant(12, 0, 0, 0)));
     let end = day_start + SignedDuration::from_hours(24);
     let mut day = FloorMeasure::new(day_start, interval_secs);
     store.floor_events_between(day_start, Some(end)).await?.iter().for_each(|e| day.observe(e));
     let past = past_weeks(store, calendar, day_start, interval_secs).await;
-    let intervals = (86_400 / interval_secs) as usize;
-    let schedules = read_schedules(store).await;
-    let scheduled = scheduled(&schedules, calendar, day_start, interval_secs as f64, intervals);
-    // Each agent's status at each interval's middle, from the log (a day
-    // back, for whoever had not changed status since).
+    let scheduled = scheduled(&read_schedules(store).await, calendar, day_start, settings);
+    // A day back, for whoever had not changed status since.
     let log = store.agent_statuses_between(day_start - SignedDuration::from_hours(24), end).await?;
-    let at_work: Vec<u32> = (0..intervals)
-        .map(|i| {
-            let middle = day_start + SignedDuration::from_secs((i as i64 * 2 + 1) * interval_secs / 2);
-            let mut last: HashMap<UserId, &AgentStatus> = HashMap::new();
-            for (agent, status, _) in log.iter().take_while(|(_, _, at)| *at <= middle) {
-                last.insert(*agent, status);
-            }
-            last.values().filter(|s| !matches!(s, AgentStatus::Offline | AgentStatus::Break(_))).count() as u32
-        })
-        .collect();
-    let targets = Targets {
-        interval_secs: interval_secs as f64,
-        service_level_secs: settings.targets_service_level_secs,
-        service_level_share: settings.service_level_share,
-        max_abandon_share: settings.max_abandon_share,
-    };
-    let handling = day.mean_handling(TaskKind::InboundCall).map_or(180.0, |h| h + wrap_up_secs);
-    let patience = staffing::mean_patience_secs(day.intervals()).unwrap_or(FALLBACK_PATIENCE_SECS);
+    let at_work = staffing::on_line_per_interval(&log, day_start, interval_secs, settings.intervals());
+    let targets = settings.targets();
+    let handling = call_handling(&day, wrap_up_secs);
+    let patience = staffing::mean_patience_secs(day.intervals()).unwrap_or(ASSUMED_PATIENCE_SECS);
     Ok(staffing::review_day(day.intervals(), &past, &scheduled, &at_work, handling, patience, &targets))
 }

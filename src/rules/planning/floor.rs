@@ -11,6 +11,19 @@ use crate::rules::dispatch::Dispatcher;
 
 /// A handling time assumed for a kind nothing has been measured for yet.
 pub const UNMEASURED_HANDLING_SECS: f64 = 180.0;
+/// The callers' mean patience assumed until one on this floor has given up.
+pub const ASSUMED_PATIENCE_SECS: f64 = 120.0;
+
+/// The floor as the estimate sees it.
+#[derive(Clone, Debug, Default)]
+pub struct FloorView {
+    /// The agents who may take work, and when each comes free.
+    pub agents: Vec<FloorAgent>,
+    /// The tasks waiting (an offered task counts: it is about to take its agent).
+    pub tasks: Vec<WaitingTask>,
+    /// Agents on the line (`AgentStatus::is_on_line`), winding down or not.
+    pub on_line: u32,
+}
 
 /// What the floor measured, beside the dispatcher's own state.
 #[derive(Clone, Debug, Default)]
@@ -32,9 +45,8 @@ fn secs_between(from: Timestamp, to: Timestamp) -> f64 {
     to.duration_since(from).as_secs_f64()
 }
 
-/// The agents who may take work and when each comes free, and the tasks
-/// waiting (an offered task counts: it is about to take its agent).
-pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<FloorAgent>, Vec<WaitingTask>) {
+/// The floor at `now`, read from the dispatcher and what was measured.
+pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> FloorView {
     let rules = d.rules();
     let wrap = rules.wrap_up.as_secs_f64();
     let handling = |kind: TaskKind| m.handling.get(&kind).filter(|h| !h.is_empty());
@@ -42,7 +54,9 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
     // Per set of queues served, the busy agents' talk time still to run
     // and how variable their calls' lengths are.
     let mut busy: HashMap<u64, Vec<Held>> = HashMap::new();
+    let mut on_line = 0;
     for view in d.agents_view() {
+        on_line += u32::from(view.status.is_on_line());
         // Winding down: offered nothing new before the shift ends.
         if view.winding_down {
             continue;
@@ -91,7 +105,7 @@ pub fn floor_view(d: &Dispatcher, now: Timestamp, m: &Measurements) -> (Vec<Floo
             patience_secs: (card.kind == TaskKind::InboundCall).then_some(m.patience_secs),
         });
     }
-    (agents, waiting)
+    FloorView { agents, tasks: waiting, on_line }
 }
 
 /// A busy agent: its index among the floor's agents, the talk time it is

@@ -17,7 +17,12 @@
 //! keeps the profile's shape while following a day that runs above or
 //! below the usual (a campaign, a holiday's eve).
 
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+
 use super::erlang::{self, Traffic};
+use crate::domain::{AgentStatus, UserId};
 
 /// What one interval's hotline calls measured.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -188,6 +193,28 @@ pub fn review_day(
         .collect()
 }
 
+/// Agents on the line (`AgentStatus::is_on_line`) at each interval's
+/// middle, from a status log in time order that starts early enough to
+/// hold everyone's status at the first middle (a day before, say).
+pub fn on_line_per_interval(
+    log: &[(UserId, AgentStatus, Timestamp)],
+    day_start: Timestamp,
+    interval_secs: i64,
+    intervals: usize,
+) -> Vec<u32> {
+    let mut status: HashMap<UserId, bool> = HashMap::new();
+    let mut next = log.iter().peekable();
+    (0..intervals)
+        .map(|i| {
+            let middle = day_start + SignedDuration::from_secs((i as i64 * 2 + 1) * interval_secs / 2);
+            while let Some((agent, s, _)) = next.next_if(|(_, _, at)| *at <= middle) {
+                status.insert(*agent, s.is_on_line());
+            }
+            status.values().filter(|on| **on).count() as u32
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +259,22 @@ mod tests {
         assert_eq!(forecast(&past, &[3], 4)[1], 38.0);
         // No history: nothing forecast.
         assert_eq!(forecast(&[], &[], 2), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn agents_on_the_line_are_counted_at_each_intervals_middle() {
+        let at = |secs: i64| Timestamp::from_second(1_800_000_000 + secs).unwrap();
+        let (li, wang) = (UserId(uuid::Uuid::from_u128(1)), UserId(uuid::Uuid::from_u128(2)));
+        let lunch = AgentStatus::Break(crate::domain::BreakReason::new("lunch").unwrap());
+        let log = vec![
+            (li, AgentStatus::Available, at(-100)),
+            (wang, AgentStatus::Available, at(1000)),
+            (li, lunch, at(1500)),
+            (li, AgentStatus::Busy, at(2000)),
+            (wang, AgentStatus::Offline, at(2800)),
+        ];
+        // Middles at 900, 2700 and 4500 s.
+        assert_eq!(on_line_per_interval(&log, at(0), 1800, 3), [1, 2, 1]);
     }
 
     #[test]

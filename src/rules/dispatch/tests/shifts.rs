@@ -192,7 +192,9 @@ fn the_estimate_leaves_out_a_busy_agent_winding_down() {
     sim.ok(Command::Accept { agent: li, task: t });
     sim.ok(Command::ShiftEnding { agent: li });
     sim.drain();
-    let (agents, _) = floor_view(&sim.d, sim.now, &Measurements::default());
+    let view = floor_view(&sim.d, sim.now, &Measurements::default());
+    let agents = view.agents;
+    assert_eq!(view.on_line, 2, "both are still on the line");
     assert_eq!(agents.len(), 1, "{agents:?}");
     assert!(agents[0].free_in_secs > 0.0, "wang is busy: {agents:?}");
 }
