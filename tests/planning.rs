@@ -136,8 +136,10 @@ async fn a_queued_caller_hears_position_and_wait_in_the_182() {
     assert!((65..=90).contains(&wait), "{queued}");
 
     // The same on the call's record, which a CTI integration reads.
-    let (_, calls) = admin.get("/api/v1/calls").await;
-    let call = calls.as_array().unwrap().iter().find(|c| c["sip_call_id"] == "est1@test").expect("recorded").clone();
+    // The call's record is written beside the 182, not before it.
+    let is_ours = |c: &Value| c["sip_call_id"] == "est1@test";
+    let calls = eventually(&admin, "/api/v1/calls", |cs| cs.as_array().is_some_and(|cs| cs.iter().any(is_ours))).await;
+    let call = calls.as_array().unwrap().iter().find(|c| is_ours(c)).expect("recorded").clone();
     let path = format!("/api/v1/calls/{}", call["task_id"].as_str().unwrap());
     let call = eventually(&admin, &path, |c| c["wait"].is_object()).await;
     assert_eq!(call["wait"]["position"], 0, "{call}");
