@@ -4,6 +4,11 @@
 //! Reports median, p99 and p99.9 (a plain harness, because the usual bench
 //! harnesses do not report p99).
 //!
+//! Run twice on one machine: as centres run today (plain skills, no
+//! routing steps), and with routing steps on every kind (a level 4, then a
+//! level 2 step) and agents of mixed levels (1 to 5), so that the tasks
+//! are spread over every step and the agents over every class.
+//!
 //! Run: `cargo bench --bench dispatch`
 
 use std::hint::black_box;
@@ -12,7 +17,7 @@ use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard::domain::{AgentStatus, BreakReason, Phone, TaskId, TaskKind, UserId};
-use switchboard::rules::dispatch::{AgentProfile, Command, Dispatcher, Effect, NewTask, Rules, TaskCard};
+use switchboard::rules::dispatch::{AgentProfile, Command, Dispatcher, Effect, NewTask, RoutingStep, Rules, TaskCard};
 
 const AGENTS: usize = 2_000;
 const TASKS: usize = 10_000;
@@ -47,16 +52,18 @@ fn task(d: &Dispatcher, kind: TaskKind, now: Timestamp, rng: &mut Lcg) -> NewTas
         last_outcome: None,
         handover_note: None,
         reserved: None,
+        avoid_agent: None,
     });
     NewTask { card, plan, enqueued_at: now - SignedDuration::from_millis((rng.next() % 600_000) as i64), held_by: None }
 }
 
-fn agent(d: &mut Dispatcher, now: Timestamp, skills: &[&str], out: &mut Vec<Effect>) -> UserId {
+fn agent(d: &mut Dispatcher, now: Timestamp, skills: &[&str], level: u8, out: &mut Vec<Effect>) -> UserId {
     let id = UserId::new();
     let profile = AgentProfile {
         id,
         name: "agent".into(),
         queues: d.rules().queue_set(skills.iter().copied()),
+        levels: d.rules().levels(skills.iter().map(|s| (*s, level))),
         voice_capacity: 1,
         back_office_capacity: 2,
         sip_uri: None,
@@ -83,6 +90,9 @@ fn measure(
         let took = start.elapsed().as_nanos() as u64;
         assert!(out.iter().any(|e| matches!(e, Effect::Offer { .. })), "no offer was made");
         d.handle(*now, undo, out).unwrap();
+        // Timers (steps widening, offers expiring) fire between samples,
+        // untimed, as the hub's clock would fire them.
+        d.tick(*now, out);
         out.clear();
         if i >= WARM_UP {
             samples.push(took);
@@ -104,10 +114,29 @@ fn report(name: &str, mut samples: Vec<u64>) {
     );
 }
 
+/// Every kind wants level 4 in its queue for 2 minutes, then level 2 for
+/// 3 more, then anyone serving the queue.
+fn stepped_rules() -> Rules {
+    let mut rules = Rules::manual_defaults();
+    for kind in rules.kinds.iter_mut() {
+        kind.steps = vec![
+            RoutingStep { wants: vec![(kind.queue, 4)], wait: SignedDuration::from_secs(120) },
+            RoutingStep { wants: vec![(kind.queue, 2)], wait: SignedDuration::from_secs(180) },
+        ];
+    }
+    rules
+}
+
 fn main() {
+    run("today's routing: plain skills, no steps", Rules::manual_defaults(), false);
+    run("routing steps on every kind, levels 1-5", stepped_rules(), true);
+}
+
+fn run(title: &str, rules: Rules, levels: bool) {
     let mut rng = Lcg(42);
     let mut out = Vec::with_capacity(64);
-    let mut d = Dispatcher::new(Rules::manual_defaults());
+    let mut d = Dispatcher::new(rules);
+    let level = |i: usize| if levels { (i % 5) as u8 + 1 } else { 1 };
     let mut now: Timestamp = "2026-03-02T01:00:00Z".parse().unwrap();
     let skill_sets: [&[&str]; 5] = [
         &["hotline", "callbacks"],
@@ -121,12 +150,12 @@ fn main() {
     // 10,000 tasks waiting in the other queues.
     let mut floor = Vec::new();
     for i in 0..AGENTS - 200 {
-        let id = agent(&mut d, now, skill_sets[i % skill_sets.len()], &mut out);
+        let id = agent(&mut d, now, skill_sets[i % skill_sets.len()], level(i / skill_sets.len()), &mut out);
         d.handle(now, Command::SetStatus { agent: id, status: on_break.clone() }, &mut out).unwrap();
         floor.push(id);
     }
-    for _ in 0..200 {
-        agent(&mut d, now, &["complaints"], &mut out);
+    for i in 0..200 {
+        agent(&mut d, now, &["complaints"], level(i), &mut out);
     }
     let kinds: Vec<TaskKind> = TaskKind::ALL.iter().copied().filter(|k| *k != TaskKind::ComplaintFollowUp).collect();
     for _ in 0..TASKS {
@@ -144,7 +173,7 @@ fn main() {
         let decide = Command::SetStatus { agent, status: AgentStatus::Available };
         (decide, Command::SetStatus { agent, status: on_break.clone() })
     });
-    println!("dispatch core, {TASKS} waiting tasks, {AGENTS} agents");
+    println!("dispatch core, {TASKS} waiting tasks, {AGENTS} agents; {title}");
     report("agent freed -> best waiting task", samples);
 
     // A new task picks the longest-idle eligible agent; then it is cancelled.

@@ -120,6 +120,7 @@ async fn run(redis: Option<&TestRedis>, rate: usize, seconds: usize, agents: usi
             display_name: None,
             sip_uri: None,
             skills: vec!["callbacks".into(), "marketing".into()],
+            levels: Default::default(),
             voice_capacity: None,
             back_office_capacity: None,
         };

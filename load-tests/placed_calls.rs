@@ -144,6 +144,7 @@ async fn main() {
             display_name: format!("agent{i}"),
             sip_uri: Some(format!("sip:{}@127.0.0.1:{}", 1000 + i, phones.port)),
             skills: vec!["callbacks".into()],
+            levels: Default::default(),
             voice_capacity: 1,
             back_office_capacity: 2,
         };
@@ -157,6 +158,7 @@ async fn main() {
         display_name: "admin".into(),
         sip_uri: None,
         skills: vec![],
+        levels: Default::default(),
         voice_capacity: 1,
         back_office_capacity: 2,
     };

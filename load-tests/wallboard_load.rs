@@ -101,6 +101,7 @@ async fn main() {
         display_name: name,
         sip_uri: None,
         skills: skills.iter().map(|s| s.to_string()).collect(),
+        levels: Default::default(),
         voice_capacity: 1,
         back_office_capacity: 2,
     };

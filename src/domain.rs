@@ -289,6 +289,8 @@ identifiers! {
         AtCapacity = "at_capacity",
         PassedRecently = "passed_recently",
         ReservedForAnotherAgent = "reserved_for_another_agent",
+        BelowStepLevel = "below_step_level",
+        AvoidedAgent = "avoided_agent",
     }
 }
 

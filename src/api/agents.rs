@@ -1,5 +1,7 @@
 //! Agents (users who take work) and user administration.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,6 +37,11 @@ pub struct CreateUser {
     pub sip_uri: Option<String>,
     #[serde(default)]
     pub skills: Vec<String>,
+    /// The agent's level in some of its skills, 1 (learning) to 5
+    /// (expert); a skill left out is level 1. Routing steps of a task kind
+    /// ask for minimum levels.
+    #[serde(default)]
+    pub levels: BTreeMap<String, u8>,
     pub voice_capacity: Option<u8>,
     pub back_office_capacity: Option<u8>,
 }
@@ -52,6 +59,9 @@ pub struct UpdateAgent {
     #[schema(value_type = Option<String>)]
     pub sip_uri: Option<Option<String>>,
     pub skills: Option<Vec<String>>,
+    /// Levels (1-5) by skill, replacing the agent's; a skill left out is
+    /// level 1. Applies to the next routing decision.
+    pub levels: Option<BTreeMap<String, u8>>,
     pub voice_capacity: Option<u8>,
     pub back_office_capacity: Option<u8>,
 }
@@ -88,6 +98,8 @@ pub struct AgentInfo {
     pub work_number: Option<WorkNumber>,
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
+    /// Levels above 1, by skill.
+    pub levels: BTreeMap<String, u8>,
     pub voice_capacity: u8,
     pub back_office_capacity: u8,
     #[serde(flatten)]
@@ -113,6 +125,7 @@ fn agent_info(user: User, live: Option<&AgentView>) -> AgentInfo {
         work_number: user.work_number,
         sip_uri: user.sip_uri,
         skills: user.skills,
+        levels: user.levels,
         voice_capacity: user.voice_capacity,
         back_office_capacity: user.back_office_capacity,
         status: live.map_or(user.status, |l| l.status.clone()),
@@ -134,6 +147,7 @@ pub(super) async fn create(state: &AppState, req: CreateUser, role: Role) -> Res
         work_number: req.work_number,
         sip_uri: req.sip_uri,
         skills: req.skills,
+        levels: req.levels,
         voice_capacity: req.voice_capacity,
         back_office_capacity: req.back_office_capacity,
     };
@@ -224,6 +238,7 @@ pub async fn update_agent(
         work_number: work_number_patch(req.work_number)?,
         sip_uri: req.sip_uri,
         skills: req.skills,
+        levels: req.levels,
         voice_capacity: req.voice_capacity,
         back_office_capacity: req.back_office_capacity,
         ..UserPatch::default()

@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Caller};
 use crate::api::state::AppState;
 use crate::domain::{Channel, TaskKind};
-use crate::rules::dispatch::QueueStats;
+use crate::rules::dispatch::{QueueStats, SkillLevel};
 
 /// A kind of work and its rule (`[kinds]`).
 #[derive(Serialize, ToSchema)]
@@ -32,6 +32,16 @@ pub struct KindView {
     pub attempts: u32,
     /// Agents may create tasks of it (`[access] agent_task_kinds`).
     pub agents_may_create: bool,
+    /// Who may take a waiting task first: each step's wanted levels and
+    /// seconds; after the last, anyone serving the queue.
+    pub steps: Vec<StepView>,
+}
+
+/// One routing step of a kind.
+#[derive(Serialize, ToSchema)]
+pub struct StepView {
+    pub wants: Vec<SkillLevel>,
+    pub wait_secs: i64,
 }
 
 /// Every kind of work: the built-in ones, then the centre's own.
@@ -51,6 +61,18 @@ pub async fn list_kinds(State(state): State<AppState>, _caller: Caller) -> Json<
             deadline_minutes: r.deadline_after.map(|d| d.as_mins()),
             attempts: r.attempts,
             agents_may_create: state.config.access.agent_task_kinds.contains(&kind),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| StepView {
+                    wants: s
+                        .wants
+                        .iter()
+                        .map(|&(q, level)| SkillLevel { skill: rules.queue_name(q).to_owned(), level })
+                        .collect(),
+                    wait_secs: s.wait.as_secs(),
+                })
+                .collect(),
         }
     };
     let built_in = TaskKind::ALL.iter().map(|k| view(*k, None));

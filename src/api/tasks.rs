@@ -37,6 +37,13 @@ pub struct CreateTask {
     /// Offered to no one before this time: the task is `scheduled` until
     /// then (a time already past means at once).
     pub not_before: Option<Timestamp>,
+    /// Kept for this agent for `[routing] wait_for_preferred_secs`, then
+    /// anyone serving the queue may take it. Agents may name only
+    /// themselves.
+    pub prefer_agent: Option<UserId>,
+    /// Never offered to this agent (a customer to be called back by
+    /// another agent). Agents may name only themselves.
+    pub avoid_agent: Option<UserId>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -94,7 +101,10 @@ pub async fn create_task(
         now,
         Some(caller.id()),
     );
-    let row = TaskDraft { not_before, ..planned };
+    let reserved = req.prefer_agent.map(|agent| state.config.routing.prefer(agent, not_before.unwrap_or(now)));
+    let mut row = TaskDraft { not_before, reserved, avoid_agent: req.avoid_agent, ..planned };
+    agents_named(&state, &caller, &req).await?;
+    intake::stick_to_last_agents(&state.store, &state.config.routing, std::slice::from_mut(&mut row), now).await?;
     super::customers::name_from_intake(&state, &req.customer_phone, req.customer_name.as_deref(), Some(caller.id()))
         .await?;
     let id = row.id;
@@ -109,6 +119,25 @@ pub async fn create_task(
         None => tracing::info!(task = %id, kind = %req.kind, "task created"),
     }
     Ok((StatusCode::CREATED, Json(live_view(&state, id).await?)))
+}
+
+/// `prefer_agent` and `avoid_agent` name agents who take work, two
+/// different ones, and an agent names only themselves.
+async fn agents_named(state: &AppState, caller: &Caller, req: &CreateTask) -> Result<(), ApiError> {
+    if req.prefer_agent.is_some() && req.prefer_agent == req.avoid_agent {
+        return Err(ApiError::unprocessable("invalid_field", "prefer_agent and avoid_agent name the same agent"));
+    }
+    for (field, agent) in [("prefer_agent", req.prefer_agent), ("avoid_agent", req.avoid_agent)] {
+        let Some(agent) = agent else { continue };
+        if caller.role().takes_work() && agent != caller.id() {
+            let message = format!("{field}: agents may name only themselves");
+            return Err(ApiError::not_your_work(message).with_code("agent_not_allowed"));
+        }
+        if !state.store.user(agent).await?.is_some_and(|u| u.routable()) {
+            return Err(ApiError::unprocessable("invalid_field", format!("{field}: no agent with this id takes work")));
+        }
+    }
+    Ok(())
 }
 
 /// What agents and dispatchers may create themselves (`[access]

@@ -3,6 +3,8 @@
 //! once on the user's tokens and open sockets, and on the dispatcher, here
 //! and on every node (`crate::auth::account_watch`).
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -50,6 +52,8 @@ pub struct PatchUser {
     #[schema(value_type = Option<String>)]
     pub sip_uri: Option<Option<String>>,
     pub skills: Option<Vec<String>>,
+    /// Levels (1-5) by skill, replacing the agent's; a skill left out is level 1.
+    pub levels: Option<BTreeMap<String, u8>>,
     pub voice_capacity: Option<u8>,
     pub back_office_capacity: Option<u8>,
     /// `true` ends the user's tokens and sockets and refuses logins.
@@ -137,6 +141,7 @@ pub async fn patch_user(
         work_number: super::agents::work_number_patch(req.work_number)?,
         sip_uri: req.sip_uri,
         skills: req.skills,
+        levels: req.levels,
         voice_capacity: req.voice_capacity,
         back_office_capacity: req.back_office_capacity,
         disabled: req.disabled,

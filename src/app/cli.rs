@@ -3,6 +3,7 @@
 //! these names and flags. A user changed here while the server runs takes
 //! effect there within a second (`crate::auth::account_watch`).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -115,7 +116,9 @@ pub struct UserSetArgs {
     /// Where the PBX rings this agent; an empty value removes it.
     #[arg(long, value_name = "URI")]
     pub sip_uri: Option<String>,
-    /// Queues the agent serves, comma-separated; an empty value for none.
+    /// Queues the agent serves, comma-separated, each with its level 1-5
+    /// after a colon where above 1 (`hotline:4,callbacks`); an empty value
+    /// for none.
     #[arg(long, value_delimiter = ',')]
     pub skills: Option<Vec<String>>,
     #[arg(long)]
@@ -134,7 +137,8 @@ pub struct UserAddArgs {
     /// Where the PBX rings this agent, e.g. sip:1001@pbx.example.
     #[arg(long, value_name = "URI")]
     pub sip_uri: Option<String>,
-    /// Queues the agent serves, comma-separated.
+    /// Queues the agent serves, comma-separated, each with its level 1-5
+    /// after a colon where above 1 (`hotline:4,callbacks`).
     #[arg(long, value_delimiter = ',')]
     pub skills: Vec<String>,
     /// Name shown to colleagues [default: the login name].
@@ -305,6 +309,7 @@ async fn user_add(args: UserAddArgs) -> Result<(), String> {
     let config = load(&args.store)?;
     let rules = config.rules().map_err(|e| e.to_string())?;
     let password = read_password()?;
+    let (skills, levels) = skills_and_levels(args.skills)?;
     let store = open_store(&config).await?;
     let account = NewAccount {
         username: args.name,
@@ -313,7 +318,8 @@ async fn user_add(args: UserAddArgs) -> Result<(), String> {
         display_name: args.display_name,
         work_number: args.work_number,
         sip_uri: args.sip_uri,
-        skills: args.skills,
+        skills,
+        levels,
         voice_capacity: None,
         back_office_capacity: None,
     };
@@ -322,6 +328,23 @@ async fn user_add(args: UserAddArgs) -> Result<(), String> {
     let user = result.map_err(|e| e.to_string())?;
     println!("created {} {} ({})", user.role, user.username, user.id);
     Ok(())
+}
+
+/// Splits `--skills hotline:4,callbacks` into the skills and their levels.
+fn skills_and_levels(given: Vec<String>) -> Result<(Vec<String>, BTreeMap<String, u8>), String> {
+    let mut skills = Vec::new();
+    let mut levels = BTreeMap::new();
+    for item in given.into_iter().filter(|s| !s.is_empty()) {
+        match item.split_once(':') {
+            Some((skill, level)) => {
+                let level = level.parse().map_err(|_| format!("--skills: `{item}`: a level is 1 to 5"))?;
+                levels.insert(skill.to_owned(), level);
+                skills.push(skill.to_owned());
+            }
+            None => skills.push(item),
+        }
+    }
+    Ok((skills, levels))
 }
 
 /// Reads a password from standard input (one line, or everything).
@@ -351,11 +374,16 @@ async fn find_user(args: &StoreArgs, name: &str) -> Result<(Config, Store, User)
 async fn user_set(args: UserSetArgs) -> Result<(), String> {
     let (config, store, user) = find_user(&args.store, &args.name).await?;
     let rules = config.rules().map_err(|e| e.to_string())?;
+    let (skills, levels) = match args.skills {
+        Some(given) => skills_and_levels(given).map(|(s, l)| (Some(s), Some(l)))?,
+        None => (None, None),
+    };
     let patch = UserPatch {
         role: args.role,
         display_name: args.display_name,
         sip_uri: args.sip_uri.map(|u| Some(u).filter(|u| !u.is_empty())),
-        skills: args.skills.map(|s| s.into_iter().filter(|s| !s.is_empty()).collect()),
+        skills,
+        levels,
         ..UserPatch::default()
     };
     let result = accounts::update(&store, &rules, user.id, patch).await;

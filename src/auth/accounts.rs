@@ -4,12 +4,14 @@
 //! (`crate::auth::account_watch`), so a change made here from the command line
 //! applies the same way as one made over REST.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 
 use crate::auth::passwords::{self, WeakPassword};
 use crate::auth::{PoolError, Standing};
 use crate::domain::{Role, UserId, WorkNumber};
-use crate::rules::dispatch::Rules;
+use crate::rules::dispatch::{MAX_LEVEL, Rules};
 use crate::store::{NewUser, Store, StoreError, User, UserPatch};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,8 @@ pub struct NewAccount {
     pub work_number: Option<String>,
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
+    /// Levels above 1, by skill.
+    pub levels: BTreeMap<String, u8>,
     pub voice_capacity: Option<u8>,
     pub back_office_capacity: Option<u8>,
 }
@@ -90,6 +94,20 @@ pub fn check_skills(rules: &Rules, skills: &[String]) -> Result<(), AccountError
     Ok(())
 }
 
+/// Levels are 1-5 and belong to one of the agent's skills: a level for a
+/// skill the agent lacks would route nothing and hide a typo.
+pub fn check_levels(skills: &[String], levels: &BTreeMap<String, u8>) -> Result<(), AccountError> {
+    for (skill, &level) in levels {
+        if !skills.contains(skill) {
+            return Err(invalid("levels", format!("`{skill}` is not one of the agent's skills")));
+        }
+        if !(1..=MAX_LEVEL).contains(&level) {
+            return Err(invalid("levels", format!("`{skill}`: a level is 1 (learning) to 5 (expert)")));
+        }
+    }
+    Ok(())
+}
+
 pub fn check_capacities(voice: Option<u8>, back_office: Option<u8>) -> Result<(), AccountError> {
     if voice.is_some_and(|v| v > 1) {
         return Err(invalid("voice_capacity", "0 or 1: a voice call is exclusive"));
@@ -112,6 +130,7 @@ pub async fn create(
         check_sip_uri(uri)?;
     }
     check_skills(rules, &a.skills)?;
+    check_levels(&a.skills, &a.levels)?;
     check_capacities(a.voice_capacity, a.back_office_capacity)?;
     let work_number = a.work_number.as_deref().map(check_work_number).transpose()?;
     let hash = passwords::pool().hash(a.password).await?;
@@ -123,6 +142,7 @@ pub async fn create(
         work_number,
         sip_uri: a.sip_uri,
         skills: a.skills,
+        levels: a.levels,
         voice_capacity: a.voice_capacity.unwrap_or(1),
         back_office_capacity: a.back_office_capacity.unwrap_or(default_back_office),
     };
@@ -144,6 +164,13 @@ pub fn check_patch(rules: &Rules, p: &UserPatch) -> Result<(), AccountError> {
 
 pub async fn update(store: &Store, rules: &Rules, id: UserId, patch: UserPatch) -> Result<User, AccountError> {
     check_patch(rules, &patch)?;
+    if let Some(levels) = &patch.levels {
+        let skills = match &patch.skills {
+            Some(skills) => skills.clone(),
+            None => store.user(id).await?.ok_or(AccountError::NotFound)?.skills,
+        };
+        check_levels(&skills, levels)?;
+    }
     store.update_user(id, patch, Timestamp::now()).await?.ok_or(AccountError::NotFound)
 }
 

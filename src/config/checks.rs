@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use jiff::SignedDuration;
 
-use super::{AuthConfig, DispatchConfig, KindConfig, RedisConfig};
+use super::{AuthConfig, DispatchConfig, KindConfig, RedisConfig, StepConfig};
 use crate::domain::TaskKind;
-use crate::rules::dispatch::{CustomRule, KindRule, MAX_QUEUES, QueueIdx};
+use crate::rules::dispatch::{CustomRule, KindRule, MAX_CLASSES, MAX_LEVEL, MAX_QUEUES, QueueIdx, RoutingStep};
 
 /// Collects `key: problem` lines.
 #[derive(Default)]
@@ -139,6 +139,19 @@ pub fn kinds(
             Err(e) => p.0.push(format!("{key}: {e}")),
         }
     }
+    let mut distinct: Vec<Vec<(QueueIdx, u8)>> = Vec::new();
+    for step in kinds.iter().chain(custom.iter().flatten().map(|c| &c.rule)).flat_map(|r| &r.steps) {
+        let mut wants = step.wants.clone();
+        wants.sort_unstable();
+        if !distinct.contains(&wants) {
+            distinct.push(wants);
+        }
+    }
+    p.check(
+        distinct.len() < MAX_CLASSES,
+        "kinds",
+        "the steps of all kinds together want at most 63 different sets of levels",
+    );
     (kinds, custom, p.0)
 }
 
@@ -172,5 +185,74 @@ fn kind_rule(p: &mut Problems, queues: &[String], kind: TaskKind, key: &str, k: 
         channel: k.channel,
         deadline_after: (k.deadline_minutes > 0).then(|| SignedDuration::from_mins(k.deadline_minutes as i64)),
         attempts: k.attempts,
+        steps: steps(p, queues, key, &k.steps),
+    }
+}
+
+/// A kind's routing steps (`[kinds.<name>] steps`): each wants at least one
+/// skill (a queue) at a level from 1 to 5 and lasts 1 s to a day; at most 8.
+fn steps(p: &mut Problems, queues: &[String], key: &str, steps: &[StepConfig]) -> Vec<RoutingStep> {
+    p.check(steps.len() <= 8, &format!("{key}.steps"), "at most 8 steps");
+    let mut compiled = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        let key = format!("{key}.steps[{i}]");
+        p.check(!step.skills.is_empty(), &format!("{key}.skills"), "name at least one skill (a queue) and its level");
+        p.check((1..=86_400).contains(&step.wait_secs), &format!("{key}.wait_secs"), "must be 1-86400");
+        let mut wants = Vec::with_capacity(step.skills.len());
+        for (skill, &level) in &step.skills {
+            let queue = queues.iter().position(|q| q == skill);
+            p.check(queue.is_some(), &format!("{key}.skills.{skill}"), "is not in `queues`");
+            p.check((1..=MAX_LEVEL).contains(&level), &format!("{key}.skills.{skill}"), "a level is 1 to 5");
+            if let Some(q) = queue {
+                wants.push((QueueIdx(q as u8), level));
+            }
+        }
+        compiled.push(RoutingStep { wants, wait: SignedDuration::from_secs(step.wait_secs as i64) });
+    }
+    compiled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use crate::domain::TaskKind;
+
+    fn with_steps(steps: &str) -> Result<crate::rules::dispatch::Rules, String> {
+        use figment::providers::{Format, Serialized, Toml};
+        let text = format!("[kinds.complaint_follow_up]\nsteps = {steps}\n");
+        let config: Config = figment::Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(&text))
+            .extract()
+            .map_err(|e| e.to_string())?;
+        config.rules().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn steps_are_read_in_order_with_their_levels() {
+        let rules = with_steps(
+            "[{ skills = { complaints = 4 }, wait_secs = 120 }, { skills = { complaints = 2, callbacks = 3 }, wait_secs = 300 }]",
+        )
+        .unwrap();
+        let (complaints, callbacks) =
+            (rules.queue_index("complaints").unwrap(), rules.queue_index("callbacks").unwrap());
+        let steps = &rules.kind(TaskKind::ComplaintFollowUp).steps;
+        assert_eq!(steps.len(), 2);
+        assert_eq!((steps[0].wants.clone(), steps[0].wait.as_secs()), (vec![(complaints, 4)], 120));
+        assert_eq!(steps[1].wants, [(callbacks, 3), (complaints, 2)]);
+        assert!(rules.kind(TaskKind::InboundCall).steps.is_empty());
+    }
+
+    #[test]
+    fn bad_steps_name_their_key() {
+        let err = with_steps(
+            "[{ skills = { complaints = 6 }, wait_secs = 120 }, { skills = { nowhere = 2 }, wait_secs = 0 }, { skills = {}, wait_secs = 5 }]",
+        )
+        .unwrap_err();
+        assert!(err.contains("kinds.complaint_follow_up.steps[0].skills.complaints: a level is 1 to 5"), "{err}");
+        assert!(err.contains("kinds.complaint_follow_up.steps[1].skills.nowhere: is not in `queues`"), "{err}");
+        assert!(err.contains("kinds.complaint_follow_up.steps[1].wait_secs: must be 1-86400"), "{err}");
+        assert!(err.contains("kinds.complaint_follow_up.steps[2].skills: name at least one skill"), "{err}");
+        let err = with_steps("[{ skills = { complaints = 4 }, wait = 120 }]").unwrap_err();
+        assert!(err.contains("wait"), "an unknown key is named: {err}");
     }
 }

@@ -17,7 +17,7 @@ use crate::rules::calendar::{Calendar, CalendarSettings};
 use crate::rules::cases::CaseRules;
 use crate::rules::customer_file::CustomerSettings;
 use crate::rules::dialling::{CallLength, DialMode};
-use crate::rules::dispatch::Rules;
+use crate::rules::dispatch::{Rules, Stickiness};
 use crate::rules::events::EventRules;
 use crate::rules::figures::FigureRules;
 use crate::rules::followup::Checkpoints;
@@ -76,6 +76,10 @@ pub struct Config {
     /// Staffing intervals and what the estimated waits assume.
     #[serde(default)]
     pub planning: PlanningRules,
+    /// The customer's own agent: stickiness and how long a preferred agent
+    /// is waited for.
+    #[serde(default)]
+    pub routing: Stickiness,
     /// The live state in Redis; without a URL the server runs alone on its store.
     pub redis: RedisConfig,
     /// Queue names. An agent serves the queues named in its skills.
@@ -181,6 +185,21 @@ pub struct KindConfig {
     /// (`progressive`); the last two need `[sip.outbound]`.
     #[serde(default)]
     pub dialling: DialMode,
+    /// Who may take a waiting task first: each step wants skills at
+    /// minimum levels for `wait_secs`, then the next; after the last,
+    /// anyone serving the queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepConfig>,
+}
+
+/// One routing step: `{ skills = { complaints = 4 }, wait_secs = 120 }`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepConfig {
+    /// Skill (queue name) and the minimum level (1-5) the step wants.
+    pub skills: BTreeMap<String, u8>,
+    /// How long the step lasts, from when the task joined its queue.
+    pub wait_secs: u64,
 }
 
 /// Whether every name in `[kinds]` is a kind by now (the centre's own are
@@ -205,6 +224,7 @@ impl Default for Config {
                     attempts: r.attempts,
                     label: None,
                     dialling: DialMode::Manual,
+                    steps: Vec::new(),
                 };
                 (k.as_str().to_owned(), cfg)
             })
@@ -248,6 +268,7 @@ impl Default for Config {
             inns: InnRules::default(),
             figures: FigureRules::default(),
             planning: PlanningRules::default(),
+            routing: Stickiness::default(),
             redis: RedisConfig {
                 url: String::new(),
                 cluster: false,
@@ -409,6 +430,7 @@ impl Config {
         problems.extend(self.inns.problems());
         problems.extend(self.figures.problems());
         problems.extend(self.planning.problems());
+        problems.extend(self.routing.problems());
         if let Err(shifts) = self.shifts.named_shifts() {
             problems.extend(shifts);
         }

@@ -120,6 +120,7 @@ async fn a_new_leader_writes_into_sql_what_the_journal_holds_once() {
         display_name: "Li".into(),
         sip_uri: None,
         skills: vec!["callbacks".into()],
+        levels: Default::default(),
         voice_capacity: 1,
         back_office_capacity: 2,
     };

@@ -198,6 +198,7 @@ impl Engine<'_> {
                 id: a.id,
                 name: a.name.clone(),
                 queues: rules.queue_set(a.skills.iter().map(String::as_str)),
+                levels: Default::default(),
                 voice_capacity: 1,
                 back_office_capacity: self.settings.back_office_capacity,
                 sip_uri: None,
@@ -308,6 +309,7 @@ impl Engine<'_> {
             last_outcome: None,
             handover_note: None,
             reserved: None,
+            avoid_agent: None,
         });
         let handling_secs = match a.handling_secs {
             Some(h) => h,

@@ -12,8 +12,31 @@
 
 use std::future::Future;
 
-use crate::rules::dispatch::{Command, NewTask, Rules, TaskDraft};
+use jiff::Timestamp;
+
+use crate::rules::dispatch::{Command, NewTask, Rules, Stickiness, TaskDraft};
 use crate::runtime::hub::Hub;
+use crate::store::{Store, StoreError};
+
+/// Keeps each new task that calls a customer, and has no agent of its own
+/// yet, for the agent who last spoke to that customer
+/// (`[routing] stick_to_last_agent_minutes`), for the configured wait.
+pub async fn stick_to_last_agents(
+    store: &Store,
+    stickiness: &Stickiness,
+    drafts: &mut [TaskDraft],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for draft in drafts.iter_mut().filter(|d| d.reserved.is_none()) {
+        let Some(since) = stickiness.looks_back_to(draft.kind, now) else { continue };
+        if let Some(agent) = store.last_agent_for(&draft.customer_phone, since).await?
+            && draft.avoid_agent != Some(agent)
+        {
+            draft.reserved = Some(stickiness.prefer(agent, now));
+        }
+    }
+    Ok(())
+}
 
 /// Stores `drafts` by awaiting `store` (the store's write of them, with
 /// whatever else belongs in the same transaction, saying whether it wrote:

@@ -270,6 +270,7 @@ pub(crate) fn push_new_task(tasks: &mut Rows, events: &mut Rows, t: &TaskDraft) 
         t.not_before.map(ms).into(),
         user(t.reserved.map(|r| r.agent)),
         t.reserved.map(|r| ms(r.until)).into(),
+        user(t.avoid_agent),
     ]);
     // A task created to wait in the schedule says so: it reaches the floor
     // only when released (`store/floor.rs`).
@@ -299,8 +300,8 @@ pub(crate) fn push_tasks(batch: &mut Batch, new: &[TaskDraft]) {
 pub(crate) fn new_tasks() -> Rows {
     Rows::new(
         "INSERT INTO tasks (id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
-         created_at, enqueued_at, created_by, updated_at, not_before, reserved_for, reserved_until) VALUES ",
-        "(#1, #2, #3, #4, #5, #11, #6, #7, #8, #9, #9, #10, #9, #12, #13, #14)",
+         created_at, enqueued_at, created_by, updated_at, not_before, reserved_for, reserved_until, avoid_agent) VALUES ",
+        "(#1, #2, #3, #4, #5, #11, #6, #7, #8, #9, #9, #10, #9, #12, #13, #14, #15)",
         "",
     )
 }

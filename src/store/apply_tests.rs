@@ -52,6 +52,7 @@ fn history(seed: u64) -> History {
             created_by: None,
             not_before: None,
             reserved: None,
+            avoid_agent: None,
         })
         .collect();
     let mut stages = vec![Stage::Waiting; tasks.len()];

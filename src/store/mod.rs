@@ -276,7 +276,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 27] = [
+        let files: [(&str, &str, &str); 28] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -411,6 +411,11 @@ impl Store {
                 "simulations",
                 include_str!("migrations/sqlite/0027_simulations.sql"),
                 include_str!("migrations/postgres/0027_simulations.sql"),
+            ),
+            (
+                "routing",
+                include_str!("migrations/sqlite/0028_routing.sql"),
+                include_str!("migrations/postgres/0028_routing.sql"),
             ),
         ];
         let migrations = files

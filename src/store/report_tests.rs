@@ -38,6 +38,7 @@ pub(super) fn task(kind: TaskKind, created_at: Timestamp, deadline: Option<Times
         created_by: None,
         not_before: None,
         reserved: None,
+        avoid_agent: None,
     }
 }
 

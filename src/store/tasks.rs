@@ -50,6 +50,8 @@ pub struct TaskRecord {
     pub not_before: Option<Timestamp>,
     /// Kept for one agent (a complaint case's owner) until a time.
     pub reserved: Option<Reservation>,
+    /// Never offered to this agent.
+    pub avoid_agent: Option<UserId>,
     pub created_at: Timestamp,
     /// When the task entered its queue; kept when it returns there.
     pub enqueued_at: Timestamp,
@@ -95,6 +97,7 @@ impl TaskRecord {
             last_outcome: so_far.last_outcome,
             handover_note: so_far.handover_note.clone(),
             reserved: self.reserved,
+            avoid_agent: self.avoid_agent,
         });
         NewTask { card, plan, enqueued_at: self.enqueued_at, held_by }
     }
@@ -164,7 +167,7 @@ pub(super) fn attempts_so_far(row: &AnyRow) -> Result<AttemptsSoFar> {
 }
 
 pub(super) const TASK_COLUMNS: &str = "id, kind, queue, priority, channel, status, customer_phone, reason, deadline, \
-     created_at, enqueued_at, created_by, agent_id, outcome, closed_at, not_before, reserved_for, reserved_until";
+     created_at, enqueued_at, created_by, agent_id, outcome, closed_at, not_before, reserved_for, reserved_until, avoid_agent";
 
 const ATTEMPT_COLUMNS: &str = "number, agent_id, accepted_at, ended_at, outcome, summary";
 
@@ -196,6 +199,7 @@ pub(super) fn task_from_row(row: &AnyRow) -> Result<TaskRecord> {
             (Some(agent), Some(until)) => Some(Reservation { agent, until }),
             _ => None,
         },
+        avoid_agent: parse_opt(row, "avoid_agent")?,
         created_at: from_ms(row.try_get("created_at")?)?,
         enqueued_at: from_ms(row.try_get("enqueued_at")?)?,
         created_by: parse_opt(row, "created_by")?,
@@ -230,6 +234,20 @@ pub(super) async fn insert_event(
 }
 
 impl Store {
+    /// The agent who last finished a task with the customer at `phone`
+    /// since `since`: the one who last spoke to them.
+    pub async fn last_agent_for(&self, phone: &Phone, since: Timestamp) -> Result<Option<UserId>> {
+        let row = sqlx::query(
+            "SELECT agent_id FROM tasks WHERE customer_phone = $1 AND status = 'completed' \
+             AND agent_id IS NOT NULL AND closed_at >= $2 ORDER BY closed_at DESC LIMIT 1",
+        )
+        .bind(phone.as_str())
+        .bind(ms(since))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(|r| parse(r, "agent_id")).transpose()
+    }
+
     /// Writes a new waiting task and its `created` event in one transaction.
     pub async fn insert_task(&self, t: &TaskDraft) -> Result<()> {
         self.insert_tasks(std::slice::from_ref(t)).await

@@ -22,6 +22,7 @@ pub(super) fn new_user(name: &str) -> NewUser {
         display_name: name.to_uppercase(),
         sip_uri: Some("sip:1001@pbx".into()),
         skills: vec!["hotline".into(), "callbacks".into()],
+        levels: Default::default(),
         voice_capacity: 1,
         back_office_capacity: 2,
     }
@@ -70,6 +71,7 @@ pub(super) fn new_task(phone: &str, kind: TaskKind) -> TaskDraft {
         created_by: None,
         not_before: None,
         reserved: None,
+        avoid_agent: None,
     }
 }
 
@@ -232,7 +234,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 27);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 28);
 }
 
 async fn checkpoint_runs(store: Store) {

@@ -3,6 +3,8 @@
 //! logged-out tokens, and the numbered list of account changes that a
 //! running server follows.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::Row;
@@ -27,6 +29,8 @@ pub struct User {
     /// Where the PBX should ring this agent, e.g. `sip:1001@pbx.example`.
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
+    /// The agent's level (1-5) in a skill, where it is above 1.
+    pub levels: BTreeMap<String, u8>,
     pub voice_capacity: u8,
     pub back_office_capacity: u8,
     /// Last status the dispatcher recorded.
@@ -56,6 +60,7 @@ impl User {
             id: self.id,
             name: self.display_name.clone(),
             queues: rules.queue_set(self.skills.iter().map(String::as_str)),
+            levels: rules.levels(self.levels.iter().map(|(s, &level)| (s.as_str(), level))),
             voice_capacity: self.voice_capacity,
             back_office_capacity: self.back_office_capacity,
             sip_uri: self.sip_uri.clone(),
@@ -72,6 +77,7 @@ pub struct NewUser {
     pub work_number: Option<WorkNumber>,
     pub sip_uri: Option<String>,
     pub skills: Vec<String>,
+    pub levels: BTreeMap<String, u8>,
     pub voice_capacity: u8,
     pub back_office_capacity: u8,
 }
@@ -85,6 +91,9 @@ pub struct UserPatch {
     pub work_number: Option<Option<WorkNumber>>,
     pub sip_uri: Option<Option<String>>,
     pub skills: Option<Vec<String>>,
+    /// Replaces every level; skills left out of it are level 1. Skills
+    /// changed without it keep the levels of the skills that stay.
+    pub levels: Option<BTreeMap<String, u8>>,
     pub voice_capacity: Option<u8>,
     pub back_office_capacity: Option<u8>,
     pub disabled: Option<bool>,
@@ -95,6 +104,28 @@ pub struct UserPatch {
 pub struct AccountChange {
     pub seq: i64,
     pub user: UserId,
+}
+
+/// The `skills` column: `hotline:4,callbacks`, a skill at level 1 without
+/// its level, so that rows written before levels existed read unchanged.
+fn skills_column(skills: &[String], levels: &BTreeMap<String, u8>) -> String {
+    let one = |s: &String| match levels.get(s) {
+        Some(&level) if level > 1 => format!("{s}:{level}"),
+        _ => s.clone(),
+    };
+    skills.iter().map(one).collect::<Vec<_>>().join(",")
+}
+
+fn skill_names(column: &str) -> Vec<String> {
+    column.split(',').filter(|s| !s.is_empty()).map(|s| s.split(':').next().unwrap_or(s).to_owned()).collect()
+}
+
+fn skill_levels(column: &str) -> BTreeMap<String, u8> {
+    column
+        .split(',')
+        .filter_map(|s| s.split_once(':'))
+        .filter_map(|(skill, level)| Some((skill.to_owned(), level.parse().ok()?)))
+        .collect()
 }
 
 const USER_COLUMNS: &str = "id, username, role, password_hash, display_name, work_number, department_id, sip_uri, \
@@ -116,7 +147,8 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
             .transpose()?,
         department_id: parse_opt(row, "department_id")?,
         sip_uri: row.try_get("sip_uri")?,
-        skills: skills.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        skills: skill_names(&skills),
+        levels: skill_levels(&skills),
         voice_capacity: row.try_get::<i64, _>("voice_capacity")? as u8,
         back_office_capacity: row.try_get::<i64, _>("back_office_capacity")? as u8,
         status: AgentStatus::from_parts(&status, reason.as_deref()).map_err(|e| StoreError::Corrupt(e.to_string()))?,
@@ -155,7 +187,7 @@ impl Store {
                     .bind(&new.password_hash)
                     .bind(&new.display_name)
                     .bind(&new.sip_uri)
-                    .bind(new.skills.join(","))
+                    .bind(skills_column(&new.skills, &new.levels))
                     .bind(new.voice_capacity as i64)
                     .bind(new.back_office_capacity as i64)
                     .bind(ms(now))
@@ -230,7 +262,11 @@ impl Store {
             user.sip_uri = v;
         }
         if let Some(v) = patch.skills {
+            user.levels.retain(|skill, _| v.contains(skill));
             user.skills = v;
+        }
+        if let Some(v) = patch.levels {
+            user.levels = v;
         }
         if let Some(v) = patch.voice_capacity {
             user.voice_capacity = v;
@@ -261,7 +297,7 @@ impl Store {
                     .bind(row.role.as_str())
                     .bind(&row.display_name)
                     .bind(&row.sip_uri)
-                    .bind(row.skills.join(","))
+                    .bind(skills_column(&row.skills, &row.levels))
                     .bind(row.voice_capacity as i64)
                     .bind(row.back_office_capacity as i64)
                     .bind(row.disabled_at.map(ms))

@@ -62,6 +62,7 @@ impl TestServer {
                 work_number: None,
                 sip_uri: None,
                 skills: vec![],
+                levels: Default::default(),
                 voice_capacity: None,
                 back_office_capacity: None,
             };

@@ -103,6 +103,7 @@ async fn every_route_admits_exactly_whom_the_matrix_names() {
             display_name: role.as_str().to_owned(),
             sip_uri: None,
             skills: vec!["hotline".into()],
+            levels: Default::default(),
             voice_capacity: 1,
             back_office_capacity: 2,
         };

@@ -1,9 +1,11 @@
 //! The dispatcher's state and transitions. See the module docs in `mod.rs`
 //! for the rules; this file keeps the indexes that make each decision cheap:
 //!
-//! - per queue and channel, a `BTreeSet` of waiting tasks in dispatch order;
-//! - per queue, a `BTreeSet` of routable agents (available, connected, with
-//!   free capacity) ordered by load then idle time;
+//! - per queue, routing class (`routing.rs`) and channel, a `BTreeSet` of
+//!   waiting tasks in dispatch order;
+//! - per queue and routing class, a `BTreeSet` of routable agents
+//!   (available, connected, with free capacity, meeting the class's
+//!   levels) ordered by load then idle time;
 //! - a `BTreeMap` of timers, fired by [`Dispatcher::tick`].
 //!
 //! After every command, agents and tasks whose situation changed are marked
@@ -15,12 +17,14 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::routing::{StepAt, class_at, step_at};
 use super::*;
 use crate::domain::{BreakReason, PassReason, ReturnReason};
 
 mod endings;
 mod matching;
 mod shifts;
+mod steps;
 mod timers;
 
 const MAX_PASSED_OVER_LISTED: usize = 8;
@@ -48,6 +52,12 @@ struct Task {
     passed_over: Vec<(u32, i64)>,
     /// Kept for this agent until then (a case's owner).
     reserved: Option<(u32, i64)>,
+    /// Never offered to this agent.
+    avoid: Option<u32>,
+    /// The kind's routing steps, and the one the task is at (`steps.len()`
+    /// once past the last: anyone serving the queue).
+    steps: Arc<[StepAt]>,
+    step: u8,
     /// The current offer's number, unique in the dispatcher, so the
     /// timeout timer of an earlier offer (of this task or of an earlier
     /// task in the same slot) is ignored.
@@ -78,6 +88,9 @@ struct Agent {
     conn_epoch: u64,
     /// The key under which the agent sits in its queues' routable sets.
     routable_key: Option<AgentKey>,
+    /// The routing classes whose levels the agent meets (bit 0, anyone in
+    /// the queue, always).
+    classes: u64,
     /// In the last minutes of the shift, or past its end: no new offers
     /// until the agent next comes on from offline.
     winding_down: bool,
@@ -85,17 +98,35 @@ struct Agent {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    OfferExpiry { slot: u32, epoch: u64 },
-    PassOverExpiry { task: TaskId },
-    WrapUpEnd { agent: u32, epoch: u64 },
-    ReconnectGrace { agent: u32, epoch: u64 },
+    OfferExpiry {
+        slot: u32,
+        epoch: u64,
+    },
+    PassOverExpiry {
+        task: TaskId,
+    },
+    WrapUpEnd {
+        agent: u32,
+        epoch: u64,
+    },
+    ReconnectGrace {
+        agent: u32,
+        epoch: u64,
+    },
+    /// A waiting task's routing step is over: it widens to the next.
+    StepWiden {
+        task: TaskId,
+    },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct QueueState {
-    /// Waiting tasks, one set per channel.
-    waiting: [BTreeSet<TaskKey>; 2],
-    routable: BTreeSet<AgentKey>,
+    /// Waiting tasks, one set per routing class and channel.
+    waiting: Vec<[BTreeSet<TaskKey>; 2]>,
+    /// Routable agents, one set per routing class; class 0 holds all of them.
+    routable: Vec<BTreeSet<AgentKey>>,
+    /// The classes this queue's kinds use: an agent is indexed in those only.
+    classes: u64,
     members: u32,
     /// Members by status bucket: offline, available, busy, wrap_up, break, disconnected.
     by_status: [u32; 6],
@@ -103,6 +134,7 @@ struct QueueState {
 
 pub struct Dispatcher {
     rules: Rules,
+    routing: Routing,
     tasks: Vec<Option<Task>>,
     free_slots: Vec<u32>,
     task_index: HashMap<TaskId, u32>,
@@ -125,6 +157,16 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::MAX)
 }
 
+/// The positions of the bits set in `set`, lowest first: one step per bit
+/// set, not per bit, since this is on every decision's path.
+fn bits(mut set: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let i = set.trailing_zeros() as usize;
+        set &= set.wrapping_sub(1);
+        (i < 64).then_some(i)
+    })
+}
+
 fn channel_slot(c: Channel) -> usize {
     match c {
         Channel::Voice => 0,
@@ -140,6 +182,19 @@ fn bucket(status: &AgentStatus, connected: bool) -> usize {
         AgentStatus::Busy => 2,
         AgentStatus::WrapUp => 3,
         AgentStatus::Break(_) => 4,
+    }
+}
+
+impl QueueState {
+    fn new(routing: &Routing, q: usize) -> QueueState {
+        let classes = routing.class_count();
+        QueueState {
+            waiting: (0..classes).map(|_| Default::default()).collect(),
+            routable: (0..classes).map(|_| BTreeSet::new()).collect(),
+            classes: routing.used_in(q),
+            members: 0,
+            by_status: [0; 6],
+        }
     }
 }
 
@@ -160,12 +215,16 @@ impl Agent {
         self.voice_load + self.back_office_load
     }
     fn queue_bits(&self) -> impl Iterator<Item = usize> + use<> {
-        let set = self.profile.queues;
-        (0..MAX_QUEUES).filter(move |q| set & (1u64 << q) != 0)
+        bits(self.profile.queues)
     }
 }
 
 impl Task {
+    /// The routing class the task is at: whose levels it wants now.
+    fn class(&self) -> u8 {
+        class_at(&self.steps, self.step)
+    }
+
     /// Why the task may not go to `agent` now, if it may not: the agent
     /// passed it over recently, or it is kept for another agent.
     fn kept_from(&self, agent: u32, now: i64) -> Option<PassReason> {
@@ -173,6 +232,8 @@ impl Task {
             Some(PassReason::PassedRecently)
         } else if self.reserved.is_some_and(|(owner, until)| owner != agent && until > now) {
             Some(PassReason::ReservedForAnotherAgent)
+        } else if self.avoid == Some(agent) {
+            Some(PassReason::AvoidedAgent)
         } else {
             None
         }
@@ -181,9 +242,11 @@ impl Task {
 
 impl Dispatcher {
     pub fn new(rules: Rules) -> Self {
-        let queues = (0..rules.queues.len()).map(|_| QueueState::default()).collect();
+        let routing = Routing::new(&rules);
+        let queues = (0..rules.queues.len()).map(|q| QueueState::new(&routing, q)).collect();
         Dispatcher {
             rules,
+            routing,
             tasks: Vec::new(),
             free_slots: Vec::new(),
             task_index: HashMap::new(),
@@ -288,7 +351,14 @@ impl Dispatcher {
         if let Some((_, until)) = reserved.filter(|&(_, until)| until > now) {
             self.arm(until, Timer::PassOverExpiry { task: id });
         }
+        let avoid = new.card.avoid_agent.and_then(|a| self.agent_index.get(&a).copied());
         let key = (255 - new.plan.priority, deadline, ms(new.enqueued_at), self.task_seq, slot);
+        // A recovered task is at the step its age says.
+        let steps = self.routing.steps(new.card.kind);
+        let (step, next) = step_at(&steps, now - key.2);
+        if let Some(next) = next {
+            self.arm(key.2.saturating_add(next), Timer::StepWiden { task: id });
+        }
         self.tasks[slot as usize] = Some(Task {
             card: new.card,
             queue: new.plan.queue.0,
@@ -297,6 +367,9 @@ impl Dispatcher {
             state: TaskState::Waiting,
             passed_over: Vec::new(),
             reserved,
+            avoid,
+            steps,
+            step,
             offer_epoch: 0,
         });
         self.task_index.insert(id, slot);
@@ -322,13 +395,16 @@ impl Dispatcher {
         match self.agent_index.get(&profile.id) {
             Some(&a) => {
                 self.unindex_agent(a);
-                self.agents[a as usize].profile = profile;
+                let agent = &mut self.agents[a as usize];
+                agent.classes = self.routing.classes_met(profile.queues, &profile.levels);
+                agent.profile = profile;
                 self.index_agent(a);
                 self.dirty_agents.push(a);
             }
             None => {
                 let a = self.agents.len() as u32;
                 self.agent_index.insert(profile.id, a);
+                let classes = self.routing.classes_met(profile.queues, &profile.levels);
                 self.agents.push(Agent {
                     profile,
                     status: AgentStatus::Offline,
@@ -343,6 +419,7 @@ impl Dispatcher {
                     status_epoch: 0,
                     conn_epoch: 0,
                     routable_key: None,
+                    classes,
                     winding_down: false,
                 });
                 self.index_agent(a);

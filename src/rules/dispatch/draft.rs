@@ -32,6 +32,8 @@ pub struct TaskDraft {
     pub not_before: Option<Timestamp>,
     /// Kept for one agent until a time.
     pub reserved: Option<Reservation>,
+    /// Never offered to this agent.
+    pub avoid_agent: Option<UserId>,
 }
 
 impl TaskDraft {
@@ -57,6 +59,7 @@ impl TaskDraft {
             created_by,
             not_before: None,
             reserved: None,
+            avoid_agent: None,
         }
     }
 
@@ -89,6 +92,7 @@ impl TaskDraft {
             last_outcome: None,
             handover_note: None,
             reserved: self.reserved,
+            avoid_agent: self.avoid_agent,
         }
     }
 }

@@ -15,6 +15,7 @@
 
 mod dispatcher;
 mod draft;
+mod routing;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use utoipa::ToSchema;
 
 pub use self::dispatcher::Dispatcher;
 pub use self::draft::TaskDraft;
+pub use self::routing::{Levels, MAX_CLASSES, MAX_LEVEL, Routing, RoutingStep, Stickiness};
 pub use self::rules::{CustomRule, KindRule, MAX_QUEUES, NextAttempt, QueueIdx, Rules, TaskPlan};
 use crate::domain::{
     AgentStatus, Channel, Outcome, PassReason, Phone, ReturnReason, TaskId, TaskKind, TaskStatus, UserId,
@@ -56,8 +58,12 @@ pub struct TaskCard {
     pub last_outcome: Option<Outcome>,
     /// The note of the agent who last handed the task back (end of shift).
     pub handover_note: Option<String>,
-    /// Kept for one agent until a time (a complaint case's owner).
+    /// Kept for one agent until a time (a complaint case's owner, the
+    /// agent who last spoke to the customer).
     pub reserved: Option<Reservation>,
+    /// Never offered to this agent (a customer to be called back "by
+    /// another agent").
+    pub avoid_agent: Option<UserId>,
 }
 
 /// A task kept for one agent until `until`; after that anyone serving its
@@ -87,6 +93,8 @@ pub struct AgentProfile {
     pub name: String,
     /// Bit set of [`QueueIdx`] the agent serves.
     pub queues: u64,
+    /// The agent's level (proficiency) in each queue it serves.
+    pub levels: Levels,
     /// 0 or 1: a voice call is exclusive.
     pub voice_capacity: u8,
     pub back_office_capacity: u8,
@@ -301,13 +309,40 @@ pub struct Explanation {
     pub disconnected: u32,
     /// Agents on the floor without the queue's skill.
     pub lacking_skill: u32,
+    /// For a kind with routing steps: the step the task is at and the
+    /// levels it wants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepWhy>,
+}
+
+/// The routing step an offer was made at (`routing.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct StepWhy {
+    /// The step, from 1; `of + 1` once past the last, when anyone serving
+    /// the queue may take the task.
+    pub step: u8,
+    /// How many steps the kind has.
+    pub of: u8,
+    /// The skills and minimum levels the step wants (none past the last).
+    pub wants: Vec<SkillLevel>,
+    /// The chosen agent's levels in those skills.
+    pub agent_levels: Vec<SkillLevel>,
+    /// Free agents serving the queue whom the step's levels pass over.
+    pub below_level: u32,
+}
+
+/// A skill (a queue's name) at a level from 1 to 5.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SkillLevel {
+    pub skill: String,
+    pub level: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct PassedOver {
     pub agent: UserId,
-    /// `at_capacity`, `passed_recently` (declined it or let it time out) or
-    /// `reserved_for_another_agent`.
+    /// `at_capacity`, `passed_recently` (declined it or let it time out),
+    /// `reserved_for_another_agent`, `below_step_level` or `avoided_agent`.
     pub reason: PassReason,
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::routing::{Levels, RoutingStep};
 use crate::domain::{Channel, TaskKind};
 use crate::rules::calendar::{Calendar, CalendarSettings};
 
@@ -27,6 +28,9 @@ pub struct KindRule {
     pub deadline_after: Option<SignedDuration>,
     /// Calls made before an unanswered task closes as `unreachable` (at least 1).
     pub attempts: u32,
+    /// Who may take a waiting task first, and for how long, before anyone
+    /// serving the queue may (`routing.rs`). Empty: anyone from the start.
+    pub steps: Vec<RoutingStep>,
 }
 
 #[derive(Clone, Debug)]
@@ -72,8 +76,14 @@ pub struct CustomRule {
 /// The rule of a kind this configuration does not have: a centre's own
 /// kind removed while tasks of it remain. They are still worked, after
 /// everything else, in the first queue.
-const UNCONFIGURED: KindRule =
-    KindRule { priority: 0, queue: QueueIdx(0), channel: Channel::Voice, deadline_after: None, attempts: 1 };
+static UNCONFIGURED: KindRule = KindRule {
+    priority: 0,
+    queue: QueueIdx(0),
+    channel: Channel::Voice,
+    deadline_after: None,
+    attempts: 1,
+    steps: Vec::new(),
+};
 
 /// What the rules say about a new task: computed before it is stored, so
 /// the stored row and the dispatcher agree.
@@ -123,6 +133,12 @@ impl Rules {
     /// no queue are kept on the agent's record but do not route work.
     pub fn queue_set<'a>(&self, skills: impl IntoIterator<Item = &'a str>) -> u64 {
         skills.into_iter().filter_map(|s| self.queue_index(s)).fold(0, |set, q| set | (1u64 << q.0))
+    }
+
+    /// An agent's levels from its `skill = level` pairs; skills that name
+    /// no queue are left out, like in [`queue_set`](Self::queue_set).
+    pub fn levels<'a>(&self, levels: impl IntoIterator<Item = (&'a str, u8)>) -> Levels {
+        Levels::from_pairs(levels.into_iter().filter_map(|(s, level)| Some((self.queue_index(s)?, level))))
     }
 
     /// Priority, queue, channel and deadline of a task created at `now`. An
@@ -197,7 +213,7 @@ impl Rules {
                     Custom(_) => unreachable!("ALL holds the built-in kinds"),
                 };
                 let attempts = if kind.calls_out() && *kind != AfterSalesReview { 2 } else { 1 };
-                KindRule { priority, queue, channel, deadline_after, attempts }
+                KindRule { priority, queue, channel, deadline_after, attempts, steps: Vec::new() }
             })
             .collect();
         Rules {

@@ -15,6 +15,17 @@ struct Sim {
     agents: Vec<UserId>,
 }
 
+/// `["hotline:4", "callbacks"]` as the skills and the levels above 1.
+fn skills_with_levels<'a>(skills: &[&'a str]) -> (Vec<&'a str>, Vec<(&'a str, u8)>) {
+    let names = skills.iter().map(|s| s.split(':').next().unwrap_or(s)).collect();
+    let levels = skills
+        .iter()
+        .filter_map(|s| s.split_once(':'))
+        .map(|(skill, level)| (skill, level.parse().expect("a level")))
+        .collect();
+    (names, levels)
+}
+
 impl Sim {
     fn new() -> Self {
         Self::with_rules(Rules::manual_defaults())
@@ -51,14 +62,17 @@ impl Sim {
         self.d.check_invariants(self.now).unwrap();
     }
 
-    /// Adds a connected, available agent serving the given queues.
+    /// Adds a connected, available agent serving the given queues, each
+    /// with a level after a colon where above 1 (`hotline:4`).
     fn agent(&mut self, name: &str, queues: &[&str]) -> UserId {
         let id = UserId::new();
-        let set = self.d.rules().queue_set(queues.iter().copied());
+        let (names, levels) = skills_with_levels(queues);
+        let set = self.d.rules().queue_set(names.iter().copied());
         self.ok(Command::UpsertAgent(AgentProfile {
             id,
             name: name.into(),
             queues: set,
+            levels: self.d.rules().levels(levels),
             voice_capacity: 1,
             back_office_capacity: 2,
             sip_uri: None,
@@ -93,6 +107,7 @@ impl Sim {
             last_outcome: None,
             handover_note: None,
             reserved: None,
+            avoid_agent: None,
         }
     }
 
@@ -132,6 +147,7 @@ mod coverage;
 mod properties;
 mod retries;
 mod shifts;
+mod steps;
 
 fn secs(s: i64) -> SignedDuration {
     SignedDuration::from_secs(s)
@@ -513,6 +529,7 @@ fn a_task_recovered_as_held_waits_for_its_agent() {
         id: a,
         name: "a".into(),
         queues: sim.d.rules().queue_set(["callbacks"]),
+        levels: Default::default(),
         voice_capacity: 1,
         back_office_capacity: 2,
         sip_uri: None,

@@ -29,6 +29,7 @@ async fn a_console_that_stops_reading_is_let_go_and_its_offer_goes_elsewhere() {
         work_number: None,
         sip_uri: None,
         skills: vec!["callbacks".into()],
+        levels: Default::default(),
         voice_capacity: None,
         back_office_capacity: None,
     };

@@ -28,7 +28,8 @@ impl Dispatcher {
         }
         let mut passed_over = Vec::new();
         let mut chosen = None;
-        for &(_, _, a) in &self.queues[task.queue as usize].routable {
+        let class = task.class();
+        for &(_, _, a) in &self.queues[task.queue as usize].routable[class as usize] {
             let agent = &self.agents[a as usize];
             let reason = if !agent.can_take(task.channel) {
                 PassReason::AtCapacity
@@ -43,7 +44,9 @@ impl Dispatcher {
             }
         }
         if let Some(a) = chosen {
-            let why = self.explain("longest_idle_agent", task.queue, passed_over);
+            self.list_below_level(slot, a, &mut passed_over);
+            let mut why = self.explain("longest_idle_agent", task.queue, passed_over);
+            why.step = self.step_why(slot, a);
             self.offer(now, slot, a, why, out);
         }
     }
@@ -57,23 +60,28 @@ impl Dispatcher {
         }
         let mut best: Option<TaskKey> = None;
         for q in agent.queue_bits() {
-            for channel in [Channel::Voice, Channel::BackOffice] {
-                if !agent.can_take(channel) {
-                    continue;
-                }
-                let candidate = self.queues[q].waiting[channel_slot(channel)]
-                    .iter()
-                    .find(|key| self.task(key.4).kept_from(a, now).is_none());
-                if let Some(&key) = candidate
-                    && best.is_none_or(|b| key < b)
-                {
-                    best = Some(key);
+            // Only the classes whose levels the agent meets: a task at a
+            // step above it is not looked at.
+            for class in bits(agent.classes & self.queues[q].classes) {
+                for channel in [Channel::Voice, Channel::BackOffice] {
+                    if !agent.can_take(channel) {
+                        continue;
+                    }
+                    let candidate = self.queues[q].waiting[class][channel_slot(channel)]
+                        .iter()
+                        .find(|key| self.task(key.4).kept_from(a, now).is_none());
+                    if let Some(&key) = candidate
+                        && best.is_none_or(|b| key < b)
+                    {
+                        best = Some(key);
+                    }
                 }
             }
         }
         let Some(key) = best else { return false };
         let queue = self.task(key.4).queue;
-        let why = self.explain("best_waiting_task", queue, Vec::new());
+        let mut why = self.explain("best_waiting_task", queue, Vec::new());
+        why.step = self.step_why(key.4, a);
         self.offer(now, key.4, a, why, out);
         true
     }
@@ -91,6 +99,7 @@ impl Dispatcher {
             on_break: q.by_status[4],
             disconnected: q.by_status[5],
             lacking_skill: self.agents.len() as u32 - q.members,
+            step: None,
         }
     }
 
@@ -114,15 +123,17 @@ impl Dispatcher {
 
     pub(super) fn enqueue(&mut self, slot: u32) {
         let task = self.task(slot);
-        let (queue, channel, key) = (task.queue as usize, channel_slot(task.channel), task.key);
-        self.queues[queue].waiting[channel].insert(key);
+        let (queue, class, channel, key) =
+            (task.queue as usize, task.class() as usize, channel_slot(task.channel), task.key);
+        self.queues[queue].waiting[class][channel].insert(key);
         self.dirty_tasks.push(slot);
     }
 
     pub(super) fn dequeue(&mut self, slot: u32) {
         let task = self.task(slot);
-        let (queue, channel, key) = (task.queue as usize, channel_slot(task.channel), task.key);
-        self.queues[queue].waiting[channel].remove(&key);
+        let (queue, class, channel, key) =
+            (task.queue as usize, task.class() as usize, channel_slot(task.channel), task.key);
+        self.queues[queue].waiting[class][channel].remove(&key);
     }
 
     /// Counts a task against an agent's capacity.
@@ -167,7 +178,9 @@ impl Dispatcher {
         for q in agent.queue_bits() {
             let queue = &mut self.queues[q];
             if let Some(key) = key {
-                queue.routable.remove(&key);
+                for class in bits(agent.classes & queue.classes) {
+                    queue.routable[class].remove(&key);
+                }
             }
             queue.members -= 1;
             queue.by_status[b] -= 1;
@@ -183,7 +196,9 @@ impl Dispatcher {
         for q in agent.queue_bits() {
             let queue = &mut self.queues[q];
             if let Some(key) = key {
-                queue.routable.insert(key);
+                for class in bits(agent.classes & queue.classes) {
+                    queue.routable[class].insert(key);
+                }
             }
             queue.members += 1;
             queue.by_status[b] += 1;
@@ -287,7 +302,8 @@ impl Dispatcher {
 
     /// Waiting tasks of a queue in the order they will be offered.
     pub fn waiting_order(&self, queue: QueueIdx) -> Vec<TaskId> {
-        let mut keys: Vec<TaskKey> = self.queues[queue.0 as usize].waiting.iter().flatten().copied().collect();
+        let mut keys: Vec<TaskKey> =
+            self.queues[queue.0 as usize].waiting.iter().flatten().flatten().copied().collect();
         keys.sort_unstable();
         keys.into_iter().map(|k| self.task(k.4).card.id).collect()
     }
@@ -406,14 +422,21 @@ impl Dispatcher {
         for (slot, task) in self.tasks.iter().enumerate() {
             let Some(task) = task else { continue };
             let slot = slot as u32;
-            let in_queue = self.queues[task.queue as usize].waiting[channel_slot(task.channel)].contains(&task.key);
+            let class = task.class() as usize;
+            let in_queue =
+                self.queues[task.queue as usize].waiting[class][channel_slot(task.channel)].contains(&task.key);
             match task.state {
                 TaskState::Waiting => {
                     if !in_queue || holder.contains_key(&slot) {
                         return Err(format!("waiting task {} is not (only) in its queue", task.card.id));
                     }
-                    for &(_, _, a) in &self.queues[task.queue as usize].routable {
-                        if self.agents[a as usize].can_take(task.channel) && task.kept_from(a, now).is_none() {
+                    if self.step_overdue(task, now) {
+                        return Err(format!("task {} is at a step that is over", task.card.id));
+                    }
+                    for &(_, _, a) in &self.queues[task.queue as usize].routable[0] {
+                        let agent = &self.agents[a as usize];
+                        let meets_step = agent.classes & (1u64 << class) != 0;
+                        if meets_step && agent.can_take(task.channel) && task.kept_from(a, now).is_none() {
                             return Err(format!("agent {a} idles while task {} waits", task.card.id));
                         }
                     }
@@ -429,6 +452,18 @@ impl Dispatcher {
             let expected = agent.routable().then_some((agent.load(), agent.idle_since, a as u32));
             if agent.routable_key != expected {
                 return Err(format!("agent {a} routable index is stale"));
+            }
+            if agent.classes != self.routing.classes_met(agent.profile.queues, &agent.profile.levels) {
+                return Err(format!("agent {a} routing classes are stale"));
+            }
+            for q in agent.queue_bits() {
+                let queue = &self.queues[q];
+                for class in bits(queue.classes) {
+                    let indexed = expected.is_some_and(|key| queue.routable[class].contains(&key));
+                    if indexed != (expected.is_some() && agent.classes & (1u64 << class) != 0) {
+                        return Err(format!("agent {a} is misfiled in class {class} of queue {q}"));
+                    }
+                }
             }
         }
         Ok(())

@@ -71,6 +71,7 @@ impl Dispatcher {
                 self.agents[a as usize].pending_status = None;
                 self.change_status(now, a, AgentStatus::Offline, out);
             }
+            Timer::StepWiden { task } => self.widen(now, task),
         }
     }
 }

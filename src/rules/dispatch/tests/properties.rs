@@ -10,6 +10,8 @@ use super::*;
 #[derive(Clone, Debug)]
 enum Op {
     Task(usize),
+    /// A task kept for an agent for a while (`true`), or avoiding one.
+    TaskFor(usize, usize, bool),
     Connect(usize),
     Disconnect(usize),
     Available(usize),
@@ -26,12 +28,15 @@ enum Op {
     Settle(usize),
     ShiftEnding(usize),
     EndShift(usize),
+    /// A supervisor sets the agent's level in every queue it serves.
+    Relevel(usize, u8),
     Wait(i64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..TaskKind::ALL.len()).prop_map(Op::Task),
+        1 => ((0..TaskKind::ALL.len()), (0..6usize), any::<bool>()).prop_map(|(k, a, p)| Op::TaskFor(k, a, p)),
         1 => (0..6usize).prop_map(Op::Connect),
         1 => (0..6usize).prop_map(Op::Disconnect),
         1 => (0..6usize).prop_map(Op::Available),
@@ -47,8 +52,28 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..64usize).prop_map(Op::Settle),
         1 => (0..6usize).prop_map(Op::ShiftEnding),
         1 => (0..6usize).prop_map(Op::EndShift),
+        1 => ((0..6usize), (1..=5u8)).prop_map(|(a, l)| Op::Relevel(a, l)),
         2 => (1..90i64).prop_map(Op::Wait),
     ]
+}
+
+/// Steps on several kinds and queues, some sharing their wanted levels:
+/// the hotline's calls want level 4, then 2; callbacks want level 3 or a
+/// marketing skill too; complaints want level 5 for a while.
+fn stepped_rules() -> Rules {
+    let mut rules = Rules::manual_defaults();
+    let q = |name: &str| rules.queue_index(name).unwrap();
+    let (hotline, callbacks, marketing, complaints) = (q("hotline"), q("callbacks"), q("marketing"), q("complaints"));
+    let step = |wants: Vec<(QueueIdx, u8)>, s: i64| RoutingStep { wants, wait: secs(s) };
+    let mut set = |kind: TaskKind, steps: Vec<RoutingStep>| rules.kinds[kind.index()].steps = steps;
+    set(TaskKind::InboundCall, vec![step(vec![(hotline, 4)], 20), step(vec![(hotline, 2)], 40)]);
+    set(TaskKind::NewSignupCallback, vec![step(vec![(callbacks, 3)], 30)]);
+    set(
+        TaskKind::MissedCallCallback,
+        vec![step(vec![(callbacks, 3)], 45), step(vec![(callbacks, 1), (marketing, 3)], 60)],
+    );
+    set(TaskKind::ComplaintFollowUp, vec![step(vec![(complaints, 5)], 120)]);
+    rules
 }
 
 proptest! {
@@ -59,10 +84,10 @@ proptest! {
     /// recorded outcome: none disappears.
     #[test]
     fn invariants_hold_and_no_task_disappears(ops in proptest::collection::vec(op(), 1..120)) {
-        let mut sim = Sim::new();
+        let mut sim = Sim::with_rules(stepped_rules());
         let skills: [&[&str]; 6] = [
-            &["hotline"], &["hotline", "callbacks"], &["callbacks", "marketing"],
-            &["travel"], &["complaints", "hotline"], &["marketing", "travel", "callbacks"],
+            &["hotline:5"], &["hotline:2", "callbacks:4"], &["callbacks", "marketing:3"],
+            &["travel"], &["complaints:4", "hotline"], &["marketing", "travel:5", "callbacks:2"],
         ];
         for (i, s) in skills.iter().enumerate() {
             let id = sim.agent(&format!("a{i}"), s);
@@ -81,6 +106,18 @@ proptest! {
             };
             let result = match op {
                 Op::Task(k) => { created.push(sim.task(TaskKind::ALL[k], None)); Ok(Reply::Done) }
+                Op::TaskFor(k, i, prefer) => {
+                    let kind = TaskKind::ALL[k];
+                    let plan = sim.d.rules().plan(kind, sim.now, None, None);
+                    let mut card = sim.card(kind, &plan);
+                    if prefer {
+                        card.reserved = Some(Reservation { agent: agents[i], until: sim.now + secs(45) });
+                    } else {
+                        card.avoid_agent = Some(agents[i]);
+                    }
+                    created.push(card.id);
+                    sim.cmd(Command::AddTask(NewTask { card: Arc::new(card), plan, enqueued_at: sim.now, held_by: None }))
+                }
                 Op::Connect(i) => sim.cmd(Command::Connect { agent: agents[i], winding_down: false }),
                 Op::Disconnect(i) => sim.cmd(Command::Disconnect { agent: agents[i] }),
                 Op::Available(i) => sim.cmd(Command::SetStatus { agent: agents[i], status: AgentStatus::Available }),
@@ -100,6 +137,12 @@ proptest! {
                 Op::Release(i) => match held(&sim, i, false) { Some(t) => sim.cmd(Command::Release { agent: agents[i], task: t, note: None }), None => Ok(Reply::Done) },
                 Op::ShiftEnding(i) => sim.cmd(Command::ShiftEnding { agent: agents[i] }),
                 Op::EndShift(i) => sim.cmd(Command::EndShift { agent: agents[i], note: Some("handed over".into()) }),
+                Op::Relevel(i, level) => {
+                    let mut profile = sim.d.agent_profile(agents[i]).unwrap().clone();
+                    let served: Vec<QueueIdx> = (0..5u8).map(QueueIdx).filter(|q| profile.queues & (1 << q.0) != 0).collect();
+                    profile.levels = Levels::from_pairs(served.into_iter().map(|q| (q, level)));
+                    sim.cmd(Command::UpsertAgent(profile))
+                }
                 Op::Cancel(n) => match created.get(n) {
                     Some(&t) if sim.d.live_task(t).is_some() => sim.cmd(Command::CancelTask { task: t }),
                     _ => Ok(Reply::Done),
@@ -114,6 +157,20 @@ proptest! {
             };
             prop_assert!(result.is_ok(), "{result:?}");
             for e in sim.drain() {
+                // Nobody is offered a task that avoids them, or that is kept
+                // for another agent.
+                if let Effect::Offer { agent, offer } = &e {
+                    prop_assert!(offer.task.avoid_agent != Some(*agent), "offered to the agent it avoids");
+                    let kept = offer.task.reserved.is_some_and(|r| r.agent != *agent && r.until > sim.now);
+                    prop_assert!(!kept, "offered while kept for another agent");
+                }
+                // Nobody is offered a task at a step whose levels they lack.
+                if let Effect::Offer { offer, .. } = &e
+                    && let Some(step) = &offer.why.step
+                {
+                    let meets = step.wants.iter().zip(&step.agent_levels).all(|(w, l)| l.level >= w.level);
+                    prop_assert!(meets, "offered below the step: {step:?}");
+                }
                 // A retry leaves the dispatcher for the schedule: one way out, like a close.
                 if let Effect::Record(Record::TaskClosed { task, .. } | Record::TaskRetry { task, .. }) = e {
                     prop_assert!(closed.insert(task), "task closed twice");
@@ -124,7 +181,9 @@ proptest! {
             prop_assert!(sim.d.live_task(*t).is_some() != closed.contains(t), "task {t} is neither live nor closed");
         }
         // Liveness: bring everyone back and work the floor; every task gets
-        // done and nobody stays stuck in busy or wrap-up.
+        // done and nobody stays stuck in busy or wrap-up. One more agent
+        // serves every queue, for the tasks that avoid the only other one.
+        sim.agent("relief", &["hotline", "callbacks", "marketing", "travel", "complaints"]);
         let agents = sim.agents.clone();
         for &a in &agents {
             sim.ok(Command::Connect { agent: a, winding_down: false });

@@ -47,6 +47,7 @@ fn an_agent_connecting_in_the_wind_down_is_offered_nothing() {
         id: li,
         name: "li".into(),
         queues: sim.d.rules().queue_set(["callbacks"]),
+        levels: Default::default(),
         voice_capacity: 1,
         back_office_capacity: 2,
         sip_uri: None,
@@ -161,6 +162,7 @@ fn a_reserved_task_waits_for_its_agent_until_the_reservation_ends() {
     let until = sim.now + SignedDuration::from_mins(30);
     let card = Arc::new(TaskCard {
         reserved: Some(Reservation { agent: li, until }),
+        avoid_agent: None,
         ..sim.card(TaskKind::ComplaintFollowUp, &plan)
     });
     let t = card.id;
