@@ -30,8 +30,10 @@ use crate::rules::travel::cars::CarRules;
 use crate::rules::travel::inns::InnRules;
 use crate::rules::warranty::WarrantyRules;
 
+mod changes;
 mod checks;
 mod network;
+pub use changes::{ConfigChange, live_changes};
 pub use network::{AccessConfig, ServerConfig, SipConfig, TlsConfig, UntrustedPolicy, WebSocketConfig};
 
 /// The configuration file used when `--config` is not given and it exists.

@@ -17,12 +17,14 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+pub use self::reload::{RulesApplied, RulesRefused};
 use super::routing::{StepAt, class_at, step_at};
 use super::*;
 use crate::domain::{BreakReason, PassReason, ReturnReason};
 
 mod endings;
 mod matching;
+mod reload;
 mod shifts;
 mod steps;
 mod timers;

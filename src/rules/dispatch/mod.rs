@@ -26,7 +26,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use self::dispatcher::Dispatcher;
+pub use self::dispatcher::{Dispatcher, RulesApplied, RulesRefused};
 pub use self::draft::TaskDraft;
 pub use self::routing::{Levels, MAX_CLASSES, MAX_LEVEL, Routing, RoutingStep, Stickiness};
 pub use self::rules::{CustomRule, KindRule, MAX_QUEUES, NextAttempt, QueueIdx, Rules, TaskPlan};

@@ -145,6 +145,7 @@ impl Sim {
 
 mod coverage;
 mod properties;
+mod reload;
 mod retries;
 mod shifts;
 mod steps;

@@ -30,6 +30,9 @@ enum Op {
     EndShift(usize),
     /// A supervisor sets the agent's level in every queue it serves.
     Relevel(usize, u8),
+    /// The configuration reloaded: the stepped rules or the other ones,
+    /// re-evaluating the live tasks or not.
+    Reload(bool, bool),
     Wait(i64),
 }
 
@@ -53,6 +56,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..6usize).prop_map(Op::ShiftEnding),
         1 => (0..6usize).prop_map(Op::EndShift),
         1 => ((0..6usize), (1..=5u8)).prop_map(|(a, l)| Op::Relevel(a, l)),
+        1 => (any::<bool>(), any::<bool>()).prop_map(|(s, r)| Op::Reload(s, r)),
         2 => (1..90i64).prop_map(Op::Wait),
     ]
 }
@@ -73,6 +77,20 @@ fn stepped_rules() -> Rules {
         vec![step(vec![(callbacks, 3)], 45), step(vec![(callbacks, 1), (marketing, 3)], 60)],
     );
     set(TaskKind::ComplaintFollowUp, vec![step(vec![(complaints, 5)], 120)]);
+    rules
+}
+
+/// Other priorities (callbacks above calls) and other steps, for reloads.
+fn reordered_rules() -> Rules {
+    let mut rules = Rules::manual_defaults();
+    let callbacks = rules.queue_index("callbacks").unwrap();
+    let travel = rules.queue_index("travel").unwrap();
+    rules.kinds[TaskKind::InboundCall.index()].priority = 40;
+    rules.kinds[TaskKind::MissedCallCallback.index()].priority = 120;
+    rules.kinds[TaskKind::EventCallback.index()].steps =
+        vec![RoutingStep { wants: vec![(callbacks, 2)], wait: secs(25) }];
+    rules.kinds[TaskKind::CarDispatch.index()].steps = vec![RoutingStep { wants: vec![(travel, 5)], wait: secs(50) }];
+    rules.offer_timeout = secs(25);
     rules
 }
 
@@ -153,6 +171,13 @@ proptest! {
                     }
                     _ => Ok(Reply::Done),
                 },
+                Op::Reload(stepped, reevaluate) => {
+                    let rules = if stepped { stepped_rules() } else { reordered_rules() };
+                    let applied = sim.d.apply_rules(sim.now, rules, reevaluate, &mut sim.effects);
+                    prop_assert!(applied.is_ok());
+                    sim.d.check_invariants(sim.now).unwrap();
+                    Ok(Reply::Done)
+                }
                 Op::Wait(s) => { sim.advance(secs(s)); Ok(Reply::Done) }
             };
             prop_assert!(result.is_ok(), "{result:?}");
