@@ -143,6 +143,8 @@ pub const MATRIX: &[Route] = &[
     route("POST", "/api/v1/simulations", OVERSIGHT, "one run at a time; a month of days at most"),
     route("GET", "/api/v1/simulations", OVERSIGHT, ""),
     route("GET", "/api/v1/simulations/{id}", OVERSIGHT, ""),
+    route("PUT", "/api/v1/config", ADMIN, "checked first; applied at one instant; recorded with who and what"),
+    route("GET", "/api/v1/config/changes", OVERSIGHT, "who changed what, when; no secrets are in it"),
     route("GET", "/api/v1/queues/{name}/wait", EVERYONE.and_pbx(), "the PBX: a newcomer's wait, to announce"),
     route("GET", "/api/v1/kinds", EVERYONE, "the kinds of work and their rules, the centre's own included"),
     route("GET", "/api/v1/figures", OVERSIGHT, ""),

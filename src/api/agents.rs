@@ -152,7 +152,7 @@ pub(super) async fn create(state: &AppState, req: CreateUser, role: Role) -> Res
         back_office_capacity: req.back_office_capacity,
     };
     let user =
-        accounts::create(&state.store, &state.rules, state.config.dispatch.default_back_office_capacity, account)
+        accounts::create(&state.store, &state.rules.get(), state.config.dispatch.default_back_office_capacity, account)
             .await?;
     state.accounts().apply(user.id).await.map_err(|e| ApiError::internal(&e))?;
     tracing::info!(user = %user.username, role = %user.role, "user created");
@@ -244,7 +244,7 @@ pub async fn update_agent(
         ..UserPatch::default()
     };
     let user = find_agent(&state, id).await?;
-    accounts::update(&state.store, &state.rules, user.id, patch).await?;
+    accounts::update(&state.store, &state.rules.get(), user.id, patch).await?;
     state.accounts().apply(id).await.map_err(|e| ApiError::internal(&e))?;
     agent_response(&state, id).await
 }

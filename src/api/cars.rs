@@ -95,8 +95,8 @@ pub async fn create_car_order(
         created_by: Some(caller.id()),
         created_at: now,
     };
-    let plan = state.rules.plan(TaskKind::CarDispatch, now, None, Some(confirm_by));
-    let zone = state.rules.calendar.time_zone();
+    let plan = state.rules.get().plan(TaskKind::CarDispatch, now, None, Some(confirm_by));
+    let zone = state.rules.get().calendar.time_zone().clone();
     let reason = format!(
         "{} for {} ({} passenger{}{}) at {}: find a driver, phone to confirm, dispatch",
         order.kind.as_str(),
@@ -108,10 +108,10 @@ pub async fn create_car_order(
     );
     let row = TaskDraft {
         created_by: Some(caller.id()),
-        ..TaskDraft::new(&state.rules, TaskKind::CarDispatch, plan, order.phone.clone(), Some(reason), now, None)
+        ..TaskDraft::new(&state.rules.get(), TaskKind::CarDispatch, plan, order.phone.clone(), Some(reason), now, None)
     };
     let drafts = [row];
-    intake::store_then_dispatch(&state.hub, &state.rules, &drafts, async {
+    intake::store_then_dispatch(&state.hub, &state.rules.get(), &drafts, async {
         state.store.create_car_order(&order, &drafts[0]).await.map(|()| true)
     })
     .await?;

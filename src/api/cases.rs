@@ -217,11 +217,11 @@ pub async fn create_case(
         description: text("description", &req.description, MAX_TEXT_CHARS)?,
         owner,
         received_at,
-        deadlines: state.config.cases.deadlines(&state.rules.calendar, req.channel, received_at),
+        deadlines: state.config.cases.deadlines(&state.rules.get().calendar, req.channel, received_at),
         created_by: Some(caller.id()),
         department: department
             .as_ref()
-            .map(|d| (d.id, state.config.cases.department_reply_by(&state.rules.calendar, received_at))),
+            .map(|d| (d.id, state.config.cases.department_reply_by(&state.rules.get().calendar, received_at))),
         follows: parent.as_ref().map(|p| p.id),
     };
     state.store.insert_case(&case).await?;
@@ -317,13 +317,13 @@ pub async fn record_step(
     let status = case.clock().after(req.step)?;
     let now = Timestamp::now();
     let follow_up = req.step.calls_for_satisfaction_check().then(|| {
-        let plan = state.rules.plan(TaskKind::ComplaintFollowUp, now, None, None);
+        let plan = state.rules.get().plan(TaskKind::ComplaintFollowUp, now, None, None);
         let reason = format!(
             "complaint about {} resolved (case {id}): call to confirm the customer is satisfied, then record `satisfied` or `not_satisfied` on the case",
             case.merchant
         );
         let phone = case.customer_phone.clone();
-        TaskDraft::new(&state.rules, TaskKind::ComplaintFollowUp, plan, phone, Some(reason), now, None)
+        TaskDraft::new(&state.rules.get(), TaskKind::ComplaintFollowUp, plan, phone, Some(reason), now, None)
     });
     let write = CaseStepWrite {
         case: id,
@@ -335,7 +335,7 @@ pub async fn record_step(
         new_owner,
         department: department
             .as_ref()
-            .map(|d| (d.id, state.config.cases.department_reply_by(&state.rules.calendar, now))),
+            .map(|d| (d.id, state.config.cases.department_reply_by(&state.rules.get().calendar, now))),
         follow_up: follow_up.clone(),
         satisfaction: req.step.satisfaction().map(|satisfied| SatisfactionAnswer {
             satisfied,
@@ -346,7 +346,9 @@ pub async fn record_step(
     };
     // The satisfaction callback is stored with the step.
     let drafts: Vec<TaskDraft> = follow_up.into_iter().collect();
-    if !intake::store_then_dispatch(&state.hub, &state.rules, &drafts, state.store.record_case_step(write)).await? {
+    if !intake::store_then_dispatch(&state.hub, &state.rules.get(), &drafts, state.store.record_case_step(write))
+        .await?
+    {
         return Err(ApiError::conflict("case_changed", "the case changed meanwhile; read it again"));
     }
     tracing::info!(case = %id, step = %req.step, by = %caller.id(), "case step recorded");

@@ -176,7 +176,7 @@ pub async fn list_events(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListEvents>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
-    let from = q.from.unwrap_or_else(|| state.rules.calendar.date_of(Timestamp::now()));
+    let from = q.from.unwrap_or_else(|| state.rules.get().calendar.date_of(Timestamp::now()));
     let to = q.to.unwrap_or_else(|| from.checked_add(jiff::Span::new().days(90)).unwrap_or(from));
     if to < from || (to - from).get_days() > 366 {
         return Err(ApiError::unprocessable("invalid_field", "to: on or after from, at most 366 days later"));
@@ -254,7 +254,7 @@ pub async fn recommend(
     let rules = &state.config.events;
     let limit = body.limit.unwrap_or(rules.max_recommendations).min(rules.max_recommendations);
     let now = Timestamp::now();
-    let cal = &state.rules.calendar;
+    let cal = &state.rules.get().calendar;
     let deadline = events::recommendation_deadline(cal, event.date, now)
         .ok_or_else(|| ApiError::unprocessable("event_too_soon", "no working day is left before the event"))?;
     let today = cal.date_of(now);
@@ -268,16 +268,16 @@ pub async fn recommend(
     let tasks: Vec<TaskDraft> = picked
         .iter()
         .map(|r| {
-            let plan = state.rules.plan(kind, now, None, Some(deadline));
+            let plan = state.rules.get().plan(kind, now, None, Some(deadline));
             let reason = format!(
                 "recommend {} ({}, {}): bought {} on {}; register them if interested (代报名)",
                 event.name, event.id, event.date, r.category, r.ordered_on
             );
-            TaskDraft::new(&state.rules, kind, plan, r.phone.clone(), Some(reason), now, who.user())
+            TaskDraft::new(&state.rules.get(), kind, plan, r.phone.clone(), Some(reason), now, who.user())
         })
         .collect();
     let stored = state.store.add_recommendations(&id, &tasks, now);
-    if !intake::store_then_dispatch(&state.hub, &state.rules, &tasks, stored).await? {
+    if !intake::store_then_dispatch(&state.hub, &state.rules.get(), &tasks, stored).await? {
         return Err(ApiError::conflict(
             "busy",
             "another request recommended this event meanwhile; nothing was created",

@@ -48,7 +48,7 @@ pub struct StepView {
 #[utoipa::path(get, path = "/api/v1/kinds", tag = "floor", security(("bearer" = [])),
     responses((status = 200, body = Vec<KindView>), (status = 401, body = ErrorBody)))]
 pub async fn list_kinds(State(state): State<AppState>, _caller: Caller) -> Json<Vec<KindView>> {
-    let rules = &state.rules;
+    let rules = &state.rules.get();
     let view = |kind: TaskKind, label: Option<String>| {
         let r = rules.kind(kind);
         KindView {
@@ -119,7 +119,7 @@ pub async fn queue_wait(
     ApiPath(name): ApiPath<String>,
     ApiQuery(format): ApiQuery<WaitFormat>,
 ) -> Result<Response, ApiError> {
-    if state.rules.queue_index(&name).is_none() {
+    if state.rules.get().queue_index(&name).is_none() {
         return Err(ApiError::not_found("queue"));
     }
     let (q, at) = state.planning.queue(&name).unwrap_or_default();

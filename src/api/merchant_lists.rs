@@ -52,7 +52,7 @@ fn past_month(state: &AppState, month: &str) -> Result<Date, ApiError> {
         return Err(bad());
     }
     let first: Date = format!("{month}-01").parse().map_err(|_| bad())?;
-    let today = state.rules.calendar.date_of(Timestamp::now());
+    let today = state.rules.get().calendar.date_of(Timestamp::now());
     if first + 1.month() > today {
         return Err(ApiError::unprocessable("invalid_field", format!("month: {month} is not over yet")));
     }
@@ -60,10 +60,10 @@ fn past_month(state: &AppState, month: &str) -> Result<Date, ApiError> {
 }
 
 async fn view(state: &AppState, month: Date) -> Result<MerchantListsView, ApiError> {
-    let nominations = nominations(&state.store, &state.rules.calendar, state.config.cases.lists(), month).await?;
+    let nominations = nominations(&state.store, &state.rules.get().calendar, state.config.cases.lists(), month).await?;
     let confirmed = state.store.merchant_lists(&month_key(month)).await?;
     let confirm_before = lists::confirm_before(month);
-    let today = state.rules.calendar.date_of(Timestamp::now());
+    let today = state.rules.get().calendar.date_of(Timestamp::now());
     Ok(MerchantListsView {
         month: month_key(month),
         confirm_before,

@@ -53,11 +53,11 @@ pub struct BacklogView {
 }
 
 fn local(state: &AppState, t: Timestamp) -> String {
-    t.to_zoned(state.rules.calendar.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    t.to_zoned(state.rules.get().calendar.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
 fn view(state: &AppState, e: BacklogEntry) -> BacklogView {
-    let release_at = e.miss().release_at(&state.rules.calendar, &state.checkpoints);
+    let release_at = e.miss().release_at(&state.rules.get().calendar, &state.checkpoints);
     BacklogView {
         id: e.id,
         at: local(state, e.at),
@@ -95,7 +95,7 @@ pub async fn report(
     // The queue the number is served by, else the hotline's.
     let queue = match state.config.sip.numbers.get(&body.called) {
         Some(q) => q.clone(),
-        None => state.rules.queue_name(state.rules.kind(TaskKind::InboundCall).queue).to_owned(),
+        None => state.rules.get().queue_name(state.rules.get().kind(TaskKind::InboundCall).queue).to_owned(),
     };
     let entry = state.store.add_reported_miss(&caller, &body.called, &queue, at, now).await?;
     tracing::info!(miss = entry.id, caller = %caller, "missed call reported");

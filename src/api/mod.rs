@@ -6,6 +6,7 @@ pub mod access;
 pub mod agents;
 pub mod cars;
 pub mod cases;
+pub mod config;
 pub mod cti;
 pub mod customers;
 pub mod departments;
@@ -110,7 +111,7 @@ impl Modify for Described {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "ops",
     responses((status = 200, description = "The OpenAPI document of this API", body = Object)))]
 pub async fn openapi_json(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
-    Json(with_centre_kinds(openapi().clone(), &state.rules))
+    Json(with_centre_kinds(openapi().clone(), &state.rules.get()))
 }
 
 /// The document with the centre's own task kinds (`[kinds]`) among the
@@ -162,6 +163,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(inns::routes())
         .merge(violations::routes())
         .merge(simulations::routes())
+        .merge(config::routes())
         .merge(warranties::routes())
         .merge(customers::routes())
         .merge(events::routes())

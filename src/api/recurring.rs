@@ -47,7 +47,7 @@ pub async fn list_work(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListWork>,
 ) -> Result<Json<Vec<RecurringWork>>, ApiError> {
-    let first = q.day.unwrap_or_else(|| state.rules.calendar.date_of(Timestamp::now()));
+    let first = q.day.unwrap_or_else(|| state.rules.get().calendar.date_of(Timestamp::now()));
     let last = q.to.unwrap_or(first);
     if last < first || (last - first).get_days() > 62 {
         return Err(ApiError::unprocessable("invalid_field", "to: from `day` to at most 62 days after"));

@@ -103,11 +103,12 @@ pub async fn register(
         event_date: body.event_date,
         registered_at: at,
     };
-    let plans = registrations::plan(&state.rules.calendar, &state.config.registrations, &registration).map_err(
-        |e| match e {
-            RegistrationError::EventInPast { .. } => ApiError::unprocessable("event_in_past", e.to_string()),
-        },
-    )?;
+    let plans =
+        registrations::plan(&state.rules.get().calendar, &state.config.registrations, &registration).map_err(|e| {
+            match e {
+                RegistrationError::EventInPast { .. } => ApiError::unprocessable("event_in_past", e.to_string()),
+            }
+        })?;
     let phone = &body.customer_phone;
     match body.customer_kind {
         CustomerKind::Returning if !state.store.knows_customer(phone).await? => {
@@ -122,9 +123,9 @@ pub async fn register(
     let tasks: Vec<TaskDraft> = plans
         .iter()
         .map(|p| {
-            let plan = state.rules.plan(p.kind, now, None, Some(p.deadline));
+            let plan = state.rules.get().plan(p.kind, now, None, Some(p.deadline));
             let reason = Some(describe(&body, p.kind));
-            let row = TaskDraft::new(&state.rules, p.kind, plan, phone.clone(), reason, now, by);
+            let row = TaskDraft::new(&state.rules.get(), p.kind, plan, phone.clone(), reason, now, by);
             TaskDraft { not_before: p.not_before.filter(|t| *t > now), ..row }
         })
         .collect();
@@ -145,7 +146,7 @@ pub async fn register(
         registered_by: by,
     };
     // Stored with the registration: a crash leaves all or nothing.
-    intake::store_then_dispatch(&state.hub, &state.rules, &tasks, async {
+    intake::store_then_dispatch(&state.hub, &state.rules.get(), &tasks, async {
         state.store.add_registration(&stored, &tasks).await.map(|()| true)
     })
     .await?;
@@ -226,19 +227,19 @@ pub async fn event_ended(
     let tasks: Vec<TaskDraft> = wanted
         .into_iter()
         .map(|(phone, kind)| {
-            let plan = state.rules.plan(kind, now, None, None);
+            let plan = state.rules.get().plan(kind, now, None, None);
             let why = match kind {
                 TaskKind::MarketingAttendedNoOrder => "attended, no order",
                 TaskKind::MarketingAttendedOrdered => "attended and ordered",
                 _ => "registered, did not attend",
             };
             let reason = Some(format!("event {event_id} ended: {why}"));
-            TaskDraft::new(&state.rules, kind, plan, phone, reason, now, by)
+            TaskDraft::new(&state.rules.get(), kind, plan, phone, reason, now, by)
         })
         .collect();
     let ended = intake::store_then_dispatch(
         &state.hub,
-        &state.rules,
+        &state.rules.get(),
         &tasks,
         state.store.end_event(&event_id, at, &body.attended, &body.ordered, &tasks),
     )

@@ -56,7 +56,7 @@ pub async fn report(
         Some(_) => return Err(ApiError::bad_request("invalid_format", "format is json or csv")),
     };
     let now = Timestamp::now();
-    let calendar = &state.rules.calendar;
+    let calendar = &state.rules.get().calendar;
     let today = calendar.date_of(now);
     let date = match q.date.as_deref() {
         None => today,
@@ -74,7 +74,7 @@ pub async fn report(
     if period == ReportPeriod::Daily {
         let settings =
             PlanningSettings::of(&state.config.planning, &state.config.figures, state.config.shifts.wind_down_minutes);
-        let wrap = state.rules.wrap_up.as_secs_f64();
+        let wrap = state.rules.get().wrap_up.as_secs_f64();
         report.staffing = planning::review(&state.store, calendar, &settings, wrap, days.0).await?;
     }
     if !csv {

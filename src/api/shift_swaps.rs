@@ -65,7 +65,7 @@ async fn schedule_of(state: &AppState, agent: UserId) -> Result<(Option<Schedule
 }
 
 fn tomorrow(state: &AppState) -> Date {
-    let today = state.rules.calendar.date_of(Timestamp::now());
+    let today = state.rules.get().calendar.date_of(Timestamp::now());
     today.tomorrow().unwrap_or(today)
 }
 
@@ -148,7 +148,7 @@ async fn decide(
         WeeklySchedule::swap(&mut a, &mut b, swap.day)
             .map_err(|e| ApiError::conflict("nothing_to_swap", e.to_string()))?;
         // Dates gone by are dropped as the schedules are written.
-        let today = state.rules.calendar.date_of(Timestamp::now());
+        let today = state.rules.get().calendar.date_of(Timestamp::now());
         for (agent, was, mut becomes) in [(swap.requester_id, was_a, a), (swap.partner_id, was_b, b)] {
             becomes.forget_before(today);
             schedules.push((agent, was, becomes.to_spec()));

@@ -67,7 +67,7 @@ impl From<ScheduleError> for ApiError {
 }
 
 fn view(state: &AppState, agent_id: UserId, schedule: &WeeklySchedule) -> ScheduleView {
-    let next_shift_end = schedule.next_end_after(&state.rules.calendar, Timestamp::now());
+    let next_shift_end = schedule.next_end_after(&state.rules.get().calendar, Timestamp::now());
     ScheduleView { agent_id, schedule: schedule.to_spec(), next_shift_end }
 }
 
@@ -143,7 +143,7 @@ pub async fn handover(
         tracing::info!(agent = %id, by = %caller.id(), "handed over at once");
         return Ok(Json(HandoverView { agent_id: id, note, written_at: now, applies_at: now }));
     }
-    let Some(applies_at) = agent_schedule(&state, id).await?.next_end_after(&state.rules.calendar, now) else {
+    let Some(applies_at) = agent_schedule(&state, id).await?.next_end_after(&state.rules.get().calendar, now) else {
         return Err(ApiError::unprocessable(
             "no_schedule",
             "this agent has no shifts, so no shift end to hand over at; send \"now\": true to hand over at once",
@@ -171,7 +171,7 @@ pub async fn get_handover(
     find_agent(&state, id).await?;
     let (note, written_at) =
         state.store.handover_note(id).await?.ok_or_else(|| ApiError::not_found("handover note"))?;
-    let applies_at = agent_schedule(&state, id).await?.next_end_after(&state.rules.calendar, Timestamp::now());
+    let applies_at = agent_schedule(&state, id).await?.next_end_after(&state.rules.get().calendar, Timestamp::now());
     let applies_at = applies_at.ok_or_else(|| ApiError::not_found("handover note"))?;
     Ok(Json(HandoverView { agent_id: id, note, written_at, applies_at }))
 }

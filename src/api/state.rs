@@ -19,11 +19,11 @@ use crate::domain::UserId;
 use crate::limits::{KeyedBuckets, Rate};
 use crate::live::LiveHealth;
 use crate::metrics::Metrics;
-use crate::rules::dispatch::Rules;
 use crate::rules::followup::Checkpoints;
 use crate::rules::greetings::Greeter;
 use crate::runtime::figures::FloorFeed;
 use crate::runtime::hub::{ConnId, Hub};
+use crate::runtime::live_rules::LiveRules;
 use crate::runtime::planning::PlanningFeed;
 use crate::runtime::travel_board::Board;
 use crate::sip::placer::Placer;
@@ -51,8 +51,12 @@ pub struct AppState {
     pub hub: Hub,
     pub auth: Arc<Auth>,
     pub config: Arc<Config>,
-    /// The dispatcher's rules, with the centre's calendar (`rules.calendar`).
-    pub rules: Arc<Rules>,
+    /// The rules in force, with the centre's calendar (`rules.calendar`);
+    /// a configuration reload replaces them.
+    pub rules: LiveRules,
+    /// The configuration as last applied (at start, or by a reload); held
+    /// while a reload is checked and applied, so reloads go one at a time.
+    pub running: Arc<tokio::sync::Mutex<Arc<Config>>>,
     pub checkpoints: Arc<Checkpoints>,
     /// Fires when the server starts shutting down; sessions close on it.
     pub shutdown: CancellationToken,
@@ -88,17 +92,17 @@ impl AppState {
         hub: Hub,
         auth: Arc<Auth>,
         config: Config,
-        rules: Rules,
+        rules: LiveRules,
         checkpoints: Checkpoints,
         shared: Shared,
     ) -> Self {
-        let rules = Arc::new(rules);
         AppState {
             store,
             hub,
             auth,
-            greeter: Arc::new(Greeter::new(config.greetings.clone(), rules.clone())),
+            greeter: Arc::new(Greeter::new(config.greetings.clone(), rules.get())),
             rules,
+            running: Arc::new(tokio::sync::Mutex::new(Arc::new(config.clone()))),
             checkpoints: Arc::new(checkpoints),
             shutdown: shared.shutdown,
             sessions: TaskTracker::new(),

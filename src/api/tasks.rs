@@ -75,7 +75,7 @@ pub async fn create_task(
         ));
     }
     let now = Timestamp::now();
-    if !state.rules.knows(req.kind) {
+    if !state.rules.get().knows(req.kind) {
         // A kind of the centre's own named in the store, since removed.
         return Err(ApiError::unprocessable("unknown_kind", format!("kind: `{}` is not configured", req.kind)));
     }
@@ -91,9 +91,9 @@ pub async fn create_task(
     {
         return Err(ApiError::unprocessable("not_before_after_deadline", "not_before must not be after the deadline"));
     }
-    let plan = state.rules.plan(req.kind, now, req.priority, req.deadline);
+    let plan = state.rules.get().plan(req.kind, now, req.priority, req.deadline);
     let planned = TaskDraft::new(
-        &state.rules,
+        &state.rules.get(),
         req.kind,
         plan,
         req.customer_phone.clone(),
@@ -101,15 +101,16 @@ pub async fn create_task(
         now,
         Some(caller.id()),
     );
-    let reserved = req.prefer_agent.map(|agent| state.config.routing.prefer(agent, not_before.unwrap_or(now)));
+    let reserved = req.prefer_agent.map(|agent| state.rules.get().stickiness.prefer(agent, not_before.unwrap_or(now)));
     let mut row = TaskDraft { not_before, reserved, avoid_agent: req.avoid_agent, ..planned };
     agents_named(&state, &caller, &req).await?;
-    intake::stick_to_last_agents(&state.store, &state.config.routing, std::slice::from_mut(&mut row), now).await?;
+    intake::stick_to_last_agents(&state.store, &state.rules.get().stickiness, std::slice::from_mut(&mut row), now)
+        .await?;
     super::customers::name_from_intake(&state, &req.customer_phone, req.customer_name.as_deref(), Some(caller.id()))
         .await?;
     let id = row.id;
     let drafts = [row];
-    intake::store_then_dispatch(&state.hub, &state.rules, &drafts, async {
+    intake::store_then_dispatch(&state.hub, &state.rules.get(), &drafts, async {
         state.store.insert_task(&drafts[0]).await.map(|()| true)
     })
     .await?;
@@ -153,7 +154,7 @@ fn may_create(state: &AppState, req: &CreateTask, now: Timestamp) -> Result<(), 
     if req.priority.is_some() {
         return Err(ApiError::not_your_work("only supervisors set a task's priority").with_code("priority_not_allowed"));
     }
-    let default = state.rules.plan(req.kind, now, None, None).deadline;
+    let default = state.rules.get().plan(req.kind, now, None, None).deadline;
     if let (Some(asked), Some(default)) = (req.deadline, default)
         && asked < default
     {

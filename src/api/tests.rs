@@ -11,6 +11,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::domain::{Role, UserId};
 use crate::rules::dispatch::Dispatcher;
+use crate::runtime::live_rules::LiveRules;
 use crate::testing::TestDb;
 
 async fn app(db: &TestDb) -> (Router, AppState) {
@@ -28,8 +29,15 @@ async fn app(db: &TestDb) -> (Router, AppState) {
     );
     let auth = Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
     let checkpoints = config.checkpoints().unwrap();
-    let state =
-        AppState::new(store, hub, auth.into(), config, rules, checkpoints, Shared { shutdown, ..Default::default() });
+    let state = AppState::new(
+        store,
+        hub,
+        auth.into(),
+        config,
+        LiveRules::new(rules),
+        checkpoints,
+        Shared { shutdown, ..Default::default() },
+    );
     (crate::app::server::app(&state), state)
 }
 
@@ -134,8 +142,8 @@ async fn missed_calls_are_reported_with_their_checkpoint() {
         ("2026-11-20T17:30:00+08:00", "2026-11-20T17:30:00+08:00"),
     ];
     let next_checkpoint = || {
-        let t = state.checkpoints.release_at(&state.rules.calendar, jiff::Timestamp::now());
-        t.to_zoned(state.rules.calendar.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        let t = state.checkpoints.release_at(&state.rules.get().calendar, jiff::Timestamp::now());
+        t.to_zoned(state.rules.get().calendar.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
     };
     for (at, local_at) in cases {
         let body = serde_json::json!({"caller": "139-0000-0001", "called": "4000", "at": at});

@@ -219,7 +219,7 @@ pub async fn get_trip(
 
 /// Ranks every driver for `need`, with who already passed on `trip`.
 async fn rank(state: &AppState, need: &Need, trip: Option<TripId>) -> Result<Vec<Suggestion>, ApiError> {
-    let zone = state.rules.calendar.time_zone().clone();
+    let zone = state.rules.get().calendar.time_zone().clone();
     let now = Timestamp::now();
     let midnight = now.to_zoned(zone.clone()).start_of_day().map_err(|e| ApiError::internal(&e))?;
     let (day_start, day_end) =
@@ -367,7 +367,7 @@ pub async fn dispatch_trip(
         None => String::new(),
     };
     let now = Timestamp::now();
-    let rules = state.rules.clone();
+    let rules = state.rules.get().clone();
     let by = caller.id();
     let insurance = move |order: &CarOrder| {
         let kind = TaskKind::InsuranceRegistration;
@@ -386,7 +386,7 @@ pub async fn dispatch_trip(
         settle(&state, order.task_id, format!("dispatched in trip {id} with {driver}")).await;
     }
     // Stored with the trip's dispatch, above.
-    let insurance: Vec<_> = dispatched.iter().map(|(_, row)| row.to_new_task(&state.rules)).collect();
+    let insurance: Vec<_> = dispatched.iter().map(|(_, row)| row.to_new_task(&state.rules.get())).collect();
     intake::hand_over(&state.hub, insurance).await;
     state.board.touch();
     tracing::info!(trip = %id, orders = dispatched.len(), "trip dispatched");

@@ -146,7 +146,7 @@ pub async fn patch_user(
         back_office_capacity: req.back_office_capacity,
         disabled: req.disabled,
     };
-    let user = accounts::update(&state.store, &state.rules, id, patch).await?;
+    let user = accounts::update(&state.store, &state.rules.get(), id, patch).await?;
     take_effect(&state, id).await?;
     tracing::info!(user = %user.username, by = %caller.id(), "user changed");
     Ok(Json(user))

@@ -83,7 +83,7 @@ pub async fn add(
     check(&body)?;
     let now = Timestamp::now();
     let w = Warranty { delivered_on: body.delivered_on, warranty_until: body.warranty_until };
-    let plans = warranty::plan(&state.rules.calendar, &state.config.warranty, &w, now)
+    let plans = warranty::plan(&state.rules.get().calendar, &state.config.warranty, &w, now)
         .map_err(|e| ApiError::unprocessable("invalid_field", e.to_string()))?;
     let phone = &body.customer_phone;
     let product = body.product.trim().to_owned();
@@ -91,12 +91,12 @@ pub async fn add(
         .iter()
         .map(|p| {
             let kind = TaskKind::WarrantyCallback;
-            let plan = state.rules.plan(kind, now, None, Some(p.deadline));
+            let plan = state.rules.get().plan(kind, now, None, Some(p.deadline));
             let reason = Some(format!(
                 "warranty callback, day {} after delivery of {product} on {}: ask how it works, note any problem",
                 p.days_after, body.delivered_on
             ));
-            let row = TaskDraft::new(&state.rules, kind, plan, phone.clone(), reason, now, by);
+            let row = TaskDraft::new(&state.rules.get(), kind, plan, phone.clone(), reason, now, by);
             (p.days_after, p.day, TaskDraft { not_before: p.not_before.filter(|t| *t > now), ..row })
         })
         .collect();
@@ -113,7 +113,7 @@ pub async fn add(
         callbacks,
     };
     let tasks: Vec<TaskDraft> = stored.callbacks.iter().map(|(_, _, t)| t.clone()).collect();
-    intake::store_then_dispatch(&state.hub, &state.rules, &tasks, async {
+    intake::store_then_dispatch(&state.hub, &state.rules.get(), &tasks, async {
         state.store.add_warranty(&stored).await.map(|()| true)
     })
     .await?;

@@ -33,6 +33,7 @@ use crate::runtime::jobs::recurring::RecurringWork;
 use crate::runtime::jobs::scheduled::Scheduler;
 use crate::runtime::jobs::shifts::ShiftClock;
 use crate::runtime::jobs::travel::TravelWatch;
+use crate::runtime::live_rules::LiveRules;
 use crate::runtime::live_writer::LiveWriter;
 use crate::runtime::planning;
 use crate::runtime::record_writer::Writer;
@@ -333,7 +334,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         let _ = floor_task.await;
         let _ = planning_task.await;
     });
-    let shared_rules = Arc::new(rules.clone());
+    let shared_rules = LiveRules::new(rules.clone());
     let sip_tasks = TaskTracker::new();
     let board = Board::default();
     let placer = match (listeners.dialler, &config.sip.outbound) {
@@ -427,7 +428,7 @@ pub async fn start(built: Built, shutdown: CancellationToken) -> Result<Running,
         metrics,
         placer,
     };
-    let state = AppState::new(store.clone(), hub, auth, config, rules, checkpoints, shared);
+    let state = AppState::new(store.clone(), hub, auth, config, shared_rules.clone(), checkpoints, shared);
     let account_watch = tokio::spawn(state.accounts().run(accounts_from, shutdown.clone()));
     tracing::info!(http = %http_addr, tls = tls.is_some(), database = ?store.backend(), "switchboard is serving");
     Ok(Running {

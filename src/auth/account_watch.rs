@@ -21,8 +21,9 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Auth;
 use crate::auth::accounts;
 use crate::domain::{AgentStatus, UserId};
-use crate::rules::dispatch::{Command, Rules};
+use crate::rules::dispatch::Command;
 use crate::runtime::hub::{Hub, HubError};
+use crate::runtime::live_rules::LiveRules;
 use crate::store::{Store, StoreError, User};
 
 /// How often the store is asked for changes made elsewhere.
@@ -33,7 +34,7 @@ pub struct AccountWatch {
     pub store: Store,
     pub auth: Arc<Auth>,
     pub hub: Hub,
-    pub rules: Arc<Rules>,
+    pub rules: LiveRules,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +74,7 @@ impl AccountWatch {
             .await?;
         match (stored.filter(User::routable), known) {
             (Some(u), known) => {
-                let profile = u.agent_profile(&self.rules);
+                let profile = u.agent_profile(&self.rules.get());
                 if known.as_ref().and_then(|k| k.0.as_ref()) != Some(&profile) {
                     self.hub.command(Command::UpsertAgent(profile)).await?;
                 }

@@ -53,6 +53,9 @@ pub fn live_changes(old: &Config, new: &Config) -> Result<Vec<ConfigChange>, Vec
 fn why_not_live(key: &str) -> Option<&'static str> {
     let mut parts = key.split('.');
     match (parts.next(), parts.next(), parts.next()) {
+        (Some("dispatch"), Some("default_back_office_capacity"), _) => {
+            Some("read when an account is created from the running file; it changes only with a restart")
+        }
         (Some("dispatch" | "routing"), _, _) => None,
         (Some("kinds"), Some(_), Some("queue" | "channel")) => {
             Some("a kind's queue and channel change only with a restart (work already filed by them stays)")
@@ -65,6 +68,12 @@ fn why_not_live(key: &str) -> Option<&'static str> {
         (Some("server"), Some("database_url" | "data_dir"), _) => Some("the database changes only with a restart"),
         _ => Some("read when the server starts; it changes only with a restart"),
     }
+}
+
+/// The sections a reload may change (`[dispatch]`, `[kinds]`, `[routing]`),
+/// as recorded with each version: nothing secret is in them.
+pub fn live_part(config: &Config) -> Value {
+    serde_json::json!({"dispatch": config.dispatch, "kinds": config.kinds, "routing": config.routing})
 }
 
 /// Every leaf of the configuration under its dotted key; lists are leaves.

@@ -33,7 +33,7 @@ use crate::rules::warranty::WarrantyRules;
 mod changes;
 mod checks;
 mod network;
-pub use changes::{ConfigChange, live_changes};
+pub use changes::{ConfigChange, live_changes, live_part};
 pub use network::{AccessConfig, ServerConfig, SipConfig, TlsConfig, UntrustedPolicy, WebSocketConfig};
 
 /// The configuration file used when `--config` is not given and it exists.
@@ -368,6 +368,17 @@ impl Config {
     }
 
     /// Loads `file`, or the default file when it exists, or only defaults.
+    /// This configuration with the keys of `toml` (a part of a
+    /// configuration file, or a whole one) in place of its own: what a
+    /// reload over REST applies. Unknown keys and bad values are refused
+    /// like a file's.
+    pub fn overlay(&self, toml: &str) -> Result<Config, ConfigError> {
+        Figment::from(Serialized::defaults(self.clone()))
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(|e| ConfigError { problems: vec![describe_figment_error(&e)] })
+    }
+
     pub fn load_default_or(file: Option<&Path>) -> Result<Config, ConfigError> {
         match file {
             Some(f) => Config::load(Some(f)),
@@ -458,6 +469,7 @@ impl Config {
             pass_over_cooldown: secs(d.pass_over_cooldown_secs),
             retry_gap: secs(d.retry_gap_secs),
             calendar: std::sync::Arc::new(calendar),
+            stickiness: self.routing,
         })
     }
 }

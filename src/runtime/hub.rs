@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::{AgentStatus, CaseId, DepartmentId, TaskId, TaskKind, UserId};
 use crate::live::LiveOp;
 use crate::rules::dispatch::{
-    AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, TaskCard, WithdrawReason,
+    AgentSnapshot, Command, DispatchError, Dispatcher, Effect, Offer, Record, Reply, Rules, RulesApplied, RulesRefused,
+    TaskCard, WithdrawReason,
 };
 use crate::rules::figures::FloorEvent;
 use crate::runtime::figures::FloorTx;
@@ -167,6 +168,12 @@ enum Msg {
         conn: ConnId,
     },
     Query(Query),
+    /// New rules for the dispatcher, applied between two commands.
+    ApplyRules {
+        rules: Box<Rules>,
+        reevaluate: bool,
+        reply: oneshot::Sender<Result<RulesApplied, RulesRefused>>,
+    },
     /// Answered with the writer's answer to "tell me when all is stored".
     Flush(oneshot::Sender<oneshot::Receiver<()>>),
     /// Pushed to those of `users` who are connected.
@@ -233,6 +240,20 @@ impl Hub {
             let _ = reply.send(f(d, now));
         });
         self.tx.send(Msg::Query(q)).await.map_err(|_| HubError::Stopped)?;
+        rx.await.map_err(|_| HubError::Stopped)
+    }
+
+    /// Applies new rules to the dispatcher at one instant, between two
+    /// commands (a configuration reload); the offers they lead to go out
+    /// like a command's.
+    pub async fn apply_rules(
+        &self,
+        rules: Rules,
+        reevaluate: bool,
+    ) -> Result<Result<RulesApplied, RulesRefused>, HubError> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::ApplyRules { rules: Box::new(rules), reevaluate, reply };
+        self.tx.send(msg).await.map_err(|_| HubError::Stopped)?;
         rx.await.map_err(|_| HubError::Stopped)
     }
 
@@ -408,6 +429,12 @@ impl Actor {
                 }
             }
             Msg::Query(q) => q(&self.dispatcher, now),
+            Msg::ApplyRules { rules, reevaluate, reply } => {
+                let result = self.dispatcher.apply_rules(now, *rules, reevaluate, &mut self.effects);
+                self.reply_after(move || {
+                    let _ = reply.send(result);
+                });
+            }
             Msg::Flush(reply) => {
                 self.deliveries.push(Delivery::Flush(reply));
                 self.carry_out();

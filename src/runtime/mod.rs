@@ -7,6 +7,7 @@ pub mod figures;
 pub mod hub;
 pub mod intake;
 pub mod jobs;
+pub mod live_rules;
 pub mod live_writer;
 pub mod merchant_lists;
 pub mod planning;

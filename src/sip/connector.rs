@@ -40,6 +40,7 @@ use crate::rules::dispatch::TaskDraft;
 use crate::rules::dispatch::{Command, QueueIdx, Rules};
 use crate::rules::planning::estimate::WaitEstimate;
 use crate::runtime::hub::{CallEvent, Hub};
+use crate::runtime::live_rules::LiveRules;
 use crate::runtime::planning::PlanningFeed;
 use crate::runtime::record_writer::Writer;
 use crate::store::{CallOutcome, CallWrite, MissedCall};
@@ -132,7 +133,7 @@ enum Internal {
 
 pub struct Connector {
     settings: SipSettings,
-    rules: Arc<Rules>,
+    rules: LiveRules,
     hub: Hub,
     udp: Option<Arc<UdpSocket>>,
     tcp: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
@@ -165,7 +166,7 @@ fn now_ms() -> i64 {
 impl Connector {
     pub fn new(
         settings: SipSettings,
-        rules: Arc<Rules>,
+        rules: LiveRules,
         hub: Hub,
         writer: Writer,
         udp: Option<Arc<UdpSocket>>,
@@ -436,7 +437,7 @@ impl Connector {
         let caller = req.headers.get("From").and_then(address_user).and_then(|u| Phone::parse(u).ok());
         let called_for_record = called.clone();
         let task = TaskId::new();
-        let queue_name = self.rules.queue_name(queue).to_owned();
+        let queue_name = self.rules.get().queue_name(queue).to_owned();
         let call = Call {
             key: key.clone(),
             invite: Arc::new(req),
@@ -453,15 +454,17 @@ impl Connector {
         self.by_invite.insert(key, task);
         self.calls.insert(task, call);
         let at = Timestamp::from_millisecond(now).unwrap_or_else(|_| Timestamp::now());
-        let mut plan = self.rules.plan(TaskKind::InboundCall, at, None, None);
+        let mut plan = self.rules.get().plan(TaskKind::InboundCall, at, None, None);
         plan.queue = queue;
         // An anonymous caller still gets an agent; there is just no number to call back.
         let phone = caller.clone().unwrap_or_else(|| Phone::parse("000").expect("a valid placeholder"));
         let reason = Some(format!("call to {called}"));
-        let row =
-            TaskDraft { id: task, ..TaskDraft::new(&self.rules, TaskKind::InboundCall, plan, phone, reason, at, None) };
+        let row = TaskDraft {
+            id: task,
+            ..TaskDraft::new(&self.rules.get(), TaskKind::InboundCall, plan, phone, reason, at, None)
+        };
         // Enters its queue when the call came in (`created_at`).
-        let new = row.to_new_task(&self.rules);
+        let new = row.to_new_task(&self.rules.get());
         self.sip_tasks.insert(task);
         let sip_call_id = self.calls[&task].invite.headers.get("Call-ID").unwrap_or_default().to_owned();
         tracing::debug!(call_id = %sip_call_id, %task, queue = %queue_name, "call queued");

@@ -15,6 +15,7 @@ mod batch;
 mod calls;
 mod cars;
 mod cases;
+mod config_changes;
 mod customers;
 mod departments;
 mod drivers;
@@ -52,6 +53,7 @@ use sqlx::{Any, AnyPool, Row, SqlStr};
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::cars::{CarOrder, NewCarOrder};
 pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase, SatisfactionAnswer};
+pub use self::config_changes::{ChangeSource, ConfigChangeRecord, NewConfigChange};
 pub use self::customers::{Customer, CustomerChange, CustomerProfile, OpenCase, PastCall, PastRegistration};
 pub use self::departments::{Department, DepartmentWrite, MembershipRefusal};
 pub use self::drivers::{Driver, NewDriver};
@@ -276,7 +278,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run on every start and from several nodes.
     pub async fn migrate(&self) -> Result<()> {
-        let files: [(&str, &str, &str); 28] = [
+        let files: [(&str, &str, &str); 29] = [
             (
                 "init",
                 include_str!("migrations/sqlite/0001_init.sql"),
@@ -416,6 +418,11 @@ impl Store {
                 "routing",
                 include_str!("migrations/sqlite/0028_routing.sql"),
                 include_str!("migrations/postgres/0028_routing.sql"),
+            ),
+            (
+                "config_changes",
+                include_str!("migrations/sqlite/0029_config_changes.sql"),
+                include_str!("migrations/postgres/0029_config_changes.sql"),
             ),
         ];
         let migrations = files

@@ -234,7 +234,7 @@ async fn migrations_are_idempotent() {
     let store = db.store().await;
     store.migrate().await.unwrap();
     let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 28);
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), 29);
 }
 
 async fn checkpoint_runs(store: Store) {

@@ -72,7 +72,7 @@ pub async fn upgrade(State(state): State<AppState>, headers: axum::http::HeaderM
             messages: message_rate(&state),
             status_limits: state.status_limits.clone(),
             metrics: state.metrics.clone(),
-            shifts: (state.rules.calendar.clone(), state.config.shifts.wind_down()),
+            shifts: (state.rules.get().calendar.clone(), state.config.shifts.wind_down()),
             greetings: state.greeter.clone(),
             placer: state.placer.clone(),
         };

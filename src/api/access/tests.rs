@@ -12,6 +12,7 @@ use super::*;
 use crate::api::state::Shared;
 use crate::config::Config;
 use crate::rules::dispatch::Dispatcher;
+use crate::runtime::live_rules::LiveRules;
 use crate::testing::TestDb;
 
 const PBX_TOKEN: &str = "pbx-token-0123456789abcdefghijklmnopqrstuvwxyz";
@@ -37,7 +38,15 @@ async fn state(db: &TestDb) -> AppState {
         crate::runtime::hub::spawn(Dispatcher::new(rules.clone()), writer, None, None, None, shutdown.clone());
     let auth = crate::auth::Auth::new(&"k".repeat(32), SignedDuration::from_mins(5), SignedDuration::from_secs(30));
     let checkpoints = config.checkpoints().unwrap();
-    AppState::new(store, hub, auth.into(), config, rules, checkpoints, Shared { shutdown, ..Default::default() })
+    AppState::new(
+        store,
+        hub,
+        auth.into(),
+        config,
+        LiveRules::new(rules),
+        checkpoints,
+        Shared { shutdown, ..Default::default() },
+    )
 }
 
 /// A path of the document with its parameters filled in.

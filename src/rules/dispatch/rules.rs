@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::routing::{Levels, RoutingStep};
+use super::routing::{Levels, RoutingStep, Stickiness};
 use crate::domain::{Channel, TaskKind};
 use crate::rules::calendar::{Calendar, CalendarSettings};
 
@@ -54,6 +54,8 @@ pub struct Rules {
     pub retry_gap: SignedDuration,
     /// The centre's calendar: deadlines and retries fall in working hours.
     pub calendar: Arc<Calendar>,
+    /// `[routing]`: the customer's own agent.
+    pub stickiness: Stickiness,
 }
 
 /// What follows an attempt that did not reach the customer (no answer, busy).
@@ -227,6 +229,7 @@ impl Rules {
             pass_over_cooldown: SignedDuration::from_secs(60),
             retry_gap: SignedDuration::from_mins(10),
             calendar: Arc::new(Calendar::new(&CalendarSettings::default()).expect("the default calendar is valid")),
+            stickiness: Stickiness::default(),
         }
     }
 }

@@ -6,17 +6,17 @@
 //! case escalates). Once per deadline, stored with the case's claim
 //! (`Store::add_case_reminder`). The rules are in `crate::rules::cases`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::{CaseDeadline, TaskKind};
+use crate::rules::dispatch::Reservation;
 use crate::rules::dispatch::TaskDraft;
-use crate::rules::dispatch::{Reservation, Rules};
 use crate::runtime::hub::Hub;
 use crate::runtime::intake;
 use crate::runtime::jobs::Job;
+use crate::runtime::live_rules::LiveRules;
 use crate::store::{CaseFilter, CaseRecord, Store, StoreError};
 
 /// However late a reminder comes, its owner gets this long to take it
@@ -26,7 +26,7 @@ const OWNER_FIRST: SignedDuration = SignedDuration::from_mins(15);
 pub struct CaseWatch {
     pub store: Store,
     pub hub: Hub,
-    pub rules: Arc<Rules>,
+    pub rules: LiveRules,
     pub remind_before: SignedDuration,
 }
 
@@ -72,8 +72,8 @@ impl CaseWatch {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let kind = TaskKind::ComplaintFollowUp;
-        let plan = self.rules.plan(kind, now, None, Some(by));
-        let local = by.to_zoned(self.rules.calendar.time_zone().clone()).strftime("%m-%d %H:%M");
+        let plan = self.rules.get().plan(kind, now, None, Some(by));
+        let local = by.to_zoned(self.rules.get().calendar.time_zone().clone()).strftime("%m-%d %H:%M");
         let about = format!("complaint about {} ({})", case.merchant, case.category);
         let reason = match deadline {
             CaseDeadline::Answer => format!("{about}: answer the customer by {local}"),
@@ -94,13 +94,13 @@ impl CaseWatch {
             to = found.lead_id;
         }
         let phone = case.customer_phone.clone();
-        let mut row = TaskDraft::new(&self.rules, kind, plan, phone, Some(reason), now, None);
+        let mut row = TaskDraft::new(&self.rules.get(), kind, plan, phone, Some(reason), now, None);
         let until = by.max(now.checked_add(OWNER_FIRST).unwrap_or(by));
         row.reserved = Some(Reservation { agent: to, until });
         let (task, drafts) = (row.id, [row]);
         let stored = intake::store_then_dispatch(
             &self.hub,
-            &self.rules,
+            &self.rules.get(),
             &drafts,
             self.store.add_case_reminder(case.id, deadline, &drafts[0], now),
         )

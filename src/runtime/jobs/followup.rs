@@ -10,18 +10,17 @@
 //! not yet dispatched are picked up by the next start's recovery.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::TaskKind;
-use crate::rules::dispatch::Rules;
 use crate::rules::dispatch::TaskDraft;
 use crate::rules::followup::{self, Checkpoints};
 use crate::runtime::hub::Hub;
 use crate::runtime::intake;
 use crate::runtime::jobs::Job;
+use crate::runtime::live_rules::LiveRules;
 use crate::runtime::record_writer::Writer;
 use crate::store::{CheckpointCallback, Store, StoreError};
 
@@ -29,7 +28,7 @@ pub struct Runner {
     pub store: Store,
     pub writer: Writer,
     pub hub: Hub,
-    pub rules: Arc<Rules>,
+    pub rules: LiveRules,
     pub checkpoints: Checkpoints,
 }
 
@@ -45,14 +44,14 @@ impl Job for Runner {
     async fn round(&mut self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         self.catch_up(now).await?;
         let after = now.checked_add(SignedDuration::from_millis(1)).unwrap_or(now);
-        Ok(Some(self.checkpoints.release_at(&self.rules.calendar, after)))
+        Ok(Some(self.checkpoints.release_at(&self.rules.get().calendar, after)))
     }
 }
 
 impl Runner {
     /// Fires the latest checkpoint at or before `now` unless it has fired.
     async fn catch_up(&self, now: Timestamp) -> Result<(), StoreError> {
-        let Some(latest) = self.checkpoints.latest_at_or_before(&self.rules.calendar, now) else { return Ok(()) };
+        let Some(latest) = self.checkpoints.latest_at_or_before(&self.rules.get().calendar, now) else { return Ok(()) };
         if self.store.last_checkpoint_run().await?.is_some_and(|last| last >= latest) {
             return Ok(());
         }
@@ -64,19 +63,26 @@ impl Runner {
         let _ = self.writer.flush().await;
         let backlog: Vec<followup::Miss> = self.store.missed_backlog().await?.iter().map(|e| e.miss()).collect();
         let answered: HashMap<_, _> = self.store.answered_backlog_callers().await?;
-        let release = followup::release(&self.rules.calendar, &self.checkpoints, &backlog, &answered, checkpoint);
+        let release = followup::release(&self.rules.get().calendar, &self.checkpoints, &backlog, &answered, checkpoint);
         let mut callbacks = Vec::with_capacity(release.callbacks.len());
         for cb in &release.callbacks {
-            let plan = self.rules.plan(TaskKind::MissedCallCallback, now, None, Some(cb.deadline));
-            let reason = Some(followup::describe(&self.rules.calendar, cb));
-            let row =
-                TaskDraft::new(&self.rules, TaskKind::MissedCallCallback, plan, cb.caller.clone(), reason, now, None);
+            let plan = self.rules.get().plan(TaskKind::MissedCallCallback, now, None, Some(cb.deadline));
+            let reason = Some(followup::describe(&self.rules.get().calendar, cb));
+            let row = TaskDraft::new(
+                &self.rules.get(),
+                TaskKind::MissedCallCallback,
+                plan,
+                cb.caller.clone(),
+                reason,
+                now,
+                None,
+            );
             callbacks.push(CheckpointCallback { task: row, misses: cb.misses.iter().map(|m| m.id).collect() });
         }
         let drafts: Vec<TaskDraft> = callbacks.iter().map(|c| c.task.clone()).collect();
         let fired = intake::store_then_dispatch(
             &self.hub,
-            &self.rules,
+            &self.rules.get(),
             &drafts,
             self.store.fire_checkpoint(checkpoint, now, &callbacks, &release.got_through),
         )

@@ -6,21 +6,20 @@
 //! it to `waiting` in the store first (a conditional update, so on several
 //! nodes one node releases it), then hands it to the dispatcher.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::rules::dispatch::Rules;
 use crate::runtime::hub::Hub;
 use crate::runtime::intake;
 use crate::runtime::jobs::Job;
+use crate::runtime::live_rules::LiveRules;
 use crate::store::{Store, StoreError};
 
 pub struct Scheduler {
     pub store: Store,
     pub hub: Hub,
-    pub rules: Arc<Rules>,
+    pub rules: LiveRules,
 }
 
 impl Job for Scheduler {
@@ -43,7 +42,7 @@ impl Scheduler {
             if !self.store.release_scheduled(task.id, now).await? {
                 continue;
             }
-            let mut new = task.to_new_task(&self.rules, &attempts, None);
+            let mut new = task.to_new_task(&self.rules.get(), &attempts, None);
             new.enqueued_at = now;
             tracing::info!(task = %task.id, kind = %task.kind, "scheduled task released");
             // Released in the store above (now `waiting`).

@@ -6,25 +6,24 @@
 //! (`crate::rules::travel::inns` holds the rules). Runs on the leader only; each step is
 //! claimed in SQL, so a second node would find nothing to do.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
 use crate::domain::TaskKind;
-use crate::rules::dispatch::Rules;
 use crate::rules::dispatch::TaskDraft;
 use crate::rules::travel::inns::{ESCALATED_PRIORITY, InnRules, ReminderStep};
 use crate::runtime::hub::Hub;
 use crate::runtime::intake;
 use crate::runtime::jobs::Job;
+use crate::runtime::live_rules::LiveRules;
 use crate::runtime::travel_board::Board;
 use crate::store::{InnOrder, ReminderWrite, Store, StoreError};
 
 pub struct TravelWatch {
     pub store: Store,
     pub hub: Hub,
-    pub rules: Arc<Rules>,
+    pub rules: LiveRules,
     pub inns: InnRules,
     pub board: Board,
 }
@@ -70,8 +69,8 @@ impl TravelWatch {
             ReminderStep::Remind { number, escalated, next_at } => {
                 let kind = TaskKind::InnReminder;
                 let priority = escalated.then_some(ESCALATED_PRIORITY);
-                let plan = self.rules.plan(kind, now, priority, None);
-                let zone = self.rules.calendar.time_zone().clone();
+                let plan = self.rules.get().plan(kind, now, priority, None);
+                let zone = self.rules.get().calendar.time_zone().clone();
                 let made = order.created_at.to_zoned(zone).strftime("%m-%d %H:%M");
                 let reason = format!(
                     "{}inn {} has not processed the booking of {} (made {made}); phone the front desk \
@@ -82,7 +81,7 @@ impl TravelWatch {
                     order.front_desk_phone.as_str(),
                 );
                 let phone = order.front_desk_phone.clone();
-                let task = TaskDraft::new(&self.rules, kind, plan, phone, Some(reason), now, None);
+                let task = TaskDraft::new(&self.rules.get(), kind, plan, phone, Some(reason), now, None);
                 ReminderWrite::Remind { task: Box::new(task), escalated, next_at }
             }
         };
@@ -92,7 +91,7 @@ impl TravelWatch {
         };
         let written = intake::store_then_dispatch(
             &self.hub,
-            &self.rules,
+            &self.rules.get(),
             &drafts,
             self.store.write_inn_reminder(order.id, order.reminders, &write, now),
         )

@@ -1,0 +1,128 @@
+//! The configuration changed while the centre runs, end to end: checked
+//! first, applied at one instant with consoles open, recorded, and in
+//! force for what comes next.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use switchboard::testing::TestDb;
+
+const MARKETING_AT_60: &str = "[kinds.marketing_no_show]\npriority = 60\n\
+     [kinds.event_recommendation]\npriority = 60\n[kinds.marketing_attended_no_order]\npriority = 60\n\
+     [dispatch]\noffer_timeout_secs = 40\n";
+
+async fn marketing_task(admin: &common::Http, kind: &str) -> Value {
+    let (status, task) = admin.post("/api/v1/tasks", json!({"kind": kind, "customer_phone": "13800000050"})).await;
+    assert_eq!(status, 201, "{task}");
+    task
+}
+
+#[tokio::test]
+async fn a_reload_re_plans_waiting_work_with_consoles_open_and_is_recorded() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let li = server.add_agent(&admin, "li", &["marketing"]).await;
+    let mut console = server.console("li").await;
+    console.send(json!({"type": "set_status", "status": "break", "reason": "meeting"})).await;
+    while console.expect("status").await["status"] != "break" {}
+    let no_show = marketing_task(&admin, "marketing_no_show").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    marketing_task(&admin, "event_recommendation").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let attended = marketing_task(&admin, "marketing_attended_no_order").await;
+    assert_eq!((no_show["priority"].as_u64(), attended["priority"].as_u64()), (Some(51), Some(55)));
+
+    let (status, applied) = admin.put("/api/v1/config", json!({"toml": MARKETING_AT_60, "reevaluate": true})).await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(applied["version"], 1);
+    assert_eq!(applied["replanned"], 3);
+    let keys: Vec<&str> = applied["changes"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "dispatch.offer_timeout_secs",
+            "kinds.event_recommendation.priority",
+            "kinds.marketing_attended_no_order.priority",
+            "kinds.marketing_no_show.priority"
+        ]
+    );
+    // Stored: a restart would keep the new priority.
+    let (_, stored) = admin.get(&format!("/api/v1/tasks/{}", no_show["id"].as_str().unwrap())).await;
+    assert_eq!(stored["priority"], 60);
+
+    // The console was not closed: the agent comes back from the break on
+    // it and is offered the first queued of the three, for 40 s.
+    console.send(json!({"type": "set_status", "status": "available"})).await;
+    let offer = console.expect("offer").await;
+    assert_eq!(offer["task"]["id"], no_show["id"], "one priority now: the order they were queued in");
+    assert_eq!(offer["task"]["priority"], 60);
+    let expires: Timestamp = offer["expires_at"].as_str().unwrap().parse().unwrap();
+    let left = expires.duration_since(Timestamp::now()).as_secs_f64();
+    assert!((35.0..=40.5).contains(&left), "the new offer timeout: {left} s");
+
+    // Work created after the reload is planned by the new rules.
+    let newer = marketing_task(&admin, "event_recommendation").await;
+    assert_eq!(newer["priority"], 60);
+
+    // The change log says who, how and what.
+    let (status, log) = admin.get("/api/v1/config/changes").await;
+    assert_eq!(status, 200, "{log}");
+    let (_, me) = admin.get("/api/v1/me").await;
+    assert_eq!(log.as_array().unwrap().len(), 1);
+    assert_eq!((log[0]["version"].clone(), log[0]["source"].clone()), (json!(1), json!("api")));
+    assert_eq!((log[0]["changed_by"].clone(), log[0]["reevaluate"].clone()), (me["id"].clone(), json!(true)));
+    assert_eq!(log[0]["changes"], applied["changes"]);
+
+    // Agents may neither change it nor read the log.
+    let agent = server.login("li", "agent-password").await;
+    assert_eq!(agent.put("/api/v1/config", json!({"toml": ""})).await.0, 403);
+    assert_eq!(agent.get("/api/v1/config/changes").await.0, 403);
+    let _ = li;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_or_non_live_change_is_refused_by_key_and_changes_nothing() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    for (toml, code, names) in [
+        ("[dispatch]\noffer_timeout_secs = 0\n", "invalid_config", "dispatch.offer_timeout_secs: must be 1-600"),
+        ("[dispatch]\nofer_timeout_secs = 3\n", "invalid_config", "ofer_timeout_secs"),
+        ("[kinds.inbound_call]\npriority = \"high\"\n", "invalid_config", "kinds.inbound_call.priority"),
+        (
+            "[dispatch]\nwrap_up_secs = 5\n[server]\nhttp = \"127.0.0.1:1\"\n",
+            "not_live",
+            "server.http: a listening address",
+        ),
+        ("[server]\ndatabase_url = \"sqlite:elsewhere.db\"\n", "not_live", "server.database_url: the database"),
+        (
+            "queues = [\"hotline\", \"callbacks\", \"marketing\", \"travel\", \"complaints\", \"vip\"]\n",
+            "not_live",
+            "queues: read when the server starts",
+        ),
+        ("not toml at all [", "invalid_config", ""),
+    ] {
+        let (status, body) = admin.put("/api/v1/config", json!({"toml": toml})).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some(code)), "{toml}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(names), "{toml}: {body}");
+    }
+    let (_, log) = admin.get("/api/v1/config/changes").await;
+    assert_eq!(log, json!([]), "nothing recorded");
+    // The running rules are the old ones: a new offer has 15 s.
+    server.add_agent(&admin, "li", &["hotline"]).await;
+    let mut console = server.console("li").await;
+    admin.post("/api/v1/tasks", json!({"kind": "inbound_call", "customer_phone": "13800000051"})).await;
+    let offer = console.expect("offer").await;
+    let expires: Timestamp = offer["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(expires.duration_since(Timestamp::now()).as_secs_f64() <= 15.5);
+    // A change that changes nothing records nothing.
+    let (status, applied) = admin.put("/api/v1/config", json!({"toml": "[dispatch]\noffer_timeout_secs = 15\n"})).await;
+    assert_eq!((status, applied["version"].clone(), applied["changes"].clone()), (200, Value::Null, json!([])));
+    server.stop().await;
+}
