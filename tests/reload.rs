@@ -126,3 +126,70 @@ async fn a_bad_or_non_live_change_is_refused_by_key_and_changes_nothing() {
     assert_eq!((status, applied["version"].clone(), applied["changes"].clone()), (200, Value::Null, json!([])));
     server.stop().await;
 }
+
+#[path = "common/binary.rs"]
+mod bin;
+
+/// `switchboard reload ARGS --data-dir DIR --config FILE`: its success,
+/// standard output and standard error.
+fn reload_command(data: &std::path::Path, file: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out =
+        bin::binary().arg("reload").args(args).arg("--data-dir").arg(data).arg("--config").arg(file).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+async fn changes_until(admin: &common::Http, count: usize) -> Value {
+    for _ in 0..100 {
+        let (_, log) = admin.get("/api/v1/config/changes").await;
+        if log.as_array().is_some_and(|l| l.len() >= count) {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the change log did not reach {count} entries");
+}
+
+#[tokio::test]
+async fn the_binary_reloads_its_file_on_sighup_and_when_the_command_asks() {
+    let data = switchboard::testing::temp_dir("reload");
+    let file = data.join("switchboard.toml");
+    std::fs::write(&file, "[dispatch]\noffer_timeout_secs = 15\n").unwrap();
+    let (dir, path) = (data.to_str().unwrap(), file.to_str().unwrap());
+    let (server, addr) = bin::serve(&["--data-dir", dir, "--config", path], &[]);
+    bin::add_admin(&["--data-dir", dir, "--config", path], "a long password");
+    let admin = common::Http::login(addr, "admin", "a long password").await;
+
+    // SIGHUP: the file is read again and what changed applied.
+    std::fs::write(&file, "[dispatch]\noffer_timeout_secs = 25\n").unwrap();
+    let hup = std::process::Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    assert!(hup.success());
+    let log = changes_until(&admin, 1).await;
+    assert_eq!(log[0]["source"], "signal");
+    assert_eq!(log[0]["changes"], json!([{"key": "dispatch.offer_timeout_secs", "from": 15, "to": 25}]));
+
+    // `switchboard reload --reevaluate`: asked through the store, answered
+    // by the server.
+    std::fs::write(&file, "[dispatch]\noffer_timeout_secs = 25\n[kinds.event_recommendation]\npriority = 77\n")
+        .unwrap();
+    let (ok, said, err) = reload_command(&data, &file, &["--reevaluate"]);
+    assert!(ok, "{said}{err}");
+    assert!(said.contains("applied as version 2: kinds.event_recommendation.priority"), "{said}");
+    let log = changes_until(&admin, 2).await;
+    assert_eq!((log[0]["source"].clone(), log[0]["reevaluate"].clone()), (json!("cli"), json!(true)));
+
+    // A bad file is refused by the command itself, naming the key; a key
+    // read at start is refused by the server; nothing is recorded.
+    std::fs::write(&file, "[dispatch]\noffer_timeout_secs = 0\n").unwrap();
+    let (ok, _, err) = reload_command(&data, &file, &[]);
+    assert!(!ok && err.contains("dispatch.offer_timeout_secs: must be 1-600"), "{err}");
+    std::fs::write(&file, "[dispatch]\noffer_timeout_secs = 25\n[kinds.event_recommendation]\npriority = 77\n[auth]\ntoken_ttl_secs = 600\n").unwrap();
+    let (ok, _, err) = reload_command(&data, &file, &[]);
+    assert!(!ok && err.contains("not_live: auth.token_ttl_secs"), "{err}");
+    assert_eq!(changes_until(&admin, 2).await.as_array().unwrap().len(), 2);
+    drop(server);
+
+    // With no server on the database, the command says so.
+    let (ok, _, err) = reload_command(&data, &file, &["--wait", "1"]);
+    assert!(!ok && err.contains("no server answered within 1 s"), "{err}");
+}

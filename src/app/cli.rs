@@ -8,15 +8,17 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::server::{self, Listeners};
 use crate::auth::accounts::{self, NewAccount};
 use crate::config::Config;
 use crate::domain::Role;
-use crate::store::{Store, User, UserPatch};
+use crate::store::{ReloadStatus, Store, User, UserPatch};
 
 #[derive(Parser, Debug)]
 #[command(name = "switchboard", version, about = "Real-time dispatch server for telephone customer-service centres")]
@@ -39,16 +41,32 @@ pub enum Cmd {
     /// Replay recorded days under a configuration or staffing (what-if),
     /// beside the days as recorded.
     Replay(crate::app::what_if::ReplayArgs),
+    /// Have the running server re-read its configuration file and apply
+    /// what may change live (or send it SIGHUP); prints what changed.
+    Reload(ReloadArgs),
 }
 
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
+pub struct ReloadArgs {
+    /// Re-plan live tasks under the new rules: each takes its kind's new
+    /// priority, keeping its place among tasks of one priority.
+    #[arg(long)]
+    pub reevaluate: bool,
+    /// How long to wait for the server's answer, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    pub wait: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug, Default, Clone)]
 pub struct ConfigArgs {
     /// Configuration file (default: config/switchboard.toml when it exists).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone)]
 pub struct StoreArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -62,7 +80,7 @@ pub struct StoreArgs {
     pub database_url: Option<String>,
 }
 
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
@@ -192,6 +210,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Cmd::User(UserCmd::Enable(args)) => user_enable(args, true).await,
         Cmd::User(UserCmd::Delete(args)) => user_delete(args).await,
         Cmd::Replay(args) => crate::app::what_if::replay(args).await,
+        Cmd::Reload(args) => reload(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,7 +221,9 @@ pub async fn main(cli: Cli) -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+/// The configuration as `serve` runs with it: the file, the environment,
+/// then the flags. Read again for each reload.
+fn serve_config(args: &ServeArgs) -> Result<Config, String> {
     let mut config = load(&args.store)?;
     if let Some(http) = args.http {
         config.server.http = http;
@@ -214,10 +235,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         config.server.sip_tls = Some(sip_tls);
         config.rules().map_err(|e| e.to_string())?;
     }
-    if let Some(url) = args.redis_url {
-        config.redis.url = url;
+    if let Some(url) = &args.redis_url {
+        config.redis.url = url.clone();
         config.rules().map_err(|e| e.to_string())?;
     }
+    Ok(config)
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = serve_config(&args)?;
     for warning in warnings(&config) {
         tracing::warn!("{warning}");
     }
@@ -230,7 +256,73 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::info!("shutdown requested");
         signal.cancel();
     });
-    server::run(config, listeners, shutdown).await.map_err(|e| e.to_string())
+    let (hangups, signals) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(forward_hangups(hangups));
+    let reread = move || serve_config(&args).and_then(|c| c.rules().map(|_| c).map_err(|e| e.to_string()));
+    let reloads = crate::app::reload::Reloads { reread: std::sync::Arc::new(reread), signals };
+    server::run_with_reloads(config, listeners, shutdown, Some(reloads)).await.map_err(|e| e.to_string())
+}
+
+/// Each SIGHUP asks for a reload from the configuration file.
+async fn forward_hangups(hangups: tokio::sync::mpsc::Sender<()>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be caught here: reload with `switchboard reload`");
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration file");
+            if hangups.send(()).await.is_err() {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(hangups);
+}
+
+/// Asks the running server (through the store it shares) to re-read the
+/// configuration file, and prints its answer. A file that does not pass
+/// the checks is refused here, before asking.
+async fn reload(args: ReloadArgs) -> Result<(), String> {
+    let config = load(&args.store)?;
+    config.rules().map_err(|e| e.to_string())?;
+    let store = open_store(&config).await?;
+    let answer = ask_for_reload(&store, args.reevaluate, Duration::from_secs(args.wait)).await;
+    store.close().await;
+    println!("{}", answer?);
+    Ok(())
+}
+
+async fn ask_for_reload(store: &Store, reevaluate: bool, wait: Duration) -> Result<String, String> {
+    let id = store.request_reload(Timestamp::now(), reevaluate).await.map_err(|e| e.to_string())?;
+    let mut until = tokio::time::Instant::now() + wait;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let request = store.reload_request(id).await.map_err(|e| e.to_string())?;
+        match request.map(|r| (r.status, r.outcome.unwrap_or_default())) {
+            Some((ReloadStatus::Applied, said)) => return Ok(said),
+            Some((ReloadStatus::Refused | ReloadStatus::Expired, why)) => {
+                return Err(format!("refused, nothing changed: {why}"));
+            }
+            Some((ReloadStatus::Pending, _)) if tokio::time::Instant::now() >= until => {
+                let gave_up = "the command gave up waiting";
+                let expired = store.finish_reload_request(id, ReloadStatus::Expired, gave_up, Timestamp::now()).await;
+                if matches!(expired, Ok(true)) {
+                    let secs = wait.as_secs();
+                    return Err(format!("no server answered within {secs} s: is one running on this database?"));
+                }
+            }
+            // Taken by the server: its answer comes once it is applied.
+            Some((ReloadStatus::Taken, _)) if tokio::time::Instant::now() >= until => {
+                until = tokio::time::Instant::now() + Duration::from_secs(30);
+            }
+            Some(_) => {}
+            None => return Err("the request vanished from the store".into()),
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -6,5 +6,6 @@ pub mod at_rest;
 pub mod cli;
 pub mod leading;
 pub mod relay;
+pub mod reload;
 pub mod server;
 pub mod what_if;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::state::{AppState, Shared};
+use crate::app::reload::{self, Reloads};
 use crate::app::{at_rest, leading};
 use crate::auth::Auth;
 use crate::auth::account_watch::AccountWatch;
@@ -128,6 +129,17 @@ pub enum ServerError {
 /// recovered dispatcher), [`start`] its tasks, then serve HTTP until the
 /// shutdown and [`Running::stop`] them in order.
 pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
+    run_with_reloads(config, listeners, shutdown, None).await
+}
+
+/// [`run`], reloading the configuration from its file on SIGHUP and when
+/// `switchboard reload` asks (`app/reload.rs`).
+pub async fn run_with_reloads(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    reloads: Option<Reloads>,
+) -> Result<(), ServerError> {
     // A node fenced out by another stops itself without touching the caller's token.
     let shutdown = shutdown.child_token();
     let Some(built) = build(config, listeners, &shutdown).await? else {
@@ -135,7 +147,11 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         return Ok(());
     };
     let running = start(built, shutdown.clone()).await?;
+    let reloading = reloads.map(|r| tokio::spawn(reload::follow(running.state.clone(), r, shutdown.clone())));
     running.serve().await;
+    if let Some(task) = reloading {
+        let _ = task.await;
+    }
     running.stop().await
 }
 

@@ -137,3 +137,143 @@ impl Store {
         rows.iter().map(change_from_row).collect()
     }
 }
+
+/// Where a reload asked for from the command line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReloadStatus {
+    Pending,
+    /// A server is applying it.
+    Taken,
+    /// Applied as a new version, or found to change nothing.
+    Applied,
+    /// Refused: a bad value, or a key that changes only with a restart.
+    Refused,
+    /// No server took it in time.
+    Expired,
+}
+
+impl ReloadStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReloadStatus::Pending => "pending",
+            ReloadStatus::Taken => "taken",
+            ReloadStatus::Applied => "applied",
+            ReloadStatus::Refused => "refused",
+            ReloadStatus::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Result<ReloadStatus> {
+        Ok(match s {
+            "pending" => ReloadStatus::Pending,
+            "taken" => ReloadStatus::Taken,
+            "applied" => ReloadStatus::Applied,
+            "refused" => ReloadStatus::Refused,
+            "expired" => ReloadStatus::Expired,
+            other => return Err(StoreError::Corrupt(format!("reload status `{other}`"))),
+        })
+    }
+}
+
+/// A reload asked for from the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReloadRequest {
+    pub id: i64,
+    pub requested_at: Timestamp,
+    pub reevaluate: bool,
+    pub status: ReloadStatus,
+    /// What the server said: the version and keys applied, or why not.
+    pub outcome: Option<String>,
+}
+
+fn request_from_row(r: &AnyRow) -> Result<ReloadRequest> {
+    Ok(ReloadRequest {
+        id: r.try_get("id")?,
+        requested_at: from_ms(r.try_get("requested_at")?)?,
+        reevaluate: r.try_get::<i64, _>("reevaluate")? != 0,
+        status: ReloadStatus::parse(&r.try_get::<String, _>("status")?)?,
+        outcome: r.try_get("outcome")?,
+    })
+}
+
+impl Store {
+    /// Asks the leading server to re-read its configuration file.
+    pub async fn request_reload(&self, at: Timestamp, reevaluate: bool) -> Result<i64> {
+        self.write_tx(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM reload_requests")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let id: i64 = row.try_get("next")?;
+                sqlx::query(
+                    "INSERT INTO reload_requests (id, requested_at, reevaluate, status) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(ms(at))
+                .bind(i64::from(reevaluate))
+                .bind(ReloadStatus::Pending.as_str())
+                .execute(&mut *conn)
+                .await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// The oldest reload still pending.
+    pub async fn next_reload_request(&self) -> Result<Option<ReloadRequest>> {
+        let row = sqlx::query(
+            "SELECT id, requested_at, reevaluate, status, outcome FROM reload_requests WHERE status = $1 \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(ReloadStatus::Pending.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(request_from_row).transpose()
+    }
+
+    pub async fn reload_request(&self, id: i64) -> Result<Option<ReloadRequest>> {
+        let row =
+            sqlx::query("SELECT id, requested_at, reevaluate, status, outcome FROM reload_requests WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(request_from_row).transpose()
+    }
+
+    /// Takes a pending request to apply it; false if it was no longer
+    /// pending (the command gave up on it).
+    pub async fn take_reload_request(&self, id: i64) -> Result<bool> {
+        let taken = sqlx::query("UPDATE reload_requests SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(ReloadStatus::Taken.as_str())
+            .bind(id)
+            .bind(ReloadStatus::Pending.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    /// Ends a pending or taken request with its outcome; false if it had
+    /// ended already.
+    pub async fn finish_reload_request(
+        &self,
+        id: i64,
+        status: ReloadStatus,
+        outcome: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE reload_requests SET status = $1, outcome = $2, finished_at = $3 \
+             WHERE id = $4 AND status IN ($5, $6)",
+        )
+        .bind(status.as_str())
+        .bind(outcome)
+        .bind(ms(at))
+        .bind(id)
+        .bind(ReloadStatus::Pending.as_str())
+        .bind(ReloadStatus::Taken.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -53,7 +53,7 @@ use sqlx::{Any, AnyPool, Row, SqlStr};
 pub use self::calls::{CallOutcome, CallRecord, CallWrite, CtiEvent, MissedCall, MissedCaller};
 pub use self::cars::{CarOrder, NewCarOrder};
 pub use self::cases::{CaseEvent, CaseFilter, CaseRecord, CaseStepWrite, NewCase, SatisfactionAnswer};
-pub use self::config_changes::{ChangeSource, ConfigChangeRecord, NewConfigChange};
+pub use self::config_changes::{ChangeSource, ConfigChangeRecord, NewConfigChange, ReloadRequest, ReloadStatus};
 pub use self::customers::{Customer, CustomerChange, CustomerProfile, OpenCase, PastCall, PastRegistration};
 pub use self::departments::{Department, DepartmentWrite, MembershipRefusal};
 pub use self::drivers::{Driver, NewDriver};

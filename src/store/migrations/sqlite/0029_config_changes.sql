@@ -14,3 +14,15 @@ CREATE TABLE config_changes (
     changes TEXT NOT NULL,
     config TEXT NOT NULL
 );
+
+-- Reloads asked for from the command line (`switchboard reload`): the
+-- leading server re-reads its file, applies or refuses it, and writes the
+-- outcome here for the command to print.
+CREATE TABLE reload_requests (
+    id BIGINT PRIMARY KEY,
+    requested_at BIGINT NOT NULL,
+    reevaluate BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    finished_at BIGINT,
+    outcome TEXT
+);
