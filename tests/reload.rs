@@ -127,6 +127,30 @@ async fn a_bad_or_non_live_change_is_refused_by_key_and_changes_nothing() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_change_made_live_outlives_a_restart() {
+    let db = TestDb::sqlite();
+    let config = TestServer::config(&db);
+    let server = TestServer::start_with(config.clone()).await;
+    let admin = server.admin().await;
+    server.add_agent(&admin, "li", &["hotline"]).await;
+    let change = json!({"toml": "[dispatch]\noffer_timeout_secs = 40\n"});
+    assert_eq!(admin.put("/api/v1/config", change).await.0, 200);
+    server.stop().await;
+
+    // The same node started again (or another node taking over): the
+    // recorded version applies over the configuration it was started with.
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin().await;
+    let mut console = server.console("li").await;
+    admin.post("/api/v1/tasks", json!({"kind": "inbound_call", "customer_phone": "13800000052"})).await;
+    let offer = console.expect("offer").await;
+    let expires: Timestamp = offer["expires_at"].as_str().unwrap().parse().unwrap();
+    let left = expires.duration_since(Timestamp::now()).as_secs_f64();
+    assert!((35.0..=40.5).contains(&left), "the recorded offer timeout: {left} s");
+    server.stop().await;
+}
+
 #[path = "common/binary.rs"]
 mod bin;
 
@@ -192,4 +216,25 @@ async fn the_binary_reloads_its_file_on_sighup_and_when_the_command_asks() {
     // With no server on the database, the command says so.
     let (ok, _, err) = reload_command(&data, &file, &["--wait", "1"]);
     assert!(!ok && err.contains("no server answered within 1 s"), "{err}");
+
+    // The file edited while the server was down wins at the next start,
+    // recorded as a version of its own.
+    std::fs::write(&file, "[dispatch]\noffer_timeout_secs = 25\n[kinds.event_recommendation]\npriority = 78\n")
+        .unwrap();
+    let (server, addr) = bin::serve(&["--data-dir", dir, "--config", path], &[]);
+    let admin = common::Http::login(addr, "admin", "a long password").await;
+    let log = changes_until(&admin, 3).await;
+    assert_eq!(log[0]["source"], "start");
+    assert_eq!(log[0]["changes"], json!([{"key": "kinds.event_recommendation.priority", "from": 77, "to": 78}]));
+
+    // A change made over REST outlives a restart when the file is older.
+    let change = json!({"toml": "[kinds.event_recommendation]\npriority = 79\n"});
+    assert_eq!(admin.put("/api/v1/config", change).await.0, 200);
+    drop(server);
+    let (_server, addr) = bin::serve(&["--data-dir", dir, "--config", path], &[]);
+    let admin = common::Http::login(addr, "admin", "a long password").await;
+    let (_, kinds) = admin.get("/api/v1/kinds").await;
+    let kind = kinds.as_array().unwrap().iter().find(|k| k["kind"] == "event_recommendation").unwrap().clone();
+    assert_eq!(kind["priority"], 79, "{kind}");
+    assert_eq!(changes_until(&admin, 4).await.as_array().unwrap().len(), 4, "nothing more recorded");
 }

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::config::reload;
 use crate::api::state::AppState;
-use crate::config::Config;
-use crate::store::{ChangeSource, ReloadStatus};
+use crate::config::{Config, live_changes, live_part};
+use crate::store::{ChangeSource, NewConfigChange, ReloadStatus, Store, StoreError};
 
 /// How often the store is asked for reloads from the command line.
 const POLL: Duration = Duration::from_millis(500);
@@ -107,4 +107,50 @@ async fn from_file(
         Err(why) => tracing::warn!(source = source.as_str(), "configuration reload refused, nothing changed: {why}"),
     }
     outcome
+}
+
+/// The configuration a node starts (or takes over) with: its file, unless
+/// a version recorded after the file was last modified holds other live
+/// sections, which then apply over the file, so that a change made while
+/// the centre ran outlives a restart and reaches the node that takes over.
+/// A file edited since the last version and changing live keys is recorded
+/// as a version of its own. A recorded version this file cannot take (its
+/// queues changed) is left, with a warning.
+pub async fn at_start(config: Config, store: &Store) -> Result<Config, StoreError> {
+    let Some((latest, live)) = store.latest_config_change().await? else { return Ok(config) };
+    let recorded = match config.with_live_part(&live) {
+        Ok(recorded) if recorded.rules().is_ok() => recorded,
+        _ => {
+            tracing::warn!(
+                version = latest.version,
+                "the recorded configuration does not fit this file; the file applies"
+            );
+            return Ok(config);
+        }
+    };
+    if config.file_modified.is_none_or(|modified| modified < latest.changed_at) {
+        if live_part(&recorded) != live_part(&config) {
+            tracing::info!(version = latest.version, "configuration version {} applies over the file", latest.version);
+        }
+        return Ok(recorded);
+    }
+    if let Ok(changes) = live_changes(&recorded, &config)
+        && !changes.is_empty()
+    {
+        let change = NewConfigChange {
+            at: Timestamp::now(),
+            by: None,
+            source: ChangeSource::Start,
+            reevaluate: false,
+            replanned: 0,
+            changes: serde_json::to_value(&changes).unwrap_or_default(),
+            config: live_part(&config).to_string(),
+        };
+        let version = store.record_config_change(change, &[]).await?;
+        tracing::info!(
+            version,
+            "the configuration file was edited since the last version: recorded as version {version}"
+        );
+    }
+    Ok(config)
 }

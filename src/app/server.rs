@@ -182,7 +182,9 @@ pub async fn build(
     mut listeners: Listeners,
     shutdown: &CancellationToken,
 ) -> Result<Option<Built>, ServerError> {
-    let rules = config.rules()?;
+    // Checked before anything starts; built again below, over the version
+    // a reload recorded, if newer.
+    config.rules()?;
     let checkpoints = config.checkpoints()?;
     let store = Store::connect(&config.database_url()).await?;
     store.migrate().await?;
@@ -211,6 +213,9 @@ pub async fn build(
             }
         }
     };
+    // The latest version recorded by a reload, when newer than the file.
+    let config = reload::at_start(config, &store).await?;
+    let rules = config.rules()?;
     let accounts_from = AccountWatch::load(&store, &auth).await?;
     let dispatcher = recovery::recover(&store, &rules).await?;
     if store.user_count().await? == 0 {

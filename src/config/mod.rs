@@ -95,6 +95,10 @@ pub struct Config {
     /// Work that comes every day or week (`[[recurring]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recurring: Vec<RecurringSettings>,
+    /// When the file was last modified (not a setting): a version recorded
+    /// by a reload after it wins over it at start (`app/reload.rs`).
+    #[serde(skip)]
+    pub file_modified: Option<jiff::Timestamp>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -265,6 +269,7 @@ impl Default for Config {
             greetings: GreetingSettings::default(),
             calls: CallLength::default(),
             recurring: Vec::new(),
+            file_modified: None,
             cases: CaseRules::default(),
             cars: CarRules::default(),
             inns: InnRules::default(),
@@ -324,10 +329,12 @@ impl Config {
                 let _ = TaskKind::register(name);
             }
         }
-        let config: Config = figment
+        let mut config: Config = figment
             .extract()
             .map_err(|e| ConfigError { problems: e.into_iter().map(|e| describe_figment_error(&e)).collect() })?;
         config.rules()?;
+        let modified = file.and_then(|f| std::fs::metadata(f).ok()?.modified().ok());
+        config.file_modified = modified.and_then(|m| jiff::Timestamp::try_from(m).ok());
         Ok(config)
     }
 
@@ -377,6 +384,17 @@ impl Config {
             .merge(Toml::string(toml))
             .extract()
             .map_err(|e| ConfigError { problems: vec![describe_figment_error(&e)] })
+    }
+
+    /// This configuration with the live sections of a recorded version
+    /// (`live_part`) in place of its own.
+    pub fn with_live_part(&self, live: &serde_json::Value) -> Result<Config, ConfigError> {
+        let mut merged: Config = Figment::from(Serialized::defaults(self.clone()))
+            .merge(Serialized::defaults(live))
+            .extract()
+            .map_err(|e| ConfigError { problems: vec![describe_figment_error(&e)] })?;
+        merged.file_modified = self.file_modified;
+        Ok(merged)
     }
 
     pub fn load_default_or(file: Option<&Path>) -> Result<Config, ConfigError> {

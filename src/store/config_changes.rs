@@ -20,6 +20,8 @@ pub enum ChangeSource {
     Cli,
     /// SIGHUP.
     Signal,
+    /// A start with a file edited since the last recorded version.
+    Start,
 }
 
 impl ChangeSource {
@@ -28,6 +30,7 @@ impl ChangeSource {
             ChangeSource::Api => "api",
             ChangeSource::Cli => "cli",
             ChangeSource::Signal => "signal",
+            ChangeSource::Start => "start",
         }
     }
 
@@ -36,6 +39,7 @@ impl ChangeSource {
             "api" => ChangeSource::Api,
             "cli" => ChangeSource::Cli,
             "signal" => ChangeSource::Signal,
+            "start" => ChangeSource::Start,
             other => return Err(StoreError::Corrupt(format!("change source `{other}`"))),
         })
     }
@@ -123,6 +127,20 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// The newest version with its live sections as applied.
+    pub async fn latest_config_change(&self) -> Result<Option<(ConfigChangeRecord, serde_json::Value)>> {
+        let row = sqlx::query(
+            "SELECT version, changed_at, changed_by, source, reevaluate, replanned, changes, config \
+             FROM config_changes ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let config: String = row.try_get("config")?;
+        let live = serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Some((change_from_row(&row)?, live)))
     }
 
     /// The applied versions, newest first.
