@@ -238,3 +238,15 @@ async fn the_binary_reloads_its_file_on_sighup_and_when_the_command_asks() {
     assert_eq!(kind["priority"], 79, "{kind}");
     assert_eq!(changes_until(&admin, 4).await.as_array().unwrap().len(), 4, "nothing more recorded");
 }
+
+/// The reload of `tests/common/reload_load.rs` at a rate a debug build
+/// keeps up with on two cores (the load test runs it at 1,000 calls/s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_under_sip_load_fails_no_call_and_loses_no_console_or_offer() {
+    if !common::sipp::installed() {
+        return;
+    }
+    let outcome = common::reload_load::run(200, 6, 20).await;
+    assert!(outcome.passed(), "{}", outcome.report());
+    println!("{}", outcome.report());
+}

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod child;
+pub mod reload_load;
 pub mod sipp;
 pub mod tls;
 
