@@ -351,7 +351,15 @@ async fn a_dispatcher_calls_a_driver_who_does_not_answer_and_the_trip_says_so() 
         (Some("driver"), Some("no_answer")),
         "{record}"
     );
-    let (_, trip) = dispatcher.get(&format!("/api/v1/trips/{trip_id}")).await;
+    // The trip's call is written just after the call's record ends.
+    let mut trip = json!(null);
+    for _ in 0..50 {
+        trip = dispatcher.get(&format!("/api/v1/trips/{trip_id}")).await.1;
+        if trip["calls"].as_array().is_some_and(|c| !c.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let call = &trip["calls"][0];
     assert_eq!(
         (&call["outcome"], &call["driver_id"]),
