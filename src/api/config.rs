@@ -58,16 +58,19 @@ pub struct ChangesQuery {
     pub limit: Option<u32>,
 }
 
-/// Checks `new` against the running configuration and, if every change may
-/// be made live, applies it and records it. One reload at a time.
+/// Makes the new configuration from the running one (`new`, called while
+/// no other reload runs, so that two admins' changes cannot undo each
+/// other), checks it and, if every change may be made live, applies it and
+/// records it.
 pub async fn reload(
     state: &AppState,
-    new: Config,
+    new: impl FnOnce(&Config) -> Result<Config, ApiError>,
     by: Option<UserId>,
     source: ChangeSource,
     reevaluate: bool,
 ) -> Result<ConfigApplied, ApiError> {
     let mut running = state.running.lock().await;
+    let new = new(&running)?;
     let invalid = |problems: Vec<String>| ApiError::unprocessable("invalid_config", problems.join("; "));
     let rules = new.rules().map_err(|e| invalid(e.problems))?;
     let changes =
@@ -112,10 +115,10 @@ pub async fn put_config(
     if req.toml.len() > MAX_TOML {
         return Err(ApiError::unprocessable("invalid_config", format!("toml: at most {MAX_TOML} bytes")));
     }
-    let running = state.running.lock().await.clone();
-    let new =
-        running.overlay(&req.toml).map_err(|e| ApiError::unprocessable("invalid_config", e.problems.join("; ")))?;
-    Ok(Json(reload(&state, new, Some(caller.id()), ChangeSource::Api, req.reevaluate).await?))
+    let over_running = |running: &Config| {
+        running.overlay(&req.toml).map_err(|e| ApiError::unprocessable("invalid_config", e.problems.join("; ")))
+    };
+    Ok(Json(reload(&state, over_running, Some(caller.id()), ChangeSource::Api, req.reevaluate).await?))
 }
 
 /// The configuration's changes while the server ran, newest first.

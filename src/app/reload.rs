@@ -87,7 +87,7 @@ async fn from_file(
 ) -> Result<String, String> {
     let outcome = match (reloads.reread)() {
         Err(problems) => Err(problems),
-        Ok(new) => match reload(state, new, None, source, reevaluate).await {
+        Ok(new) => match reload(state, |_| Ok(new), None, source, reevaluate).await {
             Ok(applied) => Ok(match applied.version {
                 Some(version) => {
                     let keys: Vec<&str> = applied.changes.iter().map(|c| c.key.as_str()).collect();

@@ -168,8 +168,9 @@ impl Routing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Stickiness {
-    /// A new callback prefers the agent who last spoke to the customer
-    /// within this many minutes (0: off; at most a week).
+    /// A task created over REST that calls the customer prefers the agent
+    /// who last spoke to them within this many minutes (0: off; at most a
+    /// week).
     pub stick_to_last_agent_minutes: u32,
     /// How long a task waits for its preferred agent before anyone
     /// serving the queue may take it (1 s to a day).
